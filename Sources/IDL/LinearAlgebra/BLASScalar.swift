@@ -1,0 +1,234 @@
+import CBLAS
+import RealModule
+
+/// Whether a matrix operand of a product is used as stored or transposed.
+public enum Transpose: Sendable {
+    case none
+    case transpose
+
+    @usableFromInline var cblas: CBLAS_TRANSPOSE {
+        self == .none ? CblasNoTrans : CblasTrans
+    }
+}
+
+/// The element types a ``Matrix`` can hold: `Float` and `Double`.
+///
+/// Everything generic in the library is written once against this protocol; the
+/// requirements below are the only places where the two precisions differ, each a thin
+/// call into the single- or double-precision routine of OpenBLAS (BLAS and LAPACK).
+/// All matrices are column-major, leading dimension = number of rows.
+public protocol BLASScalar: Real, BinaryFloatingPoint, Sendable, Codable
+where RawSignificand: FixedWidthInteger {
+    /// Name used in error messages and file headers ("float32" / "float64").
+    static var typeName: String { get }
+
+    /// C ← α·op(A)·op(B) + β·C (BLAS gemm), column-major.
+    static func gemm(
+        _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int,
+        alpha: Self, a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
+        beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
+
+    /// y ← α·op(A)·x + β·y (BLAS gemv), column-major.
+    static func gemv(
+        _ trans: Transpose, m: Int, n: Int, alpha: Self, a: UnsafePointer<Self>, lda: Int,
+        x: UnsafePointer<Self>, incx: Int, beta: Self, y: UnsafeMutablePointer<Self>, incy: Int)
+
+    /// y ← α·x + y (BLAS axpy).
+    static func axpy(n: Int, alpha: Self, x: UnsafePointer<Self>, y: UnsafeMutablePointer<Self>)
+
+    /// x·y (BLAS dot).
+    static func dot(n: Int, x: UnsafePointer<Self>, incx: Int, y: UnsafePointer<Self>, incy: Int) -> Self
+
+    /// Minimum-norm least squares by SVD (LAPACK gelsd); returns `info` and the rank.
+    static func gelsd(
+        m: Int, n: Int, nrhs: Int, a: UnsafeMutablePointer<Self>, lda: Int,
+        b: UnsafeMutablePointer<Self>, ldb: Int, rcond: Self) -> (info: Int, rank: Int)
+
+    /// Solves A X = B by LU with partial pivoting (LAPACK gesv); returns `info`.
+    static func gesv(n: Int, nrhs: Int, a: UnsafeMutablePointer<Self>, lda: Int,
+                     b: UnsafeMutablePointer<Self>, ldb: Int) -> Int
+
+    /// Solves A X = B for symmetric positive definite A by Cholesky (LAPACK posv); returns `info`.
+    static func posv(n: Int, nrhs: Int, a: UnsafeMutablePointer<Self>, lda: Int,
+                     b: UnsafeMutablePointer<Self>, ldb: Int) -> Int
+
+    /// Eigenvalues (ascending) and, if `vectors`, eigenvectors of a symmetric matrix
+    /// (LAPACK syevd, lower triangle used); returns `info`.
+    static func syevd(vectors: Bool, n: Int, a: UnsafeMutablePointer<Self>, lda: Int,
+                      w: UnsafeMutablePointer<Self>) -> Int
+}
+
+extension Float: BLASScalar {
+    public static var typeName: String { "float32" }
+
+    @inlinable
+    public static func gemm(
+        _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int,
+        alpha: Float, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        cblas_sgemm(CblasColMajor, transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k),
+                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    @inlinable
+    public static func gemv(
+        _ trans: Transpose, m: Int, n: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+        x: UnsafePointer<Float>, incx: Int, beta: Float, y: UnsafeMutablePointer<Float>, incy: Int
+    ) {
+        cblas_sgemv(CblasColMajor, trans.cblas, Int32(m), Int32(n), alpha, a, Int32(lda),
+                    x, Int32(incx), beta, y, Int32(incy))
+    }
+
+    @inlinable
+    public static func axpy(n: Int, alpha: Float, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
+        cblas_saxpy(Int32(n), alpha, x, 1, y, 1)
+    }
+
+    @inlinable
+    public static func dot(n: Int, x: UnsafePointer<Float>, incx: Int, y: UnsafePointer<Float>, incy: Int) -> Float {
+        cblas_sdot(Int32(n), x, Int32(incx), y, Int32(incy))
+    }
+
+    public static func gelsd(
+        m: Int, n: Int, nrhs: Int, a: UnsafeMutablePointer<Float>, lda: Int,
+        b: UnsafeMutablePointer<Float>, ldb: Int, rcond: Float
+    ) -> (info: Int, rank: Int) {
+        var (m32, n32, r32, lda32, ldb32) = (Int32(m), Int32(n), Int32(nrhs), Int32(lda), Int32(ldb))
+        var rc = rcond, rank: Int32 = 0, info: Int32 = 0
+        let s = UnsafeMutablePointer<Float>.allocate(capacity: max(1, min(m, n)))
+        defer { s.deallocate() }
+        var iworkQuery: Int32 = 0, workQuery: Float = 0, m1: Int32 = -1
+        sgelsd_(&m32, &n32, &r32, a, &lda32, b, &ldb32, s, &rc, &rank, &workQuery, &m1, &iworkQuery, &info)
+        let iwork = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, Int(iworkQuery)))
+        defer { iwork.deallocate() }
+        var lwork = max(Int32(1), Int32(workQuery))
+        let work = UnsafeMutablePointer<Float>.allocate(capacity: Int(lwork))
+        defer { work.deallocate() }
+        sgelsd_(&m32, &n32, &r32, a, &lda32, b, &ldb32, s, &rc, &rank, work, &lwork, iwork, &info)
+        return (Int(info), Int(rank))
+    }
+
+    public static func gesv(n: Int, nrhs: Int, a: UnsafeMutablePointer<Float>, lda: Int,
+                            b: UnsafeMutablePointer<Float>, ldb: Int) -> Int {
+        var (n32, r32, lda32, ldb32, info) = (Int32(n), Int32(nrhs), Int32(lda), Int32(ldb), Int32(0))
+        var ipiv = [Int32](repeating: 0, count: max(1, n))
+        sgesv_(&n32, &r32, a, &lda32, &ipiv, b, &ldb32, &info)
+        return Int(info)
+    }
+
+    public static func posv(n: Int, nrhs: Int, a: UnsafeMutablePointer<Float>, lda: Int,
+                            b: UnsafeMutablePointer<Float>, ldb: Int) -> Int {
+        var (n32, r32, lda32, ldb32, info) = (Int32(n), Int32(nrhs), Int32(lda), Int32(ldb), Int32(0))
+        var uplo = CChar(UInt8(ascii: "L"))
+        sposv_(&uplo, &n32, &r32, a, &lda32, b, &ldb32, &info, 1)
+        return Int(info)
+    }
+
+    public static func syevd(vectors: Bool, n: Int, a: UnsafeMutablePointer<Float>, lda: Int,
+                             w: UnsafeMutablePointer<Float>) -> Int {
+        var (n32, lda32, info) = (Int32(n), Int32(lda), Int32(0))
+        var jobz = CChar(UInt8(ascii: vectors ? "V" : "N")), uplo = CChar(UInt8(ascii: "L"))
+        var liworkQuery: Int32 = 0, m1: Int32 = -1
+        var workQuery: Float = 0
+        ssyevd_(&jobz, &uplo, &n32, a, &lda32, w, &workQuery, &m1, &liworkQuery, &m1, &info, 1, 1)
+        var liwork = max(1, liworkQuery)
+        var iwork = [Int32](repeating: 0, count: Int(liwork))
+        var lwork = max(Int32(1), Int32(workQuery))
+        var work = [Float](repeating: 0, count: Int(lwork))
+        ssyevd_(&jobz, &uplo, &n32, a, &lda32, w, &work, &lwork, &iwork, &liwork, &info, 1, 1)
+        return Int(info)
+    }
+}
+
+extension Double: BLASScalar {
+    public static var typeName: String { "float64" }
+
+    @inlinable
+    public static func gemm(
+        _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int,
+        alpha: Double, a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
+        beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int
+    ) {
+        cblas_dgemm(CblasColMajor, transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k),
+                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    @inlinable
+    public static func gemv(
+        _ trans: Transpose, m: Int, n: Int, alpha: Double, a: UnsafePointer<Double>, lda: Int,
+        x: UnsafePointer<Double>, incx: Int, beta: Double, y: UnsafeMutablePointer<Double>, incy: Int
+    ) {
+        cblas_dgemv(CblasColMajor, trans.cblas, Int32(m), Int32(n), alpha, a, Int32(lda),
+                    x, Int32(incx), beta, y, Int32(incy))
+    }
+
+    @inlinable
+    public static func axpy(n: Int, alpha: Double, x: UnsafePointer<Double>, y: UnsafeMutablePointer<Double>) {
+        cblas_daxpy(Int32(n), alpha, x, 1, y, 1)
+    }
+
+    @inlinable
+    public static func dot(n: Int, x: UnsafePointer<Double>, incx: Int, y: UnsafePointer<Double>, incy: Int) -> Double {
+        cblas_ddot(Int32(n), x, Int32(incx), y, Int32(incy))
+    }
+
+    public static func gelsd(
+        m: Int, n: Int, nrhs: Int, a: UnsafeMutablePointer<Double>, lda: Int,
+        b: UnsafeMutablePointer<Double>, ldb: Int, rcond: Double
+    ) -> (info: Int, rank: Int) {
+        var (m32, n32, r32, lda32, ldb32) = (Int32(m), Int32(n), Int32(nrhs), Int32(lda), Int32(ldb))
+        var rc = rcond, rank: Int32 = 0, info: Int32 = 0
+        let s = UnsafeMutablePointer<Double>.allocate(capacity: max(1, min(m, n)))
+        defer { s.deallocate() }
+        var iworkQuery: Int32 = 0, workQuery: Double = 0, m1: Int32 = -1
+        dgelsd_(&m32, &n32, &r32, a, &lda32, b, &ldb32, s, &rc, &rank, &workQuery, &m1, &iworkQuery, &info)
+        let iwork = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, Int(iworkQuery)))
+        defer { iwork.deallocate() }
+        var lwork = max(Int32(1), Int32(workQuery))
+        let work = UnsafeMutablePointer<Double>.allocate(capacity: Int(lwork))
+        defer { work.deallocate() }
+        dgelsd_(&m32, &n32, &r32, a, &lda32, b, &ldb32, s, &rc, &rank, work, &lwork, iwork, &info)
+        return (Int(info), Int(rank))
+    }
+
+    public static func gesv(n: Int, nrhs: Int, a: UnsafeMutablePointer<Double>, lda: Int,
+                            b: UnsafeMutablePointer<Double>, ldb: Int) -> Int {
+        var (n32, r32, lda32, ldb32, info) = (Int32(n), Int32(nrhs), Int32(lda), Int32(ldb), Int32(0))
+        var ipiv = [Int32](repeating: 0, count: max(1, n))
+        dgesv_(&n32, &r32, a, &lda32, &ipiv, b, &ldb32, &info)
+        return Int(info)
+    }
+
+    public static func posv(n: Int, nrhs: Int, a: UnsafeMutablePointer<Double>, lda: Int,
+                            b: UnsafeMutablePointer<Double>, ldb: Int) -> Int {
+        var (n32, r32, lda32, ldb32, info) = (Int32(n), Int32(nrhs), Int32(lda), Int32(ldb), Int32(0))
+        var uplo = CChar(UInt8(ascii: "L"))
+        dposv_(&uplo, &n32, &r32, a, &lda32, b, &ldb32, &info, 1)
+        return Int(info)
+    }
+
+    public static func syevd(vectors: Bool, n: Int, a: UnsafeMutablePointer<Double>, lda: Int,
+                             w: UnsafeMutablePointer<Double>) -> Int {
+        var (n32, lda32, info) = (Int32(n), Int32(lda), Int32(0))
+        var jobz = CChar(UInt8(ascii: vectors ? "V" : "N")), uplo = CChar(UInt8(ascii: "L"))
+        var liworkQuery: Int32 = 0, m1: Int32 = -1
+        var workQuery: Double = 0
+        dsyevd_(&jobz, &uplo, &n32, a, &lda32, w, &workQuery, &m1, &liworkQuery, &m1, &info, 1, 1)
+        var liwork = max(1, liworkQuery)
+        var iwork = [Int32](repeating: 0, count: Int(liwork))
+        var lwork = max(Int32(1), Int32(workQuery))
+        var work = [Double](repeating: 0, count: Int(lwork))
+        dsyevd_(&jobz, &uplo, &n32, a, &lda32, w, &work, &lwork, &iwork, &liwork, &info, 1, 1)
+        return Int(info)
+    }
+}
+
+/// Sets the number of threads OpenBLAS uses (e.g. 1 while rows are solved in parallel,
+/// to avoid oversubscribing the cores).
+public func setBLASThreads(_ count: Int) {
+    openblas_set_num_threads(Int32(max(1, count)))
+}
+
+/// The number of threads OpenBLAS currently uses.
+public var blasThreads: Int { Int(openblas_get_num_threads()) }
