@@ -1,0 +1,206 @@
+import RealModule
+
+/// Updates parameters from their gradients, as PyTorch's `torch.optim` classes do.
+///
+/// The training loop reads like PyTorch's:
+/// ```swift
+/// optimizer.zeroGrad()
+/// let loss = try crossEntropyLoss(model(Tensor(x)), labels)
+/// loss.backward()
+/// optimizer.step()
+/// ```
+public protocol Optimizer: AnyObject {
+    associatedtype Scalar: BLASScalar
+    /// The parameters being optimised.
+    var parameters: [Tensor<Scalar>] { get }
+    /// The current learning rate (schedules change it between epochs).
+    var learningRate: Double { get set }
+    /// One update from the current gradients (parameters without a gradient are skipped).
+    func step()
+}
+
+extension Optimizer {
+    /// Forgets the accumulated gradients (PyTorch's `zero_grad(set_to_none=True)`).
+    public func zeroGrad() {
+        for p in parameters { p.grad = nil }
+    }
+}
+
+/// Stochastic gradient descent with momentum, dampening, Nesterov and weight decay, following
+/// `torch.optim.SGD`: g ← ∇ + wd·p; b ← g (first step) else μ·b + (1 − dampening)·g;
+/// g ← g + μ·b (Nesterov) or b; p ← p − lr·g.
+public final class SGD<Scalar: BLASScalar>: Optimizer {
+    public let parameters: [Tensor<Scalar>]
+    public var learningRate: Double
+    public let momentum: Double, dampening: Double, weightDecay: Double, nesterov: Bool
+    private var buffers: [Matrix<Scalar>?]
+
+    /// - Throws: ``IDLError/invalidArgument(_:)`` for a negative learning rate, momentum or
+    ///   weight decay, or Nesterov without momentum.
+    public init(_ parameters: [Tensor<Scalar>], learningRate: Double, momentum: Double = 0, dampening: Double = 0,
+                weightDecay: Double = 0, nesterov: Bool = false) throws {
+        guard learningRate >= 0, momentum >= 0, weightDecay >= 0 else {
+            throw IDLError.invalidArgument("SGD needs learning rate, momentum and weight decay ≥ 0, got lr=\(learningRate), momentum=\(momentum), weightDecay=\(weightDecay)")
+        }
+        guard !nesterov || (momentum > 0 && dampening == 0) else {
+            throw IDLError.invalidArgument("Nesterov momentum needs momentum > 0 and zero dampening")
+        }
+        self.parameters = parameters
+        self.learningRate = learningRate
+        self.momentum = momentum
+        self.dampening = dampening
+        self.weightDecay = weightDecay
+        self.nesterov = nesterov
+        self.buffers = Array(repeating: nil, count: parameters.count)
+    }
+
+    public func step() {
+        let (lr, mu, wd) = (Scalar(learningRate), Scalar(momentum), Scalar(weightDecay))
+        for (k, p) in parameters.enumerated() {
+            guard var g = p.grad else { continue }
+            if wd != 0 { g.addScaled(p.value, wd) }
+            if mu != 0 {
+                if var b = buffers[k] {
+                    b *= mu
+                    b.addScaled(g, 1 - Scalar(dampening))
+                    buffers[k] = b
+                } else {
+                    buffers[k] = g
+                }
+                if nesterov { g.addScaled(buffers[k]!, mu) } else { g = buffers[k]! }
+            }
+            p.value.addScaled(g, -lr)
+        }
+    }
+}
+
+/// Adam (Kingma & Ba) with PyTorch's defaults and update rule (`torch.optim.Adam`, and
+/// `torch.optim.AdamW` when `decoupledWeightDecay`):
+/// m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², p ← p − lr·(m/(1−β₁ᵗ)) / (√(v/(1−β₂ᵗ)) + ε).
+/// Weight decay adds wd·p to g (Adam) or multiplies p by (1 − lr·wd) first (AdamW).
+public final class Adam<Scalar: BLASScalar>: Optimizer {
+    public let parameters: [Tensor<Scalar>]
+    public var learningRate: Double
+    public let beta1: Double, beta2: Double, epsilon: Double, weightDecay: Double
+    /// Whether weight decay is decoupled from the gradient (AdamW).
+    public let decoupledWeightDecay: Bool
+    /// Number of steps taken.
+    public private(set) var stepCount = 0
+    private var m: [Matrix<Scalar>]
+    private var v: [Matrix<Scalar>]
+
+    /// - Throws: ``IDLError/invalidArgument(_:)`` for a learning rate or ε < 0, or betas outside [0, 1).
+    public init(_ parameters: [Tensor<Scalar>], learningRate: Double = 1e-3, betas: (Double, Double) = (0.9, 0.999),
+                epsilon: Double = 1e-8, weightDecay: Double = 0, decoupledWeightDecay: Bool = false) throws {
+        guard learningRate >= 0, epsilon >= 0, weightDecay >= 0 else {
+            throw IDLError.invalidArgument("Adam needs learning rate, ε and weight decay ≥ 0, got lr=\(learningRate), eps=\(epsilon), weightDecay=\(weightDecay)")
+        }
+        guard (0..<1).contains(betas.0), (0..<1).contains(betas.1) else {
+            throw IDLError.invalidArgument("Adam's betas must lie in [0, 1), got \(betas)")
+        }
+        self.parameters = parameters
+        self.learningRate = learningRate
+        self.beta1 = betas.0
+        self.beta2 = betas.1
+        self.epsilon = epsilon
+        self.weightDecay = weightDecay
+        self.decoupledWeightDecay = decoupledWeightDecay
+        self.m = parameters.map { Matrix(rows: $0.value.rows, cols: $0.value.cols) }
+        self.v = parameters.map { Matrix(rows: $0.value.rows, cols: $0.value.cols) }
+    }
+
+    /// AdamW: Adam with decoupled weight decay (PyTorch's default decay 0.01).
+    public static func adamW(_ parameters: [Tensor<Scalar>], learningRate: Double = 1e-3, betas: (Double, Double) = (0.9, 0.999),
+                             epsilon: Double = 1e-8, weightDecay: Double = 0.01) throws -> Adam {
+        try Adam(parameters, learningRate: learningRate, betas: betas, epsilon: epsilon,
+                 weightDecay: weightDecay, decoupledWeightDecay: true)
+    }
+
+    public func step() {
+        stepCount += 1
+        let t = Double(stepCount)
+        let b1 = Scalar(beta1), b2 = Scalar(beta2)
+        let bias1 = 1 - Double.pow(beta1, t)
+        let bias2 = 1 - Double.pow(beta2, t)
+        let stepSize = Scalar(learningRate / bias1)
+        let sqrtBias2 = Scalar(bias2.squareRoot())
+        let eps = Scalar(epsilon)
+        let wd = Scalar(weightDecay), lr = Scalar(learningRate)
+        for (k, p) in parameters.enumerated() {
+            guard let grad = p.grad else { continue }
+            let decoupled = decoupledWeightDecay
+            p.value.storage.withUnsafeMutableBufferPointer { pp in
+                grad.storage.withUnsafeBufferPointer { gp in
+                    m[k].storage.withUnsafeMutableBufferPointer { mp in
+                        v[k].storage.withUnsafeMutableBufferPointer { vp in
+                            for i in 0..<pp.count {
+                                var g = gp[i]
+                                if wd != 0 {
+                                    if decoupled { pp[i] *= 1 - lr * wd } else { g += wd * pp[i] }
+                                }
+                                mp[i] = b1 * mp[i] + (1 - b1) * g
+                                vp[i] = b2 * vp[i] + (1 - b2) * g * g
+                                pp[i] -= stepSize * mp[i] / (vp[i].squareRoot() / sqrtBias2 + eps)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+// MARK: - Learning-rate schedules
+
+/// A learning-rate schedule: `step()` once per epoch sets the optimizer's learning rate, as
+/// PyTorch's `lr_scheduler` classes (closed forms).
+public protocol LearningRateSchedule {
+    /// The learning rate for epoch `epoch` (0 is the initial rate).
+    func learningRate(atEpoch epoch: Int) -> Double
+}
+
+/// Cosine annealing from the base rate to `minimum` over `period` epochs
+/// (`CosineAnnealingLR`): lr = min + (base − min)(1 + cos(π·t/T))/2.
+public struct CosineAnnealing: LearningRateSchedule {
+    public var base: Double, period: Int, minimum: Double
+    public init(base: Double, period: Int, minimum: Double = 0) {
+        self.base = base; self.period = max(1, period); self.minimum = minimum
+    }
+    public func learningRate(atEpoch epoch: Int) -> Double {
+        minimum + (base - minimum) * (1 + Double.cos(Double.pi * Double(epoch) / Double(period))) / 2
+    }
+}
+
+/// lr = base·γᵗ (`ExponentialLR`).
+public struct ExponentialDecay: LearningRateSchedule {
+    public var base: Double, gamma: Double
+    public init(base: Double, gamma: Double) { self.base = base; self.gamma = gamma }
+    public func learningRate(atEpoch epoch: Int) -> Double { base * Double.pow(gamma, Double(epoch)) }
+}
+
+/// lr = base·γ^⌊t/stepSize⌋ (`StepLR`).
+public struct StepDecay: LearningRateSchedule {
+    public var base: Double, stepSize: Int, gamma: Double
+    public init(base: Double, stepSize: Int, gamma: Double = 0.1) {
+        self.base = base; self.stepSize = max(1, stepSize); self.gamma = gamma
+    }
+    public func learningRate(atEpoch epoch: Int) -> Double { base * Double.pow(gamma, Double(epoch / stepSize)) }
+}
+
+/// Drives an optimizer's learning rate from a schedule, one `step()` per epoch.
+public final class Scheduler<O: Optimizer> {
+    public let optimizer: O
+    public let schedule: any LearningRateSchedule
+    /// Epochs completed.
+    public private(set) var epoch = 0
+    public init(_ optimizer: O, _ schedule: any LearningRateSchedule) {
+        self.optimizer = optimizer
+        self.schedule = schedule
+        optimizer.learningRate = schedule.learningRate(atEpoch: 0)
+    }
+    /// Advances one epoch and sets the optimizer's learning rate.
+    public func step() {
+        epoch += 1
+        optimizer.learningRate = schedule.learningRate(atEpoch: epoch)
+    }
+}
