@@ -1,0 +1,195 @@
+import RealModule
+
+/// What a fixed-point solve did: whether it converged, in how many iterations, and the final
+/// residual ‖x_{k+1} − x_k‖ (largest absolute entry). Returned with every solve, forward and
+/// backward, so a training loop can log and count non-convergence instead of ignoring it.
+public struct SolverStatistics: Sendable, Equatable, CustomStringConvertible {
+    /// Whether the residual fell below the tolerance within the iteration budget.
+    public var converged: Bool
+    /// Number of applications of the map.
+    public var iterations: Int
+    /// The last residual ‖x_{k+1} − x_k‖_max.
+    public var residual: Double
+    /// The residual after each iteration, when the solver was asked to record it.
+    public var residualTrace: [Double]
+
+    public init(converged: Bool, iterations: Int, residual: Double, residualTrace: [Double] = []) {
+        self.converged = converged
+        self.iterations = iterations
+        self.residual = residual
+        self.residualTrace = residualTrace
+    }
+
+    public var description: String {
+        "\(converged ? "converged" : "NOT converged") after \(iterations) iterations, residual \(formatScalar(residual, digits: 3))"
+    }
+}
+
+/// A method for solving x = f(x) for a matrix x, such as Picard iteration or Anderson
+/// acceleration. A solver is a value passed to the model (no global settings).
+///
+/// `map(x, out)` must write f(x) into `out` (same shape as x) without keeping references to
+/// either buffer. The solve starts from `initial` and stops when ‖x_{k+1} − x_k‖_max < `tolerance`
+/// or after `maxIterations` applications of f.
+public protocol FixedPointSolver: Sendable {
+    /// Solves x = f(x); returns the last iterate and the statistics.
+    func solve<T: BLASScalar>(
+        initial: Matrix<T>, tolerance: Double, maxIterations: Int,
+        map: (_ x: Matrix<T>, _ out: inout Matrix<T>) -> Void
+    ) -> (solution: Matrix<T>, statistics: SolverStatistics)
+}
+
+/// The largest |a − b| over all entries (NaN if any entry is NaN).
+@inlinable
+func maxAbsDifference<T: BLASScalar>(_ a: Matrix<T>, _ b: Matrix<T>) -> Double {
+    a.storage.withUnsafeBufferPointer { ap in
+        b.storage.withUnsafeBufferPointer { bp in
+            var m: T = 0
+            for i in 0..<ap.count {
+                let d = abs(ap[i] - bp[i])
+                if d > m || d.isNaN { m = d }
+                if m.isNaN { return Double.nan }
+            }
+            return Double(m)
+        }
+    }
+}
+
+/// Picard (fixed-point) iteration x_{k+1} = f(x_k), torchidl's solver. Converges linearly for
+/// a contraction; for an implicit model with ‖A‖∞ ≤ κ < 1 and 1-Lipschitz φ the rate is κ.
+public struct Picard: FixedPointSolver {
+    /// Whether to keep every residual in the statistics (for plots).
+    public var recordTrace: Bool
+    public init(recordTrace: Bool = false) { self.recordTrace = recordTrace }
+
+    public func solve<T: BLASScalar>(
+        initial: Matrix<T>, tolerance: Double, maxIterations: Int,
+        map: (_ x: Matrix<T>, _ out: inout Matrix<T>) -> Void
+    ) -> (solution: Matrix<T>, statistics: SolverStatistics) {
+        var x = initial
+        var next = initial
+        var trace = [Double]()
+        var residual = Double.infinity
+        for k in 1...max(1, maxIterations) {
+            map(x, &next)
+            residual = maxAbsDifference(next, x)
+            if recordTrace { trace.append(residual) }
+            swap(&x, &next)
+            if residual < tolerance {
+                return (x, SolverStatistics(converged: true, iterations: k, residual: residual, residualTrace: trace))
+            }
+            if residual.isNaN { return (x, SolverStatistics(converged: false, iterations: k, residual: residual, residualTrace: trace)) }
+        }
+        return (x, SolverStatistics(converged: false, iterations: max(1, maxIterations), residual: residual, residualTrace: trace))
+    }
+}
+
+/// Anderson acceleration (type II) of the fixed-point map: each step mixes the last `memory`
+/// iterates with weights α minimising ‖Σ αᵢ gᵢ‖² subject to Σ αᵢ = 1, where gᵢ = f(xᵢ) − xᵢ,
+/// then x_{k+1} = (1 − β) Σ αᵢ xᵢ + β Σ αᵢ f(xᵢ). The small least-squares problem is solved through
+/// its regularised normal equations (ridge `regularization` relative to the Gram matrix's scale).
+/// Typically needs several times fewer iterations than Picard when κ is close to 1.
+public struct Anderson: FixedPointSolver {
+    /// Number of past iterates mixed (m).
+    public var memory: Int
+    /// Mixing parameter β (1 = undamped).
+    public var beta: Double
+    /// Relative ridge regularisation of the mixing problem.
+    public var regularization: Double
+    /// Whether to keep every residual in the statistics.
+    public var recordTrace: Bool
+
+    public init(memory: Int = 5, beta: Double = 1.0, regularization: Double = 1e-8, recordTrace: Bool = false) {
+        self.memory = max(1, memory)
+        self.beta = beta
+        self.regularization = regularization
+        self.recordTrace = recordTrace
+    }
+
+    public func solve<T: BLASScalar>(
+        initial: Matrix<T>, tolerance: Double, maxIterations: Int,
+        map: (_ x: Matrix<T>, _ out: inout Matrix<T>) -> Void
+    ) -> (solution: Matrix<T>, statistics: SolverStatistics) {
+        let size = initial.count
+        let mem = memory
+        // History as column-major N×m matrices: iterates X and their images F = f(X).
+        var xs = Matrix<T>(rows: size, cols: mem)
+        var fs = Matrix<T>(rows: size, cols: mem)
+        var gs = Matrix<T>(rows: size, cols: mem)  // residuals f(x) − x
+        var x = initial
+        var fx = initial
+        var trace = [Double]()
+        var residual = Double.infinity
+        var gram = Matrix<T>(rows: mem, cols: mem)
+        let iterations = max(1, maxIterations)
+        for k in 0..<iterations {
+            map(x, &fx)
+            residual = maxAbsDifference(fx, x)
+            if recordTrace { trace.append(residual) }
+            if residual < tolerance || residual.isNaN {
+                return (fx, SolverStatistics(converged: residual < tolerance, iterations: k + 1, residual: residual, residualTrace: trace))
+            }
+            // Store column k mod m.
+            let slot = k % mem
+            let filled = min(k + 1, mem)
+            x.storage.withUnsafeBufferPointer { xp in
+                fx.storage.withUnsafeBufferPointer { fp in
+                    xs.storage.withUnsafeMutableBufferPointer { xsp in
+                        fs.storage.withUnsafeMutableBufferPointer { fsp in
+                            gs.storage.withUnsafeMutableBufferPointer { gsp in
+                                let base = slot * size
+                                for i in 0..<size {
+                                    xsp[base + i] = xp[i]
+                                    fsp[base + i] = fp[i]
+                                    gsp[base + i] = fp[i] - xp[i]
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            if filled == 1 {
+                swap(&x, &fx)  // plain Picard step to start
+                continue
+            }
+            // Gram matrix H = GᵀG over the filled columns (columns 0..<filled of the ring buffer).
+            let gFilled = filled == mem ? gs : gs.columns(0..<filled)
+            var h = filled == mem ? gram : Matrix<T>(rows: filled, cols: filled)
+            gemm(gFilled, gFilled, into: &h, transposeA: true)
+            if filled == mem { gram = h }
+            // Solve (H + λI) w = 1, α = w / Σw.
+            var scale: T = 0
+            for i in 0..<filled { scale = max(scale, h[i, i]) }
+            let ridge = T(regularization) * max(scale, T.leastNormalMagnitude)
+            for i in 0..<filled { h[i, i] += ridge }
+            let ones = Matrix<T>(rows: filled, cols: 1, repeating: 1)
+            guard let w = try? h.choleskySolve(ones) else {
+                swap(&x, &fx)
+                continue
+            }
+            let total = w.sum()
+            guard total != 0, total.isFinite else {
+                swap(&x, &fx)
+                continue
+            }
+            let alpha = w * (1 / total)
+            // x_{k+1} = β F α + (1 − β) X α, written straight into x's storage.
+            let b = T(beta)
+            alpha.storage.withUnsafeBufferPointer { ap in
+                x.storage.withUnsafeMutableBufferPointer { xp in
+                    fs.storage.withUnsafeBufferPointer { fsp in
+                        T.gemv(.none, m: size, n: filled, alpha: b, a: fsp.baseAddress!, lda: size,
+                               x: ap.baseAddress!, incx: 1, beta: 0, y: xp.baseAddress!, incy: 1)
+                    }
+                    if beta != 1 {
+                        xs.storage.withUnsafeBufferPointer { xsp in
+                            T.gemv(.none, m: size, n: filled, alpha: 1 - b, a: xsp.baseAddress!, lda: size,
+                                   x: ap.baseAddress!, incx: 1, beta: 1, y: xp.baseAddress!, incy: 1)
+                        }
+                    }
+                }
+            }
+        }
+        return (fx, SolverStatistics(converged: false, iterations: iterations, residual: residual, residualTrace: trace))
+    }
+}
