@@ -132,9 +132,10 @@ public struct SequenceBatches<T: BLASScalar>: Sequence, Sendable {
 /// (later regions overwrite earlier ones where they overlap); elsewhere y = sin x + ε with
 /// ε ~ N(0, (0.05·level)²).
 ///
-/// Windows: every run of `lookBack` consecutive points gives one sample: the first
-/// `lookBack − 1` values are the input sequence (one feature per step), the last value the
-/// target. The first 60 % of windows (in time order) train, the last 40 % test — no shuffling
+/// Windows: the runs of `lookBack` consecutive points starting at 0, 1, …, N − lookBack − 1
+/// (N − lookBack windows, as the original, whose last point is never a target) each give one
+/// sample: the first `lookBack − 1` values are the input sequence (one feature per step), the
+/// last value the target. The first 60 % of windows (in time order) train, the last 40 % test — no shuffling
 /// across the split, as in the original.
 public enum SpikyTimeSeries {
     /// Parameters of the series and of the windowing.
@@ -206,7 +207,9 @@ public enum SpikyTimeSeries {
         guard testFraction >= 0 && testFraction <= 1 else {
             throw IDLError.invalidArgument("testFraction must be in [0, 1], got \(testFraction)")
         }
-        let windowCount = series.count - lookBack  // as the original: range(len - look_back)
+        // As the original (`range(len(data) - look_back)`): N − lookBack windows, so the very
+        // last point of the series is never a target.
+        let windowCount = series.count - lookBack
         let testCount = Int((testFraction * Double(windowCount)).rounded(.toNearestOrEven))
         let trainCount = windowCount - testCount
         func make(_ range: Range<Int>) throws -> SequenceDataset<T> {
