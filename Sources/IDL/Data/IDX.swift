@@ -9,7 +9,18 @@ import Foundation
 public struct IDXArray: Sendable {
     /// Element types of IDX files, by their type code.
     public enum ElementType: UInt8, Sendable {
-        case uint8 = 0x08, int8 = 0x09, int16 = 0x0B, int32 = 0x0C, float32 = 0x0D, float64 = 0x0E
+        /// 0x08: unsigned byte (pixels, labels).
+        case uint8 = 0x08
+        /// 0x09: signed byte.
+        case int8 = 0x09
+        /// 0x0B: big-endian 16-bit integer.
+        case int16 = 0x0B
+        /// 0x0C: big-endian 32-bit integer.
+        case int32 = 0x0C
+        /// 0x0D: big-endian float32.
+        case float32 = 0x0D
+        /// 0x0E: big-endian float64.
+        case float64 = 0x0E
 
         /// Bytes per element.
         public var byteCount: Int {

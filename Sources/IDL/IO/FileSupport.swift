@@ -58,13 +58,14 @@ public enum Gzip {
     public static func decompress(_ compressed: Data, source: String = "gzip data") throws -> [UInt8] {
         if compressed.isEmpty { return [] }
         // The last four bytes of a gzip member hold the uncompressed size modulo 2^32: a good
-        // first guess for the output buffer (capped, since a corrupt trailer may lie).
+        // first guess for the output buffer. It is trusted only up to a plausible size, since
+        // a corrupt trailer may lie; beyond that the buffer grows as output arrives.
         var capacity = max(compressed.count * 2, 1 << 16)
         if compressed.count >= 18 {
             let e = compressed.endIndex
             let isize = Int(compressed[e - 4]) | Int(compressed[e - 3]) << 8
                 | Int(compressed[e - 2]) << 16 | Int(compressed[e - 1]) << 24
-            if isize > 0 && isize <= compressed.count * 1100 { capacity = max(isize, 1) }
+            if isize > 0 && isize <= max(compressed.count * 16, 1 << 26) { capacity = isize }
         }
         var output = [UInt8](repeating: 0, count: capacity)
         var produced = 0

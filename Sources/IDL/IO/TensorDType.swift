@@ -6,9 +6,31 @@ import Foundation
 /// ``TensorDType/bfloat16`` included, so half-precision checkpoints load); integer and boolean
 /// types can also be read as `[Int]` (labels).
 public enum TensorDType: String, Sendable, CaseIterable, CustomStringConvertible {
-    case float16, bfloat16, float32, float64
-    case int8, int16, int32, int64
-    case uint8, uint16, uint32, uint64
+    /// IEEE half precision (numpy `<f2`, safetensors `F16`); converted to Float/Double on reading.
+    case float16
+    /// bfloat16 (safetensors `BF16` only; numpy has no such type); converted on reading.
+    case bfloat16
+    /// IEEE single precision (`<f4`, `F32`).
+    case float32
+    /// IEEE double precision (`<f8`, `F64`).
+    case float64
+    /// Signed 8-bit integer (`|i1`, `I8`).
+    case int8
+    /// Signed 16-bit integer (`<i2`, `I16`).
+    case int16
+    /// Signed 32-bit integer (`<i4`, `I32`).
+    case int32
+    /// Signed 64-bit integer (`<i8`, `I64`; PyTorch's `long`, class labels).
+    case int64
+    /// Unsigned 8-bit integer (`|u1`, `U8`; image pixels).
+    case uint8
+    /// Unsigned 16-bit integer (`<u2`, `U16`).
+    case uint16
+    /// Unsigned 32-bit integer (`<u4`, `U32`).
+    case uint32
+    /// Unsigned 64-bit integer (`<u8`, `U64`).
+    case uint64
+    /// Boolean, one byte 0 or 1 (`|b1`, `BOOL`).
     case bool
 
     /// Bytes per element.
