@@ -218,6 +218,18 @@ struct FormatTests {
         expectFailure(["reserved"]) { _ = try bad.encoded() }
     }
 
+    @Test func atomicWritesReplaceFilesAndReportMissingDirectories() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("w.npy")
+        try writeNpy(Matrix<Float>.ones(2, 2), to: url)
+        try writeNpy(Matrix<Float>.zeros(3, 1), to: url)  // replaces the existing file
+        #expect(try readNpy(url, as: Float.self) == Matrix<Float>.zeros(3, 1))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["w.npy"])
+        let nowhere = dir.appendingPathComponent("no/such/dir/w.safetensors")
+        expectFailure(["does not exist", "create it first"]) { try SafeTensors().write(to: nowhere) }
+    }
+
     // MARK: bad input, npy
 
     @Test func npyRejectsBadInput() throws {

@@ -259,6 +259,18 @@ public enum FashionMNIST {
         }
         return try MNISTFormat.load(split, from: directory, scaling: scaling, classNames: classNames, as: type)
     }
+
+    /// Loads both splits: 60 000 training and 10 000 test images.
+    /// - Parameters:
+    ///   - directory: a folder of MNIST-format files (default: Debian's location).
+    ///   - scaling: pixel scaling, default [0, 1].
+    ///   - type: `Float` or `Double`.
+    /// - Throws: as ``load(_:from:scaling:as:)``.
+    public static func loadTrainAndTest<T: BLASScalar>(
+        from directory: URL = defaultDirectory, scaling: PixelScaling = .unit, as type: T.Type = T.self
+    ) throws -> (train: Dataset<T>, test: Dataset<T>) {
+        (try load(.train, from: directory, scaling: scaling, as: type), try load(.test, from: directory, scaling: scaling, as: type))
+    }
 }
 
 /// CIFAR-10 and CIFAR-100 in their binary distribution format (the `-binary.tar.gz` archives).
