@@ -1,0 +1,298 @@
+import Foundation
+
+/// A `.safetensors` file: named tensors plus an optional string→string metadata map.
+///
+/// The format (Hugging Face): an 8-byte little-endian header length N, N bytes of JSON
+/// `{"name": {"dtype": "F32", "shape": [r, c], "data_offsets": [begin, end]}, …,
+/// "__metadata__": {"key": "value"}}`, then the data section; offsets are relative to the
+/// start of the data section and each tensor's bytes are row-major (C order), little-endian.
+///
+/// **Matrices.** PyTorch stores a weight of shape (r, c) row-major; ``matrix(_:as:)`` returns
+/// the same r×c matrix (transposing the bytes into our column-major storage), a 1-D tensor of
+/// length n becomes an n×1 column. Writing a r×c ``Matrix`` stores shape [r, c] row-major, so
+/// `safetensors.torch.load_file` gives PyTorch the same matrix.
+///
+/// Reading validates everything before touching the data: the header length against the file
+/// size, well-formed JSON, known dtypes, non-negative shapes, offsets inside the data section,
+/// `end − begin = product(shape) × dtype size`, and no two tensors overlapping.
+public struct SafeTensors: Sendable, Equatable {
+    /// One stored tensor: element type, shape and row-major little-endian bytes.
+    public struct Tensor: Sendable, Equatable {
+        /// Element type.
+        public let dtype: TensorDType
+        /// Shape (row-major; `[]` is a scalar).
+        public let shape: [Int]
+        /// The elements' bytes, row-major and little-endian.
+        public let data: Data
+
+        /// Number of elements, the product of `shape`.
+        public var elementCount: Int { BinaryIO.elementCount(shape) ?? 0 }
+
+        /// A tensor over raw bytes.
+        /// - Throws: ``IDLError/shapeMismatch(_:)`` if `data.count` is not
+        ///   product(shape) × dtype size; ``IDLError/invalidArgument(_:)`` for negative dimensions.
+        public init(dtype: TensorDType, shape: [Int], data: Data) throws {
+            guard let count = BinaryIO.elementCount(shape) else {
+                throw IDLError.invalidArgument("tensor shape \(shape) has a negative dimension or too many elements")
+            }
+            let (bytes, overflow) = count.multipliedReportingOverflow(by: dtype.byteCount)
+            guard !overflow, bytes == data.count else {
+                throw IDLError.shapeMismatch("a \(dtype) tensor of shape \(shape) needs \(count) × \(dtype.byteCount) bytes, but \(data.count) were given")
+            }
+            self.dtype = dtype
+            self.shape = shape
+            self.data = Data(data)
+        }
+
+        /// A tensor of Swift values in row-major order.
+        /// - Throws: ``IDLError/shapeMismatch(_:)`` if `values.count` ≠ product(shape).
+        public init<E: TensorElement>(shape: [Int], values: [E]) throws {
+            try self.init(dtype: E.tensorDType, shape: shape, data: TensorBytes.encode(values))
+        }
+
+        /// A r×c matrix as a tensor of shape [r, c] (row-major, as PyTorch stores a weight).
+        public init<T: BLASScalar>(_ matrix: Matrix<T>) {
+            dtype = T.self == Float.self ? .float32 : .float64
+            shape = [matrix.rows, matrix.cols]
+            data = matrix.transposed.storage.withUnsafeBytes { Data($0) }
+        }
+
+        /// A vector as a 1-D tensor of shape [n] (a PyTorch bias).
+        public init<T: BLASScalar>(vector: [T]) {
+            dtype = T.self == Float.self ? .float32 : .float64
+            shape = [vector.count]
+            data = vector.withUnsafeBytes { Data($0) }
+        }
+
+        /// All elements in row-major order, converted to `T`.
+        public func values<T: BLASScalar>(as _: T.Type = T.self) -> [T] {
+            TensorBytes.decode(data, dtype: dtype, count: elementCount, as: T.self)
+        }
+
+        /// All elements in row-major order as integers (integer and bool dtypes only).
+        /// - Throws: ``IDLError/unsupported(_:)`` for floating-point tensors.
+        public func integers() throws -> [Int] {
+            try TensorBytes.decodeIntegers(data, dtype: dtype, count: elementCount, source: "safetensors tensor")
+        }
+
+        /// The tensor as a matrix: shape (r, c) → r×c; (n) → n×1; () → 1×1;
+        /// (r, d₁, …, d_k) → r×(d₁⋯d_k) (each row flattened in C order).
+        public func matrix<T: BLASScalar>(as _: T.Type = T.self) -> Matrix<T> {
+            let count = elementCount
+            let rows = shape.first ?? 1
+            let cols = shape.count <= 1 ? 1 : shape.dropFirst().reduce(1, *)
+            let rowMajor = values(as: T.self)
+            // Row-major r×c values are the column-major storage of the c×r transpose.
+            precondition(rowMajor.count == count && rows * cols == count)
+            if cols == 1 || rows == 1 {
+                return Matrix(uncheckedRows: rows, cols: cols, storage: rowMajor)
+            }
+            return Matrix(uncheckedRows: cols, cols: rows, storage: rowMajor).transposed
+        }
+    }
+
+    /// The tensors by name.
+    public var tensors: [String: Tensor]
+    /// The optional `__metadata__` map (e.g. `{"format": "pt"}`).
+    public var metadata: [String: String]
+
+    /// The tensor names, sorted.
+    public var names: [String] { tensors.keys.sorted() }
+
+    /// A collection of tensors to write.
+    /// - Parameters:
+    ///   - tensors: tensors by name (the name `__metadata__` is reserved).
+    ///   - metadata: string→string metadata.
+    public init(tensors: [String: Tensor] = [:], metadata: [String: String] = [:]) {
+        self.tensors = tensors
+        self.metadata = metadata
+    }
+
+    /// Reads a `.safetensors` file.
+    /// - Throws: ``IDLError/io(_:)`` for a missing, truncated or corrupt file (header length
+    ///   larger than the file, malformed JSON, offsets outside the data or overlapping, sizes
+    ///   that disagree with shapes); ``IDLError/unsupported(_:)`` for dtypes such as `F8_E4M3`.
+    public init(contentsOf url: URL) throws {
+        let bytes = try BinaryIO.readFile(url, what: "safetensors file")
+        try self.init(safetensorsData: bytes, source: url.path)
+    }
+
+    /// Parses the contents of a `.safetensors` file.
+    /// - Parameters:
+    ///   - bytes: the whole file.
+    ///   - source: a name for error messages.
+    /// - Throws: as ``init(contentsOf:)``.
+    public init(safetensorsData bytes: Data, source: String = "safetensors data") throws {
+        let file = Data(bytes)
+        guard file.count >= 8 else {
+            throw IDLError.io("\(source): \(file.count) bytes is too short for a safetensors file (it starts with an 8-byte header length); the file is truncated or not safetensors")
+        }
+        let n = file.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+        let available = UInt64(file.count - 8)
+        guard n <= available else {
+            throw IDLError.io("\(source): the header length field says \(n) bytes, but only \(available) bytes follow it; the file is truncated or not a safetensors file")
+        }
+        guard n <= 100_000_000 else {
+            throw IDLError.io("\(source): the header length \(n) exceeds the 100 MB limit of the format; the file is corrupt")
+        }
+        let headerEnd = 8 + Int(n)
+        let headerData = file[8..<headerEnd]
+        guard headerData.first(where: { $0 != 0x20 }) == UInt8(ascii: "{") else {
+            throw IDLError.io("\(source): the header must be a JSON object starting with '{'; this is not a safetensors file or it is corrupt")
+        }
+        let header: SafeTensorsHeader
+        do {
+            header = try JSONDecoder().decode(SafeTensorsHeader.self, from: headerData)
+        } catch let error as IDLError {
+            throw IDLError.io("\(source): \(error)")
+        } catch {
+            throw IDLError.io("\(source): the JSON header is malformed: \(SafeTensors.describe(error)); expected {\"name\": {\"dtype\": …, \"shape\": […], \"data_offsets\": [begin, end]}, …}")
+        }
+        let dataSize = file.count - headerEnd
+        var parsed: [String: Tensor] = [:]
+        var ranges: [(begin: Int, end: Int, name: String)] = []
+        for (name, info) in header.entries {
+            guard let dtype = TensorDType(safetensorsName: info.dtype) else {
+                throw IDLError.unsupported("\(source): tensor '\(name)' has dtype \(info.dtype); supported are F16, BF16, F32, F64, I8–I64, U8–U64 and BOOL. Convert it (tensor.float()) before saving")
+            }
+            guard let count = BinaryIO.elementCount(info.shape) else {
+                throw IDLError.io("\(source): tensor '\(name)' has an invalid shape \(info.shape) (negative or too large)")
+            }
+            guard info.offsets.count == 2 else {
+                throw IDLError.io("\(source): tensor '\(name)' has data_offsets \(info.offsets); expected [begin, end]")
+            }
+            let begin = info.offsets[0], end = info.offsets[1]
+            guard begin >= 0, begin <= end, end <= dataSize else {
+                throw IDLError.io("\(source): tensor '\(name)' claims bytes \(begin)..<\(end) of a data section of \(dataSize) bytes; the file is truncated or its header is corrupt")
+            }
+            let (needed, overflow) = count.multipliedReportingOverflow(by: dtype.byteCount)
+            guard !overflow, needed == end - begin else {
+                throw IDLError.io("\(source): tensor '\(name)' of shape \(info.shape) and dtype \(info.dtype) needs \(overflow ? "too many" : String(needed)) bytes, but its data_offsets span \(end - begin); the header is corrupt")
+            }
+            ranges.append((begin, end, name))
+            parsed[name] = try Tensor(dtype: dtype, shape: info.shape,
+                                      data: file.subdata(in: (headerEnd + begin)..<(headerEnd + end)))
+        }
+        ranges.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
+        for k in ranges.indices.dropFirst() where ranges[k].begin < ranges[k - 1].end {
+            throw IDLError.io("\(source): tensors '\(ranges[k - 1].name)' (bytes \(ranges[k - 1].begin)..<\(ranges[k - 1].end)) and '\(ranges[k].name)' (bytes \(ranges[k].begin)..<\(ranges[k].end)) overlap; the header is corrupt")
+        }
+        tensors = parsed
+        metadata = header.metadata
+    }
+
+    /// The named tensor as a matrix of `T` (see ``Tensor/matrix(as:)``): a PyTorch weight of
+    /// shape (r, c) becomes our r×c matrix, a 1-D tensor of length n an n×1 column.
+    /// - Throws: ``IDLError/invalidArgument(_:)`` if there is no tensor of that name (the
+    ///   message lists the names there are).
+    public func matrix<T: BLASScalar>(_ name: String, as _: T.Type = T.self) throws -> Matrix<T> {
+        try tensor(name).matrix(as: T.self)
+    }
+
+    /// The named tensor.
+    /// - Throws: ``IDLError/invalidArgument(_:)`` if there is no tensor of that name.
+    public func tensor(_ name: String) throws -> Tensor {
+        guard let t = tensors[name] else {
+            throw IDLError.invalidArgument("no tensor named '\(name)'; the file holds: \(names.joined(separator: ", "))")
+        }
+        return t
+    }
+
+    /// Stores a matrix under `name` as a [rows, cols] row-major tensor of its precision.
+    public mutating func setMatrix<T: BLASScalar>(_ name: String, _ matrix: Matrix<T>) {
+        tensors[name] = Tensor(matrix)
+    }
+
+    /// The complete file contents: tensors in name order, header padded with spaces to a
+    /// multiple of 8 bytes.
+    /// - Throws: ``IDLError/invalidArgument(_:)`` if a tensor is named `__metadata__`.
+    public func encoded() throws -> Data {
+        var entries: [String] = []
+        if !metadata.isEmpty {
+            let pairs = metadata.keys.sorted().map { "\(SafeTensors.jsonString($0)):\(SafeTensors.jsonString(metadata[$0]!))" }
+            entries.append("\"__metadata__\":{\(pairs.joined(separator: ","))}")
+        }
+        var offset = 0
+        for name in names {
+            guard name != "__metadata__" else {
+                throw IDLError.invalidArgument("'__metadata__' is reserved by the safetensors format; rename the tensor")
+            }
+            let t = tensors[name]!
+            let shape = t.shape.map(String.init).joined(separator: ",")
+            entries.append("\(SafeTensors.jsonString(name)):{\"dtype\":\"\(t.dtype.safetensorsName)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + t.data.count)]}")
+            offset += t.data.count
+        }
+        var header = Array(("{" + entries.joined(separator: ",") + "}").utf8)
+        while header.count % 8 != 0 { header.append(0x20) }
+        var out = Data(capacity: 8 + header.count + offset)
+        withUnsafeBytes(of: UInt64(header.count).littleEndian) { out.append(contentsOf: $0) }
+        out.append(contentsOf: header)
+        for name in names { out.append(tensors[name]!.data) }
+        return out
+    }
+
+    /// Writes the file atomically (temporary file in the same directory, then rename).
+    /// - Throws: ``IDLError/io(_:)`` if it cannot be written; as ``encoded()``.
+    public func write(to url: URL) throws {
+        try AtomicFile.write(try encoded(), to: url)
+    }
+
+    /// A JSON string literal with the required escapes.
+    static func jsonString(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+            }
+        }
+        return out + "\""
+    }
+
+    /// A short description of a decoding error.
+    static func describe(_ error: Error) -> String {
+        switch error {
+        case DecodingError.dataCorrupted(let c): return c.debugDescription
+        case DecodingError.keyNotFound(let k, let c): return "missing key '\(k.stringValue)' at \(c.codingPath.map(\.stringValue).joined(separator: "."))"
+        case DecodingError.typeMismatch(_, let c), DecodingError.valueNotFound(_, let c):
+            return "\(c.debugDescription) at \(c.codingPath.map(\.stringValue).joined(separator: "."))"
+        default: return "\(error)"
+        }
+    }
+}
+
+/// The JSON header, decoded strictly (integers must be integers, keys must be present).
+struct SafeTensorsHeader: Decodable {
+    struct Entry: Decodable {
+        let dtype: String
+        let shape: [Int]
+        let offsets: [Int]
+        enum CodingKeys: String, CodingKey { case dtype, shape, offsets = "data_offsets" }
+    }
+
+    struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    var entries: [String: Entry] = [:]
+    var metadata: [String: String] = [:]
+
+    init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: Key.self)
+        for key in container.allKeys {
+            if key.stringValue == "__metadata__" {
+                metadata = try container.decode([String: String].self, forKey: key)
+            } else {
+                entries[key.stringValue] = try container.decode(Entry.self, forKey: key)
+            }
+        }
+    }
+}
