@@ -15,6 +15,9 @@ let repeats: Int = {
     return 7
 }()
 let sizes = [256, 1024, 2048]
+/// The environment as the user started us: the library may set OPENBLAS_CORETYPE for itself
+/// when it opens OpenBLAS, and numpy must not inherit that choice.
+let originalEnvironment = ProcessInfo.processInfo.environment
 
 func median(_ xs: [Double]) -> Double {
     let s = xs.sorted()
@@ -65,6 +68,7 @@ func numpyFigures() -> [String: Double]? {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     p.arguments = ["python3", "-c", script]
+    p.environment = originalEnvironment
     let pipe = Pipe()
     p.standardOutput = pipe
     p.standardError = FileHandle.nullDevice
@@ -76,7 +80,7 @@ func numpyFigures() -> [String: Double]? {
     return obj
 }
 
-print("GEMM throughput, median of \(repeats) runs, OpenBLAS threads: \(blasThreads)")
+print("GEMM throughput, median of \(repeats) runs, OpenBLAS threads: \(blasThreads), kernels: \(blasCoreName)")
 var ours = [String: Double]()
 for (name, f) in [("float32", { gflops(Float.self, n: $0) }), ("float64", { gflops(Double.self, n: $0) })] as [(String, (Int) -> Double)] {
     for n in sizes { ours["\(name)-\(n)"] = f(n) }

@@ -1,4 +1,4 @@
-// CBLAS from OpenBLAS (Debian libopenblas-dev), plus the few LAPACK routines the
+// Types and prototypes of CBLAS from OpenBLAS (Debian libopenblas-dev), plus the few LAPACK routines the
 // project calls, declared with the Fortran calling convention that libopenblas
 // exports (32-bit integers, arguments by pointer, hidden string lengths last).
 #include <cblas.h>
@@ -27,3 +27,6 @@ void ssyevd_(const char *jobz, const char *uplo, const int *n, float *a, const i
 void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda,
              double *w, double *work, const int *lwork, int *iwork, const int *liwork,
              int *info, size_t jobz_len, size_t uplo_len);
+
+// The library itself is opened at run time (Sources/IDL/LinearAlgebra/OpenBLASLoader.swift),
+// so that its CPU kernels can be chosen before it initialises; nothing here is linked.

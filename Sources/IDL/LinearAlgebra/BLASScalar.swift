@@ -67,7 +67,7 @@ extension Float: BLASScalar {
         alpha: Float, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        cblas_sgemm(CblasColMajor, transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k),
+        openBLAS.sgemm(CblasColMajor, transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k),
                     alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
@@ -76,18 +76,18 @@ extension Float: BLASScalar {
         _ trans: Transpose, m: Int, n: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
         x: UnsafePointer<Float>, incx: Int, beta: Float, y: UnsafeMutablePointer<Float>, incy: Int
     ) {
-        cblas_sgemv(CblasColMajor, trans.cblas, Int32(m), Int32(n), alpha, a, Int32(lda),
+        openBLAS.sgemv(CblasColMajor, trans.cblas, Int32(m), Int32(n), alpha, a, Int32(lda),
                     x, Int32(incx), beta, y, Int32(incy))
     }
 
     @inlinable
     public static func axpy(n: Int, alpha: Float, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
-        cblas_saxpy(Int32(n), alpha, x, 1, y, 1)
+        openBLAS.saxpy(Int32(n), alpha, x, 1, y, 1)
     }
 
     @inlinable
     public static func dot(n: Int, x: UnsafePointer<Float>, incx: Int, y: UnsafePointer<Float>, incy: Int) -> Float {
-        cblas_sdot(Int32(n), x, Int32(incx), y, Int32(incy))
+        openBLAS.sdot(Int32(n), x, Int32(incx), y, Int32(incy))
     }
 
     public static func gelsd(
@@ -99,13 +99,13 @@ extension Float: BLASScalar {
         let s = UnsafeMutablePointer<Float>.allocate(capacity: max(1, min(m, n)))
         defer { s.deallocate() }
         var iworkQuery: Int32 = 0, workQuery: Float = 0, m1: Int32 = -1
-        sgelsd_(&m32, &n32, &r32, a, &lda32, b, &ldb32, s, &rc, &rank, &workQuery, &m1, &iworkQuery, &info)
+        openBLAS.sgelsd(&m32, &n32, &r32, a, &lda32, b, &ldb32, s, &rc, &rank, &workQuery, &m1, &iworkQuery, &info)
         let iwork = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, Int(iworkQuery)))
         defer { iwork.deallocate() }
         var lwork = max(Int32(1), Int32(workQuery))
         let work = UnsafeMutablePointer<Float>.allocate(capacity: Int(lwork))
         defer { work.deallocate() }
-        sgelsd_(&m32, &n32, &r32, a, &lda32, b, &ldb32, s, &rc, &rank, work, &lwork, iwork, &info)
+        openBLAS.sgelsd(&m32, &n32, &r32, a, &lda32, b, &ldb32, s, &rc, &rank, work, &lwork, iwork, &info)
         return (Int(info), Int(rank))
     }
 
@@ -113,7 +113,7 @@ extension Float: BLASScalar {
                             b: UnsafeMutablePointer<Float>, ldb: Int) -> Int {
         var (n32, r32, lda32, ldb32, info) = (Int32(n), Int32(nrhs), Int32(lda), Int32(ldb), Int32(0))
         var ipiv = [Int32](repeating: 0, count: max(1, n))
-        sgesv_(&n32, &r32, a, &lda32, &ipiv, b, &ldb32, &info)
+        openBLAS.sgesv(&n32, &r32, a, &lda32, &ipiv, b, &ldb32, &info)
         return Int(info)
     }
 
@@ -121,7 +121,7 @@ extension Float: BLASScalar {
                             b: UnsafeMutablePointer<Float>, ldb: Int) -> Int {
         var (n32, r32, lda32, ldb32, info) = (Int32(n), Int32(nrhs), Int32(lda), Int32(ldb), Int32(0))
         var uplo = CChar(UInt8(ascii: "L"))
-        sposv_(&uplo, &n32, &r32, a, &lda32, b, &ldb32, &info, 1)
+        openBLAS.sposv(&uplo, &n32, &r32, a, &lda32, b, &ldb32, &info, 1)
         return Int(info)
     }
 
@@ -131,12 +131,12 @@ extension Float: BLASScalar {
         var jobz = CChar(UInt8(ascii: vectors ? "V" : "N")), uplo = CChar(UInt8(ascii: "L"))
         var liworkQuery: Int32 = 0, m1: Int32 = -1
         var workQuery: Float = 0
-        ssyevd_(&jobz, &uplo, &n32, a, &lda32, w, &workQuery, &m1, &liworkQuery, &m1, &info, 1, 1)
+        openBLAS.ssyevd(&jobz, &uplo, &n32, a, &lda32, w, &workQuery, &m1, &liworkQuery, &m1, &info, 1, 1)
         var liwork = max(1, liworkQuery)
         var iwork = [Int32](repeating: 0, count: Int(liwork))
         var lwork = max(Int32(1), Int32(workQuery))
         var work = [Float](repeating: 0, count: Int(lwork))
-        ssyevd_(&jobz, &uplo, &n32, a, &lda32, w, &work, &lwork, &iwork, &liwork, &info, 1, 1)
+        openBLAS.ssyevd(&jobz, &uplo, &n32, a, &lda32, w, &work, &lwork, &iwork, &liwork, &info, 1, 1)
         return Int(info)
     }
 }
@@ -150,7 +150,7 @@ extension Double: BLASScalar {
         alpha: Double, a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
         beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int
     ) {
-        cblas_dgemm(CblasColMajor, transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k),
+        openBLAS.dgemm(CblasColMajor, transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k),
                     alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
@@ -159,18 +159,18 @@ extension Double: BLASScalar {
         _ trans: Transpose, m: Int, n: Int, alpha: Double, a: UnsafePointer<Double>, lda: Int,
         x: UnsafePointer<Double>, incx: Int, beta: Double, y: UnsafeMutablePointer<Double>, incy: Int
     ) {
-        cblas_dgemv(CblasColMajor, trans.cblas, Int32(m), Int32(n), alpha, a, Int32(lda),
+        openBLAS.dgemv(CblasColMajor, trans.cblas, Int32(m), Int32(n), alpha, a, Int32(lda),
                     x, Int32(incx), beta, y, Int32(incy))
     }
 
     @inlinable
     public static func axpy(n: Int, alpha: Double, x: UnsafePointer<Double>, y: UnsafeMutablePointer<Double>) {
-        cblas_daxpy(Int32(n), alpha, x, 1, y, 1)
+        openBLAS.daxpy(Int32(n), alpha, x, 1, y, 1)
     }
 
     @inlinable
     public static func dot(n: Int, x: UnsafePointer<Double>, incx: Int, y: UnsafePointer<Double>, incy: Int) -> Double {
-        cblas_ddot(Int32(n), x, Int32(incx), y, Int32(incy))
+        openBLAS.ddot(Int32(n), x, Int32(incx), y, Int32(incy))
     }
 
     public static func gelsd(
@@ -182,13 +182,13 @@ extension Double: BLASScalar {
         let s = UnsafeMutablePointer<Double>.allocate(capacity: max(1, min(m, n)))
         defer { s.deallocate() }
         var iworkQuery: Int32 = 0, workQuery: Double = 0, m1: Int32 = -1
-        dgelsd_(&m32, &n32, &r32, a, &lda32, b, &ldb32, s, &rc, &rank, &workQuery, &m1, &iworkQuery, &info)
+        openBLAS.dgelsd(&m32, &n32, &r32, a, &lda32, b, &ldb32, s, &rc, &rank, &workQuery, &m1, &iworkQuery, &info)
         let iwork = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, Int(iworkQuery)))
         defer { iwork.deallocate() }
         var lwork = max(Int32(1), Int32(workQuery))
         let work = UnsafeMutablePointer<Double>.allocate(capacity: Int(lwork))
         defer { work.deallocate() }
-        dgelsd_(&m32, &n32, &r32, a, &lda32, b, &ldb32, s, &rc, &rank, work, &lwork, iwork, &info)
+        openBLAS.dgelsd(&m32, &n32, &r32, a, &lda32, b, &ldb32, s, &rc, &rank, work, &lwork, iwork, &info)
         return (Int(info), Int(rank))
     }
 
@@ -196,7 +196,7 @@ extension Double: BLASScalar {
                             b: UnsafeMutablePointer<Double>, ldb: Int) -> Int {
         var (n32, r32, lda32, ldb32, info) = (Int32(n), Int32(nrhs), Int32(lda), Int32(ldb), Int32(0))
         var ipiv = [Int32](repeating: 0, count: max(1, n))
-        dgesv_(&n32, &r32, a, &lda32, &ipiv, b, &ldb32, &info)
+        openBLAS.dgesv(&n32, &r32, a, &lda32, &ipiv, b, &ldb32, &info)
         return Int(info)
     }
 
@@ -204,7 +204,7 @@ extension Double: BLASScalar {
                             b: UnsafeMutablePointer<Double>, ldb: Int) -> Int {
         var (n32, r32, lda32, ldb32, info) = (Int32(n), Int32(nrhs), Int32(lda), Int32(ldb), Int32(0))
         var uplo = CChar(UInt8(ascii: "L"))
-        dposv_(&uplo, &n32, &r32, a, &lda32, b, &ldb32, &info, 1)
+        openBLAS.dposv(&uplo, &n32, &r32, a, &lda32, b, &ldb32, &info, 1)
         return Int(info)
     }
 
@@ -214,21 +214,12 @@ extension Double: BLASScalar {
         var jobz = CChar(UInt8(ascii: vectors ? "V" : "N")), uplo = CChar(UInt8(ascii: "L"))
         var liworkQuery: Int32 = 0, m1: Int32 = -1
         var workQuery: Double = 0
-        dsyevd_(&jobz, &uplo, &n32, a, &lda32, w, &workQuery, &m1, &liworkQuery, &m1, &info, 1, 1)
+        openBLAS.dsyevd(&jobz, &uplo, &n32, a, &lda32, w, &workQuery, &m1, &liworkQuery, &m1, &info, 1, 1)
         var liwork = max(1, liworkQuery)
         var iwork = [Int32](repeating: 0, count: Int(liwork))
         var lwork = max(Int32(1), Int32(workQuery))
         var work = [Double](repeating: 0, count: Int(lwork))
-        dsyevd_(&jobz, &uplo, &n32, a, &lda32, w, &work, &lwork, &iwork, &liwork, &info, 1, 1)
+        openBLAS.dsyevd(&jobz, &uplo, &n32, a, &lda32, w, &work, &lwork, &iwork, &liwork, &info, 1, 1)
         return Int(info)
     }
 }
-
-/// Sets the number of threads OpenBLAS uses (e.g. 1 while rows are solved in parallel,
-/// to avoid oversubscribing the cores).
-public func setBLASThreads(_ count: Int) {
-    openblas_set_num_threads(Int32(max(1, count)))
-}
-
-/// The number of threads OpenBLAS currently uses.
-public var blasThreads: Int { Int(openblas_get_num_threads()) }
