@@ -58,6 +58,13 @@ let package = Package(
             swiftSettings: optimise
         ),
 
+        .executableTarget(
+            name: "implicit-bench",
+            dependencies: ["IDL"],
+            path: "Experiments/implicit-bench",
+            swiftSettings: optimise
+        ),
+
         .testTarget(name: "IDLTests", dependencies: ["IDL"], path: "Tests/IDLTests"),
         .testTarget(name: "IDLPlotTests", dependencies: ["IDLPlot", "IDL"], path: "Tests/IDLPlotTests"),
     ]

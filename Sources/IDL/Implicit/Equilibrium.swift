@@ -121,7 +121,7 @@ public func equilibrium<T>(
 @inlinable
 func equilibriumMap<T>(_ a: Matrix<T>, _ x: Matrix<T>, _ z0: Matrix<T>, _ phi: any Activation, into out: inout Matrix<T>) {
     out.storage.withUnsafeMutableBufferPointer { o in
-        z0.storage.withUnsafeBufferPointer { z in _ = o.update(fromContentsOf: z) }
+        z0.storage.withUnsafeBufferPointer { z in copyEntries(z, into: o.baseAddress!) }
     }
     gemm(a, x, into: &out, alpha: 1, beta: 1)
     out.storage.withUnsafeMutableBufferPointer { o in
@@ -133,12 +133,10 @@ func equilibriumMap<T>(_ a: Matrix<T>, _ x: Matrix<T>, _ z0: Matrix<T>, _ phi: a
 @inlinable
 func adjointMap<T>(_ a: Matrix<T>, _ v: Matrix<T>, _ g: Matrix<T>, _ dphi: Matrix<T>, into out: inout Matrix<T>) {
     out.storage.withUnsafeMutableBufferPointer { o in
-        g.storage.withUnsafeBufferPointer { gp in _ = o.update(fromContentsOf: gp) }
+        g.storage.withUnsafeBufferPointer { gp in copyEntries(gp, into: o.baseAddress!) }
     }
     gemm(a, v, into: &out, transposeA: true, alpha: 1, beta: 1)
     out.storage.withUnsafeMutableBufferPointer { o in
-        dphi.storage.withUnsafeBufferPointer { d in
-            for i in 0..<o.count { o[i] *= d[i] }
-        }
+        dphi.storage.withUnsafeBufferPointer { d in T.multiplyInPlace(o, by: d) }
     }
 }

@@ -43,16 +43,15 @@ public protocol FixedPointSolver: Sendable {
 @inlinable
 func maxAbsDifference<T: BLASScalar>(_ a: Matrix<T>, _ b: Matrix<T>) -> Double {
     a.storage.withUnsafeBufferPointer { ap in
-        b.storage.withUnsafeBufferPointer { bp in
-            var m: T = 0
-            for i in 0..<ap.count {
-                let d = abs(ap[i] - bp[i])
-                if d > m || d.isNaN { m = d }
-                if m.isNaN { return Double.nan }
-            }
-            return Double(m)
-        }
+        b.storage.withUnsafeBufferPointer { bp in Double(T.maxAbsDifference(ap, bp)) }
     }
+}
+
+/// Copies the entries of `source` into `destination` (same count) with one memcpy.
+@inlinable
+func copyEntries<T: BLASScalar>(_ source: UnsafeBufferPointer<T>, into destination: UnsafeMutablePointer<T>) {
+    guard let base = source.baseAddress, source.count > 0 else { return }
+    UnsafeMutableRawPointer(destination).copyMemory(from: base, byteCount: source.count * MemoryLayout<T>.stride)
 }
 
 /// Picard (fixed-point) iteration x_{k+1} = f(x_k), torchidl's solver. Converges linearly for
@@ -138,11 +137,10 @@ public struct Anderson: FixedPointSolver {
                         fs.storage.withUnsafeMutableBufferPointer { fsp in
                             gs.storage.withUnsafeMutableBufferPointer { gsp in
                                 let base = slot * size
-                                for i in 0..<size {
-                                    xsp[base + i] = xp[i]
-                                    fsp[base + i] = fp[i]
-                                    gsp[base + i] = fp[i] - xp[i]
-                                }
+                                copyEntries(xp, into: xsp.baseAddress! + base)
+                                copyEntries(fp, into: fsp.baseAddress! + base)
+                                copyEntries(fp, into: gsp.baseAddress! + base)
+                                T.axpy(n: size, alpha: -1, x: xp.baseAddress!, y: gsp.baseAddress! + base)
                             }
                         }
                     }

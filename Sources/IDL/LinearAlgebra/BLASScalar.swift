@@ -56,9 +56,46 @@ where RawSignificand: FixedWidthInteger {
     /// (LAPACK syevd, lower triangle used); returns `info`.
     static func syevd(vectors: Bool, n: Int, a: UnsafeMutablePointer<Self>, lda: Int,
                       w: UnsafeMutablePointer<Self>) -> Int
+
+    // Elementwise kernels used on the fixed-point hot paths. They are requirements (not generic
+    // helpers) so that code reached through an existential, such as `any FixedPointSolver`, still
+    // runs the loop compiled for the concrete type.
+
+    /// max |aᵢ − bᵢ| (NaN if any difference is NaN).
+    static func maxAbsDifference(_ a: UnsafeBufferPointer<Self>, _ b: UnsafeBufferPointer<Self>) -> Self
+
+    /// aᵢ ← aᵢ·bᵢ.
+    static func multiplyInPlace(_ a: UnsafeMutableBufferPointer<Self>, by b: UnsafeBufferPointer<Self>)
+}
+
+@inline(__always)
+@usableFromInline
+func maxAbsDifferenceKernel<T: BLASScalar>(_ a: UnsafeBufferPointer<T>, _ b: UnsafeBufferPointer<T>) -> T {
+    var m: T = 0
+    var sawNaN = false
+    for i in 0..<a.count {
+        let d = abs(a[i] - b[i])
+        m = d > m ? d : m
+        sawNaN = sawNaN || d.isNaN
+    }
+    return sawNaN ? .nan : m
+}
+
+@inline(__always)
+@usableFromInline
+func multiplyKernel<T: BLASScalar>(_ a: UnsafeMutableBufferPointer<T>, _ b: UnsafeBufferPointer<T>) {
+    for i in 0..<a.count { a[i] *= b[i] }
 }
 
 extension Float: BLASScalar {
+    public static func maxAbsDifference(_ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>) -> Float {
+        maxAbsDifferenceKernel(a, b)
+    }
+
+    public static func multiplyInPlace(_ a: UnsafeMutableBufferPointer<Float>, by b: UnsafeBufferPointer<Float>) {
+        multiplyKernel(a, b)
+    }
+
     public static var typeName: String { "float32" }
 
     @inlinable
@@ -142,6 +179,14 @@ extension Float: BLASScalar {
 }
 
 extension Double: BLASScalar {
+    public static func maxAbsDifference(_ a: UnsafeBufferPointer<Double>, _ b: UnsafeBufferPointer<Double>) -> Double {
+        maxAbsDifferenceKernel(a, b)
+    }
+
+    public static func multiplyInPlace(_ a: UnsafeMutableBufferPointer<Double>, by b: UnsafeBufferPointer<Double>) {
+        multiplyKernel(a, b)
+    }
+
     public static var typeName: String { "float64" }
 
     @inlinable
