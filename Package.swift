@@ -65,6 +65,13 @@ let package = Package(
             swiftSettings: optimise
         ),
 
+        .executableTarget(
+            name: "mlp-bench",
+            dependencies: ["IDL"],
+            path: "Experiments/mlp-bench",
+            swiftSettings: optimise
+        ),
+
         .testTarget(name: "IDLTests", dependencies: ["IDL"], path: "Tests/IDLTests"),
         .testTarget(name: "IDLPlotTests", dependencies: ["IDLPlot", "IDL"], path: "Tests/IDLPlotTests"),
     ]
