@@ -224,3 +224,40 @@ struct UserSiLU: Activation {
         #expect(inside == [0.1, -0.2])
     }
 }
+
+@Suite struct ImplicitModelFileTests {
+    @Test func torchidlStateDictReproducesTorchidlOutput() throws {
+        // A model trained and exported by torchidl: safetensors state_dict, batch-first npy input.
+        let folder = fixturesDirectory.appendingPathComponent("interop/implicit_small")
+        let model = try ImplicitModel<Float>.load(from: folder.appendingPathComponent("model.safetensors"))
+        #expect(model.inputDim == 16 && model.outputDim == 4 && model.hiddenDim == 24)
+        let u = try readNpy(folder.appendingPathComponent("input.npy"), as: Float.self)
+        let expected = try readNpy(folder.appendingPathComponent("expected_output.npy"), as: Float.self)
+        let y = try model.predict(u)
+        #expect(y.rows == 4 && y.cols == expected.cols)
+        #expect((y - expected).maxAbs < 1e-4, "max difference \((y - expected).maxAbs)")
+    }
+
+    @Test func saveAndLoadRoundTrip() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var g = SeededGenerator(seed: 8)
+        for rank in [nil, 3] as [Int?] {
+            let model = try ImplicitModel<Double>(inputDim: 5, outputDim: 2, hiddenDim: 7, bias: true, rank: rank, kappa: 0.8,
+                                                  wellPosedness: .rowL1Projection, activation: Tanh(), using: &g)
+            let url = dir.appendingPathComponent("m\(rank ?? 0).safetensors")
+            try model.save(to: url)
+            let back = try ImplicitModel<Double>.load(from: url)
+            #expect(back.kappa == 0.8 && back.bias && back.rank == rank && back.wellPosedness == .rowL1Projection)
+            #expect(back.activation.name == "tanh")
+            let u = Matrix<Double>.randomNormal(5, 3, using: &g)
+            #expect(try back.predict(u) == model.predict(u))
+        }
+        #expect(throws: IDLError.self) { try ImplicitModel<Double>.load(from: dir.appendingPathComponent("missing.safetensors")) }
+        // A file without B.
+        var partial = SafeTensors()
+        partial.setMatrix("A", Matrix<Double>.identity(3))
+        try partial.write(to: dir.appendingPathComponent("partial.safetensors"))
+        #expect(throws: IDLError.self) { try ImplicitModel<Double>.load(from: dir.appendingPathComponent("partial.safetensors")) }
+    }
+}

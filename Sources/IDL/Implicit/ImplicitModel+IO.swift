@@ -1,0 +1,103 @@
+import Foundation
+
+/// Options that a torchidl `state_dict` does not record and a loader therefore needs from the
+/// user (or from the metadata of a file this library wrote).
+public struct ImplicitModelLoadOptions: Sendable {
+    /// κ of the well-posedness constraint (torchidl's default 0.99).
+    public var kappa: Double?
+    /// The activation (ReLU unless the file says otherwise).
+    public var activation: (any Activation)?
+    /// Whether the model appends a constant-one input row (torchidl's `bias=True`).
+    public var bias: Bool?
+    /// The well-posedness rule (∞-norm scaling unless the file says otherwise).
+    public var wellPosedness: WellPosedness?
+
+    public init(kappa: Double? = nil, activation: (any Activation)? = nil, bias: Bool? = nil, wellPosedness: WellPosedness? = nil) {
+        self.kappa = kappa
+        self.activation = activation
+        self.bias = bias
+        self.wellPosedness = wellPosedness
+    }
+}
+
+extension ImplicitModel {
+    /// The value of the `format` metadata key in files this library writes.
+    public static var fileFormat: String { "idl-implicit-model/1" }
+
+    /// Writes the parameters and the configuration to a `.safetensors` file, atomically.
+    ///
+    /// Tensor names are torchidl's (`A` or `L`, `R`, then `B`, `C`, `D`), each stored with
+    /// PyTorch's shape and row-major order, so `safetensors.torch.load_file` and
+    /// `model.load_state_dict` read it back in Python. The configuration (dimensions, κ, bias,
+    /// well-posedness, activation, solver settings) goes into `__metadata__`.
+    public func save(to url: URL) throws {
+        var file = SafeTensors()
+        if let A { file.setMatrix("A", A.value) }
+        if let L, let R {
+            file.setMatrix("L", L.value)
+            file.setMatrix("R", R.value)
+        }
+        file.setMatrix("B", B.value)
+        file.setMatrix("C", C.value)
+        if let D { file.setMatrix("D", D.value) }
+        file.metadata = [
+            "format": Self.fileFormat,
+            "dtype": Scalar.typeName,
+            "input_dim": String(inputDim),
+            "output_dim": String(outputDim),
+            "hidden_dim": String(hiddenDim),
+            "bias": String(bias),
+            "no_D": String(D == nil),
+            "kappa": String(kappa),
+            "wellposedness": wellPosedness.rawValue,
+            "activation": activation.name,
+            "mitr": String(forwardSettings.maxIterations),
+            "tol": String(forwardSettings.tolerance),
+            "grad_mitr": String(backwardSettings.maxIterations),
+            "grad_tol": String(backwardSettings.tolerance),
+        ]
+        if let rank { file.metadata["rank"] = String(rank) }
+        try file.write(to: url)
+    }
+
+    /// Reads a model from a `.safetensors` file written by ``save(to:)`` or by a torchidl user
+    /// (`safetensors.torch.save_file(model.state_dict(), path)`).
+    ///
+    /// Metadata in the file wins over nothing; `options` win over the metadata. For a torchidl
+    /// state_dict without metadata, give what it does not record: κ (default 0.99), the
+    /// activation (default ReLU), and `bias` if the model was built with `bias=True` (then B and
+    /// D have one more column than the input has features).
+    /// - Throws: ``IDLError/io(_:)`` for a missing or corrupt file or missing tensors,
+    ///   ``IDLError/shapeMismatch(_:)`` when the tensors do not fit together.
+    public static func load(from url: URL, options: ImplicitModelLoadOptions = .init(),
+                            solver: any FixedPointSolver = Picard()) throws -> ImplicitModel {
+        let file = try SafeTensors(contentsOf: url)
+        let meta = file.metadata
+        let has = Set(file.names)
+        func matrix(_ name: String) throws -> Matrix<Scalar> {
+            guard has.contains(name) else {
+                throw IDLError.io("\(url.path) has no tensor '\(name)'; an implicit model needs A (or L and R), B, C and optionally D, found \(file.names)")
+            }
+            return try file.matrix(name, as: Scalar.self)
+        }
+        let lowRank = has.contains("L") && has.contains("R")
+        let a = lowRank ? nil : try matrix("A")
+        let l = lowRank ? try matrix("L") : nil
+        let r = lowRank ? try matrix("R") : nil
+        let d = has.contains("D") ? try matrix("D") : nil
+        let kappa = options.kappa ?? meta["kappa"].flatMap(Double.init) ?? 0.99
+        let bias = options.bias ?? meta["bias"].map { $0 == "true" } ?? false
+        let activation = try options.activation ?? meta["activation"].map { try IDL.activation(named: $0) } ?? ReLU()
+        let wp = try options.wellPosedness ?? meta["wellposedness"].map { name in
+            guard let w = WellPosedness(rawValue: name) else {
+                throw IDLError.io("\(url.path): unknown well-posedness '\(name)' in the metadata; expected one of \(WellPosedness.allCases.map(\.rawValue))")
+            }
+            return w
+        } ?? .infinityNorm
+        return try ImplicitModel(
+            A: a, L: l, R: r, B: try matrix("B"), C: try matrix("C"), D: d,
+            bias: bias, kappa: kappa, wellPosedness: wp, activation: activation, solver: solver,
+            maxIterations: meta["mitr"].flatMap(Int.init) ?? 300, tolerance: meta["tol"].flatMap(Double.init) ?? 3e-6,
+            gradMaxIterations: meta["grad_mitr"].flatMap(Int.init) ?? 300, gradTolerance: meta["grad_tol"].flatMap(Double.init) ?? 3e-6)
+    }
+}
