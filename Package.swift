@@ -51,6 +51,12 @@ let package = Package(
             path: "Experiments/gemm-bench",
             swiftSettings: optimise
         ),
+        .executableTarget(
+            name: "plot-gallery",
+            dependencies: ["IDLPlot", "IDL"],
+            path: "Experiments/plot-gallery",
+            swiftSettings: optimise
+        ),
 
         .testTarget(name: "IDLTests", dependencies: ["IDL"], path: "Tests/IDLTests"),
         .testTarget(name: "IDLPlotTests", dependencies: ["IDLPlot", "IDL"], path: "Tests/IDLPlotTests"),

@@ -1,0 +1,302 @@
+import IDL
+
+/// One data series of a ``LinePlot`` or ``ScatterPlot``.
+struct XYSeries: Sendable {
+    var x: [Double]
+    var y: [Double]
+    var label: String
+    var color: Color?
+    var line: Bool
+    var markers: Bool?
+    var pointLabels: [String]
+}
+
+/// The engine shared by line and scatter plots: ranges, ticks, layout, drawing.
+struct XYChart: Sendable {
+    var title = ""
+    var xLabel = ""
+    var yLabel = ""
+    var logX = false
+    var logY = false
+    var grid = true
+    var xRange: ClosedRange<Double>? = nil
+    var yRange: ClosedRange<Double>? = nil
+    var series: [XYSeries] = []
+
+    func isFinitePoint(_ x: Double, _ y: Double) -> Bool { x.isFinite && y.isFinite }
+    func isShowable(_ x: Double, _ y: Double) -> Bool {
+        isFinitePoint(x, y) && (!logX || x > 0) && (!logY || y > 0)
+    }
+
+    var nonFiniteCount: Int {
+        series.reduce(0) { n, s in n + zip(s.x, s.y).filter { !isFinitePoint($0, $1) }.count }
+    }
+    var nonPositiveCount: Int {
+        series.reduce(0) { n, s in
+            n + zip(s.x, s.y).filter { isFinitePoint($0, $1) && ((logX && $0 <= 0) || (logY && $1 <= 0)) }.count
+        }
+    }
+
+    mutating func add(x: [Double], y: [Double], label: String, color: Color?, line: Bool, markers: Bool?,
+                      pointLabels: [String]) throws {
+        guard x.count == y.count else {
+            throw IDLError.shapeMismatch("series \"\(label)\": \(x.count) x values but \(y.count) y values")
+        }
+        guard pointLabels.isEmpty || pointLabels.count == x.count else {
+            throw IDLError.shapeMismatch("series \"\(label)\": \(pointLabels.count) point labels for \(x.count) points")
+        }
+        series.append(XYSeries(x: x, y: y, label: label, color: color, line: line, markers: markers, pointLabels: pointLabels))
+    }
+
+    struct Layout {
+        var theme: Theme
+        var area: PlotArea
+        var frame: Frame
+        var xTicks: [FrameTick]
+        var yTicks: [FrameTick]
+    }
+
+    func axis(_ lo: Double, _ hi: Double, log: Bool, fixed: ClosedRange<Double>?, target: Int) -> AxisTicks {
+        if let r = fixed, r.lowerBound.isFinite, r.upperBound.isFinite, r.upperBound > r.lowerBound, !log || r.lowerBound > 0 {
+            return log ? Ticks.log(r.lowerBound, r.upperBound, target: target, pad: 0)
+                       : Ticks.linear(r.lowerBound, r.upperBound, target: target, pad: 0)
+        }
+        return log ? Ticks.log(lo, hi, target: target, pad: 0.04) : Ticks.linear(lo, hi, target: target, pad: 0.05)
+    }
+
+    func layout(width: Int, height: Int) -> Layout {
+        let t = Theme(width: width, height: height)
+        var xlo = Double.infinity, xhi = -Double.infinity, ylo = Double.infinity, yhi = -Double.infinity
+        for s in series {
+            for (x, y) in zip(s.x, s.y) where isShowable(x, y) {
+                xlo = min(xlo, x); xhi = max(xhi, x); ylo = min(ylo, y); yhi = max(yhi, y)
+            }
+        }
+        let frame = Frame(title: title, xLabel: xLabel, yLabel: yLabel, grid: grid)
+        let yTarget = max(2, min(8, (height - 6 * t.lineHeight) / (t.lineHeight * 3)))
+        let yt = axis(ylo, yhi, log: logY, fixed: yRange, target: yTarget)
+        var xTarget = max(2, min(10, width / (t.lineHeight * 5)))
+        var xt = axis(xlo, xhi, log: logX, fixed: xRange, target: xTarget)
+        var m = frame.margins(theme: t, yTickLabels: yt.labels, xTickLabels: xt.labels)
+        // Fewer x ticks until their labels fit side by side.
+        for _ in 0..<8 {
+            let plotW = max(1, width - m.left - m.right)
+            let widest = xt.labels.map { BitmapFont.width(of: $0, scale: t.s) }.max() ?? 0
+            let spacing = xt.major.count > 1 ? Double(plotW) / Double(xt.major.count) : Double(plotW)
+            if Double(widest + 3 * t.pad) <= spacing || xTarget <= 2 { break }
+            xTarget -= 1
+            xt = axis(xlo, xhi, log: logX, fixed: xRange, target: xTarget)
+            m = frame.margins(theme: t, yTickLabels: yt.labels, xTickLabels: xt.labels)
+        }
+        let rect = PixelRect(x: min(m.left, width - 1), y: min(m.top, height - 1),
+                             width: max(1, width - m.left - m.right), height: max(1, height - m.top - m.bottom))
+        let area = PlotArea(rect: rect, xRange: xt.lo...xt.hi, yRange: yt.lo...yt.hi,
+                            xScale: logX ? .log : .linear, yScale: logY ? .log : .linear)
+        func xs(_ v: Double) -> Double { area.point(x: v, y: yt.lo).x }
+        func ys(_ v: Double) -> Double { area.point(x: xt.lo, y: v).y }
+        let xTicks = zip(xt.major, xt.labels).map { FrameTick(position: xs($0), label: $1) }
+            + xt.minor.map { FrameTick(position: xs($0), label: "", major: false) }
+        let yTicks = zip(yt.major, yt.labels).map { FrameTick(position: ys($0), label: $1) }
+            + yt.minor.map { FrameTick(position: ys($0), label: "", major: false) }
+        return Layout(theme: t, area: area, frame: frame, xTicks: xTicks, yTicks: yTicks)
+    }
+
+    func render(width: Int, height: Int) -> Canvas {
+        let L = layout(width: width, height: height)
+        let t = L.theme, rect = L.area.rect
+        var c = Canvas(width: width, height: height)
+        L.frame.drawGrid(&c, rect: rect, xTicks: L.xTicks, yTicks: L.yTicks)
+        var occupied: [Point] = []
+        var entries: [LegendEntry] = []
+        let inside = PixelRect(x: rect.x - 2, y: rect.y - 2, width: rect.width + 4, height: rect.height + 4)
+        for (k, s) in series.enumerated() {
+            let color = s.color ?? Color.series(k)
+            let pts: [Point] = zip(s.x, s.y).map { x, y in
+                isShowable(x, y) ? L.area.point(x: x, y: y) : Point(.nan, .nan)
+            }
+            let showable = pts.filter { $0.x.isFinite }
+            let markers = s.markers ?? (!s.line || showable.count <= 30 || showable.count == 1)
+            if s.line {
+                c.strokePolyline(pts, color: color, width: t.lineWidth, clip: rect)
+                // Sample along segments so the legend avoids lines, not just vertices.
+                for (a, b) in zip(pts, pts.dropFirst()) where a.x.isFinite && b.x.isFinite {
+                    let n = min(50, Int(max(abs(b.x - a.x), abs(b.y - a.y)) / 8))
+                    for i in 0..<max(1, n) {
+                        let f = Double(i) / Double(max(1, n))
+                        occupied.append(Point(a.x + f * (b.x - a.x), a.y + f * (b.y - a.y)))
+                    }
+                }
+            }
+            occupied += showable
+            if markers {
+                let r = s.line ? t.markerRadius - 0.5 : t.markerRadius
+                for p in showable where inside.contains(Int(p.x), Int(p.y)) {
+                    c.fillCircle(center: p, radius: r + 1, color: .white)
+                    c.fillCircle(center: p, radius: r, color: color)
+                }
+            }
+            if !s.pointLabels.isEmpty {
+                let ls = 1
+                for (p, text) in zip(pts, s.pointLabels) where p.x.isFinite && !text.isEmpty
+                    && inside.contains(Int(p.x), Int(p.y)) {
+                    let w = BitmapFont.width(of: text, scale: ls)
+                    let right = Int(p.x) + Int(t.markerRadius) + 3 + w <= rect.maxX
+                    c.drawText(text, x: right ? Int(p.x) + Int(t.markerRadius) + 3 : Int(p.x) - Int(t.markerRadius) - 3,
+                               y: Int(p.y) - Int(t.markerRadius) - 1, scale: ls, color: Color(hex: 0x4D4D4D),
+                               align: right ? .left : .right, baseline: .bottom)
+                }
+            }
+            let kind: SwatchKind = s.line ? (markers ? .lineAndMarker : .line) : .marker
+            entries.append(LegendEntry(label: s.label, color: color, kind: kind))
+        }
+        L.frame.drawDecorations(&c, theme: t, rect: rect, xTicks: L.xTicks, yTicks: L.yTicks)
+        Legend.draw(&c, theme: t, rect: rect, entries: entries, occupied: occupied)
+        return c
+    }
+}
+
+/// A line chart of one or more series, e.g. training and test loss against the epoch.
+///
+/// Series get the Tableau-10 colours in order unless a colour is given. Points with a NaN
+/// or infinite coordinate are **skipped and counted** in ``skippedNonFinite`` (the line is
+/// broken there); with `logY` the points with y ≤ 0 are likewise skipped, broken and counted
+/// in ``skippedNonPositive`` — no error is thrown for either. Series of at most 30 points get
+/// markers, so a single point is still visible.
+///
+/// ```swift
+/// var plot = LinePlot(title: "Training loss", xLabel: "epoch", yLabel: "loss", logY: true)
+/// try plot.add(y: trainLoss, label: "train")
+/// try plot.add(y: testLoss, label: "test")
+/// try plot.write(to: URL(fileURLWithPath: "results/loss.png"))
+/// ```
+public struct LinePlot: Figure, Sendable {
+    var chart = XYChart()
+
+    /// Title drawn above the chart.
+    public var title: String { get { chart.title } set { chart.title = newValue } }
+    /// Label under the x axis.
+    public var xLabel: String { get { chart.xLabel } set { chart.xLabel = newValue } }
+    /// Label beside the y axis (drawn rotated).
+    public var yLabel: String { get { chart.yLabel } set { chart.yLabel = newValue } }
+    /// Whether the y axis is logarithmic (base 10).
+    public var logY: Bool { get { chart.logY } set { chart.logY = newValue } }
+    /// Whether the x axis is logarithmic (base 10).
+    public var logX: Bool { get { chart.logX } set { chart.logX = newValue } }
+    /// Whether light grid lines are drawn at the major ticks (default true).
+    public var showsGrid: Bool { get { chart.grid } set { chart.grid = newValue } }
+    /// A fixed x range instead of the data's (ignored if empty, non-finite, or not positive on a log axis).
+    public var xRange: ClosedRange<Double>? { get { chart.xRange } set { chart.xRange = newValue } }
+    /// A fixed y range instead of the data's.
+    public var yRange: ClosedRange<Double>? { get { chart.yRange } set { chart.yRange = newValue } }
+
+    /// An empty line chart.
+    public init(title: String = "", xLabel: String = "", yLabel: String = "", logY: Bool = false) {
+        chart.title = title; chart.xLabel = xLabel; chart.yLabel = yLabel; chart.logY = logY
+    }
+
+    /// Adds a series.
+    /// - Parameters:
+    ///   - x: the x coordinates.
+    ///   - y: the y coordinates (as many as `x`).
+    ///   - label: the legend text (series with an empty label are left out of the legend).
+    ///   - color: the line colour (default: the next Tableau-10 colour).
+    ///   - markers: draw a dot at each point (default: only for series of at most 30 points).
+    /// - Throws: ``IDL/IDLError/shapeMismatch(_:)`` if `x` and `y` differ in length.
+    public mutating func add<X: BinaryFloatingPoint, Y: BinaryFloatingPoint>(
+        x: [X], y: [Y], label: String = "", color: Color? = nil, markers: Bool? = nil) throws {
+        try chart.add(x: x.map { Double($0) }, y: y.map { Double($0) }, label: label, color: color,
+                      line: true, markers: markers, pointLabels: [])
+    }
+
+    /// Adds a series with integer x coordinates (e.g. epochs).
+    /// - Throws: ``IDL/IDLError/shapeMismatch(_:)`` if `x` and `y` differ in length.
+    public mutating func add<X: BinaryInteger, Y: BinaryFloatingPoint>(
+        x: [X], y: [Y], label: String = "", color: Color? = nil, markers: Bool? = nil) throws {
+        try chart.add(x: x.map { Double($0) }, y: y.map { Double($0) }, label: label, color: color,
+                      line: true, markers: markers, pointLabels: [])
+    }
+
+    /// Adds a series plotted against 1, 2, …, n (e.g. a loss per epoch).
+    public mutating func add<Y: BinaryFloatingPoint>(y: [Y], label: String = "", color: Color? = nil, markers: Bool? = nil) {
+        try! chart.add(x: (0..<y.count).map { Double($0 + 1) }, y: y.map { Double($0) }, label: label,
+                       color: color, line: true, markers: markers, pointLabels: [])
+    }
+
+    /// Number of series added.
+    public var seriesCount: Int { chart.series.count }
+    /// Points left out because a coordinate is NaN or ±∞.
+    public var skippedNonFinite: Int { chart.nonFiniteCount }
+    /// Points left out because they are ≤ 0 on a logarithmic axis.
+    public var skippedNonPositive: Int { chart.nonPositiveCount }
+    /// All points left out (``skippedNonFinite`` + ``skippedNonPositive``).
+    public var skippedPoints: Int { skippedNonFinite + skippedNonPositive }
+
+    /// Where the data area lies on a canvas of this size, and how data maps onto it.
+    public func plotArea(width: Int, height: Int) -> PlotArea { chart.layout(width: width, height: height).area }
+
+    /// Draws the chart on a new canvas.
+    public func render(width: Int, height: Int) -> Canvas { chart.render(width: width, height: height) }
+}
+
+/// A scatter plot of one or more point sets, e.g. test accuracy against sparsity for a sweep
+/// of regularisation strengths, optionally joined by lines (a frontier) and annotated.
+///
+/// Non-finite points (and non-positive ones on a log axis) are skipped and counted, as in
+/// ``LinePlot``.
+///
+/// ```swift
+/// var plot = ScatterPlot(title: "SIM frontier", xLabel: "sparsity (%)", yLabel: "test accuracy (%)")
+/// try plot.add(x: sparsity, y: accuracy, label: "FISTA", connect: true, pointLabels: lambdas.map { "λ=\($0)" })
+/// ```
+public struct ScatterPlot: Figure, Sendable {
+    var chart = XYChart()
+
+    /// Title drawn above the chart.
+    public var title: String { get { chart.title } set { chart.title = newValue } }
+    /// Label under the x axis.
+    public var xLabel: String { get { chart.xLabel } set { chart.xLabel = newValue } }
+    /// Label beside the y axis.
+    public var yLabel: String { get { chart.yLabel } set { chart.yLabel = newValue } }
+    /// Whether the x axis is logarithmic.
+    public var logX: Bool { get { chart.logX } set { chart.logX = newValue } }
+    /// Whether the y axis is logarithmic.
+    public var logY: Bool { get { chart.logY } set { chart.logY = newValue } }
+    /// Whether light grid lines are drawn (default true).
+    public var showsGrid: Bool { get { chart.grid } set { chart.grid = newValue } }
+    /// A fixed x range instead of the data's.
+    public var xRange: ClosedRange<Double>? { get { chart.xRange } set { chart.xRange = newValue } }
+    /// A fixed y range instead of the data's.
+    public var yRange: ClosedRange<Double>? { get { chart.yRange } set { chart.yRange = newValue } }
+
+    /// An empty scatter plot.
+    public init(title: String = "", xLabel: String = "", yLabel: String = "", logX: Bool = false, logY: Bool = false) {
+        chart.title = title; chart.xLabel = xLabel; chart.yLabel = yLabel; chart.logX = logX; chart.logY = logY
+    }
+
+    /// Adds a set of points.
+    /// - Parameters:
+    ///   - connect: join the points by a line in the given order (a frontier or a path).
+    ///   - pointLabels: a small annotation beside each point (empty strings for none), or `[]`.
+    /// - Throws: ``IDL/IDLError/shapeMismatch(_:)`` if the arrays differ in length.
+    public mutating func add<X: BinaryFloatingPoint, Y: BinaryFloatingPoint>(
+        x: [X], y: [Y], label: String = "", color: Color? = nil, connect: Bool = false,
+        pointLabels: [String] = []) throws {
+        try chart.add(x: x.map { Double($0) }, y: y.map { Double($0) }, label: label, color: color,
+                      line: connect, markers: true, pointLabels: pointLabels)
+    }
+
+    /// Number of point sets added.
+    public var seriesCount: Int { chart.series.count }
+    /// Points left out because a coordinate is NaN or ±∞.
+    public var skippedNonFinite: Int { chart.nonFiniteCount }
+    /// Points left out because they are ≤ 0 on a logarithmic axis.
+    public var skippedNonPositive: Int { chart.nonPositiveCount }
+    /// All points left out.
+    public var skippedPoints: Int { skippedNonFinite + skippedNonPositive }
+
+    /// Where the data area lies on a canvas of this size, and how data maps onto it.
+    public func plotArea(width: Int, height: Int) -> PlotArea { chart.layout(width: width, height: height).area }
+
+    /// Draws the chart on a new canvas.
+    public func render(width: Int, height: Int) -> Canvas { chart.render(width: width, height: height) }
+}
