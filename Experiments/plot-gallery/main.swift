@@ -80,9 +80,10 @@ do {
     let spyA = try SpyPlot(matrix: a, rowBlocks: sizes, colBlocks: sizes, rowBlockLabels: ["x3", "x2", "x1"],
                            colBlockLabels: ["x3", "x2", "x1"], title: "A of a 784-64-32-16-10 network")
     try spyA.write(to: out.appendingPathComponent("spy-A.png"), width: 560, height: 560)
-    let spyAB = try SpyPlot(matrix: ab, rowBlocks: sizes, colBlocks: sizes + [p], rowBlockLabels: ["x3", "x2", "x1"],
+    var spyAB = try SpyPlot(matrix: ab, rowBlocks: sizes, colBlocks: sizes + [p], rowBlockLabels: ["x3", "x2", "x1"],
                             colBlockLabels: ["x3", "x2", "x1", "u (784 pixels)"], title: "[A B]: states and inputs")
-    try spyAB.write(to: out.appendingPathComponent("spy-AB.png"), width: 900, height: 340)
+    spyAB.aspect = .fill
+    try spyAB.write(to: out.appendingPathComponent("spy-AB.png"), width: 900, height: 360)
 }
 
 // 6. An image grid with labels and predictions (synthetic 28×28 silhouettes).

@@ -229,7 +229,7 @@ struct Frame {
     struct Margins { var left: Int, right: Int, top: Int, bottom: Int }
 
     func margins(theme t: Theme, yTickLabels: [String], xTickLabels: [String], rightExtra: Int = 0,
-                 xTicksOnTop: Bool = false) -> Margins {
+                 topExtra: Int = 0) -> Margins {
         let yw = yTickLabels.map { BitmapFont.width(of: $0, scale: t.s) }.max() ?? 0
         var left = t.pad + (yw > 0 ? yw + t.tickLength + 2 * t.s + 2 : t.tickLength)
         if !yLabel.isEmpty { left += t.capHeight + 3 * t.pad / 2 }
@@ -240,7 +240,7 @@ struct Frame {
         // Room for the half of the last x tick label that sticks out on the right.
         let lastHalf = (xTickLabels.last.map { BitmapFont.width(of: $0, scale: t.s) } ?? 0) / 2
         let right = max(t.pad * 2, lastHalf + t.pad) + rightExtra
-        if xTicksOnTop { top += t.lineHeight }
+        top += topExtra
         return Margins(left: left, right: right, top: top, bottom: bottom)
     }
 
@@ -259,7 +259,7 @@ struct Frame {
 
     /// Draws the frame, ticks, tick labels, axis labels and title (after the data).
     func drawDecorations(_ c: inout Canvas, theme t: Theme, rect: PixelRect, xTicks: [FrameTick], yTicks: [FrameTick],
-                         frameColor: Color = .ink) {
+                         frameColor: Color = .ink, topExtra: Int = 0) {
         c.stroke(PixelRect(x: rect.x - 1, y: rect.y - 1, width: rect.width + 2, height: rect.height + 2), frameColor)
         var lastRight = Int.min
         for tk in xTicks {
@@ -288,22 +288,26 @@ struct Frame {
             yw = max(yw, BitmapFont.width(of: tk.label, scale: t.s))
         }
         if !xLabel.isEmpty {
-            let y = c.height - t.pad - t.lineHeight + (t.lineHeight - t.capHeight) / 2
-            c.drawText(xLabel, x: rect.x + rect.width / 2, y: y - t.s, scale: t.s, color: .ink, align: .center)
+            let y = rect.maxY + 1 + t.tickLength + (xTicks.contains { !$0.label.isEmpty } ? t.lineHeight + 2 * t.s : 0) + t.pad / 2
+            let w = BitmapFont.width(of: xLabel, scale: t.s)
+            let x = min(max(rect.x + rect.width / 2, w / 2 + t.pad), c.width - w / 2 - t.pad)
+            c.drawText(xLabel, x: x, y: min(y, c.height - t.lineHeight), scale: t.s, color: .ink, align: .center)
         }
         if !yLabel.isEmpty {
-            c.drawText(yLabel, x: t.pad, y: rect.y + rect.height / 2, scale: t.s, color: .ink, align: .center,
+            let x = rect.x - 1 - t.tickLength - 2 * t.s - 1 - yw - t.pad - t.capHeight
+            c.drawText(yLabel, x: max(t.pad, x), y: rect.y + rect.height / 2, scale: t.s, color: .ink, align: .center,
                        rotation: .up)
         }
-        if !title.isEmpty { drawTitle(&c, theme: t, center: rect.x + rect.width / 2) }
+        if !title.isEmpty { drawTitle(&c, theme: t, center: rect.x + rect.width / 2, top: rect.y - topExtra - t.pad - t.lineHeight) }
     }
 
     /// The title, bold (double-struck), centred over the data area but kept on the canvas.
-    func drawTitle(_ c: inout Canvas, theme t: Theme, center: Int) {
+    func drawTitle(_ c: inout Canvas, theme t: Theme, center: Int, top: Int) {
         let w = BitmapFont.width(of: title, scale: t.s) + 1
         let x = min(max(center, w / 2 + t.pad), c.width - w / 2 - t.pad)
-        c.drawText(title, x: x, y: t.pad + 2, scale: t.s, color: .ink, align: .center)
-        c.drawText(title, x: x + 1, y: t.pad + 2, scale: t.s, color: .ink, align: .center)
+        let y = max(t.pad / 2, top)
+        c.drawText(title, x: x, y: y, scale: t.s, color: .ink, align: .center)
+        c.drawText(title, x: x + 1, y: y, scale: t.s, color: .ink, align: .center)
     }
 }
 
@@ -319,16 +323,20 @@ struct LegendEntry {
 }
 
 enum Legend {
-    /// Draws a legend in the corner of `rect` that covers the fewest of `occupied` points.
-    static func draw(_ c: inout Canvas, theme t: Theme, rect: PixelRect, entries: [LegendEntry], occupied: [Point]) {
-        let shown = entries.filter { !$0.label.isEmpty }
-        guard !shown.isEmpty else { return }
+    static func size(_ t: Theme, _ shown: [LegendEntry]) -> (w: Int, h: Int, swatch: Int, rowH: Int) {
         let swatch = 10 * t.s + 4
         let rowH = t.lineHeight + t.s
         let textW = shown.map { BitmapFont.width(of: $0.label, scale: t.s) }.max() ?? 0
-        let w = t.pad + swatch + t.pad + textW + t.pad
-        let h = t.pad + rowH * shown.count - t.s * 2 + t.pad / 2
-        guard w + 2 * t.pad <= rect.width, h + 2 * t.pad <= rect.height else { return }
+        return (t.pad + swatch + t.pad + textW + t.pad, t.pad + rowH * shown.count - t.s * 2 + t.pad / 2, swatch, rowH)
+    }
+
+    /// The corner box of `rect` covering the fewest `occupied` points, and how many it covers
+    /// (nil if the legend does not fit inside at all).
+    static func placement(theme t: Theme, rect: PixelRect, entries: [LegendEntry], occupied: [Point]) -> (box: PixelRect, covered: Int)? {
+        let shown = entries.filter { !$0.label.isEmpty }
+        guard !shown.isEmpty else { return nil }
+        let (w, h, _, _) = size(t, shown)
+        guard w + 2 * t.pad <= rect.width, h + 2 * t.pad <= rect.height else { return nil }
         let m = t.pad
         let corners = [(rect.maxX - m - w, rect.y + m), (rect.x + m, rect.y + m),
                        (rect.maxX - m - w, rect.maxY - m - h), (rect.x + m, rect.maxY - m - h)]
@@ -338,25 +346,64 @@ enum Legend {
             let n = occupied.reduce(0) { $0 + (box.contains(Int($1.x), Int($1.y)) ? 1 : 0) }
             if n < bestCount { bestCount = n; best = corner }
         }
-        let box = PixelRect(x: best.0, y: best.1, width: w, height: h)
+        return (PixelRect(x: best.0, y: best.1, width: w, height: h), bestCount)
+    }
+
+    /// Whether the legend should go above the data area: it has entries and every corner
+    /// inside would cover data.
+    static func needsRowAbove(theme t: Theme, rect: PixelRect, entries: [LegendEntry], occupied: [Point]) -> Bool {
+        guard entries.contains(where: { !$0.label.isEmpty }) else { return false }
+        guard let p = placement(theme: t, rect: rect, entries: entries, occupied: occupied) else { return true }
+        return p.covered > 0
+    }
+
+    static func swatch(_ c: inout Canvas, _ t: Theme, _ e: LegendEntry, x0: Double, x1: Double, cy: Int) {
+        let mid = Double(cy) + 0.5
+        switch e.kind {
+        case .line, .lineAndMarker:
+            c.drawLine(from: Point(x0, mid), to: Point(x1, mid), color: e.color, width: t.lineWidth)
+            if e.kind == .lineAndMarker {
+                c.fillCircle(center: Point((x0 + x1) / 2, mid), radius: t.markerRadius, color: e.color)
+            }
+        case .marker:
+            c.fillCircle(center: Point((x0 + x1) / 2, mid), radius: t.markerRadius + 0.5, color: e.color)
+        case .box:
+            c.fill(PixelRect(x: Int(x0), y: cy - t.capHeight / 2, width: Int(x1 - x0), height: t.capHeight), e.color)
+        }
+    }
+
+    /// Draws a boxed legend in the best corner inside `rect`.
+    static func draw(_ c: inout Canvas, theme t: Theme, rect: PixelRect, entries: [LegendEntry], occupied: [Point]) {
+        let shown = entries.filter { !$0.label.isEmpty }
+        guard let place = placement(theme: t, rect: rect, entries: shown, occupied: occupied) else { return }
+        let (_, _, sw, rowH) = size(t, shown)
+        let box = place.box
         c.fill(box, Color.white.withAlpha(235))
         c.stroke(box, Color(hex: 0xCCCCCC))
         for (i, e) in shown.enumerated() {
             let cy = box.y + t.pad + i * rowH + t.capHeight / 2
-            let x0 = Double(box.x + t.pad), x1 = x0 + Double(swatch)
-            let mid = Double(cy) + 0.5
-            switch e.kind {
-            case .line, .lineAndMarker:
-                c.drawLine(from: Point(x0, mid), to: Point(x1, mid), color: e.color, width: t.lineWidth)
-                if e.kind == .lineAndMarker {
-                    c.fillCircle(center: Point((x0 + x1) / 2, mid), radius: t.markerRadius, color: e.color)
-                }
-            case .marker:
-                c.fillCircle(center: Point((x0 + x1) / 2, mid), radius: t.markerRadius + 0.5, color: e.color)
-            case .box:
-                c.fill(PixelRect(x: Int(x0), y: cy - t.capHeight / 2, width: swatch, height: t.capHeight), e.color)
-            }
-            c.drawText(e.label, x: Int(x1) + t.pad, y: cy + 1, scale: t.s, color: .ink, baseline: .middle)
+            let x0 = Double(box.x + t.pad)
+            swatch(&c, t, e, x0: x0, x1: x0 + Double(sw), cy: cy)
+            c.drawText(e.label, x: box.x + t.pad + sw + t.pad, y: cy + 1, scale: t.s, color: .ink, baseline: .middle)
+        }
+    }
+
+    /// Height of the legend row drawn above the data area by ``drawRow``.
+    static func rowHeight(_ t: Theme) -> Int { t.lineHeight + t.pad }
+
+    /// Draws the legend as one row of entries, right-aligned above `rect`.
+    static func drawRow(_ c: inout Canvas, theme t: Theme, rect: PixelRect, entries: [LegendEntry]) {
+        let shown = entries.filter { !$0.label.isEmpty }
+        guard !shown.isEmpty else { return }
+        let sw = 10 * t.s + 4
+        let widths = shown.map { sw + t.pad + BitmapFont.width(of: $0.label, scale: t.s) }
+        let total = widths.reduce(0, +) + 3 * t.pad * (shown.count - 1)
+        var x = max(rect.x, rect.maxX - total)
+        let cy = rect.y - 1 - t.pad - t.capHeight / 2 - t.s
+        for (e, w) in zip(shown, widths) {
+            swatch(&c, t, e, x0: Double(x), x1: Double(x + sw), cy: cy)
+            c.drawText(e.label, x: x + sw + t.pad, y: cy + 1, scale: t.s, color: .ink, baseline: .middle)
+            x += w + 3 * t.pad
         }
     }
 }

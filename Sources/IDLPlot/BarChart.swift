@@ -57,9 +57,64 @@ public struct BarChart: Figure, Sendable {
         var frame: Frame
         var xTicks: [FrameTick]
         var yTicks: [FrameTick]
+        var legendAbove = false
+        var topExtra = 0
+    }
+
+    var legendEntries: [LegendEntry] {
+        guard groups.count > 1 || !(groups.first?.label.isEmpty ?? true) else { return [] }
+        return groups.enumerated().map { LegendEntry(label: $1.label, color: $1.color ?? Color.series($0), kind: .box) }
+    }
+
+    /// The bars: (left, right, base, top) in canvas coordinates, value, colour.
+    func bars(_ area: PlotArea) -> [(x0: Double, x1: Double, base: Double, top: Double, value: Double, color: Color)] {
+        let rect = area.rect
+        let k = max(1, groups.count)
+        let slot = 0.8 / Double(k)
+        var out: [(x0: Double, x1: Double, base: Double, top: Double, value: Double, color: Color)] = []
+        for (gi, g) in groups.enumerated() {
+            let color = g.color ?? Color.series(gi)
+            for (i, v) in g.values.enumerated() where v.isFinite {
+                let x0 = Double(i) + 0.1 + Double(gi) * slot
+                let p0 = area.point(x: x0, y: 0), p1 = area.point(x: x0 + slot, y: v)
+                let top = max(Double(rect.y), min(Double(rect.maxY), p1.y))
+                let base = max(Double(rect.y), min(Double(rect.maxY), p0.y))
+                let gap = k > 1 ? 0.5 : 0
+                out.append((p0.x + gap, p1.x - gap, base, top, v, color))
+            }
+        }
+        return out
+    }
+
+    func valueLabelScale(_ t: Theme) -> Int { groups.count > 2 ? 1 : t.s }
+
+    func occupied(_ area: PlotArea, _ t: Theme) -> [Point] {
+        var pts: [Point] = []
+        for b in bars(area) {
+            let mid = (b.x0 + b.x1) / 2
+            var y = min(b.top, b.base)
+            while y <= max(b.top, b.base) { pts.append(Point(mid, y)); pts.append(Point(b.x0 + 1, y)); pts.append(Point(b.x1 - 1, y)); y += 4 }
+            if showsValues {
+                let h = Double(BitmapFont.capHeight * valueLabelScale(t) + 4)
+                let dir = b.value >= 0 ? -1.0 : 1.0
+                pts.append(Point(mid, b.top + dir * h / 2)); pts.append(Point(mid, b.top + dir * h))
+            }
+        }
+        return pts
     }
 
     func layout(width: Int, height: Int) -> Layout {
+        let base = layout(width: width, height: height, topExtra: 0)
+        if Legend.needsRowAbove(theme: base.theme, rect: base.area.rect, entries: legendEntries,
+                                occupied: occupied(base.area, base.theme)) {
+            var L = layout(width: width, height: height, topExtra: Legend.rowHeight(base.theme))
+            L.legendAbove = true
+            return L
+        }
+        return base
+    }
+
+    func layout(width: Int, height: Int, topExtra: Int) -> Layout {
         let t = Theme(width: width, height: height)
         var lo = 0.0, hi = 0.0
         for g in groups { for v in g.values where v.isFinite { lo = min(lo, v); hi = max(hi, v) } }
@@ -77,7 +132,7 @@ public struct BarChart: Figure, Sendable {
             if lo == 0 { yt.lo = 0 }
         }
         let frame = Frame(title: title, xLabel: xLabel, yLabel: yLabel, grid: showsGrid)
-        let m = frame.margins(theme: t, yTickLabels: yt.labels, xTickLabels: categories.isEmpty ? [] : [""])
+        let m = frame.margins(theme: t, yTickLabels: yt.labels, xTickLabels: categories.isEmpty ? [] : [""], topExtra: topExtra)
         let rect = PixelRect(x: min(m.left, width - 1), y: min(m.top, height - 1),
                              width: max(1, width - m.left - m.right), height: max(1, height - m.top - m.bottom))
         let n = max(1, categories.count)
@@ -86,7 +141,7 @@ public struct BarChart: Figure, Sendable {
             FrameTick(position: area.point(x: Double(i) + 0.5, y: 0).x, label: name)
         }
         let yTicks = zip(yt.major, yt.labels).map { FrameTick(position: area.point(x: 0, y: $0).y, label: $1) }
-        return Layout(theme: t, area: area, frame: frame, xTicks: xTicks, yTicks: yTicks)
+        return Layout(theme: t, area: area, frame: frame, xTicks: xTicks, yTicks: yTicks, topExtra: topExtra)
     }
 
     /// Where the data area lies: x runs from 0 to the number of categories (category i is
@@ -99,32 +154,14 @@ public struct BarChart: Figure, Sendable {
         let t = L.theme, rect = L.area.rect, area = L.area
         var c = Canvas(width: width, height: height)
         L.frame.drawGrid(&c, rect: rect, xTicks: [], yTicks: L.yTicks)
-        let k = max(1, groups.count)
-        let slot = 0.8 / Double(k)
-        var entries: [LegendEntry] = []
-        var occupied: [Point] = []
-        for (gi, g) in groups.enumerated() {
-            let color = g.color ?? Color.series(gi)
-            for (i, v) in g.values.enumerated() where v.isFinite {
-                let x0 = Double(i) + 0.1 + Double(gi) * slot
-                let p0 = area.point(x: x0, y: 0), p1 = area.point(x: x0 + slot, y: v)
-                let top = max(Double(rect.y), min(Double(rect.maxY), p1.y))
-                let base = max(Double(rect.y), min(Double(rect.maxY), p0.y))
-                let gap = k > 1 ? 0.5 : 0
-                c.fillRect(x0: p0.x + gap, y0: base, x1: p1.x - gap, y1: top, color)
-                var y = top
-                while y < base { occupied.append(Point((p0.x + p1.x) / 2, y)); y += 6 }
-                occupied.append(Point((p0.x + p1.x) / 2, top))
-                if showsValues {
-                    let text = Ticks.scientificOrPlain(v)
-                    let above = v >= 0
-                    let ty = above ? Int(top) - 3 : Int(top) + 3
-                    c.drawText(text, x: Int((p0.x + p1.x) / 2), y: ty, scale: k > 2 ? 1 : t.s, color: .ink,
-                               align: .center, baseline: above ? .bottom : .top)
-                    occupied.append(Point((p0.x + p1.x) / 2, Double(ty) + (above ? -5 : 5)))
-                }
+        for b in bars(area) {
+            c.fillRect(x0: b.x0, y0: b.base, x1: b.x1, y1: b.top, b.color)
+            if showsValues {
+                let above = b.value >= 0
+                let ty = above ? Int(b.top) - 3 : Int(b.top) + 3
+                c.drawText(Ticks.scientificOrPlain(b.value), x: Int((b.x0 + b.x1) / 2), y: ty, scale: valueLabelScale(t),
+                           color: .ink, align: .center, baseline: above ? .bottom : .top)
             }
-            entries.append(LegendEntry(label: g.label, color: color, kind: .box))
         }
         // Zero line.
         let zy = Int(area.point(x: 0, y: 0).y.rounded(.down))
@@ -136,9 +173,11 @@ public struct BarChart: Figure, Sendable {
         let ticks = L.xTicks.enumerated().map { i, tk in
             FrameTick(position: tk.position, label: i % every == 0 ? tk.label : "", major: true)
         }
-        L.frame.drawDecorations(&c, theme: t, rect: rect, xTicks: ticks, yTicks: L.yTicks)
-        if groups.count > 1 || !(groups.first?.label.isEmpty ?? true) {
-            Legend.draw(&c, theme: t, rect: rect, entries: entries, occupied: occupied)
+        L.frame.drawDecorations(&c, theme: t, rect: rect, xTicks: ticks, yTicks: L.yTicks, topExtra: L.topExtra)
+        if L.legendAbove {
+            Legend.drawRow(&c, theme: t, rect: rect, entries: legendEntries)
+        } else {
+            Legend.draw(&c, theme: t, rect: rect, entries: legendEntries, occupied: occupied(area, t))
         }
         return c
     }

@@ -85,7 +85,7 @@ public struct ImageGrid: Figure, Sendable {
         if !labels.isEmpty { lines.append((name(labels[j]), .ink)) }
         if !predictions.isEmpty {
             let right = labels.isEmpty || predictions[j] == labels[j]
-            let text = labels.isEmpty ? name(predictions[j]) : (right ? "" : "") + "pred: " + name(predictions[j])
+            let text = labels.isEmpty ? name(predictions[j]) : "pred: " + name(predictions[j])
             lines.append((text, labels.isEmpty ? .ink : (right ? Color(hex: 0x2CA02C) : Color(hex: 0xD62728))))
         }
         return lines
@@ -157,7 +157,7 @@ public struct ImageGrid: Figure, Sendable {
         let L = layout(width: width, height: height)
         let t = L.theme
         var c = Canvas(width: width, height: height)
-        if !title.isEmpty { Frame(title: title).drawTitle(&c, theme: t, center: width / 2) }
+        if !title.isEmpty { Frame(title: title).drawTitle(&c, theme: t, center: width / 2, top: L.origin.y - t.lineHeight - t.pad) }
         var lo = Double.infinity, hi = -Double.infinity
         if let r = valueRange, r.lowerBound.isFinite, r.upperBound.isFinite, r.upperBound > r.lowerBound {
             lo = r.lowerBound; hi = r.upperBound

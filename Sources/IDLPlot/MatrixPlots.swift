@@ -1,10 +1,12 @@
 import Foundation
 import IDL
 
-/// Where a matrix image lies on the canvas: entry (i, j) is drawn in a square of
-/// ``pixelsPerEntry`` pixels, or, for matrices larger than the space available, blocks of
-/// ``entriesPerPixel`` × ``entriesPerPixel`` entries share one pixel (downsampling), so the
-/// image never exceeds the canvas however large the matrix.
+/// Where a matrix image lies on the canvas and which pixels show which entries.
+///
+/// A matrix that fits is drawn with each entry a square (or, with
+/// ``MatrixAspect/fill``, a rectangle) of whole pixels. A matrix larger than the space
+/// available is **downsampled**: each pixel shows a block of neighbouring entries
+/// (``isDownsampled``), so the image never exceeds the canvas however large the matrix.
 public struct MatrixArea: Equatable, Sendable {
     /// The image of the matrix in pixels (the frame is drawn one pixel outside it).
     public let rect: PixelRect
@@ -12,40 +14,64 @@ public struct MatrixArea: Equatable, Sendable {
     public let rows: Int
     /// Matrix columns.
     public let cols: Int
-    /// Side of the pixel square of one entry (1 when downsampling).
-    public let pixelsPerEntry: Int
-    /// Entries per pixel along each side (1 when not downsampling).
-    public let entriesPerPixel: Int
 
-    /// The pixel showing entry (row, col) (the centre of its square).
+    /// Whether several entries share a pixel along at least one side.
+    public var isDownsampled: Bool { rect.width < cols || rect.height < rows }
+
+    // Entries are grouped into bins (one per entry, or one per pixel when downsampling);
+    // bin b covers the pixels [binX(b), binX(b + 1)).
+    var binCols: Int { max(1, min(cols, rect.width)) }
+    var binRows: Int { max(1, min(rows, rect.height)) }
+    func colBin(_ j: Int) -> Int { j * binCols / max(1, cols) }
+    func rowBin(_ i: Int) -> Int { i * binRows / max(1, rows) }
+    func binX(_ b: Int) -> Int { rect.x + b * rect.width / binCols }
+    func binY(_ b: Int) -> Int { rect.y + b * rect.height / binRows }
+
+    /// The pixel showing entry (row, col) (the centre of its cell).
     public func pixel(row: Int, col: Int) -> (x: Int, y: Int) {
-        let k = entriesPerPixel, p = pixelsPerEntry
-        return (rect.x + (col / k) * p + p / 2, rect.y + (row / k) * p + p / 2)
+        let bx = colBin(col), by = rowBin(row)
+        return ((binX(bx) + binX(bx + 1) - 1) / 2, (binY(by) + binY(by + 1) - 1) / 2)
     }
 
-    /// Canvas coordinate of the boundary before column `col` (0...cols).
-    func xBoundary(_ col: Int) -> Int { rect.x + min(rect.width, (col * pixelsPerEntry + entriesPerPixel - 1) / entriesPerPixel) }
-    /// Canvas coordinate of the boundary before row `row` (0...rows).
-    func yBoundary(_ row: Int) -> Int { rect.y + min(rect.height, (row * pixelsPerEntry + entriesPerPixel - 1) / entriesPerPixel) }
-    /// Canvas coordinate of the centre of column `col`.
-    func xCenter(_ col: Int) -> Double { Double(rect.x) + (Double(col) + 0.5) * Double(pixelsPerEntry) / Double(entriesPerPixel) }
-    /// Canvas coordinate of the centre of row `row`.
-    func yCenter(_ row: Int) -> Double { Double(rect.y) + (Double(row) + 0.5) * Double(pixelsPerEntry) / Double(entriesPerPixel) }
+    /// Canvas column of the boundary before column `col` (0...cols).
+    func xBoundary(_ col: Int) -> Int { binX(colBin(col)) }
+    /// Canvas row of the boundary before row `row` (0...rows).
+    func yBoundary(_ row: Int) -> Int { binY(rowBin(row)) }
+    /// Canvas x of the centre of column `col`.
+    func xCenter(_ col: Int) -> Double { Double(rect.x) + (Double(col) + 0.5) * Double(rect.width) / Double(max(1, cols)) }
+    /// Canvas y of the centre of row `row`.
+    func yCenter(_ row: Int) -> Double { Double(rect.y) + (Double(row) + 0.5) * Double(rect.height) / Double(max(1, rows)) }
 
-    /// Fits a rows×cols matrix, with square cells, into `available`, centred.
-    static func fit(rows: Int, cols: Int, in available: PixelRect) -> MatrixArea {
+    /// Fits a rows×cols matrix into `available`, centred.
+    static func fit(rows: Int, cols: Int, in available: PixelRect, aspect: MatrixAspect) -> MatrixArea {
         let aw = max(1, available.width), ah = max(1, available.height)
         let r = max(1, rows), c = max(1, cols)
-        var p = 1, k = 1
-        if c <= aw && r <= ah {
-            p = max(1, min(aw / c, ah / r))
-        } else {
-            k = max((c + aw - 1) / aw, (r + ah - 1) / ah)
+        var w: Int, h: Int
+        switch aspect {
+        case .equal:
+            if c <= aw && r <= ah {
+                let p = max(1, min(aw / c, ah / r))
+                w = c * p; h = r * p
+            } else {
+                let s = min(Double(aw) / Double(c), Double(ah) / Double(r))
+                w = max(1, min(aw, c, Int((Double(c) * s).rounded())))
+                h = max(1, min(ah, r, Int((Double(r) * s).rounded())))
+            }
+        case .fill:
+            w = c <= aw ? (aw / c) * c : aw
+            h = r <= ah ? (ah / r) * r : ah
         }
-        let w = ((c + k - 1) / k) * p, h = ((r + k - 1) / k) * p
         let rect = PixelRect(x: available.x + (aw - w) / 2, y: available.y + (ah - h) / 2, width: w, height: h)
-        return MatrixArea(rect: rect, rows: rows, cols: cols, pixelsPerEntry: p, entriesPerPixel: k)
+        return MatrixArea(rect: rect, rows: rows, cols: cols)
     }
+}
+
+/// Shape of the cells of a matrix image.
+public enum MatrixAspect: Sendable, Equatable {
+    /// Square cells (the image has the matrix's proportions).
+    case equal
+    /// Cells stretched to use the space available (for very wide or tall matrices).
+    case fill
 }
 
 /// Layout shared by heatmaps and spy plots: title, index axes (or block labels), the image.
@@ -55,6 +81,7 @@ struct MatrixFrame {
     var cols: Int
     var rowLabels: [(center: Int, label: String)]? = nil   // block labels instead of indices
     var colLabels: [(center: Int, label: String)]? = nil
+    var aspect: MatrixAspect = .equal
 
     func layout(width: Int, height: Int, rightExtra: Int) -> (Theme, MatrixArea, [FrameTick], [FrameTick]) {
         let t = Theme(width: width, height: height)
@@ -62,10 +89,10 @@ struct MatrixFrame {
         let colTicks = Ticks.indices(cols, target: 8)
         let yLabels = rowLabels?.map { $0.label } ?? rowTicks.map(String.init)
         let xLabels = colLabels?.map { $0.label } ?? colTicks.map(String.init)
-        let m = frame.margins(theme: t, yTickLabels: yLabels, xTickLabels: xLabels, rightExtra: rightExtra)
+        let m = frame.margins(theme: t, yTickLabels: yLabels, xTickLabels: colLabels == nil ? xLabels : [""], rightExtra: rightExtra)
         let available = PixelRect(x: m.left, y: m.top, width: max(1, width - m.left - m.right),
                                   height: max(1, height - m.top - m.bottom))
-        let area = MatrixArea.fit(rows: rows, cols: cols, in: available)
+        let area = MatrixArea.fit(rows: rows, cols: cols, in: available, aspect: aspect)
         var xt: [FrameTick] = [], yt: [FrameTick] = []
         if let colLabels {
             xt = colLabels.map { FrameTick(position: area.xCenter($0.center), label: $0.label) }
@@ -120,6 +147,8 @@ public struct Heatmap: Figure, Sendable {
     public var range: ClosedRange<Double>? = nil
     /// Whether the colour bar is drawn (default true).
     public var showsColorBar: Bool = true
+    /// Square cells (default) or cells stretched to fill the space.
+    public var aspect: MatrixAspect = .equal
 
     /// Matrix rows.
     public let rows: Int
@@ -139,25 +168,20 @@ public struct Heatmap: Figure, Sendable {
     }
 
     var frame: MatrixFrame {
-        MatrixFrame(frame: Frame(title: title, xLabel: xLabel, yLabel: yLabel, grid: false), rows: rows, cols: cols)
+        MatrixFrame(frame: Frame(title: title, xLabel: xLabel, yLabel: yLabel, grid: false), rows: rows, cols: cols, aspect: aspect)
     }
 
-    /// Block means of the finite entries (NaN where a block has none), row-major blocks.
+    /// Bin means of the finite entries (NaN where a bin has none), row-major bins.
     func blocks(_ area: MatrixArea) -> (w: Int, h: Int, v: [Double]) {
-        let k = area.entriesPerPixel
-        let bw = (cols + k - 1) / k, bh = (rows + k - 1) / k
-        if k == 1 {
-            var v = [Double](repeating: .nan, count: bw * bh)
-            for j in 0..<cols { for i in 0..<rows { let x = values[i + j * rows]; v[i * bw + j] = x.isFinite ? x : .nan } }
-            return (bw, bh, v)
-        }
+        let bw = area.binCols, bh = area.binRows
         var sum = [Double](repeating: 0, count: bw * bh), count = [Int](repeating: 0, count: bw * bh)
+        let rowBin = (0..<rows).map { area.rowBin($0) }
         values.withUnsafeBufferPointer { p in
             for j in 0..<cols {
-                let bj = j / k
+                let bj = area.colBin(j)
                 for i in 0..<rows {
                     let x = p[i + j * rows]
-                    if x.isFinite { let b = (i / k) * bw + bj; sum[b] += x; count[b] += 1 }
+                    if x.isFinite { let b = rowBin[i] * bw + bj; sum[b] += x; count[b] += 1 }
                 }
             }
         }
@@ -209,18 +233,18 @@ public struct Heatmap: Figure, Sendable {
         var c = Canvas(width: width, height: height)
         let b = blocks(area)
         let (lo, hi) = (ticks.lo, ticks.hi)
-        let p = area.pixelsPerEntry
         for bi in 0..<b.h {
             for bj in 0..<b.w {
                 let v = b.v[bi * b.w + bj]
                 let color = v.isNaN ? Color(hex: 0xBDBDBD) : colormap.color(at: (v - lo) / (hi - lo))
-                c.fill(PixelRect(x: area.rect.x + bj * p, y: area.rect.y + bi * p, width: p, height: p), color)
+                let x0 = area.binX(bj), y0 = area.binY(bi)
+                c.fill(PixelRect(x: x0, y: y0, width: area.binX(bj + 1) - x0, height: area.binY(bi + 1) - y0), color)
             }
         }
         let f = frame.frame
         f.drawDecorations(&c, theme: t, rect: area.rect, xTicks: xt, yTicks: yt)
         if showsColorBar {
-            let barH = min(max(area.rect.height, min(160, height / 2)), height - 2 * t.pad)
+            let barH = min(max(area.rect.height, min(100, height / 3)), height - 2 * t.pad)
             let bar = PixelRect(x: area.rect.maxX + 1 + geo.gap, y: area.rect.y + area.rect.height / 2 - barH / 2,
                                 width: geo.bar, height: barH)
             for y in 0..<bar.height {
@@ -229,7 +253,7 @@ public struct Heatmap: Figure, Sendable {
             }
             c.stroke(PixelRect(x: bar.x - 1, y: bar.y - 1, width: bar.width + 2, height: bar.height + 2), .ink)
             var lastTop = Int.max
-            for (v, label) in zip(ticks.major, ticks.labels).reversed() {
+            for (v, label) in zip(ticks.major, ticks.labels) {   // bottom to top
                 guard v >= lo - 1e-12 * abs(hi - lo), v <= hi + 1e-12 * abs(hi - lo) else { continue }
                 let y = bar.y + Int(((1 - (v - lo) / (hi - lo)) * Double(bar.height)).rounded(.down))
                 let yy = min(bar.maxY - 1, y)
@@ -268,6 +292,8 @@ public struct SpyPlot: Figure, Sendable {
     public var color: Color = Color(hex: 0x1F4E79)
     /// Colour of block boundaries.
     public var boundaryColor: Color = Color(hex: 0xD62728)
+    /// Square cells (default) or cells stretched to fill the space.
+    public var aspect: MatrixAspect = .equal
 
     /// Matrix rows.
     public let rows: Int
@@ -349,7 +375,7 @@ public struct SpyPlot: Figure, Sendable {
         let caption = xLabel ?? "nonzeros: \(nonzeroCount) of \(rows * cols) (\(formatFixed(100 * density, decimals: 1))%)"
         return MatrixFrame(frame: Frame(title: title, xLabel: caption, yLabel: yLabel, grid: false), rows: rows, cols: cols,
                            rowLabels: SpyPlot.centers(rowBlocks, rowBlockLabels),
-                           colLabels: SpyPlot.centers(colBlocks, colBlockLabels))
+                           colLabels: SpyPlot.centers(colBlocks, colBlockLabels), aspect: aspect)
     }
 
     /// Where the image lies on a canvas of this size and how entries map to pixels.
@@ -362,37 +388,41 @@ public struct SpyPlot: Figure, Sendable {
         let mf = frame
         let (t, area, xt, yt) = mf.layout(width: width, height: height, rightExtra: 0)
         var c = Canvas(width: width, height: height)
-        let k = area.entriesPerPixel, p = area.pixelsPerEntry
-        let bw = (cols + k - 1) / k, bh = (rows + k - 1) / k
+        let bw = area.binCols, bh = area.binRows
         var on = [Int](repeating: 0, count: bw * bh)
+        var perRowBin = [Int](repeating: 0, count: bh), perColBin = [Int](repeating: 0, count: bw)
+        let rowBin = (0..<rows).map { area.rowBin($0) }
+        for b in rowBin { perRowBin[b] += 1 }
+        for j in 0..<cols { perColBin[area.colBin(j)] += 1 }
         mask.withUnsafeBufferPointer { m in
             for j in 0..<cols {
-                let bj = j / k
-                for i in 0..<rows where m[i + j * rows] { on[(i / k) * bw + bj] += 1 }
+                let bj = area.colBin(j)
+                for i in 0..<rows where m[i + j * rows] { on[rowBin[i] * bw + bj] += 1 }
             }
         }
         for bi in 0..<bh {
             for bj in 0..<bw {
                 let n = on[bi * bw + bj]
                 guard n > 0 else { continue }
-                let entries = (min(rows, (bi + 1) * k) - bi * k) * (min(cols, (bj + 1) * k) - bj * k)
-                let share = Double(n) / Double(entries)
-                let shade = k == 1 ? color : Color.mix(.white, color, 0.3 + 0.7 * share)
-                c.fill(PixelRect(x: area.rect.x + bj * p, y: area.rect.y + bi * p, width: p, height: p), shade)
+                let entries = perRowBin[bi] * perColBin[bj]
+                let shade = entries == 1 ? color : Color.mix(.white, color, 0.3 + 0.7 * Double(n) / Double(entries))
+                let x0 = area.binX(bj), y0 = area.binY(bi)
+                c.fill(PixelRect(x: x0, y: y0, width: area.binX(bj + 1) - x0, height: area.binY(bi + 1) - y0), shade)
             }
         }
+        let thick = min(area.rect.width / max(1, cols), area.rect.height / max(1, rows)) >= 4
         // Block boundaries (inner ones only; the frame is the outer boundary).
         var acc = 0
         for size in rowBlocks.dropLast() {
             acc += size
             let y = area.yBoundary(acc)
-            c.fill(PixelRect(x: area.rect.x, y: y - (p >= 4 ? 1 : 0), width: area.rect.width, height: p >= 4 ? 2 : 1), boundaryColor)
+            c.fill(PixelRect(x: area.rect.x, y: y - (thick ? 1 : 0), width: area.rect.width, height: thick ? 2 : 1), boundaryColor)
         }
         acc = 0
         for size in colBlocks.dropLast() {
             acc += size
             let x = area.xBoundary(acc)
-            c.fill(PixelRect(x: x - (p >= 4 ? 1 : 0), y: area.rect.y, width: p >= 4 ? 2 : 1, height: area.rect.height), boundaryColor)
+            c.fill(PixelRect(x: x - (thick ? 1 : 0), y: area.rect.y, width: thick ? 2 : 1, height: area.rect.height), boundaryColor)
         }
         mf.frame.drawDecorations(&c, theme: t, rect: area.rect, xTicks: xt, yTicks: yt)
         return c

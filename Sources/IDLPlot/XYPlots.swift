@@ -54,6 +54,57 @@ struct XYChart: Sendable {
         var frame: Frame
         var xTicks: [FrameTick]
         var yTicks: [FrameTick]
+        var legendAbove = false
+        var topExtra = 0
+    }
+
+    func markers(_ s: XYSeries) -> Bool {
+        let n = zip(s.x, s.y).filter { isShowable($0, $1) }.count
+        return s.markers ?? (!s.line || n <= 30)
+    }
+
+    var legendEntries: [LegendEntry] {
+        series.enumerated().map { k, s in
+            LegendEntry(label: s.label, color: s.color ?? Color.series(k),
+                        kind: s.line ? (markers(s) ? .lineAndMarker : .line) : .marker)
+        }
+    }
+
+    func mapped(_ s: XYSeries, _ area: PlotArea) -> [Point] {
+        zip(s.x, s.y).map { x, y in isShowable(x, y) ? area.point(x: x, y: y) : Point(.nan, .nan) }
+    }
+
+    /// Points the legend should not cover: data points, samples along lines, point labels.
+    func occupied(_ area: PlotArea) -> [Point] {
+        var occupied: [Point] = []
+        for s in series {
+            let pts = mapped(s, area)
+            if s.line {
+                for (a, b) in zip(pts, pts.dropFirst()) where a.x.isFinite && b.x.isFinite {
+                    let n = min(200, Int(max(abs(b.x - a.x), abs(b.y - a.y)) / 6))
+                    for i in 0..<max(1, n) {
+                        let f = Double(i) / Double(max(1, n))
+                        occupied.append(Point(a.x + f * (b.x - a.x), a.y + f * (b.y - a.y)))
+                    }
+                }
+            }
+            occupied += pts.filter { $0.x.isFinite }
+            for (p, text) in zip(pts, s.pointLabels) where p.x.isFinite && !text.isEmpty {
+                let w = BitmapFont.width(of: text)
+                for dx in stride(from: 0, through: w, by: 6) { occupied.append(Point(p.x + 6 + Double(dx), p.y - 8)) }
+            }
+        }
+        return occupied
+    }
+
+    func layout(width: Int, height: Int) -> Layout {
+        let base = layout(width: width, height: height, topExtra: 0)
+        if Legend.needsRowAbove(theme: base.theme, rect: base.area.rect, entries: legendEntries, occupied: occupied(base.area)) {
+            var L = layout(width: width, height: height, topExtra: Legend.rowHeight(base.theme))
+            L.legendAbove = true
+            return L
+        }
+        return base
     }
 
     func axis(_ lo: Double, _ hi: Double, log: Bool, fixed: ClosedRange<Double>?, target: Int) -> AxisTicks {
@@ -64,7 +115,7 @@ struct XYChart: Sendable {
         return log ? Ticks.log(lo, hi, target: target, pad: 0.04) : Ticks.linear(lo, hi, target: target, pad: 0.05)
     }
 
-    func layout(width: Int, height: Int) -> Layout {
+    func layout(width: Int, height: Int, topExtra: Int) -> Layout {
         let t = Theme(width: width, height: height)
         var xlo = Double.infinity, xhi = -Double.infinity, ylo = Double.infinity, yhi = -Double.infinity
         for s in series {
@@ -77,7 +128,7 @@ struct XYChart: Sendable {
         let yt = axis(ylo, yhi, log: logY, fixed: yRange, target: yTarget)
         var xTarget = max(2, min(10, width / (t.lineHeight * 5)))
         var xt = axis(xlo, xhi, log: logX, fixed: xRange, target: xTarget)
-        var m = frame.margins(theme: t, yTickLabels: yt.labels, xTickLabels: xt.labels)
+        var m = frame.margins(theme: t, yTickLabels: yt.labels, xTickLabels: xt.labels, topExtra: topExtra)
         // Fewer x ticks until their labels fit side by side.
         for _ in 0..<8 {
             let plotW = max(1, width - m.left - m.right)
@@ -86,7 +137,7 @@ struct XYChart: Sendable {
             if Double(widest + 3 * t.pad) <= spacing || xTarget <= 2 { break }
             xTarget -= 1
             xt = axis(xlo, xhi, log: logX, fixed: xRange, target: xTarget)
-            m = frame.margins(theme: t, yTickLabels: yt.labels, xTickLabels: xt.labels)
+            m = frame.margins(theme: t, yTickLabels: yt.labels, xTickLabels: xt.labels, topExtra: topExtra)
         }
         let rect = PixelRect(x: min(m.left, width - 1), y: min(m.top, height - 1),
                              width: max(1, width - m.left - m.right), height: max(1, height - m.top - m.bottom))
@@ -98,7 +149,7 @@ struct XYChart: Sendable {
             + xt.minor.map { FrameTick(position: xs($0), label: "", major: false) }
         let yTicks = zip(yt.major, yt.labels).map { FrameTick(position: ys($0), label: $1) }
             + yt.minor.map { FrameTick(position: ys($0), label: "", major: false) }
-        return Layout(theme: t, area: area, frame: frame, xTicks: xTicks, yTicks: yTicks)
+        return Layout(theme: t, area: area, frame: frame, xTicks: xTicks, yTicks: yTicks, topExtra: topExtra)
     }
 
     func render(width: Int, height: Int) -> Canvas {
@@ -106,51 +157,32 @@ struct XYChart: Sendable {
         let t = L.theme, rect = L.area.rect
         var c = Canvas(width: width, height: height)
         L.frame.drawGrid(&c, rect: rect, xTicks: L.xTicks, yTicks: L.yTicks)
-        var occupied: [Point] = []
-        var entries: [LegendEntry] = []
         let inside = PixelRect(x: rect.x - 2, y: rect.y - 2, width: rect.width + 4, height: rect.height + 4)
         for (k, s) in series.enumerated() {
             let color = s.color ?? Color.series(k)
-            let pts: [Point] = zip(s.x, s.y).map { x, y in
-                isShowable(x, y) ? L.area.point(x: x, y: y) : Point(.nan, .nan)
-            }
-            let showable = pts.filter { $0.x.isFinite }
-            let markers = s.markers ?? (!s.line || showable.count <= 30 || showable.count == 1)
-            if s.line {
-                c.strokePolyline(pts, color: color, width: t.lineWidth, clip: rect)
-                // Sample along segments so the legend avoids lines, not just vertices.
-                for (a, b) in zip(pts, pts.dropFirst()) where a.x.isFinite && b.x.isFinite {
-                    let n = min(50, Int(max(abs(b.x - a.x), abs(b.y - a.y)) / 8))
-                    for i in 0..<max(1, n) {
-                        let f = Double(i) / Double(max(1, n))
-                        occupied.append(Point(a.x + f * (b.x - a.x), a.y + f * (b.y - a.y)))
-                    }
-                }
-            }
-            occupied += showable
-            if markers {
+            let pts = mapped(s, L.area)
+            if s.line { c.strokePolyline(pts, color: color, width: t.lineWidth, clip: rect) }
+            if markers(s) {
                 let r = s.line ? t.markerRadius - 0.5 : t.markerRadius
-                for p in showable where inside.contains(Int(p.x), Int(p.y)) {
+                for p in pts where p.x.isFinite && inside.contains(Int(p.x), Int(p.y)) {
                     c.fillCircle(center: p, radius: r + 1, color: .white)
                     c.fillCircle(center: p, radius: r, color: color)
                 }
             }
-            if !s.pointLabels.isEmpty {
-                let ls = 1
-                for (p, text) in zip(pts, s.pointLabels) where p.x.isFinite && !text.isEmpty
-                    && inside.contains(Int(p.x), Int(p.y)) {
-                    let w = BitmapFont.width(of: text, scale: ls)
-                    let right = Int(p.x) + Int(t.markerRadius) + 3 + w <= rect.maxX
-                    c.drawText(text, x: right ? Int(p.x) + Int(t.markerRadius) + 3 : Int(p.x) - Int(t.markerRadius) - 3,
-                               y: Int(p.y) - Int(t.markerRadius) - 1, scale: ls, color: Color(hex: 0x4D4D4D),
-                               align: right ? .left : .right, baseline: .bottom)
-                }
+            for (p, text) in zip(pts, s.pointLabels) where p.x.isFinite && !text.isEmpty && inside.contains(Int(p.x), Int(p.y)) {
+                let w = BitmapFont.width(of: text)
+                let gap = Int(t.markerRadius) + 3
+                let right = Int(p.x) + gap + w <= rect.maxX
+                c.drawText(text, x: right ? Int(p.x) + gap : Int(p.x) - gap, y: Int(p.y) - gap + 2,
+                           color: Color(hex: 0x4D4D4D), align: right ? .left : .right, baseline: .bottom)
             }
-            let kind: SwatchKind = s.line ? (markers ? .lineAndMarker : .line) : .marker
-            entries.append(LegendEntry(label: s.label, color: color, kind: kind))
         }
-        L.frame.drawDecorations(&c, theme: t, rect: rect, xTicks: L.xTicks, yTicks: L.yTicks)
-        Legend.draw(&c, theme: t, rect: rect, entries: entries, occupied: occupied)
+        L.frame.drawDecorations(&c, theme: t, rect: rect, xTicks: L.xTicks, yTicks: L.yTicks, topExtra: L.topExtra)
+        if L.legendAbove {
+            Legend.drawRow(&c, theme: t, rect: rect, entries: legendEntries)
+        } else {
+            Legend.draw(&c, theme: t, rect: rect, entries: legendEntries, occupied: occupied(L.area))
+        }
         return c
     }
 }
