@@ -180,12 +180,13 @@ enum Ticks {
         return AxisTicks(lo: lo, hi: hi, scale: .log, major: major, labels: major.map(logLabel), minor: minor)
     }
 
-    /// Labels for linear ticks with step `step`: plain decimals ("0.5", "100", "-2") unless
-    /// the numbers are very large or very small, then short scientific ("1e-3", "2.5e6").
+    /// Labels for linear ticks with step `step`: plain decimals with as many digits as the
+    /// step needs ("0.0", "0.5", "1.0"; "100") unless the numbers are very large (≥ 10⁵) or
+    /// all very small (< 0.01), then short scientific ("1e-3", "2.5e6").
     static func labels(_ values: [Double], step: Double) -> [String] {
         let maxAbs = values.map { abs($0) }.max() ?? 0
         let stepExp = Int(log10(step).rounded(.down))
-        if maxAbs >= 1e5 || (step < 1e-3 && maxAbs < 1e-2) || step < 1e-4 {
+        if maxAbs >= 1e5 || maxAbs < 1e-2 || step < 1e-4 {
             return values.map { v in abs(v) < step * 1e-6 ? "0" : scientific(v) }
         }
         let decimals = max(0, -stepExp)
@@ -405,5 +406,38 @@ enum Legend {
             c.drawText(e.label, x: x + sw + t.pad, y: cy + 1, scale: t.s, color: .ink, baseline: .middle)
             x += w + 3 * t.pad
         }
+    }
+}
+
+// MARK: - Public tick generation
+
+/// A labelled axis tick.
+public struct Tick: Equatable, Sendable {
+    /// The data value at the tick.
+    public let value: Double
+    /// Its label as drawn ("0.5", "1e-3", "100").
+    public let label: String
+}
+
+/// The tick placement the charts use, for callers who draw their own axes or want to know
+/// what a chart will show.
+public enum TickGenerator {
+    /// "Nice" ticks (steps of 1, 2 or 5 × 10^k) inside [`lower`, `upper`], about
+    /// `approximateCount` of them. Labels are plain decimals with the digits the step needs
+    /// ("0.0", "0.2", …, "1.0"; "100") or, for very large or small numbers, short scientific
+    /// notation ("1e-4", "2.5e6"). A degenerate
+    /// range (equal ends, non-finite or reversed) is widened to a drawable one.
+    public static func linear(from lower: Double, to upper: Double, approximateCount: Int = 6) -> [Tick] {
+        let t = Ticks.linear(lower, upper, target: max(1, approximateCount), pad: 0)
+        return zip(t.major, t.labels).map { Tick(value: $0, label: $1) }
+    }
+
+    /// Ticks of a base-10 logarithmic axis over [`lower`, `upper`] (both must be positive,
+    /// otherwise 1…10 is used): powers of ten, thinned when the range spans many decades,
+    /// with 2× and 5× (or 2×, 3×, 5×) ticks added when it spans only a few.
+    public static func logarithmic(from lower: Double, to upper: Double, approximateCount: Int = 6) -> [Tick] {
+        let valid = lower > 0 && upper > 0 && lower.isFinite && upper.isFinite
+        let t = Ticks.log(valid ? lower : 1, valid ? upper : 10, target: max(1, approximateCount), pad: 0)
+        return zip(t.major, t.labels).map { Tick(value: $0, label: $1) }
     }
 }
