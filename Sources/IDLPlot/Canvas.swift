@@ -32,13 +32,32 @@ public struct PixelRect: Equatable, Sendable {
 }
 
 /// Horizontal placement of text relative to its anchor point.
-public enum TextAlign: Sendable { case left, center, right }
+public enum TextAlign: Sendable {
+    /// The text starts at the anchor.
+    case left
+    /// The text is centred on the anchor.
+    case center
+    /// The text ends at the anchor.
+    case right
+}
 /// Vertical placement of text relative to its anchor point: the top of the line (cap line),
 /// the middle of the capitals, or the baseline.
-public enum TextBaseline: Sendable { case top, middle, bottom }
+public enum TextBaseline: Sendable {
+    /// The top of the capitals is at the anchor.
+    case top
+    /// The middle of the capitals is at the anchor.
+    case middle
+    /// The baseline (bottom of the capitals) is at the anchor.
+    case bottom
+}
 /// Orientation of text: normal, or rotated 90° counter-clockwise (read bottom to top, as a
 /// y-axis label).
-public enum TextRotation: Sendable { case none, up }
+public enum TextRotation: Sendable {
+    /// Horizontal, left to right.
+    case none
+    /// Rotated 90° counter-clockwise: reads from bottom to top.
+    case up
+}
 
 /// An RGBA raster image with 8 bits per channel, row-major from the top-left corner, that
 /// the charts draw into. Drawing blends with anti-aliased coverage (source-over).

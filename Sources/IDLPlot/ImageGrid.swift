@@ -15,7 +15,7 @@ import IDL
 ///                          classNames: fashionClassNames, title: "Test images")
 /// try grid.write(to: URL(fileURLWithPath: "results/samples.png"), width: 800, height: 520)
 /// ```
-public struct ImageGrid: Figure, Sendable {
+public struct ImageGrid<T: BLASScalar>: Figure, Sendable {
     /// Title drawn above the grid.
     public var title: String
     /// Images per row of the grid; `nil` (default) picks a near-square arrangement that
@@ -40,7 +40,8 @@ public struct ImageGrid: Figure, Sendable {
     public let classNames: [String]
     /// Number of NaN or infinite pixels.
     public let nonFiniteCount: Int
-    let pixels: [Double]   // column-major copy of the matrix
+    /// The images, one per column (shared, not copied).
+    public let images: Matrix<T>
 
     /// A grid of the columns of `images`.
     /// - Parameters:
@@ -52,7 +53,7 @@ public struct ImageGrid: Figure, Sendable {
     /// - Throws: ``IDL/IDLError/invalidArgument(_:)`` for a non-positive width, labels outside
     ///   `classNames`; ``IDL/IDLError/shapeMismatch(_:)`` if the rows are not a multiple of
     ///   the width or the label arrays do not have one entry per image.
-    public init<T: BLASScalar>(images: Matrix<T>, imageWidth: Int, labels: [Int] = [], predictions: [Int] = [],
+    public init(images: Matrix<T>, imageWidth: Int, labels: [Int] = [], predictions: [Int] = [],
                                classNames: [String] = [], title: String = "") throws {
         guard imageWidth >= 1 else { throw IDLError.invalidArgument("imageWidth must be at least 1, got \(imageWidth)") }
         guard images.rows % imageWidth == 0, images.rows > 0 else {
@@ -73,8 +74,8 @@ public struct ImageGrid: Figure, Sendable {
         self.labels = labels
         self.predictions = predictions
         self.classNames = classNames
-        self.pixels = images.storage.map { Double($0) }
-        self.nonFiniteCount = pixels.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
+        self.images = images
+        self.nonFiniteCount = images.storage.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
     }
 
     func name(_ label: Int) -> String { classNames.isEmpty ? String(label) : classNames[label] }
@@ -162,7 +163,7 @@ public struct ImageGrid: Figure, Sendable {
         if let r = valueRange, r.lowerBound.isFinite, r.upperBound.isFinite, r.upperBound > r.lowerBound {
             lo = r.lowerBound; hi = r.upperBound
         } else {
-            for v in pixels where v.isFinite { lo = min(lo, v); hi = max(hi, v) }
+            for x in images.storage where x.isFinite { let v = Double(x); lo = min(lo, v); hi = max(hi, v) }
             if !lo.isFinite { lo = 0; hi = 1 } else if lo == hi { lo -= 0.5; hi += 0.5 }
         }
         let per = imageWidth * imageHeight
@@ -170,7 +171,7 @@ public struct ImageGrid: Figure, Sendable {
             let x0 = L.origin.x + (j % L.columns) * L.cellW, y0 = L.origin.y + (j / L.columns) * L.cellH
             for r in 0..<imageHeight {
                 for col in 0..<imageWidth {
-                    let v = pixels[j * per + r * imageWidth + col]
+                    let v = Double(images.storage[j * per + r * imageWidth + col])
                     let color = v.isFinite ? colormap.color(at: (v - lo) / (hi - lo)) : Color.midGray
                     c.fill(PixelRect(x: x0 + col * L.scale, y: y0 + r * L.scale, width: L.scale, height: L.scale), color)
                 }

@@ -133,7 +133,7 @@ struct MatrixFrame {
 /// var map = Heatmap(matrix: model.A, title: "A (implicit weights)")
 /// try map.write(to: URL(fileURLWithPath: "results/A.png"), width: 640, height: 560)
 /// ```
-public struct Heatmap: Figure, Sendable {
+public struct Heatmap<T: BLASScalar>: Figure, Sendable {
     /// Title drawn above the image.
     public var title: String
     /// Label under the image (default "column").
@@ -154,17 +154,18 @@ public struct Heatmap: Figure, Sendable {
     public let rows: Int
     /// Matrix columns.
     public let cols: Int
-    let values: [Double]          // column-major copy
+    /// The matrix shown (shared, not copied: `Matrix` is copy-on-write).
+    public let matrix: Matrix<T>
     /// Number of NaN or infinite entries.
     public let nonFiniteCount: Int
 
     /// A heatmap of `matrix`.
-    public init<T: BLASScalar>(matrix: Matrix<T>, title: String = "") {
+    public init(matrix: Matrix<T>, title: String = "") {
         self.title = title
+        self.matrix = matrix
         rows = matrix.rows
         cols = matrix.cols
-        values = matrix.storage.map { Double($0) }
-        nonFiniteCount = values.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
+        nonFiniteCount = matrix.storage.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
     }
 
     var frame: MatrixFrame {
@@ -176,11 +177,11 @@ public struct Heatmap: Figure, Sendable {
         let bw = area.binCols, bh = area.binRows
         var sum = [Double](repeating: 0, count: bw * bh), count = [Int](repeating: 0, count: bw * bh)
         let rowBin = (0..<rows).map { area.rowBin($0) }
-        values.withUnsafeBufferPointer { p in
+        matrix.storage.withUnsafeBufferPointer { p in
             for j in 0..<cols {
                 let bj = area.colBin(j)
                 for i in 0..<rows {
-                    let x = p[i + j * rows]
+                    let x = Double(p[i + j * rows])
                     if x.isFinite { let b = rowBin[i] * bw + bj; sum[b] += x; count[b] += 1 }
                 }
             }
@@ -281,7 +282,7 @@ public struct Heatmap: Figure, Sendable {
 /// let spy = try SpyPlot(matrix: A, rowBlocks: [16, 32, 64], colBlocks: [16, 32, 64], title: "A")
 /// try spy.write(to: URL(fileURLWithPath: "results/A-spy.png"), width: 600, height: 600)
 /// ```
-public struct SpyPlot: Figure, Sendable {
+public struct SpyPlot<T: BLASScalar>: Figure, Sendable {
     /// Title drawn above the image.
     public var title: String
     /// Label under the image; `nil` (default) shows the count and share of nonzeros.
@@ -309,7 +310,8 @@ public struct SpyPlot: Figure, Sendable {
     public let colBlockLabels: [String]
     /// Entries with magnitude at most this are zeros (default 0: exact zeros).
     public let threshold: Double
-    let mask: [Bool]               // column-major: nonzero?
+    /// The matrix shown (shared, not copied).
+    public let matrix: Matrix<T>
     /// Number of nonzero entries.
     public let nonzeroCount: Int
     /// Number of NaN or infinite entries (drawn as nonzeros).
@@ -324,7 +326,7 @@ public struct SpyPlot: Figure, Sendable {
     /// - Throws: ``IDL/IDLError/shapeMismatch(_:)`` if the blocks do not add up to the
     ///   matrix size or the labels do not match the blocks; ``IDL/IDLError/invalidArgument(_:)``
     ///   for a block size below 1 or a negative or non-finite threshold.
-    public init<T: BLASScalar>(matrix: Matrix<T>, rowBlocks: [Int] = [], colBlocks: [Int] = [],
+    public init(matrix: Matrix<T>, rowBlocks: [Int] = [], colBlocks: [Int] = [],
                                rowBlockLabels: [String] = [], colBlockLabels: [String] = [],
                                threshold: Double = 0, title: String = "") throws {
         for (name, blocks, total) in [("row", rowBlocks, matrix.rows), ("column", colBlocks, matrix.cols)] {
@@ -347,16 +349,20 @@ public struct SpyPlot: Figure, Sendable {
         self.rowBlocks = rowBlocks; self.colBlocks = colBlocks
         self.rowBlockLabels = rowBlockLabels; self.colBlockLabels = colBlockLabels
         self.threshold = threshold
+        self.matrix = matrix
         var nz = 0, nf = 0
-        mask = matrix.storage.map { x in
-            let d = Double(x)
-            if !d.isFinite { nf += 1 }
-            let on = d.isNaN || abs(d) > threshold
-            if on { nz += 1 }
-            return on
+        matrix.storage.withUnsafeBufferPointer { p in
+            for x in p {
+                if !x.isFinite { nf += 1 }
+                if SpyPlot.isNonzero(x, threshold) { nz += 1 }
+            }
         }
         nonzeroCount = nz
         nonFiniteCount = nf
+    }
+
+    @inline(__always) static func isNonzero(_ x: T, _ threshold: Double) -> Bool {
+        x.isNaN || Double(x.magnitude) > threshold
     }
 
     /// Share of nonzero entries (0 for an empty matrix).
@@ -394,10 +400,11 @@ public struct SpyPlot: Figure, Sendable {
         let rowBin = (0..<rows).map { area.rowBin($0) }
         for b in rowBin { perRowBin[b] += 1 }
         for j in 0..<cols { perColBin[area.colBin(j)] += 1 }
-        mask.withUnsafeBufferPointer { m in
+        let threshold = self.threshold
+        matrix.storage.withUnsafeBufferPointer { m in
             for j in 0..<cols {
                 let bj = area.colBin(j)
-                for i in 0..<rows where m[i + j * rows] { on[rowBin[i] * bw + bj] += 1 }
+                for i in 0..<rows where SpyPlot.isNonzero(m[i + j * rows], threshold) { on[rowBin[i] * bw + bj] += 1 }
             }
         }
         for bi in 0..<bh {
