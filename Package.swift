@@ -39,7 +39,7 @@ let package = Package(
         // Figures written as PNG.
         .target(
             name: "IDLPlot",
-            dependencies: ["IDL", "CPNG"],
+            dependencies: ["IDL", "CPNG", "CZlib"],
             path: "Sources/IDLPlot",
             swiftSettings: optimise
         ),

@@ -1,4 +1,5 @@
 import CPNG
+import CZlib
 import Foundation
 import IDL
 #if canImport(Glibc)
@@ -12,8 +13,10 @@ import Glibc
 /// nothing reaches libpng unchecked: the writer validates sizes and buffers first and lets
 /// libpng write only to memory (a write callback that cannot fail); the file itself is then
 /// written by Swift, atomically (temporary file in the same directory, then `rename`). The
-/// reader loads the file into memory and checks the signature, the header and every
-/// chunk's length and CRC before libpng sees it; damaged files throw ``IDL/IDLError/io(_:)``.
+/// reader loads the file into memory and checks the signature, the header, every chunk's
+/// length and CRC, the chunk order, and the compressed image data itself (inflated by zlib
+/// to check its size and row filters) before libpng sees it; damaged files throw
+/// ``IDL/IDLError/io(_:)``.
 /// libpng's error callback, should it ever run, stops the program with libpng's message
 /// rather than jumping through Swift frames.
 ///
@@ -167,6 +170,7 @@ public struct PNGImage: Equatable, Sendable {
         defer { png_destroy_read_struct(&pngOpt, &info, nil) }
         guard info != nil else { fatalError("libpng could not allocate an info structure (out of memory)") }
         png_set_read_fn(png, Unmanaged.passUnretained(source).toOpaque(), pngReadCallback)
+        png_set_benign_errors(png, 1)   // recoverable problems in ancillary chunks are warnings
         png_read_info(png, info)
         png_set_expand(png)      // palette → RGB, grey < 8 bits → 8 bits, tRNS → alpha
         png_set_strip_16(png)    // 16 → 8 bits
@@ -196,7 +200,8 @@ public struct PNGImage: Equatable, Sendable {
         }
         func u32(_ o: Int) -> Int { Int(b[o]) << 24 | Int(b[o + 1]) << 16 | Int(b[o + 2]) << 8 | Int(b[o + 3]) }
         var offset = 8
-        var sawIHDR = false, sawIDAT = false, sawIEND = false
+        var sawIHDR = false, sawIDAT = false, sawIEND = false, sawPLTE = false, idatEnded = false
+        var idat: [(offset: Int, length: Int)] = []
         var result: (Int, Int, ColorType, Int) = (0, 0, .gray, 8)
         while offset < b.count {
             guard offset + 12 <= b.count else { throw IDLError.io("\(name): truncated chunk at byte \(offset)") }
@@ -225,20 +230,80 @@ public struct PNGImage: Equatable, Sendable {
                 guard interlace == 0 else { throw IDLError.unsupported("\(name): interlaced PNG files are not supported") }
                 result = (w, h, colorType, depth)
                 sawIHDR = true
+            } else if type == "IHDR" {
+                throw IDLError.io("\(name): a second IHDR chunk")
             } else if type == "IDAT" {
+                guard !idatEnded else { throw IDLError.io("\(name): IDAT chunks are not consecutive") }
+                if result.2 == .palette && !sawPLTE { throw IDLError.io("\(name): palette image without a PLTE chunk before its data") }
                 sawIDAT = true
+                idat.append((offset + 8, length))
             } else if type == "IEND" {
                 sawIEND = true
                 break
             } else if type == "PLTE" {
-                guard length % 3 == 0, length > 0, length <= 768 else { throw IDLError.io("\(name): invalid palette") }
+                guard !sawPLTE, !sawIDAT, length % 3 == 0, length > 0, length <= 768 else {
+                    throw IDLError.io("\(name): invalid, repeated or misplaced PLTE chunk")
+                }
+                sawPLTE = true
             } else if b[offset + 4] & 0x20 == 0 {  // unknown critical chunk
                 throw IDLError.unsupported("\(name): unknown critical chunk \(type)")
             }
+            if sawIDAT && type != "IDAT" { idatEnded = true }
             offset += 12 + length
         }
         guard sawIDAT, sawIEND else { throw IDLError.io("\(name): missing \(sawIDAT ? "IEND" : "IDAT") chunk (truncated file?)") }
+        let channels = result.2 == .palette ? 1 : result.2.channels
+        let rowBytes = (result.0 * channels * result.3 + 7) / 8
+        try checkImageData(b, idat, rows: result.1, rowBytes: rowBytes, name: name)
         return result
+    }
+
+    /// Inflates the image data (without keeping it) to check that the zlib stream is intact,
+    /// has exactly `rows × (1 + rowBytes)` bytes and valid filter types (0–4), so libpng's
+    /// own decoding cannot fail.
+    static func checkImageData(_ b: [UInt8], _ idat: [(offset: Int, length: Int)], rows: Int, rowBytes: Int,
+                               name: String) throws {
+        let expected = rows * (rowBytes + 1)
+        var stream = z_stream()
+        guard inflateInit_(&stream, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+            throw IDLError.io("\(name): zlib could not be initialised")
+        }
+        defer { inflateEnd(&stream) }
+        var out = [UInt8](repeating: 0, count: 1 << 16)
+        var produced = 0, nextRow = 0
+        var finished = false
+        let corrupt = IDLError.io("\(name): the compressed image data is corrupt")
+        try b.withUnsafeBufferPointer { bp in
+            for chunk in idat {
+                if finished {
+                    if chunk.length > 0 { throw IDLError.io("\(name): data after the end of the compressed image") }
+                    continue
+                }
+                stream.next_in = UnsafeMutablePointer(mutating: bp.baseAddress! + chunk.offset)
+                stream.avail_in = UInt32(chunk.length)
+                repeat {
+                    let rc = out.withUnsafeMutableBufferPointer { op -> Int32 in
+                        stream.next_out = op.baseAddress
+                        stream.avail_out = UInt32(op.count)
+                        return inflate(&stream, Z_NO_FLUSH)
+                    }
+                    let n = out.count - Int(stream.avail_out)
+                    while nextRow < produced + n {
+                        if out[nextRow - produced] > 4 { throw IDLError.io("\(name): invalid filter type in row \(nextRow / (rowBytes + 1))") }
+                        nextRow += rowBytes + 1
+                    }
+                    produced += n
+                    guard produced <= expected else { throw IDLError.io("\(name): more image data than \(rows) rows hold") }
+                    if rc == Z_STREAM_END { finished = true; break }
+                    if rc == Z_BUF_ERROR && stream.avail_in == 0 { break }   // needs the next chunk
+                    guard rc == Z_OK else { throw corrupt }
+                } while stream.avail_in > 0 || stream.avail_out == 0
+                if finished && stream.avail_in > 0 { throw IDLError.io("\(name): data after the end of the compressed image") }
+            }
+        }
+        guard finished, produced == expected else {
+            throw IDLError.io("\(name): image data holds \(produced) bytes, \(expected) expected (truncated or corrupt)")
+        }
     }
 }
 

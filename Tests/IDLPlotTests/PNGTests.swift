@@ -59,6 +59,16 @@ import IDLPlot
         var flipped = good
         flipped[good.count - 20] ^= 0x55
         #expect(thrownError { _ = try PNGImage.decode(flipped) }.map(isIO) == true)
+        // Damaged compressed data behind a valid CRC: caught by the zlib check, not libpng.
+        var damagedCount = 0
+        for (index, value) in [(0, 0x00), (1, 0xFF), (2, 0xFF), (5, 0x00), (8, 0x13)] {
+            let damaged = damagingImageData(good, index: index, value: UInt8(value))
+            if damaged != good {
+                damagedCount += 1
+                #expect(thrownError { _ = try PNGImage.decode(damaged) }.map(isIO) == true)
+            }
+        }
+        #expect(damagedCount >= 3)
         // Missing file.
         #expect(thrownError { _ = try PNGImage.read(from: URL(fileURLWithPath: "/nonexistent-idl/none.png")) }.map(isIO) == true)
     }

@@ -39,3 +39,31 @@ func close(_ a: Color, _ b: Color, tolerance: Int = 0) -> Bool {
 func thrownError(_ body: () throws -> Void) -> (any Error)? {
     do { try body(); return nil } catch { return error }
 }
+
+/// CRC-32 as PNG chunks use it (for building deliberately damaged files).
+func pngCRC(_ bytes: ArraySlice<UInt8>) -> UInt32 {
+    var c: UInt32 = 0xFFFF_FFFF
+    for b in bytes {
+        c ^= UInt32(b)
+        for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+    }
+    return c ^ 0xFFFF_FFFF
+}
+
+/// `png` with byte `index` of its (first) IDAT chunk's data replaced by `value` and the
+/// chunk's CRC recomputed, so only the compressed stream is damaged.
+func damagingImageData(_ png: [UInt8], index: Int, value: UInt8) -> [UInt8] {
+    var b = png
+    var o = 8
+    while o + 8 <= b.count {
+        let length = Int(b[o]) << 24 | Int(b[o + 1]) << 16 | Int(b[o + 2]) << 8 | Int(b[o + 3])
+        if String(decoding: b[(o + 4)..<(o + 8)], as: UTF8.self) == "IDAT" {
+            b[o + 8 + index] = value
+            let crc = pngCRC(b[(o + 4)..<(o + 8 + length)])
+            for k in 0..<4 { b[o + 8 + length + k] = UInt8((crc >> (24 - 8 * UInt32(k))) & 0xFF) }
+            return b
+        }
+        o += 12 + length
+    }
+    return b
+}
