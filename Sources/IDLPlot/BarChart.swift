@@ -127,7 +127,7 @@ public struct BarChart: Figure, Sendable {
         // Headroom above the tallest bar (and below the lowest).
         if yRange == nil {
             if hi > 0 { yt.hi = hi + (showsValues ? 0.12 : 0.05) * (hi - lo) }
-            if lo < 0 { yt.lo = lo - 0.05 * (hi - lo) }
+            if lo < 0 { yt.lo = lo - (showsValues ? 0.12 : 0.05) * (hi - lo) }
             yt = Ticks.linear(yt.lo, yt.hi, target: yTarget, pad: 0)
             if lo == 0 { yt.lo = 0 }
         }

@@ -134,7 +134,7 @@ struct XYChart: Sendable {
             let plotW = max(1, width - m.left - m.right)
             let widest = xt.labels.map { BitmapFont.width(of: $0, scale: t.s) }.max() ?? 0
             let spacing = xt.major.count > 1 ? Double(plotW) / Double(xt.major.count) : Double(plotW)
-            if Double(widest + 3 * t.pad) <= spacing || xTarget <= 2 { break }
+            if Double(widest + 2 * t.pad) <= spacing || xTarget <= 2 { break }
             xTarget -= 1
             xt = axis(xlo, xhi, log: logX, fixed: xRange, target: xTarget)
             m = frame.margins(theme: t, yTickLabels: yt.labels, xTickLabels: xt.labels, topExtra: topExtra)
