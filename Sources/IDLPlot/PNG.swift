@@ -100,6 +100,32 @@ public struct PNGImage: Equatable, Sendable {
         }
     }
 
+    /// An 8-bit greyscale image of a matrix, one pixel per entry: entry (i, j) becomes pixel
+    /// (x = j, y = i), `range.lowerBound` black and `range.upperBound` white (values outside
+    /// are clamped). The default range is the matrix's minimum to maximum.
+    /// - Throws: ``IDL/IDLError/nonFinite(_:)`` if an entry is NaN or ±∞;
+    ///   ``IDL/IDLError/invalidArgument(_:)`` for an empty or too large matrix or an empty range.
+    public init<T: BLASScalar>(grayscale matrix: Matrix<T>, range: ClosedRange<Double>? = nil) throws {
+        guard matrix.isFinite else {
+            throw IDLError.nonFinite("a \(matrix.shapeDescription) matrix with NaN or infinite entries cannot be shown as a greyscale image")
+        }
+        var lo = range?.lowerBound ?? Double(matrix.storage.min() ?? 0)
+        var hi = range?.upperBound ?? Double(matrix.storage.max() ?? 1)
+        guard lo.isFinite, hi.isFinite, range == nil || hi > lo else {
+            throw IDLError.invalidArgument("the grey range must be finite and non-empty, got \(lo)...\(hi)")
+        }
+        if hi == lo { lo -= 0.5; hi += 0.5 }
+        let (r, c) = (matrix.rows, matrix.cols)
+        var pixels = [UInt8](repeating: 0, count: r * c)
+        for j in 0..<c {
+            for i in 0..<r {
+                let t = (Double(matrix.storage[i + j * r]) - lo) / (hi - lo)
+                pixels[i * c + j] = UInt8((min(1, max(0, t)) * 255).rounded())
+            }
+        }
+        try self.init(width: c, height: r, colorType: .gray, pixels: pixels)
+    }
+
     // MARK: Encoding
 
     /// The PNG file bytes (8 bits per channel, no interlacing, zlib level 9, libpng's

@@ -111,6 +111,21 @@ import IDLPlot
         #expect(try Data(contentsOf: a) == Data(contentsOf: b))
     }
 
+    @Test func matrixAsGrayscaleImage() throws {
+        let m = try Matrix<Float>(rowMajor: [[0, 1, 2], [4, 3, 2]])
+        let image = try PNGImage(grayscale: m)
+        #expect(image.width == 3 && image.height == 2 && image.colorType == .gray)
+        #expect(image.color(0, 0) == Color(gray: 0) && image.color(0, 1) == Color(gray: 255))
+        #expect(image.color(1, 0) == Color(gray: 64))
+        let back = try PNGImage.decode(image.pngData())
+        #expect(back == image)
+        let clamped = try PNGImage(grayscale: m, range: 1...3)
+        #expect(clamped.color(0, 0) == .black && clamped.color(0, 1) == .white)
+        var bad = m
+        bad[1, 1] = .nan
+        #expect(throws: IDLError.self) { try PNGImage(grayscale: bad) }
+    }
+
     @Test func linksAgainstLibpng16() {
         #expect(libpngVersion.hasPrefix("1.6"))
     }
