@@ -1,4 +1,10 @@
-// Writes one example figure of each kind into results/gallery/.
+// plot-gallery: writes one example figure of each kind of IDLPlot chart into results/gallery/.
+//
+// Run from the repository root:  swift run -c release plot-gallery
+//
+// All data here are SYNTHETIC (a seeded generator and made-up numbers shaped like the
+// project's results); the figures show what the charts look like, not measurements.
+// The output is deterministic: re-running gives byte-identical PNG files.
 import Foundation
 import IDL
 import IDLPlot
@@ -9,7 +15,7 @@ var rng = SeededGenerator(seed: 2024)
 
 // 1. Loss curves on a log scale.
 do {
-    var plot = LinePlot(title: "Training an implicit model on FashionMNIST", xLabel: "epoch", yLabel: "cross-entropy loss", logY: true)
+    var plot = LinePlot(title: "Loss curves (synthetic example)", xLabel: "epoch", yLabel: "cross-entropy loss", logY: true)
     let epochs = 40
     var train: [Double] = [], test: [Double] = []
     for e in 0..<epochs {
@@ -24,7 +30,7 @@ do {
 
 // 2. Accuracy against sparsity.
 do {
-    var plot = ScatterPlot(title: "SIM: accuracy vs sparsity", xLabel: "share of zero weights (%)", yLabel: "test accuracy (%)")
+    var plot = ScatterPlot(title: "Accuracy vs sparsity (synthetic example)", xLabel: "share of zero weights (%)", yLabel: "test accuracy (%)")
     let lambdas = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0]
     var s1: [Double] = [], a1: [Double] = [], s2: [Double] = [], a2: [Double] = []
     for (i, _) in lambdas.enumerated() {
@@ -39,10 +45,10 @@ do {
 
 // 3. Bar chart: accuracy of the models side by side.
 do {
-    var chart = BarChart(title: "Test accuracy by model", yLabel: "accuracy (%)",
+    var chart = BarChart(title: "Accuracy by model (example numbers)", yLabel: "accuracy (%)",
                          categories: ["MLP", "implicit", "SIM-LS", "SIM-ADMM", "SIM-FISTA"])
     try chart.add(values: [84.6, 82.5, 84.6, 73.6, 84.1], label: "clean")
-    try chart.add(values: [61.2, 58.0, 12.5, 40.3, 66.8], label: "certified, eps = 0.01")
+    try chart.add(values: [61.2, 58.0, 12.5, 40.3, 66.8], label: "certified, ε = 0.01")
     chart.showsValues = true
     chart.yRange = 0...100
     try chart.write(to: out.appendingPathComponent("bar-accuracy.png"))
@@ -58,7 +64,7 @@ do {
         for r in 0..<3 { s += u[i, r] * v[j, r] }
         return 0.25 * s * Float(exp(-Double(abs(i - j)) / 12)) + noise[i, j]
     }
-    let map = Heatmap(matrix: a, title: "A of an implicit model (n = 48)")
+    let map = Heatmap(matrix: a, title: "Weights A (random example, n = 48)")
     try map.write(to: out.appendingPathComponent("heatmap-weights.png"), width: 640, height: 560)
 }
 
@@ -78,7 +84,7 @@ do {
     }
     let a = Matrix<Float>(rows: n, cols: n) { i, j in ab[i, j] }
     let spyA = try SpyPlot(matrix: a, rowBlocks: sizes, colBlocks: sizes, rowBlockLabels: ["x3", "x2", "x1"],
-                           colBlockLabels: ["x3", "x2", "x1"], title: "A of a 784-64-32-16-10 network")
+                           colBlockLabels: ["x3", "x2", "x1"], title: "A of a 784-64-32-16-10 MLP (random)")
     try spyA.write(to: out.appendingPathComponent("spy-A.png"), width: 560, height: 560)
     var spyAB = try SpyPlot(matrix: ab, rowBlocks: sizes, colBlocks: sizes + [p], rowBlockLabels: ["x3", "x2", "x1"],
                             colBlockLabels: ["x3", "x2", "x1", "u (784 pixels)"], title: "[A B]: states and inputs")
@@ -114,7 +120,7 @@ do {
         }
     }
     var grid = try ImageGrid(images: images, imageWidth: 28, labels: labels, predictions: predictions,
-                             classNames: names, title: "Test images: label and prediction")
+                             classNames: names, title: "Synthetic 28×28 images: label and prediction")
     grid.columns = 5
     grid.valueRange = 0...1
     try grid.write(to: out.appendingPathComponent("image-grid.png"), width: 800, height: 620)

@@ -302,13 +302,21 @@ struct Frame {
         if !title.isEmpty { drawTitle(&c, theme: t, center: rect.x + rect.width / 2, top: rect.y - topExtra - t.pad - t.lineHeight) }
     }
 
-    /// The title, bold (double-struck), centred over the data area but kept on the canvas.
+    /// The title, bold (double-struck), centred over the data area but kept on the canvas;
+    /// a title too wide for the canvas is drawn at the small size, then shortened with "..".
     func drawTitle(_ c: inout Canvas, theme t: Theme, center: Int, top: Int) {
-        let w = BitmapFont.width(of: title, scale: t.s) + 1
+        var text = title, scale = t.s
+        let room = c.width - 2 * t.pad
+        if BitmapFont.width(of: text, scale: scale) + 1 > room { scale = 1 }
+        if BitmapFont.width(of: text, scale: scale) + 1 > room {
+            while text.count > 1 && BitmapFont.width(of: text + "..", scale: scale) + 1 > room { text.removeLast() }
+            text += ".."
+        }
+        let w = BitmapFont.width(of: text, scale: scale) + 1
         let x = min(max(center, w / 2 + t.pad), c.width - w / 2 - t.pad)
-        let y = max(t.pad / 2, top)
-        c.drawText(title, x: x, y: y, scale: t.s, color: .ink, align: .center)
-        c.drawText(title, x: x + 1, y: y, scale: t.s, color: .ink, align: .center)
+        let y = max(t.pad / 2, top) + (t.capHeight - BitmapFont.capHeight * scale) / 2
+        c.drawText(text, x: x, y: y, scale: scale, color: .ink, align: .center)
+        c.drawText(text, x: x + 1, y: y, scale: scale, color: .ink, align: .center)
     }
 }
 

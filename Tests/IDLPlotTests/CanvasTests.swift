@@ -97,3 +97,15 @@ import IDLPlot
         #expect(maxY == 54)
     }
 }
+
+@Suite struct TitleTests {
+    @Test func longTitlesStayOnTheCanvas() {
+        let plot = LinePlot(title: String(repeating: "A very long title ", count: 8))
+        let c = plot.render(width: 200, height: 120)
+        // Ink in the title band, but none in the outermost columns.
+        var ink = 0
+        for y in 0..<20 { for x in 0..<200 where c.pixel(x, y) == .ink { ink += 1 } }
+        #expect(ink > 50)
+        for y in 0..<20 { #expect(c.pixel(0, y) == .white && c.pixel(199, y) == .white) }
+    }
+}
