@@ -181,12 +181,12 @@ enum Ticks {
     }
 
     /// Labels for linear ticks with step `step`: plain decimals with as many digits as the
-    /// step needs ("0.0", "0.5", "1.0"; "100") unless the numbers are very large (≥ 10⁵) or
+    /// step needs ("0.0", "0.5", "1.0"; "100") unless the numbers are very large (≥ 10⁶) or
     /// all very small (< 0.01), then short scientific ("1e-3", "2.5e6").
     static func labels(_ values: [Double], step: Double) -> [String] {
         let maxAbs = values.map { abs($0) }.max() ?? 0
         let stepExp = Int(log10(step).rounded(.down))
-        if maxAbs >= 1e5 || maxAbs < 1e-2 || step < 1e-4 {
+        if maxAbs >= 1e6 || maxAbs < 1e-2 || step < 1e-4 {
             return values.map { v in abs(v) < step * 1e-6 ? "0" : scientific(v) }
         }
         let decimals = max(0, -stepExp)
