@@ -57,9 +57,10 @@ public struct PlotArea: Equatable, Sendable {
 
     /// Canvas position of the data point (x, y) (may lie outside `rect` if the point is out
     /// of range; NaN for values a log axis cannot show).
+    /// Coordinates far outside the canvas are clamped to ±10⁷ pixels (NaN stays NaN).
     public func point(x: Double, y: Double) -> Point {
-        Point(Double(rect.x) + fraction(x, xRange, xScale) * Double(rect.width),
-              Double(rect.maxY) - fraction(y, yRange, yScale) * Double(rect.height))
+        Point(clampCoordinate(Double(rect.x) + fraction(x, xRange, xScale) * Double(rect.width)),
+              clampCoordinate(Double(rect.maxY) - fraction(y, yRange, yScale) * Double(rect.height)))
     }
 
     /// The pixel (column, row) containing the data point (x, y).
@@ -69,6 +70,7 @@ public struct PlotArea: Equatable, Sendable {
     }
 
     func fraction(_ v: Double, _ r: ClosedRange<Double>, _ s: AxisScale) -> Double {
+        guard r.upperBound > r.lowerBound else { return 0.5 }
         switch s {
         case .linear:
             return (v - r.lowerBound) / (r.upperBound - r.lowerBound)
@@ -78,6 +80,10 @@ public struct PlotArea: Equatable, Sendable {
         }
     }
 }
+
+/// A canvas coordinate limited to ±10⁷ (far beyond any canvas), so integer conversions
+/// are safe; NaN passes through.
+func clampCoordinate(_ v: Double) -> Double { v.isNaN ? v : max(-1e7, min(1e7, v)) }
 
 // MARK: - Theme
 
@@ -119,7 +125,10 @@ enum Ticks {
     /// Extends a degenerate or empty range to something drawable.
     static func sanitize(_ lo: Double, _ hi: Double, log: Bool) -> (Double, Double) {
         if !lo.isFinite || !hi.isFinite || lo > hi { return log ? (1, 10) : (0, 1) }
+        // Keep spans and paddings finite: axes end at ±1e300 (points beyond are off the chart).
+        let lo = max(-1e300, min(1e300, lo)), hi = max(-1e300, min(1e300, hi))
         if log {
+            let lo = max(1e-300, lo), hi = max(1e-300, hi)
             if lo == hi { return (lo / 2, hi * 2) }
             return (lo, hi)
         }
@@ -138,10 +147,12 @@ enum Ticks {
         lo -= span * pad
         hi += span * pad
         let step = niceStep((hi - lo) / Double(max(1, target)))
-        let k0 = Int((lo / step - 1e-9).rounded(.up)), k1 = Int((hi / step + 1e-9).rounded(.down))
+        let k0d = (lo / step - 1e-9).rounded(.up), k1d = (hi / step + 1e-9).rounded(.down)
         var values: [Double] = []
-        if k1 >= k0 && k1 - k0 < 1000 {
-            for k in k0...k1 { values.append(Double(k) * step) }
+        if abs(k0d) < 1e15, abs(k1d) < 1e15, k1d >= k0d, k1d - k0d < 1000 {
+            for k in Int(k0d)...Int(k1d) { values.append(Double(k) * step) }
+        } else {
+            values = [lo, hi]   // a span too small to tick relative to its values
         }
         return AxisTicks(lo: lo, hi: hi, scale: .linear, major: values, labels: labels(values, step: step))
     }
@@ -159,7 +170,7 @@ enum Ticks {
         var (lo, hi) = sanitize(dataLo, dataHi, log: true)
         var l0 = log10(lo), l1 = log10(hi)
         let span = l1 - l0
-        l0 -= span * pad; l1 += span * pad
+        l0 = max(-300, l0 - span * pad); l1 = min(300, l1 + span * pad)
         lo = pow(10, l0); hi = pow(10, l1)
         let d0 = Int(l0.rounded(.down)), d1 = Int(l1.rounded(.up))
         var major: [Double] = [], minor: [Double] = []

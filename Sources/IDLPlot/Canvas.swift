@@ -138,8 +138,10 @@ public struct Canvas: Equatable, Sendable {
     /// Fills the rectangle [x0, x1] × [y0, y1] given in fractional pixels; edge pixels get
     /// partial coverage, so bars of any position look smooth.
     public mutating func fillRect(x0: Double, y0: Double, x1: Double, y1: Double, _ color: Color) {
-        let lx = min(x0, x1), hx = max(x0, x1), ly = min(y0, y1), hy = max(y0, y1)
-        guard lx.isFinite, hx.isFinite, ly.isFinite, hy.isFinite else { return }
+        guard x0.isFinite, x1.isFinite, y0.isFinite, y1.isFinite else { return }
+        let w = Double(width) + 2, h = Double(height) + 2
+        let lx = max(-2, min(x0, x1)), hx = min(w, max(x0, x1)), ly = max(-2, min(y0, y1)), hy = min(h, max(y0, y1))
+        guard lx < hx, ly < hy else { return }
         let ix0 = max(0, Int(lx.rounded(.down))), ix1 = min(width - 1, Int(hx.rounded(.up)) - 1)
         let iy0 = max(0, Int(ly.rounded(.down))), iy1 = min(height - 1, Int(hy.rounded(.up)) - 1)
         guard ix0 <= ix1, iy0 <= iy1 else { return }
@@ -180,6 +182,11 @@ public struct Canvas: Equatable, Sendable {
     /// Only pixels inside `clip` (default: the canvas) are touched.
     public mutating func strokePolyline(_ points: [Point], color: Color, width lineWidth: Double = 1, clip: PixelRect? = nil) {
         guard !points.isEmpty, lineWidth.isFinite, lineWidth > 0 else { return }
+        // Far-away points are pulled in to ±10⁷ pixels: safe integer maths, invisible change.
+        let points = points.map { p in
+            p.x.isFinite && p.y.isFinite ? Point(max(-1e7, min(1e7, p.x)), max(-1e7, min(1e7, p.y))) : Point(.nan, .nan)
+        }
+        let lineWidth = min(lineWidth, 1000)
         let w = max(1, lineWidth)
         let fade = min(1, lineWidth)          // thinner than a pixel: fainter, not thinner
         let half = w / 2
@@ -193,9 +200,9 @@ public struct Canvas: Equatable, Sendable {
         }
         guard minX.isFinite else { return }
         let bx0 = max(cx0, Int((minX - half - 1).rounded(.down)))
-        let bx1 = min(cx1, Int(min(1e9, (maxX + half + 1).rounded(.up))))
+        let bx1 = min(cx1, Int((maxX + half + 1).rounded(.up)))
         let by0 = max(cy0, Int((minY - half - 1).rounded(.down)))
-        let by1 = min(cy1, Int(min(1e9, (maxY + half + 1).rounded(.up))))
+        let by1 = min(cy1, Int((maxY + half + 1).rounded(.up)))
         guard bx0 < bx1, by0 < by1 else { return }
         let mw = bx1 - bx0
         var mask = [Float](repeating: 0, count: mw * (by1 - by0))
@@ -224,7 +231,7 @@ public struct Canvas: Equatable, Sendable {
         }
         var previous: Point? = nil
         for p in points {
-            guard p.x.isFinite && p.y.isFinite && abs(p.x) < 1e7 && abs(p.y) < 1e7 else { previous = nil; continue }
+            guard p.x.isFinite && p.y.isFinite else { previous = nil; continue }
             segment(previous ?? p, p)
             previous = p
         }
@@ -239,6 +246,8 @@ public struct Canvas: Equatable, Sendable {
     /// Fills an anti-aliased disc.
     public mutating func fillCircle(center: Point, radius: Double, color: Color) {
         guard center.x.isFinite, center.y.isFinite, radius.isFinite, radius > 0, radius < 1e5 else { return }
+        guard center.x > -radius - 2, center.x < Double(width) + radius + 2,
+              center.y > -radius - 2, center.y < Double(height) + radius + 2 else { return }
         let x0 = max(0, Int((center.x - radius - 1).rounded(.down)))
         let x1 = min(width - 1, Int((center.x + radius + 1).rounded(.up)))
         let y0 = max(0, Int((center.y - radius - 1).rounded(.down)))

@@ -191,11 +191,12 @@ public struct Heatmap<T: BLASScalar>: Figure, Sendable {
 
     func colorRange(_ shown: [Double]) -> (Double, Double) {
         if let r = range, r.lowerBound.isFinite, r.upperBound.isFinite, r.upperBound > r.lowerBound {
-            return (r.lowerBound, r.upperBound)
+            return (max(-1e300, r.lowerBound), min(1e300, r.upperBound))
         }
         var lo = Double.infinity, hi = -Double.infinity
         for v in shown where v.isFinite { lo = min(lo, v); hi = max(hi, v) }
         if !lo.isFinite { return colormap == .diverging ? (-1, 1) : (0, 1) }
+        lo = max(-1e300, lo); hi = min(1e300, hi)   // keep hi − lo finite
         if colormap == .diverging {
             let m = max(abs(lo), abs(hi))
             return m > 0 ? (-m, m) : (-1, 1)
@@ -244,8 +245,8 @@ public struct Heatmap<T: BLASScalar>: Figure, Sendable {
         }
         let f = frame.frame
         f.drawDecorations(&c, theme: t, rect: area.rect, xTicks: xt, yTicks: yt)
-        if showsColorBar {
-            let barH = min(max(area.rect.height, min(100, height / 3)), height - 2 * t.pad)
+        let barH = min(max(area.rect.height, min(100, height / 3)), height - 2 * t.pad)
+        if showsColorBar && barH >= 4 {
             let bar = PixelRect(x: area.rect.maxX + 1 + geo.gap, y: area.rect.y + area.rect.height / 2 - barH / 2,
                                 width: geo.bar, height: barH)
             for y in 0..<bar.height {

@@ -81,7 +81,7 @@ struct XYChart: Sendable {
             let pts = mapped(s, area)
             if s.line {
                 for (a, b) in zip(pts, pts.dropFirst()) where a.x.isFinite && b.x.isFinite {
-                    let n = min(200, Int(max(abs(b.x - a.x), abs(b.y - a.y)) / 6))
+                    let n = Int(min(200, max(abs(b.x - a.x), abs(b.y - a.y)) / 6))
                     for i in 0..<max(1, n) {
                         let f = Double(i) / Double(max(1, n))
                         occupied.append(Point(a.x + f * (b.x - a.x), a.y + f * (b.y - a.y)))

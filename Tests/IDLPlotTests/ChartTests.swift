@@ -275,3 +275,62 @@ import IDLPlot
         #expect(grid.render(width: 64, height: 64).width == 64)
     }
 }
+
+@Suite struct RobustnessTests {
+    @Test func tinyCanvasesAndEmptyMatricesDoNotCrash() throws {
+        var line = LinePlot(title: "t", xLabel: "x", yLabel: "y")
+        try line.add(x: [1.0, 2], y: [3.0, 4], label: "a")
+        var scatter = ScatterPlot(title: "t")
+        try scatter.add(x: [1.0], y: [1.0], label: "p", pointLabels: ["one"])
+        var bars = BarChart(title: "t", categories: ["a", "b"])
+        try bars.add(values: [1.0, 2], label: "g")
+        let m = Matrix<Float>(rows: 3, cols: 4) { i, j in Float(i - j) }
+        let empty = Matrix<Double>(rows: 0, cols: 0)
+        let figures: [any Figure] = [
+            line, scatter, bars, Heatmap(matrix: m), Heatmap(matrix: empty),
+            try SpyPlot(matrix: m), try SpyPlot(matrix: empty),
+            try ImageGrid(images: m, imageWidth: 3, labels: [0, 1, 2, 3]),
+        ]
+        for figure in figures {
+            for (w, h) in [(1, 1), (16, 16), (40, 300), (300, 40)] {
+                let c = figure.render(width: w, height: h)
+                #expect(c.width == w && c.height == h)
+            }
+        }
+        #expect(try SpyPlot(matrix: empty).density == 0)
+    }
+}
+
+@Suite struct ExtremeValueTests {
+    @Test func hugeFiniteValuesDoNotCrash() throws {
+        let huge = Double.greatestFiniteMagnitude
+        var line = LinePlot(title: "extremes")
+        try line.add(x: [0.0, 1, 2, 3], y: [-huge, huge, 1, 2], label: "a")
+        try line.add(x: [1e300, 1e300 * (1 + 1e-12)], y: [1.0, 2], label: "tiny span")
+        #expect(line.render(width: 200, height: 150).width == 200)
+        var ranged = LinePlot()
+        ranged.yRange = 0...1
+        try ranged.add(x: [0.0, 1, 2], y: [0.5, 1e12, -huge])
+        let area = ranged.plotArea(width: 200, height: 150)
+        let c = ranged.render(width: 200, height: 150)
+        let p = area.pixel(x: 0, y: 0.5)
+        #expect(c.pixel(p.x, p.y) == Color.series(0))   // the in-range point is drawn
+        var logs = ScatterPlot(logY: true)
+        try logs.add(x: [1.0, 2, 3], y: [Double.leastNonzeroMagnitude, 1, huge])
+        #expect(logs.render(width: 200, height: 150).height == 150)
+        var bars = BarChart(categories: ["a", "b"])
+        try bars.add(values: [huge, -huge])
+        bars.showsValues = true
+        #expect(bars.render(width: 200, height: 150).width == 200)
+        let m = try Matrix<Double>(rowMajor: [[huge, -huge], [0, 1]])
+        #expect(Heatmap(matrix: m).render(width: 120, height: 100).width == 120)
+        var fixed = Heatmap(matrix: m)
+        fixed.range = -huge...huge
+        #expect(fixed.render(width: 120, height: 100).width == 120)
+        var canvas = Canvas(width: 20, height: 20)
+        canvas.drawLine(from: Point(-huge, 10.5), to: Point(huge, 10.5), color: .black)
+        canvas.fillCircle(center: Point(huge, 0), radius: 3, color: .black)
+        canvas.fillRect(x0: -huge, y0: 2, x1: huge, y1: 3, .black)
+        #expect(canvas.pixel(10, 10) == .black && canvas.pixel(10, 2) == .black)
+    }
+}
