@@ -8,7 +8,9 @@ import IDL
 ///
 /// Pixel values are mapped linearly from ``valueRange`` (default: the finite data's range)
 /// to black … white (or through ``colormap``); NaN and ±∞ pixels are drawn mid grey and
-/// counted in ``nonFiniteCount``. Images are enlarged by a whole factor to fill the canvas.
+/// counted in ``nonFiniteCount``. Images are enlarged by a whole factor to fill the canvas;
+/// when there are more images than fit even at one screen pixel per image pixel, those that
+/// do not fit are left out (see ``shownCount(width:height:)``).
 ///
 /// ```swift
 /// let grid = try ImageGrid(images: testImages, imageWidth: 28, labels: labels, predictions: predicted,
@@ -133,6 +135,10 @@ public struct ImageGrid<T: BLASScalar>: Figure, Sendable {
         }
         var scale = fit(bestCols, bestCS)
         if scale < 1 && bestCS > 1 { bestCS = 1; scale = fit(bestCols, 1) }
+        if scale < 1 && columns == nil {
+            // Too many images for the canvas: as many columns as fit at one pixel per pixel.
+            bestCols = max(1, min(n, availW / (imageWidth + gap)))
+        }
         scale = max(1, scale)
         let rows = (n + bestCols - 1) / bestCols
         // Smaller caption text when the captions are wider than the images.
@@ -144,6 +150,14 @@ public struct ImageGrid<T: BLASScalar>: Figure, Sendable {
         let oy = top + max(0, (availH - rows * cellH + gap) / 2)
         return Layout(theme: t, columns: bestCols, rows: rows, scale: scale, captionScale: bestCS,
                       cellW: cellW, cellH: cellH, origin: (ox, oy), top: top)
+    }
+
+    /// How many images are drawn on a canvas of this size (all of them unless too many fit).
+    public func shownCount(width: Int, height: Int) -> Int {
+        (0..<count).filter { j in
+            let r = imageRect(j, width: width, height: height)
+            return r.maxY <= height && r.maxX <= width
+        }.count
     }
 
     /// The canvas rectangle of image `index` (before its caption), on a canvas of this size.
@@ -169,6 +183,8 @@ public struct ImageGrid<T: BLASScalar>: Figure, Sendable {
         let per = imageWidth * imageHeight
         for j in 0..<count {
             let x0 = L.origin.x + (j % L.columns) * L.cellW, y0 = L.origin.y + (j / L.columns) * L.cellH
+            // Images that do not fit on the canvas even at one pixel per pixel are left out.
+            guard y0 + imageHeight * L.scale <= height, x0 + imageWidth * L.scale <= width else { continue }
             for r in 0..<imageHeight {
                 for col in 0..<imageWidth {
                     let v = Double(images.storage[j * per + r * imageWidth + col])

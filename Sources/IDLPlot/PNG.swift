@@ -412,7 +412,9 @@ func writeFileAtomically(_ bytes: [UInt8], to url: URL) throws {
     guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDir), isDir.boolValue else {
         throw IDLError.io("cannot write \(path): directory \(directory) does not exist")
     }
-    let temp = directory + "/." + url.lastPathComponent + ".tmp-\(getpid())"
+    // Unique per call (process id and a random tag), so concurrent writers never share it.
+    let tag = String(UInt64.random(in: 0..<UInt64.max), radix: 36)
+    let temp = directory + "/." + url.lastPathComponent + ".tmp-\(getpid())-" + tag
     guard let file = fopen(temp, "wb") else {
         let reason = String(cString: strerror(errno))
         throw IDLError.io("cannot write \(path): \(reason)")

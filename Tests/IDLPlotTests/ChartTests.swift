@@ -298,6 +298,14 @@ import IDLPlot
             }
         }
         #expect(try SpyPlot(matrix: empty).density == 0)
+        // Far more images than fit: the ones that fit are drawn, the rest left out.
+        let many = try ImageGrid(images: Matrix<Float>(rows: 784, cols: 400, repeating: 1), imageWidth: 28)
+        #expect(many.render(width: 120, height: 100).width == 120)
+        let shown = many.shownCount(width: 120, height: 100)
+        #expect(shown > 0 && shown < 400)
+        #expect(many.shownCount(width: 800, height: 600) > 200)
+        let forty = try ImageGrid(images: Matrix<Float>(rows: 784, cols: 40, repeating: 1), imageWidth: 28)
+        #expect(forty.shownCount(width: 800, height: 600) == 40)
     }
 }
 
