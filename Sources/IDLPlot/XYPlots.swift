@@ -75,7 +75,7 @@ struct XYChart: Sendable {
     }
 
     /// Points the legend should not cover: data points, samples along lines, point labels.
-    func occupied(_ area: PlotArea) -> [Point] {
+    func occupied(_ area: PlotArea, labels: Bool = true) -> [Point] {
         var occupied: [Point] = []
         for s in series {
             let pts = mapped(s, area)
@@ -89,12 +89,41 @@ struct XYChart: Sendable {
                 }
             }
             occupied += pts.filter { $0.x.isFinite }
-            for (p, text) in zip(pts, s.pointLabels) where p.x.isFinite && !text.isEmpty {
-                let w = BitmapFont.width(of: text)
-                for dx in stride(from: 0, through: w, by: 6) { occupied.append(Point(p.x + 6 + Double(dx), p.y - 8)) }
+        }
+        guard labels, series.contains(where: { !$0.pointLabels.isEmpty }) else { return occupied }
+        let lines = occupied
+        for s in series where !s.pointLabels.isEmpty {
+            for box in labelBoxes(s, mapped(s, area), area.rect, taken: lines) {
+                for dx in stride(from: 0, through: box.width, by: 6) {
+                    occupied.append(Point(Double(box.x + dx), Double(box.y + box.height / 2)))
+                }
             }
         }
         return occupied
+    }
+
+    /// Where each point label goes: of the four corners around its point, the one that
+    /// covers the fewest `taken` points (lines and markers) and stays inside `rect`.
+    func labelBoxes(_ s: XYSeries, _ pts: [Point], _ rect: PixelRect, taken: [Point]) -> [PixelRect] {
+        var boxes: [PixelRect] = []
+        let h = BitmapFont.capHeight, gap = 5
+        for (p, text) in zip(pts, s.pointLabels) where p.x.isFinite && !text.isEmpty {
+            let w = BitmapFont.width(of: text)
+            let px = Int(p.x), py = Int(p.y)
+            let candidates = [PixelRect(x: px + gap, y: py - gap - h, width: w, height: h),
+                              PixelRect(x: px + gap, y: py + gap, width: w, height: h),
+                              PixelRect(x: px - gap - w, y: py - gap - h, width: w, height: h),
+                              PixelRect(x: px - gap - w, y: py + gap, width: w, height: h)]
+            var best = candidates[0], bestScore = Int.max
+            for box in candidates {
+                let grown = PixelRect(x: box.x - 2, y: box.y - 2, width: box.width + 4, height: box.height + 4)
+                var score = taken.reduce(0) { $0 + (grown.contains(Int($1.x), Int($1.y)) ? 1 : 0) }
+                if box.x < rect.x || box.maxX > rect.maxX || box.y < rect.y || box.maxY > rect.maxY { score += 1000 }
+                if score < bestScore { bestScore = score; best = box }
+            }
+            boxes.append(best)
+        }
+        return boxes
     }
 
     func layout(width: Int, height: Int) -> Layout {
@@ -158,6 +187,7 @@ struct XYChart: Sendable {
         var c = Canvas(width: width, height: height)
         L.frame.drawGrid(&c, rect: rect, xTicks: L.xTicks, yTicks: L.yTicks)
         let inside = PixelRect(x: rect.x - 2, y: rect.y - 2, width: rect.width + 4, height: rect.height + 4)
+        let lineAndMarkerPoints = series.contains { !$0.pointLabels.isEmpty } ? occupied(L.area, labels: false) : []
         for (k, s) in series.enumerated() {
             let color = s.color ?? Color.series(k)
             let pts = mapped(s, L.area)
@@ -169,12 +199,10 @@ struct XYChart: Sendable {
                     c.fillCircle(center: p, radius: r, color: color)
                 }
             }
-            for (p, text) in zip(pts, s.pointLabels) where p.x.isFinite && !text.isEmpty && inside.contains(Int(p.x), Int(p.y)) {
-                let w = BitmapFont.width(of: text)
-                let gap = Int(t.markerRadius) + 3
-                let right = Int(p.x) + gap + w <= rect.maxX
-                c.drawText(text, x: right ? Int(p.x) + gap : Int(p.x) - gap, y: Int(p.y) - gap + 2,
-                           color: Color(hex: 0x4D4D4D), align: right ? .left : .right, baseline: .bottom)
+            let shown = zip(pts, s.pointLabels).filter { $0.0.x.isFinite && !$0.1.isEmpty }
+            for ((p, text), box) in zip(shown, labelBoxes(s, pts, rect, taken: lineAndMarkerPoints))
+            where inside.contains(Int(p.x), Int(p.y)) {
+                c.drawText(text, x: box.x, y: box.y, color: Color(hex: 0x4D4D4D))
             }
         }
         L.frame.drawDecorations(&c, theme: t, rect: rect, xTicks: L.xTicks, yTicks: L.yTicks, topExtra: L.topExtra)
