@@ -39,7 +39,7 @@ let package = Package(
         // Figures written as PNG.
         .target(
             name: "IDLPlot",
-            dependencies: ["IDL", "CPNG"],
+            dependencies: ["IDL", "CPNG", "CZlib"],
             path: "Sources/IDLPlot",
             swiftSettings: optimise
         ),
@@ -69,6 +69,13 @@ let package = Package(
             name: "mlp-bench",
             dependencies: ["IDL"],
             path: "Experiments/mlp-bench",
+            swiftSettings: optimise
+        ),
+
+        .executableTarget(
+            name: "plot-gallery",
+            dependencies: ["IDLPlot", "IDL"],
+            path: "Experiments/plot-gallery",
             swiftSettings: optimise
         ),
 
