@@ -9,6 +9,8 @@
 import Foundation
 import IDL
 
+useLineBufferedStandardOutput()
+
 func argument(_ name: String) -> String? {
     guard let i = CommandLine.arguments.firstIndex(of: name), i + 1 < CommandLine.arguments.count else { return nil }
     return CommandLine.arguments[i + 1]
@@ -25,15 +27,6 @@ let train = try FashionMNIST.load(.train, scaling: .symmetric, as: Float.self)
 let test = try FashionMNIST.load(.test, scaling: .symmetric, as: Float.self)
 print("FashionMNIST: \(train.count) training and \(test.count) test images loaded in \(formatFixed(now() - t0, decimals: 2)) s; BLAS kernels \(blasCoreName), \(blasThreads) threads")
 
-func evaluate(_ model: ImplicitModel<Float>) throws -> Double {
-    var correct = 0
-    for batch in try test.batches(size: 1000) {
-        let scores = try model.predict(batch.inputs)
-        correct += zip(scores.argmaxPerColumn(), batch.labels).filter { $0 == $1 }.count
-    }
-    return Double(correct) / Double(test.count)
-}
-
 struct Result { var solver: String; var accuracy: Double; var msPerStep: Double; var fwdIt: Double; var bwdIt: Double; var converged: Double }
 var results = [Result]()
 
@@ -46,34 +39,19 @@ for (name, solver) in solvers {
     let optimizer = try Adam(model.parameters, learningRate: 5e-3)
     print("\n== \(name): \(model.summary)")
     print("epoch  loss     test acc  ms/step  fwd it  bwd it  converged")
-    var totalSteps = 0, totalTime = 0.0, fwdIts = 0, bwdIts = 0, solves = 0, convergedSolves = 0
-    var accuracy = 0.0
-    for epoch in 1...epochs {
-        model.log.reset()
-        var lossSum = 0.0, steps = 0
-        let start = now()
-        for batch in try train.batches(size: 64, shuffledWith: &g) {
-            optimizer.zeroGrad()
-            let loss = try crossEntropyLoss(model(Tensor(batch.inputs)), batch.labels)
-            loss.backward()
-            optimizer.step()
-            lossSum += Double(loss.value[0, 0])
-            steps += 1
-            if let stepLimit, steps >= stepLimit { break }
-        }
-        let elapsed = now() - start
-        let log = model.log
-        totalSteps += steps; totalTime += elapsed
-        fwdIts += log.forwardIterations; bwdIts += log.backwardIterations
-        solves += log.forwardSolves + log.backwardSolves
-        convergedSolves += log.forwardConverged + log.backwardConverged
-        accuracy = try evaluate(model)
-        let share = Double(log.forwardConverged + log.backwardConverged) / Double(max(1, log.forwardSolves + log.backwardSolves))
-        print("\(String(epoch).padding(toLength: 5, withPad: " ", startingAt: 0))  \(formatFixed(lossSum / Double(steps), decimals: 4))   \(formatFixed(100 * accuracy, decimals: 2)) %   \(formatFixed(1000 * elapsed / Double(steps), decimals: 2))     \(formatFixed(log.meanForwardIterations, decimals: 1))    \(formatFixed(log.meanBackwardIterations, decimals: 1))    \(formatFixed(100 * share, decimals: 1)) %")
+    let reports = try trainClassifier(model, optimizer: optimizer, train: train, test: test, epochs: epochs, batchSize: 64,
+                                      generator: &g, solveLog: model.log, stepsPerEpoch: stepLimit) { r in
+        print("\(String(r.epoch).padding(toLength: 5, withPad: " ", startingAt: 0))  \(formatFixed(r.loss, decimals: 4))   \(formatFixed(100 * r.testAccuracy!, decimals: 2)) %   \(formatFixed(r.msPerStep, decimals: 2))     \(formatFixed(r.forwardIterations!, decimals: 1))    \(formatFixed(r.backwardIterations!, decimals: 1))    \(formatFixed(100 * r.convergedFraction!, decimals: 1)) %")
     }
-    results.append(Result(solver: name, accuracy: accuracy, msPerStep: 1000 * totalTime / Double(totalSteps),
-                          fwdIt: Double(fwdIts) / Double(max(1, totalSteps)), bwdIt: Double(bwdIts) / Double(max(1, totalSteps)),
-                          converged: Double(convergedSolves) / Double(max(1, solves))))
+    let totalSteps = reports.reduce(0) { $0 + $1.steps }
+    let totalTime = reports.reduce(0) { $0 + $1.seconds }
+    func weighted(_ f: (EpochReport) -> Double) -> Double {
+        reports.reduce(0) { $0 + f($1) * Double($1.steps) } / Double(max(1, totalSteps))
+    }
+    let accuracy = reports.last!.testAccuracy!
+    results.append(Result(solver: name, accuracy: accuracy, msPerStep: 1000 * totalTime / Double(max(1, totalSteps)),
+                          fwdIt: weighted { $0.forwardIterations! }, bwdIt: weighted { $0.backwardIterations! },
+                          converged: weighted { $0.convergedFraction! }))
     print("final: \(model.wellPosednessReport)")
 }
 

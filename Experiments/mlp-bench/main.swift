@@ -7,6 +7,8 @@
 import Foundation
 import IDL
 
+useLineBufferedStandardOutput()
+
 func argument(_ name: String) -> String? {
     guard let i = CommandLine.arguments.firstIndex(of: name), i + 1 < CommandLine.arguments.count else { return nil }
     return CommandLine.arguments[i + 1]

@@ -132,3 +132,46 @@ import IDL
         #expect(throws: IDLError.self) { try Metrics.accuracy(scores, [1]) }
     }
 }
+
+@Suite struct ClassifierTrainingTests {
+    /// Two Gaussian blobs, classes 0 and 1, 2 features.
+    func blobs(_ count: Int, seed: UInt64) throws -> Dataset<Double> {
+        var g = SeededGenerator(seed: seed)
+        var x = Matrix<Double>.randomNormal(2, count, scale: 0.5, using: &g)
+        var labels = [Int]()
+        for j in 0..<count {
+            let c = j % 2
+            labels.append(c)
+            x[0, j] += c == 0 ? -2 : 2
+        }
+        return try Dataset(inputs: x, labels: labels, classCount: 2)
+    }
+
+    @Test func implicitClassifierLearnsBlobsAndReportsSolves() throws {
+        var g = SeededGenerator(seed: 3)
+        let model = try ImplicitModel<Double>(inputDim: 2, outputDim: 2, hiddenDim: 8, using: &g)
+        let opt = try Adam(model.parameters, learningRate: 0.05)
+        let reports = try trainClassifier(model, optimizer: opt, train: try blobs(200, seed: 1), test: try blobs(100, seed: 2),
+                                          epochs: 3, batchSize: 20, generator: &g, solveLog: model.log)
+        #expect(reports.count == 3 && reports.allSatisfy { $0.steps == 10 })
+        #expect(reports.last!.testAccuracy! > 0.95)
+        #expect(reports.last!.convergedFraction == 1)
+        #expect(reports.last!.forwardIterations! >= 1)
+        #expect(reports.last!.loss < reports.first!.loss)
+    }
+
+    @Test func nonFiniteLossStopsTrainingAndKeepsLastFiniteModel() throws {
+        var g = SeededGenerator(seed: 4)
+        let model = Sequential<Double>.mlp([2, 4, 2], using: &g)
+        let opt = try SGD(model.parameters, learningRate: 1e30)
+        var caught: IDLError?
+        do {
+            _ = try trainClassifier(model, optimizer: opt, train: try blobs(64, seed: 1), epochs: 5, batchSize: 8, generator: &g)
+        } catch let e as IDLError {
+            caught = e
+        }
+        let error = try #require(caught)
+        #expect("\(error)".contains("epoch") && "\(error)".contains("learning rate"))
+        #expect(model.parameters.allSatisfy { $0.value.isFinite })
+    }
+}
