@@ -16,9 +16,11 @@ let package = Package(
     products: [
         .library(name: "IDL", targets: ["IDL"]),
         .library(name: "IDLPlot", targets: ["IDLPlot"]),
+        .executable(name: "idl", targets: ["idl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
         // System libraries, from Debian's libopenblas-dev, libpng-dev and zlib1g-dev.
@@ -41,6 +43,14 @@ let package = Package(
             name: "IDLPlot",
             dependencies: ["IDL", "CPNG", "CZlib"],
             path: "Sources/IDLPlot",
+            swiftSettings: optimise
+        ),
+
+        // The command-line tool.
+        .executableTarget(
+            name: "idl",
+            dependencies: ["IDL", "IDLPlot", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/idl",
             swiftSettings: optimise
         ),
 

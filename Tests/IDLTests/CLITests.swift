@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+import IDL
+
+/// Runs the `idl` executable built beside the test binary; returns (exit status, stdout, stderr).
+func runTool(_ name: String, _ arguments: [String], in directory: URL? = nil) throws -> (status: Int32, out: String, err: String) {
+    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name)
+    guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+        throw IDLError.io("\(binary.path) is missing: build the package (swift build / swift test build every product)")
+    }
+    let p = Process()
+    p.executableURL = binary
+    p.arguments = arguments
+    if let directory { p.currentDirectoryURL = directory }
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+}
+
+/// The last line of the output, parsed as the JSON object `--json` promises.
+func lastJSON(_ output: String) throws -> [String: Any] {
+    let line = output.split(separator: "\n").last.map(String.init) ?? ""
+    guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+        throw IDLError.io("the last line is not a JSON object: \(line)")
+    }
+    return object
+}
+
+@Suite struct CLITests {
+    @Test func predictMatchesTorchidlOnTheInteropFixture() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let folder = fixturesDirectory.appendingPathComponent("interop/implicit_small")
+        let y = dir.appendingPathComponent("y.npy")
+        let r = try runTool("idl", ["predict", "--model", folder.appendingPathComponent("model.safetensors").path,
+                                    "--input", folder.appendingPathComponent("input.npy").path, "--output", y.path, "--json"])
+        #expect(r.status == 0, "\(r.err)")
+        let json = try lastJSON(r.out)
+        #expect(json["samples"] as? Int == 10 && json["converged"] as? Bool == true)
+        let got = try readNpy(y, as: Float.self)
+        let want = try readNpy(folder.appendingPathComponent("expected_output.npy"), as: Float.self)
+        #expect(got.rows == want.rows && got.cols == want.cols)
+        #expect((got - want).maxAbs < 1e-4)
+    }
+
+    /// A tiny MNIST-format directory: 4×4 images, two classes told apart by their brightness.
+    func writeTinyDataset(_ dir: URL) throws {
+        var g = SeededGenerator(seed: 1)
+        for (split, count) in [("train", 120), ("t10k", 40)] {
+            var pixels = [UInt8]()
+            var labels = [UInt8]()
+            for k in 0..<count {
+                let label = k % 2
+                labels.append(UInt8(label))
+                for _ in 0..<16 { pixels.append(UInt8(label == 0 ? g.integer(below: 100) : 155 + g.integer(below: 100))) }
+            }
+            try IDXArray.encode(pixels, shape: [count, 4, 4]).write(to: dir.appendingPathComponent("\(split)-images-idx3-ubyte"))
+            try IDXArray.encode(labels, shape: [count]).write(to: dir.appendingPathComponent("\(split)-labels-idx1-ubyte"))
+        }
+    }
+
+    @Test func trainSaveAndPredictEndToEnd() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try writeTinyDataset(dir)
+        let modelURL = dir.appendingPathComponent("m.safetensors")
+        let r = try runTool("idl", ["train", "--dataset", "mnist-format", "--data-dir", dir.path, "--epochs", "2",
+                                    "--batch-size", "16", "--hidden-dim", "8", "--lr", "0.02", "--output", modelURL.path,
+                                    "--log-dir", dir.appendingPathComponent("log").path, "--json", "--quiet"])
+        #expect(r.status == 0, "\(r.err)")
+        let json = try lastJSON(r.out)
+        #expect((json["test_accuracy"] as? Double ?? 0) > 0.9)
+        #expect(json["converged_fraction"] as? Double == 1)
+        let log = try String(contentsOf: dir.appendingPathComponent("log/train.log"), encoding: .utf8)
+        #expect(log.split(separator: "\n").count == 4)  // comment, header, two epochs
+        // Predict with the tool and in process: the same numbers.
+        var g = SeededGenerator(seed: 9)
+        let u = Matrix<Float>.randomUniform(16, 5, -1, 1, using: &g)
+        try writeNpy(u, to: dir.appendingPathComponent("u.npy"))
+        let p = try runTool("idl", ["predict", "--model", modelURL.path, "--input", dir.appendingPathComponent("u.npy").path,
+                                    "--output", dir.appendingPathComponent("y.npy").path])
+        #expect(p.status == 0, "\(p.err)")
+        let viaTool = try readNpy(dir.appendingPathComponent("y.npy"), as: Float.self)
+        let inProcess = try ImplicitModel<Float>.load(from: modelURL).predict(u)
+        #expect(viaTool == inProcess)
+    }
+
+    @Test func badInputGivesOneClearLineAndFailure() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let unknown = try runTool("idl", ["train", "--dataset", "imagenet"])
+        #expect(unknown.status != 0 && unknown.err.contains("unknown --dataset"))
+        let missing = try runTool("idl", ["predict", "--model", dir.appendingPathComponent("none.safetensors").path,
+                                          "--input", "u.npy", "--output", "y.npy"])
+        #expect(missing.status != 0 && missing.err.contains("not found"))
+        // A model file missing a tensor.
+        var partial = SafeTensors()
+        partial.setMatrix("A", Matrix<Float>.identity(3))
+        try partial.write(to: dir.appendingPathComponent("partial.safetensors"))
+        try writeNpy(Matrix<Float>.ones(3, 2), to: dir.appendingPathComponent("u.npy"))
+        let noB = try runTool("idl", ["predict", "--model", dir.appendingPathComponent("partial.safetensors").path,
+                                      "--input", dir.appendingPathComponent("u.npy").path, "--output", dir.appendingPathComponent("y.npy").path])
+        #expect(noB.status != 0 && noB.err.contains("no tensor 'B'"))
+        // An input with the wrong feature count.
+        let folder = fixturesDirectory.appendingPathComponent("interop/implicit_small")
+        let wrong = try runTool("idl", ["predict", "--model", folder.appendingPathComponent("model.safetensors").path,
+                                        "--input", dir.appendingPathComponent("u.npy").path, "--output", dir.appendingPathComponent("y.npy").path])
+        #expect(wrong.status != 0 && wrong.err.contains("expects 16"))
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("y.npy").path))
+    }
+}
