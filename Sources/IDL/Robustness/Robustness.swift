@@ -1,0 +1,97 @@
+/// The certified ℓ∞ Lipschitz constant of an implicit model (El Ghaoui et al., section on
+/// robustness): for a 1-Lipschitz φ and ‖A‖∞ < 1,
+///
+///     ‖x(u₁) − x(u₂)‖∞ ≤ ‖B‖∞ / (1 − ‖A‖∞) · ‖u₁ − u₂‖∞
+///     ‖ŷ(u₁) − ŷ(u₂)‖∞ ≤ (‖C‖∞‖B‖∞ / (1 − ‖A‖∞) + ‖D‖∞) · ‖u₁ − u₂‖∞.
+///
+/// Only the input columns of B and D count (a constant bias row does not move).
+public struct LipschitzCertificate: Sendable, CustomStringConvertible {
+    /// ‖A‖∞ of the effective A.
+    public var normA: Double
+    /// ‖B‖∞ over the input columns.
+    public var normB: Double
+    /// ‖C‖∞.
+    public var normC: Double
+    /// ‖D‖∞ over the input columns (0 without D).
+    public var normD: Double
+    /// The state bound ‖B‖∞ / (1 − ‖A‖∞) (∞ when ‖A‖∞ ≥ 1).
+    public var stateConstant: Double { normA < 1 ? normB / (1 - normA) : .infinity }
+    /// The output bound L = ‖C‖∞‖B‖∞ / (1 − ‖A‖∞) + ‖D‖∞.
+    public var outputConstant: Double { normA < 1 ? normC * stateConstant + normD : .infinity }
+
+    /// The certificate of a model with matrices A, B, C, D (B, D restricted to input columns).
+    public init<T: BLASScalar>(A: Matrix<T>, B: Matrix<T>, C: Matrix<T>, D: Matrix<T>?) {
+        normA = Double(A.infinityNorm)
+        normB = Double(B.infinityNorm)
+        normC = Double(C.infinityNorm)
+        normD = D.map { Double($0.infinityNorm) } ?? 0
+    }
+
+    /// The certificate of a trained implicit model. A bias column (constant input) is excluded.
+    public init<T: BLASScalar>(_ model: ImplicitModel<T>) {
+        let p = model.inputDim
+        self.init(A: model.effectiveA, B: model.B.value.columns(0..<p), C: model.C.value,
+                  D: model.D.map { $0.value.columns(0..<p) })
+    }
+
+    public var description: String {
+        "‖A‖∞ = \(formatScalar(normA, digits: 4)), ‖B‖∞ = \(formatScalar(normB, digits: 4)), ‖C‖∞ = \(formatScalar(normC, digits: 4)), ‖D‖∞ = \(formatScalar(normD, digits: 4)); certified ℓ∞ Lipschitz constant \(formatScalar(outputConstant, digits: 4))"
+    }
+
+    /// Share of samples certified robust at radius ε: correctly classified with a margin
+    /// ŷ_label − max_{j≠label} ŷ_j > 2·L·ε (each score moves by at most L·ε, so no other class can
+    /// overtake the label within the ℓ∞ ball of radius ε).
+    public func certifiedAccuracy<T: BLASScalar>(scores: Matrix<T>, labels: [Int], epsilon: Double) throws -> Double {
+        guard scores.cols == labels.count else {
+            throw IDLError.shapeMismatch("certified accuracy: \(scores.cols) samples of scores but \(labels.count) labels")
+        }
+        let needed = 2 * outputConstant * epsilon
+        var certified = 0
+        for j in 0..<scores.cols {
+            let label = labels[j]
+            var runnerUp = -Double.infinity
+            for i in 0..<scores.rows where i != label { runnerUp = max(runnerUp, Double(scores[i, j])) }
+            if Double(scores[label, j]) - runnerUp > needed { certified += 1 }
+        }
+        return labels.isEmpty ? 0 : Double(certified) / Double(labels.count)
+    }
+}
+
+/// Adversarial examples in the ℓ∞ ball, for empirical robustness.
+public enum Attack {
+    /// Fast gradient sign method (Goodfellow et al.): u' = clip(u + ε·sign(∇_u L)), with L the
+    /// cross-entropy of the model's scores against the labels.
+    /// - Parameter range: the valid input range to clip to (e.g. −1...1 or 0...1), or nil.
+    public static func fgsm<Model: Layer>(_ model: Model, inputs: Matrix<Model.Scalar>, labels: [Int], epsilon: Double,
+                                          range: ClosedRange<Double>? = nil) throws -> Matrix<Model.Scalar> {
+        try pgd(model, inputs: inputs, labels: labels, epsilon: epsilon, stepSize: epsilon, steps: 1, range: range)
+    }
+
+    /// Projected gradient descent (Madry et al.), from the clean input: `steps` signed-gradient
+    /// steps of `stepSize`, each followed by projection onto the ℓ∞ ball of radius ε around the
+    /// clean input (and onto `range`).
+    public static func pgd<Model: Layer>(_ model: Model, inputs: Matrix<Model.Scalar>, labels: [Int], epsilon: Double,
+                                         stepSize: Double, steps: Int, range: ClosedRange<Double>? = nil) throws -> Matrix<Model.Scalar> {
+        typealias T = Model.Scalar
+        guard epsilon >= 0, stepSize >= 0, steps >= 1 else {
+            throw IDLError.invalidArgument("attacks need ε ≥ 0, step size ≥ 0 and at least one step, got ε=\(epsilon), step \(stepSize), steps \(steps)")
+        }
+        var x = inputs
+        let (eps, alpha) = (T(epsilon), T(stepSize))
+        for _ in 0..<steps {
+            let u = Tensor(x, requiresGrad: true)
+            let loss = try crossEntropyLoss(model(u), labels, reduction: .sum)
+            loss.backward()
+            guard let g = u.grad else { break }
+            for k in 0..<x.count {
+                let s: T = g.storage[k] > 0 ? 1 : (g.storage[k] < 0 ? -1 : 0)
+                var v = x.storage[k] + alpha * s
+                let c = inputs.storage[k]
+                v = min(max(v, c - eps), c + eps)
+                if let range { v = min(max(v, T(range.lowerBound)), T(range.upperBound)) }
+                x.storage[k] = v
+            }
+        }
+        return x
+    }
+}

@@ -1,0 +1,45 @@
+import Testing
+import IDL
+
+@Suite struct RobustnessTests {
+    @Test func certificateBoundsTheRealChange() throws {
+        var g = SeededGenerator(seed: 21)
+        let model = try ImplicitModel<Double>(inputDim: 6, outputDim: 3, hiddenDim: 10, bias: true, kappa: 0.9,
+                                              maxIterations: 2000, tolerance: 1e-13, using: &g)
+        model.A!.value = model.A!.value * 20  // the scaling makes ‖A‖∞ = κ
+        let cert = LipschitzCertificate(model)
+        #expect(abs(cert.normA - 0.9) < 1e-12)
+        #expect(abs(cert.outputConstant - (cert.normC * cert.normB / (1 - 0.9) + cert.normD)) < 1e-12)
+        // Random pairs of inputs: ‖ŷ₁ − ŷ₂‖∞ ≤ L‖u₁ − u₂‖∞, per sample.
+        let u1 = Matrix<Double>.randomNormal(6, 50, using: &g)
+        let u2 = u1 + Matrix<Double>.randomNormal(6, 50, scale: 0.1, using: &g)
+        let y1 = try model.predict(u1), y2 = try model.predict(u2)
+        for j in 0..<50 {
+            let dy = (y1.column(j) - y2.column(j)).maxAbs
+            let du = (u1.column(j) - u2.column(j)).maxAbs
+            #expect(dy <= cert.outputConstant * du * (1 + 1e-9))
+        }
+        // Certified accuracy: at ε = 0 it is the accuracy (strict margin), and it cannot grow with ε.
+        let labels = y1.argmaxPerColumn()
+        #expect(try cert.certifiedAccuracy(scores: y1, labels: labels, epsilon: 0) == 1)
+        let a1 = try cert.certifiedAccuracy(scores: y1, labels: labels, epsilon: 0.001)
+        let a2 = try cert.certifiedAccuracy(scores: y1, labels: labels, epsilon: 0.01)
+        #expect(a2 <= a1)
+        #expect(throws: IDLError.self) { try cert.certifiedAccuracy(scores: y1, labels: [0], epsilon: 0.1) }
+    }
+
+    @Test func attacksStayInTheBallAndRaiseTheLoss() throws {
+        var g = SeededGenerator(seed: 2)
+        let model = Sequential<Double>.mlp([4, 8, 3], using: &g)
+        let x = Matrix<Double>.randomUniform(4, 20, -0.5, 0.5, using: &g)
+        let labels = (0..<20).map { $0 % 3 }
+        let clean = try crossEntropyLoss(model(Tensor(x)), labels).value[0, 0]
+        for adversarial in [try Attack.fgsm(model, inputs: x, labels: labels, epsilon: 0.1, range: -1...1),
+                            try Attack.pgd(model, inputs: x, labels: labels, epsilon: 0.1, stepSize: 0.03, steps: 10, range: -1...1)] {
+            #expect((adversarial - x).maxAbs <= 0.1 + 1e-12)
+            let attacked = try crossEntropyLoss(model(Tensor(adversarial)), labels).value[0, 0]
+            #expect(attacked > clean)
+        }
+        #expect(throws: IDLError.self) { try Attack.pgd(model, inputs: x, labels: labels, epsilon: -1, stepSize: 0.1, steps: 1) }
+    }
+}
