@@ -164,6 +164,25 @@ struct UserSiLU: Activation {
         }
     }
 
+    @Test func floatSolvesStopAtTheRoundingFloor() throws {
+        // States of size ~100 in Float: an absolute change below 3e-6 is below the rounding of the
+        // entries (ε·100 ≈ 1.2e-5), so the solve must stop at the floor, not run to its cap.
+        var g = SeededGenerator(seed: 12)
+        let n = 50
+        var a = Matrix<Double>.randomNormal(n, n, using: &g).absolute
+        a = a * (0.95 / a.infinityNorm)
+        let b = Matrix<Double>.randomNormal(n, 4, using: &g).absolute * 5
+        let c = Matrix<Double>.randomNormal(2, n, using: &g)
+        let u = Matrix<Double>.randomUniform(4, 8, 0, 1, using: &g)
+        let exact = try ImplicitModel(A: a, B: b, C: c, maxIterations: 100_000, tolerance: 1e-12).predict(u)
+        let single = try ImplicitModel(A: a.converted(to: Float.self), B: b.converted(to: Float.self), C: c.converted(to: Float.self),
+                                       solver: Picard(), maxIterations: 5000, tolerance: 3e-6)
+        let y = try single.predict(u.converted(to: Float.self)).converted(to: Double.self)
+        let stats = try #require(single.log.lastForward)
+        #expect(stats.converged && stats.iterations < 5000, "\(stats)")
+        #expect((y - exact).maxAbs / exact.maxAbs < 1e-4)
+    }
+
     @Test func badInputGivesClearErrors() throws {
         var g = SeededGenerator(seed: 1)
         let model = try ImplicitModel<Double>(inputDim: 4, outputDim: 2, hiddenDim: 5, using: &g)

@@ -61,8 +61,8 @@ where RawSignificand: FixedWidthInteger {
     // helpers) so that code reached through an existential, such as `any FixedPointSolver`, still
     // runs the loop compiled for the concrete type.
 
-    /// max |aᵢ − bᵢ| (NaN if any difference is NaN).
-    static func maxAbsDifference(_ a: UnsafeBufferPointer<Self>, _ b: UnsafeBufferPointer<Self>) -> Self
+    /// max |aᵢ − bᵢ| (NaN if any difference is NaN) and max |aᵢ|, in one pass.
+    static func maxAbsDifference(_ a: UnsafeBufferPointer<Self>, _ b: UnsafeBufferPointer<Self>) -> (difference: Self, magnitude: Self)
 
     /// aᵢ ← aᵢ·bᵢ.
     static func multiplyInPlace(_ a: UnsafeMutableBufferPointer<Self>, by b: UnsafeBufferPointer<Self>)
@@ -70,15 +70,17 @@ where RawSignificand: FixedWidthInteger {
 
 @inline(__always)
 @usableFromInline
-func maxAbsDifferenceKernel<T: BLASScalar>(_ a: UnsafeBufferPointer<T>, _ b: UnsafeBufferPointer<T>) -> T {
-    var m: T = 0
+func maxAbsDifferenceKernel<T: BLASScalar>(_ a: UnsafeBufferPointer<T>, _ b: UnsafeBufferPointer<T>) -> (difference: T, magnitude: T) {
+    var m: T = 0, size: T = 0
     var sawNaN = false
     for i in 0..<a.count {
         let d = abs(a[i] - b[i])
         m = d > m ? d : m
+        let s = abs(a[i])
+        size = s > size ? s : size
         sawNaN = sawNaN || d.isNaN
     }
-    return sawNaN ? .nan : m
+    return (sawNaN ? .nan : m, size)
 }
 
 @inline(__always)
@@ -88,7 +90,7 @@ func multiplyKernel<T: BLASScalar>(_ a: UnsafeMutableBufferPointer<T>, _ b: Unsa
 }
 
 extension Float: BLASScalar {
-    public static func maxAbsDifference(_ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>) -> Float {
+    public static func maxAbsDifference(_ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>) -> (difference: Float, magnitude: Float) {
         maxAbsDifferenceKernel(a, b)
     }
 
@@ -179,7 +181,7 @@ extension Float: BLASScalar {
 }
 
 extension Double: BLASScalar {
-    public static func maxAbsDifference(_ a: UnsafeBufferPointer<Double>, _ b: UnsafeBufferPointer<Double>) -> Double {
+    public static func maxAbsDifference(_ a: UnsafeBufferPointer<Double>, _ b: UnsafeBufferPointer<Double>) -> (difference: Double, magnitude: Double) {
         maxAbsDifferenceKernel(a, b)
     }
 
