@@ -89,6 +89,13 @@ let package = Package(
             swiftSettings: optimise
         ),
 
+        .executableTarget(
+            name: "implicit-models",
+            dependencies: ["IDL", "IDLPlot"],
+            path: "Experiments/implicit-models",
+            swiftSettings: optimise
+        ),
+
         .testTarget(name: "IDLTests", dependencies: ["IDL"], path: "Tests/IDLTests"),
         .testTarget(name: "IDLPlotTests", dependencies: ["IDLPlot", "IDL"], path: "Tests/IDLPlotTests"),
     ]

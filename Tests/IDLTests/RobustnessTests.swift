@@ -9,7 +9,9 @@ import IDL
         model.A!.value = model.A!.value * 20  // the scaling makes ‖A‖∞ = κ
         let cert = LipschitzCertificate(model)
         #expect(abs(cert.normA - 0.9) < 1e-12)
-        #expect(abs(cert.outputConstant - (cert.normC * cert.normB / (1 - 0.9) + cert.normD)) < 1e-12)
+        #expect(abs(cert.normBound - (cert.normC * cert.normB / (1 - 0.9) + cert.normD)) < 1e-12)
+        #expect(cert.entrywiseBound <= cert.normBound * (1 + 1e-12))
+        #expect(cert.outputConstant == min(cert.normBound, cert.entrywiseBound))
         // Random pairs of inputs: ‖ŷ₁ − ŷ₂‖∞ ≤ L‖u₁ − u₂‖∞, per sample.
         let u1 = Matrix<Double>.randomNormal(6, 50, using: &g)
         let u2 = u1 + Matrix<Double>.randomNormal(6, 50, scale: 0.1, using: &g)
@@ -26,6 +28,35 @@ import IDL
         let a2 = try cert.certifiedAccuracy(scores: y1, labels: labels, epsilon: 0.01)
         #expect(a2 <= a1)
         #expect(throws: IDLError.self) { try cert.certifiedAccuracy(scores: y1, labels: [0], epsilon: 0.1) }
+    }
+
+    @Test func triangularModelsAreCertifiedWhateverTheirNorm() throws {
+        // A feedforward (strictly upper triangular) A with ‖A‖∞ = 3: the norm bound is void, the
+        // entrywise bound is finite and holds.
+        let a = try Matrix<Double>(rowMajor: [[0, 3, 0], [0, 0, 2], [0, 0, 0]])
+        var g = SeededGenerator(seed: 4)
+        let b = Matrix<Double>.randomNormal(3, 2, using: &g), c = Matrix<Double>.randomNormal(1, 3, using: &g)
+        let model = try ImplicitModel(A: a, B: b, C: c, wellPosedness: .strictlyUpperTriangular)
+        let cert = LipschitzCertificate(model)
+        #expect(cert.normBound == .infinity && cert.entrywiseBound.isFinite)
+        for _ in 0..<20 {
+            let u1 = Matrix<Double>.randomNormal(2, 1, using: &g), u2 = u1 + Matrix<Double>.randomNormal(2, 1, scale: 0.3, using: &g)
+            let dy = (try model.predict(u1) - model.predict(u2)).maxAbs
+            #expect(dy <= cert.outputConstant * (u1 - u2).maxAbs * (1 + 1e-9))
+        }
+    }
+
+    @Test func explicitNetworkBoundHolds() throws {
+        var g = SeededGenerator(seed: 6)
+        let mlp = Sequential<Double>.mlp([5, 7, 3], using: &g)
+        let bound = try lipschitzBound(mlp)
+        let weights = mlp.layers.compactMap { $0 as? Linear<Double> }.map(\.weight.value)
+        #expect(bound <= weights.map { $0.infinityNorm }.reduce(1, *) * (1 + 1e-12))
+        for _ in 0..<20 {
+            let u1 = Matrix<Double>.randomNormal(5, 1, using: &g), u2 = u1 + Matrix<Double>.randomNormal(5, 1, scale: 0.2, using: &g)
+            let dy = (try mlp.predict(u1) - mlp.predict(u2)).maxAbs
+            #expect(dy <= bound * (u1 - u2).maxAbs * (1 + 1e-9))
+        }
     }
 
     @Test func attacksStayInTheBallAndRaiseTheLoss() throws {

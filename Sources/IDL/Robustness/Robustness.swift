@@ -5,6 +5,11 @@
 ///     ‖ŷ(u₁) − ŷ(u₂)‖∞ ≤ (‖C‖∞‖B‖∞ / (1 − ‖A‖∞) + ‖D‖∞) · ‖u₁ − u₂‖∞.
 ///
 /// Only the input columns of B and D count (a constant bias row does not move).
+///
+/// A sharper bound holds under the paper's general condition λ_pf(|A|) < 1, which also covers
+/// triangular (feedforward) A of any norm: entrywise |Δx| ≤ |A||Δx| + |B||Δu|, so
+/// |Δx| ≤ (I − |A|)⁻¹|B||Δu| and ‖Δŷ‖∞ ≤ ‖ |C|(I − |A|)⁻¹|B| + |D| ‖∞ ‖Δu‖∞.
+/// ``outputConstant`` is the smaller of the two bounds.
 public struct LipschitzCertificate: Sendable, CustomStringConvertible {
     /// ‖A‖∞ of the effective A.
     public var normA: Double
@@ -16,8 +21,14 @@ public struct LipschitzCertificate: Sendable, CustomStringConvertible {
     public var normD: Double
     /// The state bound ‖B‖∞ / (1 − ‖A‖∞) (∞ when ‖A‖∞ ≥ 1).
     public var stateConstant: Double { normA < 1 ? normB / (1 - normA) : .infinity }
-    /// The output bound L = ‖C‖∞‖B‖∞ / (1 − ‖A‖∞) + ‖D‖∞.
-    public var outputConstant: Double { normA < 1 ? normC * stateConstant + normD : .infinity }
+    /// The norm bound ‖C‖∞‖B‖∞ / (1 − ‖A‖∞) + ‖D‖∞ of DESIGN.md (∞ when ‖A‖∞ ≥ 1).
+    public var normBound: Double { normA < 1 ? normC * stateConstant + normD : .infinity }
+    /// λ_pf(|A|).
+    public var perronFrobenius: Double
+    /// The entrywise bound ‖ |C|(I − |A|)⁻¹|B| + |D| ‖∞ (∞ when λ_pf(|A|) ≥ 1).
+    public var entrywiseBound: Double
+    /// The certified ℓ∞ Lipschitz constant L: the smaller of the two bounds.
+    public var outputConstant: Double { min(normBound, entrywiseBound) }
 
     /// The certificate of a model with matrices A, B, C, D (B, D restricted to input columns).
     public init<T: BLASScalar>(A: Matrix<T>, B: Matrix<T>, C: Matrix<T>, D: Matrix<T>?) {
@@ -25,6 +36,17 @@ public struct LipschitzCertificate: Sendable, CustomStringConvertible {
         normB = Double(B.infinityNorm)
         normC = Double(C.infinityNorm)
         normD = D.map { Double($0.infinityNorm) } ?? 0
+        perronFrobenius = perronFrobeniusEigenvalue(A)
+        entrywiseBound = .infinity
+        if perronFrobenius < 1 {
+            let absA = A.absolute.converted(to: Double.self)
+            let system = Matrix<Double>.identity(A.rows) - absA
+            if let m = try? system.solve(B.absolute.converted(to: Double.self)) {
+                var bound = matmul(C.absolute.converted(to: Double.self), m)
+                if let D { bound += D.absolute.converted(to: Double.self) }
+                entrywiseBound = Double(bound.infinityNorm)
+            }
+        }
     }
 
     /// The certificate of a trained implicit model. A bias column (constant input) is excluded.
@@ -35,26 +57,32 @@ public struct LipschitzCertificate: Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        "‖A‖∞ = \(formatScalar(normA, digits: 4)), ‖B‖∞ = \(formatScalar(normB, digits: 4)), ‖C‖∞ = \(formatScalar(normC, digits: 4)), ‖D‖∞ = \(formatScalar(normD, digits: 4)); certified ℓ∞ Lipschitz constant \(formatScalar(outputConstant, digits: 4))"
+        "‖A‖∞ = \(formatScalar(normA, digits: 4)), λ_pf(|A|) = \(formatScalar(perronFrobenius, digits: 4)), ‖B‖∞ = \(formatScalar(normB, digits: 4)), ‖C‖∞ = \(formatScalar(normC, digits: 4)), ‖D‖∞ = \(formatScalar(normD, digits: 4)); certified ℓ∞ Lipschitz constant \(formatScalar(outputConstant, digits: 4))"
     }
 
-    /// Share of samples certified robust at radius ε: correctly classified with a margin
-    /// ŷ_label − max_{j≠label} ŷ_j > 2·L·ε (each score moves by at most L·ε, so no other class can
-    /// overtake the label within the ℓ∞ ball of radius ε).
+    /// Share of samples certified robust at radius ε for this model's constant; see
+    /// ``certifiedRobustAccuracy(scores:labels:epsilon:lipschitz:)``.
     public func certifiedAccuracy<T: BLASScalar>(scores: Matrix<T>, labels: [Int], epsilon: Double) throws -> Double {
-        guard scores.cols == labels.count else {
-            throw IDLError.shapeMismatch("certified accuracy: \(scores.cols) samples of scores but \(labels.count) labels")
-        }
-        let needed = 2 * outputConstant * epsilon
-        var certified = 0
-        for j in 0..<scores.cols {
-            let label = labels[j]
-            var runnerUp = -Double.infinity
-            for i in 0..<scores.rows where i != label { runnerUp = max(runnerUp, Double(scores[i, j])) }
-            if Double(scores[label, j]) - runnerUp > needed { certified += 1 }
-        }
-        return labels.isEmpty ? 0 : Double(certified) / Double(labels.count)
+        try certifiedRobustAccuracy(scores: scores, labels: labels, epsilon: epsilon, lipschitz: outputConstant)
     }
+}
+
+/// Share of samples certified robust at radius ε for a classifier whose scores are
+/// L-Lipschitz in ℓ∞: correctly classified with a margin ŷ_label − max_{j≠label} ŷ_j > 2·L·ε (each
+/// score moves by at most L·ε, so no other class can overtake the label within the ℓ∞ ball).
+public func certifiedRobustAccuracy<T: BLASScalar>(scores: Matrix<T>, labels: [Int], epsilon: Double, lipschitz: Double) throws -> Double {
+    guard scores.cols == labels.count else {
+        throw IDLError.shapeMismatch("certified accuracy: \(scores.cols) samples of scores but \(labels.count) labels")
+    }
+    let needed = 2 * lipschitz * epsilon
+    var certified = 0
+    for j in 0..<scores.cols {
+        let label = labels[j]
+        var runnerUp = -Double.infinity
+        for i in 0..<scores.rows where i != label { runnerUp = max(runnerUp, Double(scores[i, j])) }
+        if Double(scores[label, j]) - runnerUp > needed { certified += 1 }
+    }
+    return labels.isEmpty ? 0 : Double(certified) / Double(labels.count)
 }
 
 /// Adversarial examples in the ℓ∞ ball, for empirical robustness.
@@ -94,4 +122,27 @@ public enum Attack {
         }
         return x
     }
+}
+
+/// A certified ℓ∞ Lipschitz constant of an explicit network of Linear layers and 1-Lipschitz
+/// activations: ‖ |W_L| ⋯ |W_1||W_0| ‖∞ (entrywise absolute values; never larger than the
+/// product of the layers' ∞-norms). Biases do not count.
+/// - Throws: ``IDLError/invalidArgument(_:)`` for a layer other than Linear, a 1-Lipschitz
+///   activation, or a nested Sequential.
+public func lipschitzBound<T>(_ network: Sequential<T>) throws -> Double {
+    var product: Matrix<Double>? = nil
+    func visit(_ layer: any Layer<T>) throws {
+        if let s = layer as? Sequential<T> { for l in s.layers { try visit(l) }; return }
+        if let linear = layer as? Linear<T> {
+            let w = linear.weight.value.absolute.converted(to: Double.self)
+            product = product.map { matmul(w, $0) } ?? w
+            return
+        }
+        if let a = layer as? ActivationLayer<T>, [ReLU().name, LeakyReLU().name, Tanh().name, Sigmoid().name, Identity().name].contains(a.activation.name) {
+            return
+        }
+        throw IDLError.invalidArgument("the Lipschitz bound covers Linear layers and 1-Lipschitz activations (relu, leaky_relu, tanh, sigmoid), found \(type(of: layer))")
+    }
+    try visit(network)
+    return product.map { Double($0.infinityNorm) } ?? 1
 }

@@ -1,0 +1,51 @@
+import Foundation
+
+/// A table of results, written as Markdown (for people) and CSV (for scripts), atomically, so
+/// an interrupted run never leaves a half-written table behind.
+public struct ResultTable: Sendable {
+    /// Column headers.
+    public let columns: [String]
+    /// Rows of cells, already formatted.
+    public private(set) var rows: [[String]] = []
+    /// Columns whose values are timings (they differ between runs; documented in the Markdown).
+    public var timingColumns: Set<String> = []
+
+    /// A table with these column headers.
+    public init(columns: [String]) { self.columns = columns }
+
+    /// Appends a row.
+    /// - Throws: ``IDLError/shapeMismatch(_:)`` when the cell count differs from the column count.
+    public mutating func append(_ cells: [String]) throws {
+        guard cells.count == columns.count else {
+            throw IDLError.shapeMismatch("a result row has \(cells.count) cells but the table has \(columns.count) columns (\(columns))")
+        }
+        rows.append(cells)
+    }
+
+    /// The Markdown rendering, with an optional caption line above.
+    public func markdown(caption: String? = nil) -> String {
+        var s = caption.map { $0 + "\n\n" } ?? ""
+        s += "| " + columns.joined(separator: " | ") + " |\n"
+        s += "|" + columns.map { _ in " --- |" }.joined() + "\n"
+        for r in rows { s += "| " + r.joined(separator: " | ") + " |\n" }
+        if !timingColumns.isEmpty {
+            s += "\nTiming columns (\(columns.filter { timingColumns.contains($0) }.joined(separator: ", "))) vary between runs; all other cells are deterministic for the seed.\n"
+        }
+        return s
+    }
+
+    /// The CSV rendering (RFC 4180 quoting where needed).
+    public var csv: String {
+        func quote(_ c: String) -> String {
+            c.contains(",") || c.contains("\"") || c.contains("\n") ? "\"" + c.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : c
+        }
+        return ([columns] + rows).map { $0.map(quote).joined(separator: ",") }.joined(separator: "\n") + "\n"
+    }
+
+    /// Writes `<base>.md` and `<base>.csv` atomically (creating the directory).
+    public func write(to base: URL, caption: String? = nil) throws {
+        try FileManager.default.createDirectory(at: base.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try AtomicFile.write(Data(markdown(caption: caption).utf8), to: base.appendingPathExtension("md"))
+        try AtomicFile.write(Data(csv.utf8), to: base.appendingPathExtension("csv"))
+    }
+}
