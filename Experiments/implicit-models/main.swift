@@ -120,7 +120,7 @@ try scatter.write(to: outputDirectory.appendingPathComponent("accuracy-vs-parame
 // Experiment 2: robustness of the n = 100 (∞-norm) implicit model and the explicit MLP.
 let attacked = trained.filter { $0.name == "implicit n=100, inf-norm scaling" || $0.family == "explicit MLP" }
 var robustness = ResultTable(columns: ["model", "ε", "FGSM (%)", "PGD-10 (%)", "certified (%)"])
-var curves = LinePlot(title: "Accuracy under ℓ∞ attacks (FashionMNIST, inputs in [−1, 1])", xLabel: "ε", yLabel: "accuracy (%)")
+var curves = LinePlot(title: "Accuracy under l∞ attacks (FashionMNIST, inputs in [−1, 1])", xLabel: "ε", yLabel: "accuracy (%)")
 for t in attacked {
     var fgsmCurve = [Double](), pgdCurve = [Double]()
     let labels = attackSet.labels
@@ -138,8 +138,9 @@ for t in attacked {
         pgdCurve.append(100 * pgd)
         try robustness.append([t.name, formatScalar(eps), formatFixed(100 * fgsm, decimals: 1), formatFixed(100 * pgd, decimals: 1), formatFixed(100 * certified, decimals: 1)])
     }
-    try curves.add(x: epsilons, y: fgsmCurve, label: "\(t.family): FGSM")
-    try curves.add(x: epsilons, y: pgdCurve, label: "\(t.family): PGD-10")
+    let short = t.family == "explicit MLP" ? "explicit MLP" : "implicit n=100"
+    try curves.add(x: epsilons, y: fgsmCurve, label: "\(short): FGSM")
+    try curves.add(x: epsilons, y: pgdCurve, label: "\(short): PGD-10")
     print("\(t.name): FGSM \(fgsmCurve.map { formatFixed($0, decimals: 1) }), PGD \(pgdCurve.map { formatFixed($0, decimals: 1) })")
 }
 try robustness.write(to: outputDirectory.appendingPathComponent("robustness"),
