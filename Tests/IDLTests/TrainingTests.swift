@@ -175,3 +175,24 @@ import IDL
         #expect(model.parameters.allSatisfy { $0.value.isFinite })
     }
 }
+
+@Suite struct PruningTests {
+    @Test func magnitudePruningZeroesTheSmallestWeightsPerLayer() throws {
+        var g = SeededGenerator(seed: 5)
+        let net = Sequential<Double>.mlp([6, 10, 4], bias: false, using: &g)
+        let (pruned, nonzeros) = try magnitudePruned(net, fraction: 0.5)
+        #expect(nonzeros == 30 + 20)
+        let original = net.layers.compactMap { $0 as? Linear<Double> }
+        let cut = pruned.layers.compactMap { $0 as? Linear<Double> }
+        for (o, c) in zip(original, cut) {
+            // Every kept weight is at least as large as every removed one, and kept ones are unchanged.
+            let kept = (0..<o.weight.value.count).filter { c.weight.value.storage[$0] != 0 }
+            let removed = (0..<o.weight.value.count).filter { c.weight.value.storage[$0] == 0 }
+            #expect(kept.allSatisfy { c.weight.value.storage[$0] == o.weight.value.storage[$0] })
+            let smallestKept = kept.map { abs(o.weight.value.storage[$0]) }.min()!
+            #expect(removed.allSatisfy { abs(o.weight.value.storage[$0]) <= smallestKept })
+        }
+        #expect(try magnitudePruned(net, fraction: 0).nonzeros == net.parameterCount)
+        #expect(throws: IDLError.self) { try magnitudePruned(net, fraction: 1.5) }
+    }
+}
