@@ -17,7 +17,7 @@ struct IDLCommand: ParsableCommand {
           idl train --epochs 10 --output results/model.safetensors
           idl predict --model results/model.safetensors --input U.npy --output Y.npy
         """,
-        subcommands: [Train.self, Predict.self]
+        subcommands: [Train.self, Predict.self, Bench.self]
     )
 }
 

@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import IDL
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure the speed figures: GEMM throughput, implicit-model and MLP training steps.",
+        discussion: """
+        Each figure is the median of several runs (release build advised: swift run -c release idl bench).
+        For the full benchmarks with side-by-side references, run the executables under Experiments/
+        (gemm-bench, implicit-bench, mlp-bench, sim-bench).
+
+        With --json the last line is a JSON object with the keys sgemm_gflops_2048,
+        dgemm_gflops_2048, implicit_ms_per_step, mlp_seconds_per_epoch, blas_kernels, blas_threads.
+        """
+    )
+
+    @Option(help: "Repetitions per figure (the median is reported).") var repeats = 3
+    @Option(help: "Training steps timed for the implicit model (FashionMNIST, n = 100, batch 64).") var steps = 300
+    @OptionGroup var out: OutputOptions
+
+    func median(_ xs: [Double]) -> Double {
+        let s = xs.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+
+    func gemmGFlops<T: BLASScalar>(_: T.Type, n: Int) -> Double {
+        var g = SeededGenerator(seed: 1)
+        let a = Matrix<T>.randomNormal(n, n, using: &g), b = Matrix<T>.randomNormal(n, n, using: &g)
+        var c = Matrix<T>(rows: n, cols: n)
+        gemm(a, b, into: &c)
+        let times = (0..<max(1, repeats)).map { _ -> Double in
+            let t0 = monotonicSeconds()
+            gemm(a, b, into: &c)
+            return monotonicSeconds() - t0
+        }
+        return 2 * pow(Double(n), 3) / median(times) / 1e9
+    }
+
+    func run() throws {
+        guard repeats >= 1, steps >= 1 else { throw ValidationError("--repeats and --steps must be at least 1") }
+        let s = gemmGFlops(Float.self, n: 2048), d = gemmGFlops(Double.self, n: 2048)
+        out.say("GEMM 2048: \(formatFixed(s, decimals: 1)) GFLOP/s (Float), \(formatFixed(d, decimals: 1)) GFLOP/s (Double); OpenBLAS \(blasCoreName) × \(blasThreads) threads")
+
+        let (train, _) = try FashionMNIST.loadTrainAndTest(scaling: .symmetric, as: Float.self)
+        var implicitTimes = [Double]()
+        for r in 0..<repeats {
+            var g = SeededGenerator(seed: UInt64(r))
+            let model = try ImplicitModel<Float>(inputDim: 784, outputDim: 10, hiddenDim: 100, using: &g)
+            let opt = try Adam(model.parameters, learningRate: 5e-3)
+            let reports = try trainClassifier(model, optimizer: opt, train: train, epochs: 1, batchSize: 64,
+                                              generator: &g, solveLog: model.log, stepsPerEpoch: steps)
+            implicitTimes.append(reports[0].msPerStep)
+        }
+        let implicitMs = median(implicitTimes)
+        out.say("ImplicitModel n=100, batch 64, first \(steps) steps: \(formatFixed(implicitMs, decimals: 2)) ms/step")
+
+        let unit = try FashionMNIST.load(.train, scaling: .unit, as: Float.self)
+        var mlpTimes = [Double]()
+        for r in 0..<repeats {
+            var g = SeededGenerator(seed: UInt64(r))
+            let mlp = Sequential<Float>.mlp([784, 64, 32, 16, 10], bias: false, using: &g)
+            let opt = try Adam(mlp.parameters, learningRate: 0.01)
+            let reports = try trainClassifier(mlp, optimizer: opt, train: unit, epochs: 1, batchSize: 128, generator: &g)
+            mlpTimes.append(reports[0].seconds)
+        }
+        let mlpSeconds = median(mlpTimes)
+        out.say("MLP 784-64-32-16-10, batch 128: \(formatFixed(mlpSeconds, decimals: 2)) s/epoch")
+        try out.emit([
+            "sgemm_gflops_2048": s, "dgemm_gflops_2048": d, "implicit_ms_per_step": implicitMs,
+            "mlp_seconds_per_epoch": mlpSeconds, "blas_kernels": blasCoreName, "blas_threads": blasThreads,
+        ])
+    }
+}
