@@ -153,3 +153,163 @@ struct SIMSolverTests {
         print("exact solver: max relative objective error vs cvxpy = \(worst), iterations \(result.rows.map(\.iterations))")
     }
 }
+
+// MARK: ADMM, least squares, teacher recovery, bad input
+
+/// A random 2-layer ReLU teacher (p → h1 → h2 → q, no bias) written as an implicit model.
+struct ReLUTeacher {
+    let w0: Matrix<Double>, w1: Matrix<Double>, w2: Matrix<Double>
+    let u: Matrix<Double>
+    let x1: Matrix<Double>, x2: Matrix<Double>, z1: Matrix<Double>, z2: Matrix<Double>, y: Matrix<Double>
+
+    init(p: Int, h1: Int, h2: Int, q: Int, m: Int, seed: UInt64) {
+        var g = SeededGenerator(seed: seed)
+        w0 = Matrix.randomNormal(h1, p, scale: 1 / Double(p).squareRoot(), using: &g)
+        var hidden = Matrix<Double>.randomNormal(h2, h1, scale: 1, using: &g)
+        hidden *= 0.9 / hidden.infinityNorm  // ‖W1‖∞ = 0.9
+        w1 = hidden
+        w2 = Matrix.randomNormal(q, h2, scale: 1, using: &g)
+        u = Matrix.randomNormal(p, m, scale: 1, using: &g)
+        z1 = matmul(w0, u)
+        x1 = z1.map { Swift.max($0, 0) }
+        z2 = matmul(w1, x1)
+        x2 = z2.map { Swift.max($0, 0) }
+        y = matmul(w2, x2)
+    }
+
+    /// Feedforward as implicit: X = (x2; x1), Z = (z2; z1).
+    func states() throws -> SIMStates<Double> {
+        try SIMStates(inputs: u, states: Matrix.vcat([x2, x1]), preActivations: Matrix.vcat([z2, z1]), outputs: y)
+    }
+}
+
+extension SIMSolverTests {
+    @Test func admmMatchesCvxpyObjectivesAndMeetsTheConstraint() throws {
+        let fx = try StateMatchingFixture()
+        let solver = SIMADMMSolver(wellPosedness: .infinityNorm(kappa: fx.kappa), tolerance: 1e-10, maxIterations: 20_000)
+        let result = try solver.fitStage(
+            features: fx.features, targets: fx.z, stateCount: fx.x.rows, lambda: fx.lambda,
+            constraint: .infinityNorm(kappa: fx.kappa), progress: nil)
+        var worst = 0.0
+        for i in 0..<fx.z.rows {
+            let mine = fx.objective(row: i, weights: result.weights)
+            let rel = abs(mine - fx.objectives[i]) / abs(fx.objectives[i])
+            worst = Swift.max(worst, rel)
+            #expect(rel <= 1e-3, "row \(i): ADMM objective \(mine) vs cvxpy \(fx.objectives[i])")
+            var l1 = 0.0
+            for j in 0..<fx.x.rows { l1 += abs(result.weights[i, j]) }
+            #expect(l1 <= fx.kappa * (1 + 1e-12))
+            #expect(result.rows[i].gap >= 0 && result.rows[i].gap.isFinite)
+        }
+        print("ADMM: max relative objective error vs cvxpy = \(worst), iterations \(result.rows.first?.iterations ?? 0)")
+    }
+
+    @Test func leastSquaresWarnsThatItIgnoresWellPosedness() throws {
+        let fx = try StateMatchingFixture()
+        let result = try SIMLeastSquaresSolver().fitStage(
+            features: fx.features, targets: fx.z, stateCount: fx.x.rows, lambda: 0,
+            constraint: .infinityNorm(kappa: fx.kappa), progress: nil)
+        #expect(result.warnings.contains { $0.contains("ignores well-posedness") })
+        // The least-squares objective is a lower bound of the constrained, penalised one.
+        for i in 0..<fx.z.rows { #expect(result.rows[i].objective <= fx.objectives[i]) }
+    }
+
+    @Test(arguments: ["least squares", "exact triangular"])
+    func recoversAnExactlyRepresentableTeacher(_ which: String) throws {
+        let teacher = ReLUTeacher(p: 8, h1: 6, h2: 5, q: 3, m: 300, seed: 42)
+        let states = try teacher.states()
+        let solver: any SIMSolver = which == "least squares"
+            ? SIMLeastSquaresSolver(zeroThreshold: 0)
+            : SIMExactSolver(lambdaState: 1e-10, lambdaOutput: 1e-10, wellPosedness: .strictlyUpperTriangular,
+                             tolerance: 1e-12, maxIterations: 200_000)
+        let fit = try solver.fit(states, progress: nil)
+        // Fresh inputs: the implicit model must reproduce the network, not just the training set.
+        var g = SeededGenerator(seed: 7)
+        let uTest = Matrix<Double>.randomNormal(8, 100, scale: 1, using: &g)
+        let yTest = matmul(teacher.w2, matmul(teacher.w1, matmul(teacher.w0, uTest).map { Swift.max($0, 0) }).map { Swift.max($0, 0) })
+        let (yHat, eq) = try simPredict(fit, inputs: uTest)
+        #expect(eq.converged)
+        let err = (yHat - yTest).maxAbs
+        #expect(err <= 1e-6, "\(which): max |Ŷ − Y| = \(err)")
+        if which != "least squares" {
+            #expect(fit.report.unconvergedRows == 0)
+            #expect(fit.report.wellPosednessMet)
+            #expect(fit.A.strictlyUpperTriangular == fit.A)
+        }
+        print("\(which): teacher recovery max |Ŷ − Y| = \(err), ‖A‖∞ = \(fit.report.infinityNormA), max gap \(fit.report.maxGap)")
+    }
+
+    @Test func fitReportsConstraintGapsAndSparsity() throws {
+        let teacher = ReLUTeacher(p: 10, h1: 8, h2: 6, q: 3, m: 200, seed: 3)
+        let states = try teacher.states()
+        let solver = SIMExactSolver(lambdaState: 0.05, lambdaOutput: 0.05, wellPosedness: .infinityNorm(kappa: 0.5),
+                                    tolerance: 1e-9, zeroThreshold: 1e-8, regenerateStates: true)
+        let calls = ProgressLog()
+        let fit = try solver.fit(states) { done, total in calls.record(done, total) }
+        #expect(fit.report.wellPosednessMet)
+        #expect(fit.A.infinityNorm <= 0.5 + 1e-12)
+        #expect(fit.report.rowsSolved.stage1 == 14 && fit.report.rowsSolved.stage2 == 3)
+        #expect(fit.report.maxGap >= 0)
+        for row in fit.report.stage1Rows + fit.report.stage2Rows {
+            #expect(row.gap >= 0)
+            #expect(row.gap <= 1e-9 * Swift.max(1, row.objective) || !row.converged)
+        }
+        #expect(fit.report.unconvergedRows == 0)
+        #expect(fit.report.zeros.a == fit.A.zeroCount && fit.report.totalEntries == 14 * 14 + 14 * 10 + 3 * 14 + 3 * 10)
+        #expect(fit.report.sparsity > 0 && fit.report.sparsity < 1)
+        #expect(fit.report.regenerationIterations > 0)
+        let log = calls.snapshot()
+        #expect(log.count == 17 && log.last?.0 == 17 && log.allSatisfy { $0.1 == 17 })
+    }
+
+    @Test func badInputThrowsClearErrors() throws {
+        let teacher = ReLUTeacher(p: 4, h1: 3, h2: 2, q: 2, m: 20, seed: 1)
+        let x = Matrix.vcat([teacher.x2, teacher.x1]), z = Matrix.vcat([teacher.z2, teacher.z1])
+        // Mismatched sample counts.
+        #expect(throws: IDLError.self) {
+            try SIMStates(inputs: teacher.u, states: x.columns(0..<19), preActivations: z, outputs: teacher.y)
+        }
+        do {
+            _ = try SIMStates(inputs: teacher.u, states: x, preActivations: z, outputs: teacher.y.columns(0..<10))
+            Issue.record("expected a shape mismatch")
+        } catch let error as IDLError {
+            guard case .shapeMismatch(let message) = error else { Issue.record("wrong error \(error)"); return }
+            #expect(message.contains("same number of samples"))
+        }
+        // NaN states.
+        var bad = x
+        bad[1, 3] = .nan
+        do {
+            _ = try SIMStates(inputs: teacher.u, states: bad, preActivations: z, outputs: teacher.y)
+            Issue.record("expected a non-finite error")
+        } catch let error as IDLError {
+            guard case .nonFinite(let message) = error else { Issue.record("wrong error \(error)"); return }
+            #expect(message.contains("row 1, column 3"))
+        }
+        let states = try teacher.states()
+        // κ outside (0, 1), negative λ.
+        for kappa in [1.0, 1.5, 0.0, -0.2] {
+            let solver = SIMExactSolver(wellPosedness: .infinityNorm(kappa: kappa))
+            #expect(throws: IDLError.invalidArgument(
+                "the well-posedness bound κ must lie in (0, 1) so that ‖A‖∞ ≤ κ < 1, got κ = \(kappa)")) {
+                try solver.fit(states, progress: nil)
+            }
+        }
+        #expect(throws: IDLError.self) { try SIMExactSolver(lambdaState: -1).fit(states, progress: nil) }
+        #expect(throws: IDLError.self) { try SIMADMMSolver(lambdaOutput: -0.1).fit(states, progress: nil) }
+        #expect(throws: IDLError.self) { try SIMExactSolver(lambdaState: 0, lambdaOutput: 0).fit(states, progress: nil) }
+    }
+}
+
+/// Records progress callbacks from worker threads.
+final class ProgressLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var calls: [(Int, Int)] = []
+    func record(_ done: Int, _ total: Int) {
+        lock.lock(); calls.append((done, total)); lock.unlock()
+    }
+    func snapshot() -> [(Int, Int)] {
+        lock.lock(); defer { lock.unlock() }
+        return calls
+    }
+}
