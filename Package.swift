@@ -51,6 +51,12 @@ let package = Package(
             path: "Experiments/gemm-bench",
             swiftSettings: optimise
         ),
+        .executableTarget(
+            name: "sim-bench",
+            dependencies: ["IDL"],
+            path: "Experiments/sim-bench",
+            swiftSettings: optimise
+        ),
 
         .testTarget(name: "IDLTests", dependencies: ["IDL"], path: "Tests/IDLTests"),
         .testTarget(name: "IDLPlotTests", dependencies: ["IDLPlot", "IDL"], path: "Tests/IDLPlotTests"),

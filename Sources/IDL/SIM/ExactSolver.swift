@@ -22,6 +22,15 @@ import RealModule
 /// Gram products are one gemm per block and iteration (G w is kept alongside w, so G y costs
 /// no extra product); blocks run in parallel on all cores with OpenBLAS single-threaded.
 ///
+/// **Deflated metric.** Non-centred data (pixels, ReLU states ≥ 0) give G one eigenvalue far
+/// above the rest (≈ 290× on MNIST-sized random data), and 1/λ_max steps crawl. When
+/// λ₁ > 4λ₂, steps are taken in the metric H = αI + βvvᵀ with v the top eigenvector,
+/// α = λ₂(G) + λ₂ and α + β = λ₁(G) + λ₂, so H ⪰ G + λ₂I still majorises the smooth part:
+/// u = y − H⁻¹∇f(y) with H⁻¹ = (I − β/(α+β)·vvᵀ)/α, and the prox in the H-metric,
+/// x = argmin h(x) + ½‖x − u‖²_H, is x(t) = prox_{h/α}(u − (β/α)t·v) at the root of the
+/// increasing function φ(t) = t − vᵀ(x(t) − u) (slope in [1, 1 + β/α]), found by safeguarded
+/// Newton steps (φ is piecewise linear), warm-started from the previous iteration.
+///
 /// **Certificate.** From the residual r = t − Mᵀw and g = M r, the Fenchel dual of the row
 /// problem, D(ρ) = ρᵀt − ½‖ρ‖² − H*(Mρ) with H(w) = λ‖w‖₁ + ½λ₂‖w‖² + indicator(‖a‖₁ ≤ κ), is
 /// evaluated at ρ = s·r. Without λ₂: H*(s) = κ·max(0, ‖s_a‖∞ − λ) on the ball block (the
@@ -59,12 +68,16 @@ public struct SIMExactSolver: SIMSolver {
     public var gapCheckInterval: Int
     /// Rows per block (gemm width); blocks are the unit of parallel work.
     public var rowsPerBlock: Int
+    /// Whether to take steps in the metric H = αI + βvvᵀ that deflates an outlying top
+    /// eigenvalue of G (see the type's documentation). Off: plain FISTA with L = λ_max(G) + λ₂.
+    public var deflateTopEigenvalue: Bool
 
     /// A solver with the given hyperparameters (see the properties).
     public init(lambdaState: Double = 1e-3, lambdaOutput: Double = 1e-3, lambda2: Double = 0,
                 wellPosedness: SIMWellPosedness = .infinityNorm(kappa: 0.99),
                 tolerance: Double = 1e-8, maxIterations: Int = 20_000, zeroThreshold: Double = 0,
-                regenerateStates: Bool = false, gapCheckInterval: Int = 5, rowsPerBlock: Int = 16) {
+                regenerateStates: Bool = false, gapCheckInterval: Int = 5, rowsPerBlock: Int = 8,
+                deflateTopEigenvalue: Bool = true) {
         self.lambdaState = lambdaState
         self.lambdaOutput = lambdaOutput
         self.lambda2 = lambda2
@@ -75,6 +88,7 @@ public struct SIMExactSolver: SIMSolver {
         self.regenerateStates = regenerateStates
         self.gapCheckInterval = gapCheckInterval
         self.rowsPerBlock = rowsPerBlock
+        self.deflateTopEigenvalue = deflateTopEigenvalue
     }
 
     /// Solves every row of `targets` (rows×m) against `features` M ((n+p)×m): see the type's
@@ -129,8 +143,25 @@ public struct SIMExactSolver: SIMSolver {
                 targetNorms[i] += v * v
             }
         }
+        // Step metric H = αI + βvvᵀ ⪰ G + λ₂I: v the top eigenvector, α = λ₂(G) + λ₂,
+        // α + β = λ₁(G) + λ₂ (β = 0, plain FISTA with L = λ₁ + λ₂, when there is no outlier).
         var lipschitz = T(lambda2)
-        if d > 0 { lipschitz += try gram.symmetricEigen(vectors: false).values.last ?? 0 }
+        var topVector = [T](repeating: 0, count: Swift.max(1, d))
+        var metricBeta: T = 0
+        if d > 0 {
+            let eig = try gram.symmetricEigen(vectors: deflateTopEigenvalue && d > 1)
+            let top = eig.values.last ?? 0
+            lipschitz += top
+            if deflateTopEigenvalue, d > 1, let vectors = eig.vectors {
+                let second = Swift.max(eig.values[d - 2], 0)
+                if top > 4 * second {
+                    let alpha = Swift.max(second, top * T(1e-8)) + T(lambda2)
+                    metricBeta = lipschitz - alpha
+                    lipschitz = alpha
+                    for j in 0..<d { topVector[j] = vectors.storage[j + (d - 1) * d] }
+                }
+            }
+        }
         if !(lipschitz > 0) { lipschitz = 1 }
 
         var radius = T.infinity
@@ -147,19 +178,21 @@ public struct SIMExactSolver: SIMSolver {
         let settings = FISTASettings<T>(
             d: d, m: m, rowCount: rowCount, n: stateCount, radius: radius, triangular: triangular,
             lambda: T(lambda), lambda2: T(lambda2), lipschitz: lipschitz, tolerance: T(tolerance),
-            maxIterations: maxIterations, checkInterval: gapCheckInterval, zeroThreshold: T(zeroThreshold))
+            maxIterations: maxIterations, checkInterval: gapCheckInterval, zeroThreshold: T(zeroThreshold),
+            metricBeta: metricBeta)
 
         gram.storage.withUnsafeBufferPointer { gp in
         features.storage.withUnsafeBufferPointer { mp in
         targets.storage.withUnsafeBufferPointer { tp in
         linear.storage.withUnsafeBufferPointer { cp in
         targetNorms.withUnsafeBufferPointer { np in
+        topVector.withUnsafeBufferPointer { vp in
         weights.storage.withUnsafeMutableBufferPointer { wp in
         stats.withUnsafeMutableBufferPointer { sp in
             let shared = FISTAShared(
                 gram: gp.baseAddress!, features: mp.baseAddress!, targets: tp.baseAddress!,
-                linear: cp.baseAddress!, targetNorms: np.baseAddress!, weights: wp.baseAddress!,
-                stats: sp.baseAddress!, counter: counter)
+                linear: cp.baseAddress!, targetNorms: np.baseAddress!, topVector: vp.baseAddress!,
+                weights: wp.baseAddress!, stats: sp.baseAddress!, counter: counter)
             let previousThreads = blasThreads
             if blocks > 1 { setBLASThreads(1) }
             DispatchQueue.concurrentPerform(iterations: blocks) { blk in
@@ -168,7 +201,7 @@ public struct SIMExactSolver: SIMSolver {
                 solveFISTABlock(rows: lo..<hi, settings: settings, shared: shared)
             }
             if blocks > 1 { setBLASThreads(previousThreads) }
-        }}}}}}}
+        }}}}}}}}
 
         return SIMStageResult(weights: weights, rows: stats)
     }
@@ -182,6 +215,8 @@ struct FISTASettings<T: BLASScalar>: Sendable {
     let lambda: T, lambda2: T, lipschitz: T, tolerance: T
     let maxIterations: Int, checkInterval: Int
     let zeroThreshold: T
+    /// β of the step metric H = αI + βvvᵀ (α = `lipschitz`); 0 for the plain Euclidean step.
+    var metricBeta: T = 0
 }
 
 /// Pointers shared by all blocks. Each block reads the inputs and writes only its own rows of
@@ -192,6 +227,7 @@ struct FISTAShared<T: BLASScalar>: @unchecked Sendable {
     let targets: UnsafePointer<T>       // rows×m
     let linear: UnsafePointer<T>        // d×rows, column i = M t_i
     let targetNorms: UnsafePointer<T>   // ‖t_i‖²
+    let topVector: UnsafePointer<T>     // v, the top eigenvector of G (used when metricBeta > 0)
     let weights: UnsafeMutablePointer<T>  // rows×d output
     let stats: UnsafeMutablePointer<SIMRowStatistics>
     let counter: SIMRowCounter
@@ -306,6 +342,68 @@ func solveFISTABlock<T: BLASScalar>(rows: Range<Int>, settings s: FISTASettings<
     let shrink = s.lambda * step
     let ball = s.radius.isFinite
     let n = s.n
+    // The deflated metric H = αI + βvvᵀ (α = lipschitz).
+    let metric = s.metricBeta > 0
+    let vvec = shared.topVector
+    let cMetric = s.metricBeta / s.lipschitz                       // β/α
+    let kappaH = s.metricBeta / (s.lipschitz + s.metricBeta)       // β/(α+β)
+    let ubuf = UnsafeMutablePointer<T>.allocate(capacity: Swift.max(1, d))
+    defer { ubuf.deallocate() }
+    var tWarm = [T](repeating: 0, count: k)
+
+    /// x(t) = prox_{h/α}(u − (β/α)t·v) into `out`; returns φ(t) = t − vᵀ(x(t) − u) and φ'(t).
+    func proxAt(_ t: T, vu: T, out: UnsafeMutablePointer<T>, fixed: Int) -> (phi: T, slope: T) {
+        let shift = cMetric * t
+        for j in 0..<d {
+            let v = ubuf[j] - shift * vvec[j]
+            out[j] = v > shrink ? v - shrink : (v < -shrink ? v + shrink : 0)
+        }
+        for j in 0..<fixed { out[j] = 0 }
+        var projected = false
+        if ball && n > fixed {
+            var l1: T = 0
+            for j in fixed..<n { l1 += abs(out[j]) }
+            if l1 > s.radius {
+                projectOntoL1BallInPlace(UnsafeMutableBufferPointer(start: out + fixed, count: n - fixed),
+                                         radius: s.radius, scratch: scratch)
+                projected = true
+            }
+        }
+        var vx: T = 0, vJv: T = 0, sv: T = 0
+        var count = 0
+        for j in 0..<d where out[j] != 0 {
+            let vj = vvec[j]
+            vx += vj * out[j]
+            vJv += vj * vj
+            if projected && j < n {
+                sv += out[j] > 0 ? vj : -vj
+                count += 1
+            }
+        }
+        if count > 0 { vJv -= sv * sv / T(count) }
+        return (t - (vx - vu), 1 + cMetric * Swift.max(vJv, 0))
+    }
+
+    /// The prox in the H-metric of the point in `ubuf` (see ``SIMExactSolver``): safeguarded
+    /// Newton on the increasing, piecewise linear φ, warm-started at `t0`. Returns t*.
+    func metricProx(vu: T, out: UnsafeMutablePointer<T>, fixed: Int, t0: T) -> T {
+        var t = t0
+        var (phi, slope) = proxAt(t, vu: vu, out: out, fixed: fixed)
+        if phi == 0 { return t }
+        // φ' ≥ 1, so the root lies between t and t − φ(t).
+        var lo = phi > 0 ? t - phi : t
+        var hi = phi > 0 ? t : t - phi
+        for _ in 0..<60 {
+            let tol = 64 * T.ulpOfOne * (1 + abs(t) + abs(vu))
+            if abs(phi) <= tol || hi - lo <= tol { break }
+            var next = t - phi / slope
+            if !(next > lo && next < hi) { next = (lo + hi) / 2 }
+            t = next
+            (phi, slope) = proxAt(t, vu: vu, out: out, fixed: fixed)
+            if phi > 0 { hi = t } else if phi < 0 { lo = t } else { break }
+        }
+        return t
+    }
 
     func fixedCount(_ row: Int) -> Int { s.triangular ? Swift.min(row + 1, n) : 0 }
 
@@ -348,6 +446,7 @@ func solveFISTABlock<T: BLASScalar>(rows: Range<Int>, settings s: FISTASettings<
             rowOf[c] = rowOf[last]
             iterations[c] = iterations[last]
             nextExactCheck[c] = nextExactCheck[last]
+            tWarm[c] = tWarm[last]
         }
         active -= 1
     }
@@ -360,19 +459,45 @@ func solveFISTABlock<T: BLASScalar>(rows: Range<Int>, settings s: FISTASettings<
         for c in 0..<active {
             let y = yv + c * d, gyc = gy + c * d, cc = cv + c * d
             let wNew = nextW + c * d, w = curW + c * d
-            for j in 0..<d {
-                let grad = gyc[j] - cc[j] + s.lambda2 * y[j]
-                let v = y[j] - step * grad
-                wNew[j] = v > shrink ? v - shrink : (v < -shrink ? v + shrink : 0)
-            }
             let fixed = fixedCount(rowOf[c])
-            for j in 0..<fixed { wNew[j] = 0 }
-            if ball && n > fixed {
-                projectOntoL1BallInPlace(UnsafeMutableBufferPointer(start: wNew + fixed, count: n - fixed),
-                                         radius: s.radius, scratch: scratch)
-            }
             var restart: T = 0
-            for j in 0..<d { restart += (y[j] - wNew[j]) * (wNew[j] - w[j]) }
+            if metric {
+                // u = y − H⁻¹∇f(y), then the prox in the H-metric.
+                var vg: T = 0
+                for j in 0..<d {
+                    let grad = gyc[j] - cc[j] + s.lambda2 * y[j]
+                    ubuf[j] = grad
+                    vg += vvec[j] * grad
+                }
+                let coef = vg * kappaH
+                var vu: T = 0
+                for j in 0..<d {
+                    let u = y[j] - step * (ubuf[j] - coef * vvec[j])
+                    ubuf[j] = u
+                    vu += vvec[j] * u
+                }
+                tWarm[c] = metricProx(vu: vu, out: wNew, fixed: fixed, t0: tWarm[c])
+                var vA: T = 0, vB: T = 0
+                for j in 0..<d {
+                    let a = y[j] - wNew[j], b = wNew[j] - w[j]
+                    restart += a * b
+                    vA += vvec[j] * a
+                    vB += vvec[j] * b
+                }
+                restart = s.lipschitz * restart + s.metricBeta * vA * vB
+            } else {
+                for j in 0..<d {
+                    let grad = gyc[j] - cc[j] + s.lambda2 * y[j]
+                    let v = y[j] - step * grad
+                    wNew[j] = v > shrink ? v - shrink : (v < -shrink ? v + shrink : 0)
+                }
+                for j in 0..<fixed { wNew[j] = 0 }
+                if ball && n > fixed {
+                    projectOntoL1BallInPlace(UnsafeMutableBufferPointer(start: wNew + fixed, count: n - fixed),
+                                             radius: s.radius, scratch: scratch)
+                }
+                for j in 0..<d { restart += (y[j] - wNew[j]) * (wNew[j] - w[j]) }
+            }
             if restart > 0 { momentum[c] = 1 }
             iterations[c] += 1
         }
@@ -418,6 +543,8 @@ func solveFISTABlock<T: BLASScalar>(rows: Range<Int>, settings s: FISTASettings<
                     let pass = exact.gap <= s.tolerance * Swift.max(1, abs(exact.objective))
                     if pass || atBudget {
                         finish(c, active: &active, converged: pass, objective: exact.objective, gap: exact.gap)
+                        c -= 1
+                        continue
                     } else {
                         // The Gram-form screen was too optimistic (rounding): confirm later.
                         nextExactCheck[c] = iteration + 10 * s.checkInterval

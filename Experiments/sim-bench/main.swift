@@ -1,0 +1,95 @@
+// sim-bench: times the exact SIM solver (FISTA + duality gap) on data of the size of the
+// MNIST experiment: a random 784-64-32-16-10 ReLU network (no bias) run on m = 2000 inputs,
+// states stacked last layer first (n = 16 + 32 + 64 = 112), q = 10 outputs.
+//
+// Usage: swift run -c release sim-bench [λ …] [--tol T] [--kappa K] [--float]
+// Prints, per λ, the median of 3 runs of both stages, rows/s, ‖A‖∞, sparsity and gaps.
+import Foundation
+import IDL
+
+func relu<T: BLASScalar>(_ m: Matrix<T>) -> Matrix<T> { m.map { Swift.max($0, 0) } }
+
+struct Options {
+    var lambdas: [Double] = [0.01, 0.1, 1.0]
+    var tolerance = 1e-6
+    var kappa = 0.99
+    var float = false
+    var runs = 3
+}
+
+var options = Options()
+var parsedLambdas: [Double] = []
+var args = CommandLine.arguments.dropFirst().makeIterator()
+while let a = args.next() {
+    switch a {
+    case "--tol": options.tolerance = Double(args.next() ?? "") ?? options.tolerance
+    case "--kappa": options.kappa = Double(args.next() ?? "") ?? options.kappa
+    case "--runs": options.runs = Int(args.next() ?? "") ?? options.runs
+    case "--float": options.float = true
+    default:
+        if let v = Double(a) { parsedLambdas.append(v) } else { print("ignoring argument \(a)") }
+    }
+}
+if !parsedLambdas.isEmpty { options.lambdas = parsedLambdas }
+
+func makeStates<T: BLASScalar>(_: T.Type) throws -> SIMStates<T> {
+    let (p, m) = (784, 2000)
+    let widths = [64, 32, 16]
+    var g = SeededGenerator(seed: 2024)
+    let u = Matrix<T>.randomUniform(p, m, 0, 1, using: &g)
+    var x = u
+    var zs: [Matrix<T>] = [], xs: [Matrix<T>] = []
+    var fanIn = p
+    for w in widths {
+        let weight = Matrix<T>.randomNormal(w, fanIn, scale: T((2 / Double(fanIn)).squareRoot()), using: &g)
+        let z = matmul(weight, x)
+        x = relu(z)
+        zs.append(z)
+        xs.append(x)
+        fanIn = w
+    }
+    let head = Matrix<T>.randomNormal(10, fanIn, scale: T((1 / Double(fanIn)).squareRoot()), using: &g)
+    let y = matmul(head, x)
+    return try SIMStates(inputs: u, states: Matrix.vcat(xs.reversed()), preActivations: Matrix.vcat(zs.reversed()),
+                         outputs: y)
+}
+
+func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
+
+func bench<T: BLASScalar>(_ type: T.Type, options: Options) throws {
+    let states = try makeStates(T.self)
+    print("sim-bench (\(T.typeName)): n = \(states.stateCount), p = \(states.inputCount), m = \(states.sampleCount), q = \(states.outputCount); BLAS threads \(blasThreads), cores \(ProcessInfo.processInfo.activeProcessorCount)")
+    print("exact solver: FISTA + restart, gap tolerance \(options.tolerance) (relative), ‖A‖∞ ≤ \(options.kappa); median of \(options.runs) runs")
+    for lambda in options.lambdas {
+        let solver = SIMExactSolver(lambdaState: lambda, lambdaOutput: lambda,
+                                    wellPosedness: .infinityNorm(kappa: options.kappa),
+                                    tolerance: options.tolerance, maxIterations: 50_000, zeroThreshold: 0)
+        var totals: [Double] = [], s1: [Double] = [], s2: [Double] = []
+        var last: SIMFit<T>?
+        for _ in 0..<options.runs {
+            let start = Date()
+            let fit = try solver.fit(states, progress: nil)
+            totals.append(Date().timeIntervalSince(start))
+            s1.append(fit.report.stage1Seconds)
+            s2.append(fit.report.stage2Seconds)
+            last = fit
+        }
+        guard let fit = last else { continue }
+        let r = fit.report
+        let rows = r.rowsSolved.stage1 + r.rowsSolved.stage2
+        let iters = (r.stage1Rows + r.stage2Rows).map(\.iterations)
+        let t = median(totals)
+        print("""
+        λ = \(lambda): total \(formatFixed(t, decimals: 3)) s (stage 1 \(formatFixed(median(s1), decimals: 3)) s, stage 2 \(formatFixed(median(s2), decimals: 3)) s), \(formatFixed(Double(rows) / t, decimals: 1)) rows/s
+          ‖A‖∞ = \(formatScalar(r.infinityNormA)) (met: \(r.wellPosednessMet)), max gap \(formatScalar(r.maxGap)), unconverged rows \(r.unconvergedRows), iterations median \(iters.sorted()[iters.count / 2]) max \(iters.max() ?? 0)
+          zeros: A \(r.zeros.a)/\(fit.A.count), B \(r.zeros.b)/\(fit.B.count), C \(r.zeros.c)/\(fit.C.count), D \(r.zeros.d)/\(fit.D.count); sparsity \(formatFixed(100 * r.sparsity, decimals: 1)) %
+        """)
+    }
+}
+
+do {
+    if options.float { try bench(Float.self, options: options) } else { try bench(Double.self, options: options) }
+} catch {
+    print("sim-bench failed: \(error)")
+    exit(1)
+}
