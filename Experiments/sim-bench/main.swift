@@ -2,7 +2,7 @@
 // MNIST experiment: a random 784-64-32-16-10 ReLU network (no bias) run on m = 2000 inputs,
 // states stacked last layer first (n = 16 + 32 + 64 = 112), q = 10 outputs.
 //
-// Usage: swift run -c release sim-bench [λ …] [--tol T] [--kappa K] [--float]
+// Usage: swift run -c release sim-bench [λ …] [--tol T] [--kappa K] [--runs R] [--block B] [--float]
 // Prints, per λ, the median of 3 runs of both stages, rows/s, ‖A‖∞, sparsity and gaps.
 import Foundation
 import IDL
@@ -15,6 +15,7 @@ struct Options {
     var kappa = 0.99
     var float = false
     var runs = 3
+    var rowsPerBlock = 8
 }
 
 var options = Options()
@@ -26,6 +27,7 @@ while let a = args.next() {
     case "--kappa": options.kappa = Double(args.next() ?? "") ?? options.kappa
     case "--runs": options.runs = Int(args.next() ?? "") ?? options.runs
     case "--float": options.float = true
+    case "--block": options.rowsPerBlock = Int(args.next() ?? "") ?? options.rowsPerBlock
     default:
         if let v = Double(a) { parsedLambdas.append(v) } else { print("ignoring argument \(a)") }
     }
@@ -63,7 +65,8 @@ func bench<T: BLASScalar>(_ type: T.Type, options: Options) throws {
     for lambda in options.lambdas {
         let solver = SIMExactSolver(lambdaState: lambda, lambdaOutput: lambda,
                                     wellPosedness: .infinityNorm(kappa: options.kappa),
-                                    tolerance: options.tolerance, maxIterations: 50_000, zeroThreshold: 0)
+                                    tolerance: options.tolerance, maxIterations: 50_000, zeroThreshold: 0,
+                                    rowsPerBlock: options.rowsPerBlock)
         var totals: [Double] = [], s1: [Double] = [], s2: [Double] = []
         var last: SIMFit<T>?
         for _ in 0..<options.runs {

@@ -66,8 +66,11 @@ public struct SIMExactSolver: SIMSolver {
     public var regenerateStates: Bool
     /// Iterations between gap screenings (≥ 1).
     public var gapCheckInterval: Int
-    /// Rows per block (gemm width); blocks are the unit of parallel work.
-    public var rowsPerBlock: Int
+    /// Rows per block (gemm width); blocks are the unit of parallel work, rows are dealt to
+    /// blocks in turn (row i to block i mod blocks) so that easy and hard rows mix. nil: two
+    /// blocks per core (wide gemms, which amortise OpenBLAS's packing of G, and some slack for
+    /// uneven rows).
+    public var rowsPerBlock: Int?
     /// Whether to take steps in the metric H = αI + βvvᵀ that deflates an outlying top
     /// eigenvalue of G (see the type's documentation). Off: plain FISTA with L = λ_max(G) + λ₂.
     public var deflateTopEigenvalue: Bool
@@ -76,7 +79,7 @@ public struct SIMExactSolver: SIMSolver {
     public init(lambdaState: Double = 1e-3, lambdaOutput: Double = 1e-3, lambda2: Double = 0,
                 wellPosedness: SIMWellPosedness = .infinityNorm(kappa: 0.99),
                 tolerance: Double = 1e-8, maxIterations: Int = 20_000, zeroThreshold: Double = 0,
-                regenerateStates: Bool = false, gapCheckInterval: Int = 5, rowsPerBlock: Int = 8,
+                regenerateStates: Bool = false, gapCheckInterval: Int = 5, rowsPerBlock: Int? = nil,
                 deflateTopEigenvalue: Bool = true) {
         self.lambdaState = lambdaState
         self.lambdaOutput = lambdaOutput
@@ -101,6 +104,23 @@ public struct SIMExactSolver: SIMSolver {
         features: Matrix<T>, targets: Matrix<T>, stateCount: Int, lambda: Double,
         constraint: SIMWellPosedness, progress: (@Sendable (Int) -> Void)?
     ) throws -> SIMStageResult<T> {
+        try fitStage(features: features, targets: targets, stateCount: stateCount, lambda: lambda,
+                     constraint: constraint, progress: progress, cache: nil)
+    }
+
+    /// The two-stage fit of ``SIMSolver/fit(_:progress:)``, computing G and its spectrum once
+    /// when stage 2 uses the same features as stage 1 (no state regeneration).
+    public func fit<T: BLASScalar>(_ states: SIMStates<T>, progress: SIMProgress? = nil) throws -> SIMFit<T> {
+        let cache = SIMGramCache<T>()
+        return try runTwoStageSIM(self, states, progress: progress) { f, t, n, l, c, p in
+            try fitStage(features: f, targets: t, stateCount: n, lambda: l, constraint: c, progress: p, cache: cache)
+        }
+    }
+
+    func fitStage<T: BLASScalar>(
+        features: Matrix<T>, targets: Matrix<T>, stateCount: Int, lambda: Double,
+        constraint: SIMWellPosedness, progress: (@Sendable (Int) -> Void)?, cache: SIMGramCache<T>?
+    ) throws -> SIMStageResult<T> {
         try constraint.validate()
         guard features.cols == targets.cols else {
             throw IDLError.shapeMismatch(
@@ -116,9 +136,9 @@ public struct SIMExactSolver: SIMSolver {
             throw IDLError.invalidArgument(
                 "the exact solver needs λ > 0 or λ₂ > 0 for its duality-gap certificate; for λ = 0 use SIMLeastSquaresSolver")
         }
-        guard tolerance > 0, maxIterations > 0, gapCheckInterval > 0, rowsPerBlock > 0 else {
+        guard tolerance > 0, maxIterations > 0, gapCheckInterval > 0, (rowsPerBlock ?? 1) > 0 else {
             throw IDLError.invalidArgument(
-                "tolerance, maxIterations, gapCheckInterval and rowsPerBlock must be positive, got \(tolerance), \(maxIterations), \(gapCheckInterval), \(rowsPerBlock)")
+                "tolerance, maxIterations, gapCheckInterval and rowsPerBlock must be positive, got \(tolerance), \(maxIterations), \(gapCheckInterval), \(rowsPerBlock.map(String.init) ?? "automatic")")
         }
         guard zeroThreshold >= 0 else {
             throw IDLError.invalidArgument("zeroThreshold must be ≥ 0, got \(zeroThreshold)")
@@ -133,8 +153,11 @@ public struct SIMExactSolver: SIMSolver {
                                        count: rowCount)
         if rowCount == 0 { return SIMStageResult(weights: weights, rows: []) }
 
-        // Gram matrix, linear terms (one gemm for all rows) and ‖t‖².
-        let gram = matmul(features, features, transposeB: true)
+        // Gram matrix and its spectrum (reused across stages when the features are the same),
+        // linear terms (one gemm for all rows) and ‖t‖².
+        let spectrum = try cache?.spectrum(of: features, deflate: deflateTopEigenvalue)
+            ?? SIMGramSpectrum(features: features, deflate: deflateTopEigenvalue)
+        let gram = spectrum.gram
         let linear = matmul(features, targets, transposeB: true)  // d × rows
         var targetNorms = [T](repeating: 0, count: rowCount)
         for j in 0..<m {
@@ -145,22 +168,13 @@ public struct SIMExactSolver: SIMSolver {
         }
         // Step metric H = αI + βvvᵀ ⪰ G + λ₂I: v the top eigenvector, α = λ₂(G) + λ₂,
         // α + β = λ₁(G) + λ₂ (β = 0, plain FISTA with L = λ₁ + λ₂, when there is no outlier).
-        var lipschitz = T(lambda2)
-        var topVector = [T](repeating: 0, count: Swift.max(1, d))
+        var lipschitz = spectrum.top + T(lambda2)
+        let topVector = spectrum.topVector ?? [T](repeating: 0, count: Swift.max(1, d))
         var metricBeta: T = 0
-        if d > 0 {
-            let eig = try gram.symmetricEigen(vectors: deflateTopEigenvalue && d > 1)
-            let top = eig.values.last ?? 0
-            lipschitz += top
-            if deflateTopEigenvalue, d > 1, let vectors = eig.vectors {
-                let second = Swift.max(eig.values[d - 2], 0)
-                if top > 4 * second {
-                    let alpha = Swift.max(second, top * T(1e-8)) + T(lambda2)
-                    metricBeta = lipschitz - alpha
-                    lipschitz = alpha
-                    for j in 0..<d { topVector[j] = vectors.storage[j + (d - 1) * d] }
-                }
-            }
+        if spectrum.topVector != nil {
+            let alpha = Swift.max(spectrum.second, spectrum.top * T(1e-8)) + T(lambda2)
+            metricBeta = lipschitz - alpha
+            lipschitz = alpha
         }
         if !(lipschitz > 0) { lipschitz = 1 }
 
@@ -173,8 +187,8 @@ public struct SIMExactSolver: SIMSolver {
         }
 
         let counter = SIMRowCounter(progress)
-        let blockSize = Swift.min(rowsPerBlock, Swift.max(1, (rowCount + 1) / 2))
-        let blocks = (rowCount + blockSize - 1) / blockSize
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let blocks = rowsPerBlock.map { (rowCount + $0 - 1) / $0 } ?? Swift.min(rowCount, 2 * Swift.max(1, cores))
         let settings = FISTASettings<T>(
             d: d, m: m, rowCount: rowCount, n: stateCount, radius: radius, triangular: triangular,
             lambda: T(lambda), lambda2: T(lambda2), lipschitz: lipschitz, tolerance: T(tolerance),
@@ -196,14 +210,61 @@ public struct SIMExactSolver: SIMSolver {
             let previousThreads = blasThreads
             if blocks > 1 { setBLASThreads(1) }
             DispatchQueue.concurrentPerform(iterations: blocks) { blk in
-                let lo = blk * blockSize
-                let hi = Swift.min(rowCount, lo + blockSize)
-                solveFISTABlock(rows: lo..<hi, settings: settings, shared: shared)
+                solveFISTABlock(rows: Array(stride(from: blk, to: rowCount, by: blocks)), settings: settings, shared: shared)
             }
             if blocks > 1 { setBLASThreads(previousThreads) }
         }}}}}}}}
 
         return SIMStageResult(weights: weights, rows: stats)
+    }
+}
+
+/// The Gram matrix G = M Mᵀ of the features and what the step metric needs of its spectrum.
+struct SIMGramSpectrum<T: BLASScalar>: @unchecked Sendable {
+    let gram: Matrix<T>
+    /// λ₁(G) and λ₂(G) (0 when d < 2).
+    let top: T, second: T
+    /// The top eigenvector when the metric deflates it (λ₁ > 4λ₂ and deflation requested).
+    let topVector: [T]?
+
+    /// Forms G (gemm), its eigenvalues (LAPACK syevd, values only) and, when λ₁ > 4λ₂, the top
+    /// eigenvector by power iteration (rate λ₂/λ₁ ≤ 1/4, so a few dozen gemv).
+    init(features: Matrix<T>, deflate: Bool) throws {
+        let d = features.rows
+        gram = matmul(features, features, transposeB: true)
+        guard d > 0 else { top = 0; second = 0; topVector = nil; return }
+        let values = try gram.symmetricEigen(vectors: false).values
+        top = Swift.max(values[d - 1], 0)
+        second = d > 1 ? Swift.max(values[d - 2], 0) : 0
+        guard deflate, d > 1, top > 4 * second, top > 0 else { topVector = nil; return }
+        var v = Matrix<T>(rows: d, cols: 1, repeating: 1 / T(d).squareRoot())
+        var found = false
+        for _ in 0..<500 {
+            var next = matmul(gram, v)
+            let norm = next.frobeniusNorm
+            guard norm > 0 else { break }
+            next *= 1 / norm
+            let change = (next - v).maxAbs
+            v = next
+            if change <= 8 * T.ulpOfOne * T(d).squareRoot() { found = true; break }
+        }
+        topVector = found ? v.storage : nil
+    }
+}
+
+/// Remembers the spectrum of the last features seen, so that the two stages of one fit share it.
+final class SIMGramCache<T: BLASScalar>: @unchecked Sendable {
+    private var features: Matrix<T>?
+    private var value: SIMGramSpectrum<T>?
+    private var deflate = false
+
+    func spectrum(of f: Matrix<T>, deflate: Bool) throws -> SIMGramSpectrum<T> {
+        if let value, let features, deflate == self.deflate, features == f { return value }
+        let computed = try SIMGramSpectrum(features: f, deflate: deflate)
+        features = f
+        value = computed
+        self.deflate = deflate
+        return computed
     }
 }
 
@@ -308,7 +369,7 @@ func simRowCertificate<T: BLASScalar>(
 }
 
 /// Runs FISTA on the rows `rows` as one block: see ``SIMExactSolver``.
-func solveFISTABlock<T: BLASScalar>(rows: Range<Int>, settings s: FISTASettings<T>, shared: FISTAShared<T>) {
+func solveFISTABlock<T: BLASScalar>(rows: [Int], settings s: FISTASettings<T>, shared: FISTAShared<T>) {
     let d = s.d, m = s.m, k = rows.count, rowCount = s.rowCount
     if k == 0 { return }
     let size = Swift.max(1, d * k)
@@ -324,7 +385,7 @@ func solveFISTABlock<T: BLASScalar>(rows: Range<Int>, settings s: FISTASettings<
     let residual = UnsafeMutablePointer<T>.allocate(capacity: Swift.max(1, m))
     let scratch = UnsafeMutablePointer<T>.allocate(capacity: Swift.max(2, 2 * d))
     var momentum = [T](repeating: 1, count: k)
-    var rowOf = Array(rows)
+    var rowOf = rows
     var iterations = [Int](repeating: 0, count: k)
     var nextExactCheck = [Int](repeating: 0, count: k)
     defer {

@@ -85,61 +85,72 @@ extension SIMSolver {
     /// - Throws: ``IDLError/invalidArgument(_:)`` for κ ∉ (0, 1), negative λ or threshold, and
     ///   whatever the stage solver throws.
     public func fit<T: BLASScalar>(_ states: SIMStates<T>, progress: SIMProgress? = nil) throws -> SIMFit<T> {
-        try validateSIMHyperparameters(lambdaState: lambdaState, lambdaOutput: lambdaOutput,
-                                       zeroThreshold: zeroThreshold, wellPosedness: wellPosedness)
-        let n = states.stateCount, p = states.inputCount, q = states.outputCount
-        let total = n + q
-        var report = SIMReport()
-
-        let start1 = ContinuousClock.now
-        let features1 = Matrix.vcat([states.states, states.inputs])
-        let stage1 = try fitStage(
-            features: features1, targets: states.preActivations, stateCount: n, lambda: lambdaState,
-            constraint: wellPosedness, progress: progress.map { cb in { @Sendable k in cb(k, total) } })
-        report.stage1Seconds = secondsSince(start1)
-        let a = stage1.weights.columns(0..<n)
-        let b = stage1.weights.columns(n..<(n + p))
-
-        var x = states.states
-        if regenerateStates {
-            let startR = ContinuousClock.now
-            let scale = Swift.max(1, Double(states.states.maxAbs))
-            let eq = try simEquilibrium(A: a, B: b, inputs: states.inputs, tolerance: 1e-10 * scale, maxIterations: 2000)
-            if !eq.converged {
-                report.warnings.append(
-                    "state regeneration: Picard did not converge in \(eq.iterations) iterations (last change \(eq.residual)); stage 2 used the last iterate")
-            }
-            x = eq.states
-            report.regenerationIterations = eq.iterations
-            report.regenerationSeconds = secondsSince(startR)
+        try runTwoStageSIM(self, states, progress: progress) { f, t, n, l, c, p in
+            try fitStage(features: f, targets: t, stateCount: n, lambda: l, constraint: c, progress: p)
         }
-
-        let start2 = ContinuousClock.now
-        let features2 = Matrix.vcat([x, states.inputs])
-        let stage2 = try fitStage(
-            features: features2, targets: states.outputs, stateCount: n, lambda: lambdaOutput,
-            constraint: .unconstrained, progress: progress.map { cb in { @Sendable k in cb(n + k, total) } })
-        report.stage2Seconds = secondsSince(start2)
-        let c = stage2.weights.columns(0..<n)
-        let d = stage2.weights.columns(n..<(n + p))
-
-        report.rowsSolved = (stage1.weights.rows, stage2.weights.rows)
-        report.stage1Rows = stage1.rows
-        report.stage2Rows = stage2.rows
-        let gaps = (stage1.rows + stage2.rows).map(\.gap).filter { !$0.isNaN }
-        report.maxGap = gaps.max() ?? .nan
-        report.unconvergedRows = (stage1.rows + stage2.rows).filter { !$0.converged }.count
-        report.infinityNormA = Double(a.infinityNorm)
-        report.wellPosednessMet = simWellPosednessHolds(a, wellPosedness)
-        report.zeros = (a.zeroCount, b.zeroCount, c.zeroCount, d.zeroCount)
-        report.totalEntries = a.count + b.count + c.count + d.count
-        report.warnings += stage1.warnings.map { "stage 1 (A, B): " + $0 } + stage2.warnings.map { "stage 2 (C, D): " + $0 }
-        if report.unconvergedRows > 0 {
-            report.warnings.append("\(report.unconvergedRows) row(s) did not meet the solver's stopping rule")
-        }
-        if !report.wellPosednessMet {
-            report.warnings.append("the fitted A does not meet \(wellPosedness) (‖A‖∞ = \(report.infinityNormA))")
-        }
-        return SIMFit(A: a, B: b, C: c, D: d, report: report)
     }
+}
+
+/// The two-stage fit of ``SIMSolver/fit(_:progress:)`` with a given stage solver.
+func runTwoStageSIM<T: BLASScalar, S: SIMSolver>(
+    _ solver: S, _ states: SIMStates<T>, progress: SIMProgress?,
+    stage: (Matrix<T>, Matrix<T>, Int, Double, SIMWellPosedness, (@Sendable (Int) -> Void)?) throws -> SIMStageResult<T>
+) throws -> SIMFit<T> {
+    let lambdaState = solver.lambdaState, lambdaOutput = solver.lambdaOutput
+    let wellPosedness = solver.wellPosedness, zeroThreshold = solver.zeroThreshold
+    let regenerateStates = solver.regenerateStates
+    try validateSIMHyperparameters(lambdaState: lambdaState, lambdaOutput: lambdaOutput,
+                                   zeroThreshold: zeroThreshold, wellPosedness: wellPosedness)
+    let n = states.stateCount, p = states.inputCount, q = states.outputCount
+    let total = n + q
+    var report = SIMReport()
+
+    let start1 = ContinuousClock.now
+    let features1 = Matrix.vcat([states.states, states.inputs])
+    let stage1 = try stage(features1, states.preActivations, n, lambdaState, wellPosedness,
+                           progress.map { cb in { @Sendable k in cb(k, total) } })
+    report.stage1Seconds = secondsSince(start1)
+    let a = stage1.weights.columns(0..<n)
+    let b = stage1.weights.columns(n..<(n + p))
+
+    var x = states.states
+    if regenerateStates {
+        let startR = ContinuousClock.now
+        let scale = Swift.max(1, Double(states.states.maxAbs))
+        let eq = try simEquilibrium(A: a, B: b, inputs: states.inputs, tolerance: 1e-10 * scale, maxIterations: 2000)
+        if !eq.converged {
+            report.warnings.append(
+                "state regeneration: Picard did not converge in \(eq.iterations) iterations (last change \(eq.residual)); stage 2 used the last iterate")
+        }
+        x = eq.states
+        report.regenerationIterations = eq.iterations
+        report.regenerationSeconds = secondsSince(startR)
+    }
+
+    let start2 = ContinuousClock.now
+    let features2 = Matrix.vcat([x, states.inputs])
+    let stage2 = try stage(features2, states.outputs, n, lambdaOutput, .unconstrained,
+                           progress.map { cb in { @Sendable k in cb(n + k, total) } })
+    report.stage2Seconds = secondsSince(start2)
+    let c = stage2.weights.columns(0..<n)
+    let d = stage2.weights.columns(n..<(n + p))
+
+    report.rowsSolved = (stage1.weights.rows, stage2.weights.rows)
+    report.stage1Rows = stage1.rows
+    report.stage2Rows = stage2.rows
+    let gaps = (stage1.rows + stage2.rows).map(\.gap).filter { !$0.isNaN }
+    report.maxGap = gaps.max() ?? .nan
+    report.unconvergedRows = (stage1.rows + stage2.rows).filter { !$0.converged }.count
+    report.infinityNormA = Double(a.infinityNorm)
+    report.wellPosednessMet = simWellPosednessHolds(a, wellPosedness)
+    report.zeros = (a.zeroCount, b.zeroCount, c.zeroCount, d.zeroCount)
+    report.totalEntries = a.count + b.count + c.count + d.count
+    report.warnings += stage1.warnings.map { "stage 1 (A, B): " + $0 } + stage2.warnings.map { "stage 2 (C, D): " + $0 }
+    if report.unconvergedRows > 0 {
+        report.warnings.append("\(report.unconvergedRows) row(s) did not meet the solver's stopping rule")
+    }
+    if !report.wellPosednessMet {
+        report.warnings.append("the fitted A does not meet \(wellPosedness) (‖A‖∞ = \(report.infinityNormA))")
+    }
+    return SIMFit(A: a, B: b, C: c, D: d, report: report)
 }
