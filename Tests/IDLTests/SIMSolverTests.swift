@@ -362,3 +362,30 @@ extension SIMSolverTests {
         print("λ₂ = \(lambda2), \(structure): iterations deflated \(fastIterations) vs plain \(plainIterations)")
     }
 }
+
+extension SIMSolverTests {
+    /// The low-rank solver: rank(A) ≤ r, ‖A‖∞ ≤ κ² (rows of L and of Rᵀ in the κ ball), the fit
+    /// improves on its random start, and the same seed gives the same matrices.
+    @Test func lowRankSolverIsWellPosedLowRankAndDeterministic() throws {
+        let teacher = ReLUTeacher(p: 10, h1: 8, h2: 6, q: 3, m: 200, seed: 8)
+        let states = try teacher.states()
+        let solver = SIMLowRankSolver(rank: 2, lambdaState: 1e-4, wellPosedness: .infinityNorm(kappa: 0.9),
+                                      epochs: 300, learningRate: 1e-2, zeroThreshold: 0, seed: 4)
+        let fit = try solver.fit(states, progress: nil)
+        #expect(fit.A.infinityNorm <= 0.81 + 1e-12)
+        #expect(fit.report.wellPosednessMet)
+        // Rank ≤ 2: the third singular value (square root of an eigenvalue of AᵀA) vanishes.
+        let eig = try matmul(fit.A, fit.A, transposeA: true).symmetricEigen(vectors: false).values
+        #expect(eig[eig.count - 3] <= 1e-10 * Swift.max(1, eig[eig.count - 1]))
+        // The fit explains most of Z (A = B = 0 would leave all of it).
+        let z = states.preActivations
+        var predicted = matmul(fit.A, states.states)
+        gemm(fit.B, states.inputs, into: &predicted, alpha: 1, beta: 1)
+        #expect((predicted - z).frobeniusNorm < 0.5 * z.frobeniusNorm)
+        let again = try solver.fit(states, progress: nil)
+        #expect(again.A == fit.A && again.B == fit.B && again.C == fit.C)
+        #expect(throws: IDLError.self) {
+            try SIMLowRankSolver(wellPosedness: .strictlyUpperTriangular).fit(states, progress: nil)
+        }
+    }
+}
