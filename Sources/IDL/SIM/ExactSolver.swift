@@ -20,7 +20,8 @@ import RealModule
 /// ℓ1 ball of radius κ (the exact prox of λ‖a‖₁ + indicator(‖a‖₁ ≤ κ)). Momentum is restarted
 /// when (y − w⁺)ᵀ(w⁺ − w) > 0 (O'Donoghue & Candès). Rows are solved in blocks so that the
 /// Gram products are one gemm per block and iteration (G w is kept alongside w, so G y costs
-/// no extra product); blocks run in parallel on all cores with OpenBLAS single-threaded.
+/// no extra product); one worker per core (DispatchQueue.concurrentPerform, OpenBLAS set to one
+/// thread meanwhile and restored after) keeps its block full from a shared pool of rows.
 ///
 /// **Deflated metric.** Non-centred data (pixels, ReLU states ≥ 0) give G one eigenvalue far
 /// above the rest (≈ 290× on MNIST-sized random data), and 1/λ_max steps crawl. When
@@ -66,10 +67,9 @@ public struct SIMExactSolver: SIMSolver {
     public var regenerateStates: Bool
     /// Iterations between gap screenings (≥ 1).
     public var gapCheckInterval: Int
-    /// Rows per block (gemm width); blocks are the unit of parallel work, rows are dealt to
-    /// blocks in turn (row i to block i mod blocks) so that easy and hard rows mix. nil: two
-    /// blocks per core (wide gemms, which amortise OpenBLAS's packing of G, and some slack for
-    /// uneven rows).
+    /// Rows each worker iterates together (the gemm width). There is one worker per core; a
+    /// worker refills a slot from the shared pool of unsolved rows as soon as a row finishes, so
+    /// blocks stay full until the pool is empty. nil: ⌈rows / (2·cores)⌉.
     public var rowsPerBlock: Int?
     /// Whether to take steps in the metric H = αI + βvvᵀ that deflates an outlying top
     /// eigenvalue of G (see the type's documentation). Off: plain FISTA with L = λ_max(G) + λ₂.
@@ -187,8 +187,9 @@ public struct SIMExactSolver: SIMSolver {
         }
 
         let counter = SIMRowCounter(progress)
-        let cores = ProcessInfo.processInfo.activeProcessorCount
-        let blocks = rowsPerBlock.map { (rowCount + $0 - 1) / $0 } ?? Swift.min(rowCount, 2 * Swift.max(1, cores))
+        let workers = Swift.min(rowCount, Swift.max(1, ProcessInfo.processInfo.activeProcessorCount))
+        let capacity = rowsPerBlock ?? Swift.max(1, (rowCount + 2 * workers - 1) / (2 * workers))
+        let pool = SIMRowPool(count: rowCount)
         let settings = FISTASettings<T>(
             d: d, m: m, rowCount: rowCount, n: stateCount, radius: radius, triangular: triangular,
             lambda: T(lambda), lambda2: T(lambda2), lipschitz: lipschitz, tolerance: T(tolerance),
@@ -208,11 +209,11 @@ public struct SIMExactSolver: SIMSolver {
                 linear: cp.baseAddress!, targetNorms: np.baseAddress!, topVector: vp.baseAddress!,
                 weights: wp.baseAddress!, stats: sp.baseAddress!, counter: counter)
             let previousThreads = blasThreads
-            if blocks > 1 { setBLASThreads(1) }
-            DispatchQueue.concurrentPerform(iterations: blocks) { blk in
-                solveFISTABlock(rows: Array(stride(from: blk, to: rowCount, by: blocks)), settings: settings, shared: shared)
+            if workers > 1 { setBLASThreads(1) }
+            DispatchQueue.concurrentPerform(iterations: workers) { _ in
+                solveFISTABlock(capacity: capacity, pool: pool, settings: settings, shared: shared)
             }
-            if blocks > 1 { setBLASThreads(previousThreads) }
+            if workers > 1 { setBLASThreads(previousThreads) }
         }}}}}}}}
 
         return SIMStageResult(weights: weights, rows: stats)
@@ -249,6 +250,24 @@ struct SIMGramSpectrum<T: BLASScalar>: @unchecked Sendable {
             if change <= 8 * T.ulpOfOne * T(d).squareRoot() { found = true; break }
         }
         topVector = found ? v.storage : nil
+    }
+}
+
+/// The rows not yet started, handed out one at a time to the workers.
+final class SIMRowPool: @unchecked Sendable {
+    private let lock = NSLock()
+    private var next = 0
+    private let count: Int
+
+    init(count: Int) { self.count = count }
+
+    /// The next row to solve, or nil when all have been handed out.
+    func take() -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard next < count else { return nil }
+        next += 1
+        return next - 1
     }
 }
 
@@ -369,9 +388,9 @@ func simRowCertificate<T: BLASScalar>(
 }
 
 /// Runs FISTA on the rows `rows` as one block: see ``SIMExactSolver``.
-func solveFISTABlock<T: BLASScalar>(rows: [Int], settings s: FISTASettings<T>, shared: FISTAShared<T>) {
-    let d = s.d, m = s.m, k = rows.count, rowCount = s.rowCount
-    if k == 0 { return }
+func solveFISTABlock<T: BLASScalar>(capacity k: Int, pool: SIMRowPool, settings s: FISTASettings<T>, shared: FISTAShared<T>) {
+    let d = s.d, m = s.m, rowCount = s.rowCount
+    if k <= 0 { return }
     let size = Swift.max(1, d * k)
     // Workspace, allocated once per block.
     let wA = UnsafeMutablePointer<T>.allocate(capacity: size)      // current iterates w_k
@@ -385,20 +404,13 @@ func solveFISTABlock<T: BLASScalar>(rows: [Int], settings s: FISTASettings<T>, s
     let residual = UnsafeMutablePointer<T>.allocate(capacity: Swift.max(1, m))
     let scratch = UnsafeMutablePointer<T>.allocate(capacity: Swift.max(2, 2 * d))
     var momentum = [T](repeating: 1, count: k)
-    var rowOf = rows
+    var rowOf = [Int](repeating: 0, count: k)
     var iterations = [Int](repeating: 0, count: k)
     var nextExactCheck = [Int](repeating: 0, count: k)
     defer {
         for p in [wA, wB, gwA, gwB, yv, gy, cv, gvec, residual, scratch] { p.deallocate() }
     }
     var curW = wA, nextW = wB, curGW = gwA, nextGW = gwB
-    for c in 0..<k {
-        for j in 0..<d {
-            let idx = j + c * d
-            curW[idx] = 0; nextW[idx] = 0; curGW[idx] = 0; nextGW[idx] = 0; yv[idx] = 0; gy[idx] = 0
-            cv[idx] = shared.linear[j + rowOf[c] * d]
-        }
-    }
     let step = 1 / s.lipschitz
     let shrink = s.lambda * step
     let ball = s.radius.isFinite
@@ -411,6 +423,20 @@ func solveFISTABlock<T: BLASScalar>(rows: [Int], settings s: FISTASettings<T>, s
     let ubuf = UnsafeMutablePointer<T>.allocate(capacity: Swift.max(1, d))
     defer { ubuf.deallocate() }
     var tWarm = [T](repeating: 0, count: k)
+
+    /// Starts `row` in slot `c` from w = 0.
+    func load(_ row: Int, into c: Int) {
+        for j in 0..<d {
+            let idx = j + c * d
+            curW[idx] = 0; curGW[idx] = 0; yv[idx] = 0; gy[idx] = 0
+            cv[idx] = shared.linear[j + row * d]
+        }
+        rowOf[c] = row
+        momentum[c] = 1
+        iterations[c] = 0
+        nextExactCheck[c] = 0
+        tWarm[c] = 0
+    }
 
     /// x(t) = prox_{h/α}(u − (β/α)t·v) into `out`; returns φ(t) = t − vᵀ(x(t) − u) and φ'(t).
     func proxAt(_ t: T, vu: T, out: UnsafeMutablePointer<T>, fixed: Int) -> (phi: T, slope: T) {
@@ -498,6 +524,10 @@ func solveFISTABlock<T: BLASScalar>(rows: [Int], settings s: FISTASettings<T>, s
         shared.stats[row] = SIMRowStatistics(iterations: iterations[c], objective: Double(obj),
                                              gap: Double(gp), converged: converged)
         shared.counter.add()
+        if let next = pool.take() {
+            load(next, into: c)
+            return
+        }
         let last = active - 1
         if c != last {
             for p in [curW, curGW, yv, gy, cv] {
@@ -512,10 +542,15 @@ func solveFISTABlock<T: BLASScalar>(rows: [Int], settings s: FISTASettings<T>, s
         active -= 1
     }
 
-    var active = k
+    var active = 0
+    while active < k, let row = pool.take() {
+        load(row, into: active)
+        active += 1
+    }
     var iteration = 0
     while active > 0 {
         iteration += 1
+        var anyAtBudget = false
         // Proximal gradient step from y, and the restart test.
         for c in 0..<active {
             let y = yv + c * d, gyc = gy + c * d, cc = cv + c * d
@@ -561,11 +596,20 @@ func solveFISTABlock<T: BLASScalar>(rows: [Int], settings s: FISTASettings<T>, s
             }
             if restart > 0 { momentum[c] = 1 }
             iterations[c] += 1
+            if iterations[c] >= s.maxIterations { anyAtBudget = true }
         }
-        // G w_{k+1} for the whole block: one gemm.
+        // G w_{k+1} for the whole block: one gemm (gemv for one or two columns, where gemm's
+        // packing of G would cost more than the product).
         if d > 0 {
-            T.gemm(.none, .none, m: d, n: active, k: d, alpha: 1, a: shared.gram, lda: d,
-                   b: nextW, ldb: d, beta: 0, c: nextGW, ldc: d)
+            if active <= 2 {
+                for c in 0..<active {
+                    T.gemv(.none, m: d, n: d, alpha: 1, a: shared.gram, lda: d, x: nextW + c * d, incx: 1,
+                           beta: 0, y: nextGW + c * d, incy: 1)
+                }
+            } else {
+                T.gemm(.none, .none, m: d, n: active, k: d, alpha: 1, a: shared.gram, lda: d,
+                       b: nextW, ldb: d, beta: 0, c: nextGW, ldc: d)
+            }
         }
         // Extrapolation: y = w_{k+1} + β(w_{k+1} − w_k), and G y by the same combination.
         for c in 0..<active {
@@ -584,11 +628,11 @@ func solveFISTABlock<T: BLASScalar>(rows: [Int], settings s: FISTASettings<T>, s
         swap(&curGW, &nextGW)
 
         // Convergence: screen in Gram form, confirm from the true residual.
-        let atBudget = iteration >= s.maxIterations
-        if iteration % s.checkInterval == 0 || atBudget {
+        if iteration % s.checkInterval == 0 || anyAtBudget {
             var c = active - 1
             while c >= 0 {
                 let row = rowOf[c]
+                let atBudget = iterations[c] >= s.maxIterations
                 let w = curW + c * d, gw = curGW + c * d, cc = cv + c * d
                 var wc: T = 0, wgv: T = 0
                 for j in 0..<d {
