@@ -58,6 +58,24 @@ func makeStates<T: BLASScalar>(_: T.Type) throws -> SIMStates<T> {
 
 func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
 
+/// CPU seconds (user + system) used by this process so far: robust to other load on the machine.
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    #if os(Linux)
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    #else
+    getrusage(RUSAGE_SELF, &usage)
+    #endif
+    func s(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) * 1e-6 }
+    return s(usage.ru_utime) + s(usage.ru_stime)
+}
+
+/// The 1-minute load average (other processes competing for the cores).
+func loadAverage() -> Double {
+    var loads = [Double](repeating: 0, count: 3)
+    return getloadavg(&loads, 3) > 0 ? loads[0] : .nan
+}
+
 func bench<T: BLASScalar>(_ type: T.Type, options: Options) throws {
     let states = try makeStates(T.self)
     print("sim-bench (\(T.typeName)): n = \(states.stateCount), p = \(states.inputCount), m = \(states.sampleCount), q = \(states.outputCount); BLAS threads \(blasThreads), cores \(ProcessInfo.processInfo.activeProcessorCount)")
@@ -67,12 +85,15 @@ func bench<T: BLASScalar>(_ type: T.Type, options: Options) throws {
                                     wellPosedness: .infinityNorm(kappa: options.kappa),
                                     tolerance: options.tolerance, maxIterations: 50_000, zeroThreshold: 0,
                                     rowsPerBlock: options.rowsPerBlock)
-        var totals: [Double] = [], s1: [Double] = [], s2: [Double] = []
+        var totals: [Double] = [], s1: [Double] = [], s2: [Double] = [], cpu: [Double] = [], loads: [Double] = []
         var last: SIMFit<T>?
         for _ in 0..<options.runs {
             let start = Date()
+            let cpuStart = cpuSeconds()
             let fit = try solver.fit(states, progress: nil)
             totals.append(Date().timeIntervalSince(start))
+            cpu.append(cpuSeconds() - cpuStart)
+            loads.append(loadAverage())
             s1.append(fit.report.stage1Seconds)
             s2.append(fit.report.stage2Seconds)
             last = fit
@@ -83,7 +104,8 @@ func bench<T: BLASScalar>(_ type: T.Type, options: Options) throws {
         let iters = (r.stage1Rows + r.stage2Rows).map(\.iterations)
         let t = median(totals)
         print("""
-        λ = \(lambda): total \(formatFixed(t, decimals: 3)) s (stage 1 \(formatFixed(median(s1), decimals: 3)) s, stage 2 \(formatFixed(median(s2), decimals: 3)) s), \(formatFixed(Double(rows) / t, decimals: 1)) rows/s
+        λ = \(lambda): wall \(formatFixed(t, decimals: 3)) s (stage 1 \(formatFixed(median(s1), decimals: 3)) s, stage 2 \(formatFixed(median(s2), decimals: 3)) s), \(formatFixed(Double(rows) / t, decimals: 1)) rows/s; CPU \(formatFixed(median(cpu), decimals: 2)) s (wall on 2 idle cores ≈ CPU/2), load average \(formatFixed(median(loads), decimals: 1))
+          row-iterations \(iters.reduce(0, +)) (\(rows) rows)
           ‖A‖∞ = \(formatScalar(r.infinityNormA)) (met: \(r.wellPosednessMet)), max gap \(formatScalar(r.maxGap)), unconverged rows \(r.unconvergedRows), iterations median \(iters.sorted()[iters.count / 2]) max \(iters.max() ?? 0)
           zeros: A \(r.zeros.a)/\(fit.A.count), B \(r.zeros.b)/\(fit.B.count), C \(r.zeros.c)/\(fit.C.count), D \(r.zeros.d)/\(fit.D.count); sparsity \(formatFixed(100 * r.sparsity, decimals: 1)) %
         """)

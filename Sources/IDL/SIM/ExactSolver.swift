@@ -47,6 +47,7 @@ import RealModule
 /// residual unless it is exactly 0; use ``SIMLeastSquaresSolver``). For `Float`, gaps below about
 /// 1e-5 relative are not reachable; use `Double` for certificates.
 public struct SIMExactSolver: SIMSolver {
+    /// "exact (FISTA + duality gap)".
     public var name: String { "exact (FISTA + duality gap)" }
     /// λ of stage 1 (A, B).
     public var lambdaState: Double
@@ -75,10 +76,11 @@ public struct SIMExactSolver: SIMSolver {
     /// eigenvalue of G (see the type's documentation). Off: plain FISTA with L = λ_max(G) + λ₂.
     public var deflateTopEigenvalue: Bool
 
-    /// A solver with the given hyperparameters (see the properties).
+    /// A solver with the given hyperparameters (see the properties). The default tolerance,
+    /// 1e-6, certifies every row's objective within 1e-6 relative of its optimum.
     public init(lambdaState: Double = 1e-3, lambdaOutput: Double = 1e-3, lambda2: Double = 0,
                 wellPosedness: SIMWellPosedness = .infinityNorm(kappa: 0.99),
-                tolerance: Double = 1e-8, maxIterations: Int = 20_000, zeroThreshold: Double = 0,
+                tolerance: Double = 1e-6, maxIterations: Int = 20_000, zeroThreshold: Double = 0,
                 regenerateStates: Bool = false, gapCheckInterval: Int = 5, rowsPerBlock: Int? = nil,
                 deflateTopEigenvalue: Bool = true) {
         self.lambdaState = lambdaState

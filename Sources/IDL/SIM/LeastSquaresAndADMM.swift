@@ -67,9 +67,11 @@ public func simRowCertificates<T: BLASScalar>(
 /// stage result carries a warning saying so, with the ‖A‖∞ that was obtained. Row statistics
 /// hold ½‖t − Mᵀw‖² as the objective, gap NaN (nothing is certified), 0 iterations.
 public struct SIMLeastSquaresSolver: SIMSolver {
+    /// "least squares".
     public var name: String { "least squares" }
-    /// Always 0: least squares has no ℓ1 term.
+    /// Always 0: least squares has no ℓ1 term (stage 1).
     public var lambdaState: Double { 0 }
+    /// Always 0 (stage 2).
     public var lambdaOutput: Double { 0 }
     /// The constraint that was *requested*: it is not enforced, only reported on.
     public var wellPosedness: SIMWellPosedness
@@ -78,6 +80,7 @@ public struct SIMLeastSquaresSolver: SIMSolver {
     /// Whether stage 2 uses states regenerated with the fitted (A, B).
     public var regenerateStates: Bool
 
+    /// A least-squares solver; `wellPosedness` is only reported on, `zeroThreshold` as torchidl's `tol`.
     public init(wellPosedness: SIMWellPosedness = .infinityNorm(kappa: 0.99), zeroThreshold: Double = 1e-6,
                 regenerateStates: Bool = false) {
         self.wellPosedness = wellPosedness
@@ -142,11 +145,15 @@ public struct SIMLeastSquaresSolver: SIMSolver {
 /// ‖a‖₁ ≤ κ; here the final W̄'s a-blocks are projected, so the constraint holds exactly. Row
 /// statistics carry the certified gap of the returned rows (``simRowCertificates(weights:features:targets:stateCount:lambda:lambda2:constraint:)``).
 public struct SIMADMMSolver: SIMSolver {
+    /// "ADMM (consensus)".
     public var name: String { "ADMM (consensus)" }
+    /// λ of stage 1 (torchidl's `lambda_z`).
     public var lambdaState: Double
+    /// λ of stage 2 (torchidl's `lambda_y`).
     public var lambdaOutput: Double
     /// Elastic-net weight λ₂ ≥ 0.
     public var lambda2: Double
+    /// The stage-1 constraint, met exactly by the returned A.
     public var wellPosedness: SIMWellPosedness
     /// The penalty ρ > 0; nil picks trace(G)/d, the mean eigenvalue of the Gram matrix.
     public var rho: Double?
@@ -154,9 +161,12 @@ public struct SIMADMMSolver: SIMSolver {
     public var tolerance: Double
     /// Iteration budget (torchidl: 1000 for (A, B), 100 for (C, D)).
     public var maxIterations: Int
+    /// Entries with |w| < zeroThreshold become exact zeros.
     public var zeroThreshold: Double
+    /// Whether stage 2 uses states regenerated with the fitted (A, B).
     public var regenerateStates: Bool
 
+    /// A consensus-ADMM solver with the given hyperparameters (see the properties).
     public init(lambdaState: Double = 1e-3, lambdaOutput: Double = 1e-3, lambda2: Double = 0,
                 wellPosedness: SIMWellPosedness = .infinityNorm(kappa: 0.99), rho: Double? = nil,
                 tolerance: Double = 1e-6, maxIterations: Int = 5000, zeroThreshold: Double = 0,

@@ -21,11 +21,13 @@ import RealModule
 /// Only `.infinityNorm(κ)` and `.unconstrained` (no projection) are supported for stage 1; the
 /// triangular structure does not fit a low-rank factorisation and throws.
 public struct SIMLowRankSolver: SIMSolver {
+    /// "projected gradient, low rank".
     public var name: String { "projected gradient, low rank" }
     /// λ of the Frobenius penalties on L and R (torchidl's `lambda_z`).
     public var lambdaState: Double
     /// Stage 2 is least squares: 0.
     public var lambdaOutput: Double { 0 }
+    /// `.infinityNorm(κ)`: rows of L and of Rᵀ are projected onto the κ ball.
     public var wellPosedness: SIMWellPosedness
     /// The rank r of A (nil or ≥ n: full rank n).
     public var rank: Int?
@@ -33,11 +35,14 @@ public struct SIMLowRankSolver: SIMSolver {
     public var epochs: Int
     /// Adam learning rate (torchidl's `lr`).
     public var learningRate: Double
+    /// Entries with |w| < zeroThreshold become exact zeros (torchidl's `tol`).
     public var zeroThreshold: Double
+    /// Whether stage 2 uses states regenerated with the fitted (A, B).
     public var regenerateStates: Bool
     /// Seed of the N(0, 1) initialisation.
     public var seed: UInt64
 
+    /// A low-rank solver with the given hyperparameters (see the properties).
     public init(rank: Int? = nil, lambdaState: Double = 1e-6, wellPosedness: SIMWellPosedness = .infinityNorm(kappa: 0.99),
                 epochs: Int = 2000, learningRate: Double = 1e-3, zeroThreshold: Double = 1e-6,
                 regenerateStates: Bool = false, seed: UInt64 = 0) {

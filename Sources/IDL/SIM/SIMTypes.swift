@@ -92,6 +92,7 @@ public struct SIMRowStatistics: Sendable, Equatable {
     /// Whether the solver's stopping rule was met (gap ≤ tol·max(1, |objective|) for the exact solver).
     public var converged: Bool
 
+    /// Statistics with the given values.
     public init(iterations: Int, objective: Double, gap: Double, converged: Bool) {
         self.iterations = iterations
         self.objective = objective
@@ -109,6 +110,7 @@ public struct SIMStageResult<T: BLASScalar>: Sendable {
     /// Warnings, e.g. a constraint the solver ignores.
     public var warnings: [String]
 
+    /// A stage result (for solvers written outside the library, too).
     public init(weights: Matrix<T>, rows: [SIMRowStatistics], warnings: [String] = []) {
         self.weights = weights
         self.rows = rows
@@ -118,9 +120,11 @@ public struct SIMStageResult<T: BLASScalar>: Sendable {
 
 /// What a SIM fit reports besides the matrices.
 public struct SIMReport: Sendable {
-    /// Wall-clock seconds of stage 1 (A, B), of regenerating the states, of stage 2 (C, D).
+    /// Wall-clock seconds of stage 1 (A, B).
     public var stage1Seconds: Double = 0
+    /// Wall-clock seconds of regenerating the states (0 when not regenerated).
     public var regenerationSeconds: Double = 0
+    /// Wall-clock seconds of stage 2 (C, D).
     public var stage2Seconds: Double = 0
     /// Rows solved in stage 1 and in stage 2.
     public var rowsSolved: (stage1: Int, stage2: Int) = (0, 0)
@@ -139,8 +143,9 @@ public struct SIMReport: Sendable {
     public var totalEntries: Int = 0
     /// Picard iterations of the state regeneration (0 when not regenerated).
     public var regenerationIterations: Int = 0
-    /// Per-row statistics of both stages.
+    /// Per-row statistics of stage 1 (rows of A, B).
     public var stage1Rows: [SIMRowStatistics] = []
+    /// Per-row statistics of stage 2 (rows of C, D).
     public var stage2Rows: [SIMRowStatistics] = []
     /// Warnings from the solver (ignored constraints, unconverged rows).
     public var warnings: [String] = []
@@ -150,19 +155,24 @@ public struct SIMReport: Sendable {
         totalEntries == 0 ? 0 : Double(zeros.a + zeros.b + zeros.c + zeros.d) / Double(totalEntries)
     }
 
+    /// An empty report (all zeros, `maxGap` NaN).
     public init() {}
 }
 
 /// A fitted state-driven implicit model: X = relu(A X + B U), Ŷ = C X + D U.
 public struct SIMFit<T: BLASScalar>: Sendable {
-    /// A (n×n), B (n×p), C (q×n), D (q×p).
+    /// A (n×n): state to state.
     public var A: Matrix<T>
+    /// B (n×p): input to state.
     public var B: Matrix<T>
+    /// C (q×n): state to output.
     public var C: Matrix<T>
+    /// D (q×p): input to output.
     public var D: Matrix<T>
     /// Times, gaps, norms and sparsity of the fit.
     public var report: SIMReport
 
+    /// A fit from its matrices and report.
     public init(A: Matrix<T>, B: Matrix<T>, C: Matrix<T>, D: Matrix<T>, report: SIMReport) {
         self.A = A
         self.B = B
