@@ -389,3 +389,24 @@ extension SIMSolverTests {
         }
     }
 }
+
+extension SIMSolverTests {
+    /// Single precision: the same fixture, with a tolerance Float can certify.
+    @Test func exactSolverWorksInFloat() throws {
+        let fx = try StateMatchingFixture()
+        let features: Matrix<Float> = fx.features.converted()
+        let z: Matrix<Float> = fx.z.converted()
+        let solver = SIMExactSolver(wellPosedness: .infinityNorm(kappa: fx.kappa), tolerance: 1e-4, maxIterations: 50_000)
+        let result = try solver.fitStage(features: features, targets: z, stateCount: fx.x.rows, lambda: fx.lambda,
+                                         constraint: .infinityNorm(kappa: fx.kappa), progress: nil)
+        let weights: Matrix<Double> = result.weights.converted()
+        for i in 0..<fx.z.rows {
+            let mine = fx.objective(row: i, weights: weights)
+            #expect(abs(mine - fx.objectives[i]) <= 2e-4 * fx.objectives[i], "row \(i): \(mine) vs \(fx.objectives[i])")
+            #expect(result.rows[i].converged && result.rows[i].gap >= 0)
+            var l1: Float = 0
+            for j in 0..<fx.x.rows { l1 += abs(result.weights[i, j]) }
+            #expect(Double(l1) <= fx.kappa * (1 + 1e-6))
+        }
+    }
+}
