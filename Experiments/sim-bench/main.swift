@@ -2,7 +2,8 @@
 // MNIST experiment: a random 784-64-32-16-10 ReLU network (no bias) run on m = 2000 inputs,
 // states stacked last layer first (n = 16 + 32 + 64 = 112), q = 10 outputs.
 //
-// Usage: swift run -c release sim-bench [λ …] [--tol T] [--kappa K] [--runs R] [--block B] [--float]
+// Usage: swift run -c release sim-bench [λ …] [--solver exact|admm|lstsq] [--admm-iterations N] [--tol T] [--kappa K] [--runs R]
+//        [--block B] [--float]
 // Prints, per λ, the median of 3 runs of both stages, rows/s, ‖A‖∞, sparsity and gaps.
 import Foundation
 import IDL
@@ -15,7 +16,9 @@ struct Options {
     var kappa = 0.99
     var float = false
     var runs = 3
-    var rowsPerBlock = 8
+    var rowsPerBlock: Int? = nil
+    var solver = "exact"
+    var admmIterations = 1000
 }
 
 var options = Options()
@@ -27,7 +30,9 @@ while let a = args.next() {
     case "--kappa": options.kappa = Double(args.next() ?? "") ?? options.kappa
     case "--runs": options.runs = Int(args.next() ?? "") ?? options.runs
     case "--float": options.float = true
-    case "--block": options.rowsPerBlock = Int(args.next() ?? "") ?? options.rowsPerBlock
+    case "--block": options.rowsPerBlock = Int(args.next() ?? "")
+    case "--solver": options.solver = args.next() ?? options.solver
+    case "--admm-iterations": options.admmIterations = Int(args.next() ?? "") ?? options.admmIterations
     default:
         if let v = Double(a) { parsedLambdas.append(v) } else { print("ignoring argument \(a)") }
     }
@@ -79,12 +84,22 @@ func loadAverage() -> Double {
 func bench<T: BLASScalar>(_ type: T.Type, options: Options) throws {
     let states = try makeStates(T.self)
     print("sim-bench (\(T.typeName)): n = \(states.stateCount), p = \(states.inputCount), m = \(states.sampleCount), q = \(states.outputCount); BLAS threads \(blasThreads), cores \(ProcessInfo.processInfo.activeProcessorCount)")
-    print("exact solver: FISTA + restart, gap tolerance \(options.tolerance) (relative), ‖A‖∞ ≤ \(options.kappa); median of \(options.runs) runs")
-    for lambda in options.lambdas {
-        let solver = SIMExactSolver(lambdaState: lambda, lambdaOutput: lambda,
+    let lambdas = options.solver == "lstsq" ? [0.0] : options.lambdas
+    for lambda in lambdas {
+        let solver: any SIMSolver
+        switch options.solver {
+        case "admm":
+            solver = SIMADMMSolver(lambdaState: lambda, lambdaOutput: lambda, wellPosedness: .infinityNorm(kappa: options.kappa),
+                                   tolerance: options.tolerance, maxIterations: options.admmIterations)
+        case "lstsq":
+            solver = SIMLeastSquaresSolver(wellPosedness: .infinityNorm(kappa: options.kappa), zeroThreshold: 1e-6)
+        default:
+            solver = SIMExactSolver(lambdaState: lambda, lambdaOutput: lambda,
                                     wellPosedness: .infinityNorm(kappa: options.kappa),
                                     tolerance: options.tolerance, maxIterations: 50_000, zeroThreshold: 0,
                                     rowsPerBlock: options.rowsPerBlock)
+        }
+        print("\(solver.name): tolerance \(options.tolerance), ‖A‖∞ ≤ \(options.kappa) requested; median of \(options.runs) runs")
         var totals: [Double] = [], s1: [Double] = [], s2: [Double] = [], cpu: [Double] = [], loads: [Double] = []
         var last: SIMFit<T>?
         for _ in 0..<options.runs {
@@ -107,6 +122,7 @@ func bench<T: BLASScalar>(_ type: T.Type, options: Options) throws {
         λ = \(lambda): wall \(formatFixed(t, decimals: 3)) s (stage 1 \(formatFixed(median(s1), decimals: 3)) s, stage 2 \(formatFixed(median(s2), decimals: 3)) s), \(formatFixed(Double(rows) / t, decimals: 1)) rows/s; CPU \(formatFixed(median(cpu), decimals: 2)) s (wall on 2 idle cores ≈ CPU/2), load average \(formatFixed(median(loads), decimals: 1))
           row-iterations \(iters.reduce(0, +)) (\(rows) rows)
           ‖A‖∞ = \(formatScalar(r.infinityNormA)) (met: \(r.wellPosednessMet)), max gap \(formatScalar(r.maxGap)), unconverged rows \(r.unconvergedRows), iterations median \(iters.sorted()[iters.count / 2]) max \(iters.max() ?? 0)
+          warnings: \(r.warnings.isEmpty ? "none" : r.warnings.joined(separator: "; "))
           zeros: A \(r.zeros.a)/\(fit.A.count), B \(r.zeros.b)/\(fit.B.count), C \(r.zeros.c)/\(fit.C.count), D \(r.zeros.d)/\(fit.D.count); sparsity \(formatFixed(100 * r.sparsity, decimals: 1)) %
         """)
     }

@@ -112,6 +112,8 @@ public struct SIMExactSolver: SIMSolver {
 
     /// The two-stage fit of ``SIMSolver/fit(_:progress:)``, computing G and its spectrum once
     /// when stage 2 uses the same features as stage 1 (no state regeneration).
+    @_specialize(where T == Double)
+    @_specialize(where T == Float)
     public func fit<T: BLASScalar>(_ states: SIMStates<T>, progress: SIMProgress? = nil) throws -> SIMFit<T> {
         let cache = SIMGramCache<T>()
         return try runTwoStageSIM(self, states, progress: progress) { f, t, n, l, c, p in
@@ -119,6 +121,8 @@ public struct SIMExactSolver: SIMSolver {
         }
     }
 
+    @_specialize(where T == Double)
+    @_specialize(where T == Float)
     func fitStage<T: BLASScalar>(
         features: Matrix<T>, targets: Matrix<T>, stateCount: Int, lambda: Double,
         constraint: SIMWellPosedness, progress: (@Sendable (Int) -> Void)?, cache: SIMGramCache<T>?
@@ -320,6 +324,8 @@ struct FISTAShared<T: BLASScalar>: @unchecked Sendable {
 /// - Parameters: `w` the coefficients (d), `g` = M r (d), `r2` = ‖r‖², `fixed` the number of
 ///   leading a-coordinates fixed at 0, `scratch` 2·n slots (used only with λ₂ > 0 and a ball).
 @inline(__always)
+@_specialize(where T == Double)
+@_specialize(where T == Float)
 func simRowCertificate<T: BLASScalar>(
     w: UnsafePointer<T>, g: UnsafePointer<T>, r2: T, fixed: Int, settings s: FISTASettings<T>,
     scratch: UnsafeMutablePointer<T>
@@ -390,6 +396,8 @@ func simRowCertificate<T: BLASScalar>(
 }
 
 /// Runs FISTA on the rows `rows` as one block: see ``SIMExactSolver``.
+@_specialize(where T == Double)
+@_specialize(where T == Float)
 func solveFISTABlock<T: BLASScalar>(capacity k: Int, pool: SIMRowPool, settings s: FISTASettings<T>, shared: FISTAShared<T>) {
     let d = s.d, m = s.m, rowCount = s.rowCount
     if k <= 0 { return }

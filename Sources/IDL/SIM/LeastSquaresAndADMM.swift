@@ -9,6 +9,8 @@ import RealModule
 /// ADMM's answers); a candidate that violates it gets gap +∞. Needs λ > 0 or λ₂ > 0 for a
 /// finite gap unless the residual's correlations vanish.
 /// - Throws: ``IDLError/shapeMismatch(_:)`` for inconsistent shapes.
+@_specialize(where T == Double)
+@_specialize(where T == Float)
 public func simRowCertificates<T: BLASScalar>(
     weights: Matrix<T>, features: Matrix<T>, targets: Matrix<T>, stateCount n: Int,
     lambda: Double, lambda2: Double = 0, constraint: SIMWellPosedness
@@ -186,6 +188,8 @@ public struct SIMADMMSolver: SIMSolver {
     /// - Throws: ``IDLError/shapeMismatch(_:)``, ``IDLError/invalidArgument(_:)`` for ρ ≤ 0,
     ///   λ < 0, λ₂ < 0, a non-positive tolerance or budget; ``IDLError/numerical(_:)`` if the
     ///   Cholesky factorisation fails.
+    @_specialize(where T == Double)
+    @_specialize(where T == Float)
     public func fitStage<T: BLASScalar>(
         features: Matrix<T>, targets: Matrix<T>, stateCount n: Int, lambda: Double,
         constraint: SIMWellPosedness, progress: (@Sendable (Int) -> Void)?

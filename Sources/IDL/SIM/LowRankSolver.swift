@@ -75,6 +75,8 @@ public struct SIMLowRankSolver: SIMSolver {
     /// - Throws: ``IDLError/unsupported(_:)`` for `.strictlyUpperTriangular`;
     ///   ``IDLError/invalidArgument(_:)`` for a non-positive rank, epochs or learning rate, λ < 0;
     ///   ``IDLError/shapeMismatch(_:)`` for inconsistent shapes.
+    @_specialize(where T == Double)
+    @_specialize(where T == Float)
     public func fitStage<T: BLASScalar>(
         features: Matrix<T>, targets: Matrix<T>, stateCount n: Int, lambda: Double,
         constraint: SIMWellPosedness, progress: (@Sendable (Int) -> Void)?

@@ -25,6 +25,8 @@ public struct SIMEquilibrium<T: BLASScalar>: Sendable {
 /// says `converged == false` (never fails silently).
 /// - Throws: ``IDLError/shapeMismatch(_:)`` for incompatible shapes,
 ///   ``IDLError/invalidArgument(_:)`` for a non-positive tolerance or iteration budget.
+@_specialize(where T == Double)
+@_specialize(where T == Float)
 public func simEquilibrium<T: BLASScalar>(
     A: Matrix<T>, B: Matrix<T>, inputs U: Matrix<T>, tolerance: Double = 1e-12, maxIterations: Int = 1000
 ) throws -> SIMEquilibrium<T> {
