@@ -10,6 +10,17 @@ let optimise: [SwiftSetting] = [
     .unsafeFlags(["-cross-module-optimization"], .when(configuration: .release)),
 ]
 
+/// Programs under Experiments/<name>: benchmarks and the experiments that write results/.
+let experiments: [(String, [Target.Dependency])] = [
+    ("gemm-bench", ["IDL"]),
+    ("data-bench", ["IDL"]),
+    ("mlp-bench", ["IDL"]),
+    ("implicit-bench", ["IDL"]),
+    ("sim-bench", ["IDL"]),
+    ("plot-gallery", ["IDL", "IDLPlot"]),
+    ("implicit-models", ["IDL", "IDLPlot"]),
+]
+
 let package = Package(
     name: "ImplicitDeepLearning",
     platforms: [.macOS(.v13)],
@@ -55,47 +66,9 @@ let package = Package(
         ),
 
         // Experiments and benchmarks (run with -c release).
-        .executableTarget(
-            name: "gemm-bench",
-            dependencies: ["IDL", "CBLAS"],
-            path: "Experiments/gemm-bench",
-            swiftSettings: optimise
-        ),
-        .executableTarget(
-            name: "data-bench",
-            dependencies: ["IDL"],
-            path: "Experiments/data-bench",
-            swiftSettings: optimise
-        ),
-
-        .executableTarget(
-            name: "implicit-bench",
-            dependencies: ["IDL"],
-            path: "Experiments/implicit-bench",
-            swiftSettings: optimise
-        ),
-
-        .executableTarget(
-            name: "mlp-bench",
-            dependencies: ["IDL"],
-            path: "Experiments/mlp-bench",
-            swiftSettings: optimise
-        ),
-
-        .executableTarget(
-            name: "plot-gallery",
-            dependencies: ["IDLPlot", "IDL"],
-            path: "Experiments/plot-gallery",
-            swiftSettings: optimise
-        ),
-
-        .executableTarget(
-            name: "implicit-models",
-            dependencies: ["IDL", "IDLPlot"],
-            path: "Experiments/implicit-models",
-            swiftSettings: optimise
-        ),
-
+    ] + experiments.map { name, dependencies in
+        .executableTarget(name: name, dependencies: dependencies, path: "Experiments/\(name)", swiftSettings: optimise)
+    } + [
         .testTarget(name: "IDLTests", dependencies: ["IDL"], path: "Tests/IDLTests"),
         .testTarget(name: "IDLPlotTests", dependencies: ["IDLPlot", "IDL"], path: "Tests/IDLPlotTests"),
     ]

@@ -233,14 +233,11 @@ struct UserSiLU: Activation {
         _ = g.next()
     }
 
-    @Test func l1BallProjection() {
-        var v: [Double] = [3, -1, 0.5]
-        projectOntoL1Ball(&v, radius: 2)
-        // θ = 1: (2, 0, 0) … check: |3|−θ + |−1|−θ if θ < 1. Solve: (3−θ) + (1−θ) = 2 → θ = 1 → (2, 0, 0).
-        #expect(v == [2, 0, 0])
-        var inside: [Double] = [0.1, -0.2]
-        projectOntoL1Ball(&inside, radius: 1)
-        #expect(inside == [0.1, -0.2])
+    @Test func rowL1ProjectionOfA() throws {
+        // Row (3, −1, 0.5) onto radius 2: θ = 1 gives (2, 0, 0); a row inside the ball is unchanged.
+        let a = try Matrix<Double>(rowMajor: [[3, -1, 0.5], [0.1, -0.2, 0]])
+        let p = a.rowsProjectedOntoL1Ball(radius: 2)
+        #expect(p.rowMajorArrays == [[2, 0, 0], [0.1, -0.2, 0]])
     }
 }
 

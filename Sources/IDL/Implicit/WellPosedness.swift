@@ -24,39 +24,19 @@ extension Matrix {
         return norm > kappa ? self * (kappa / norm) : self
     }
 
-    /// Each row projected (Euclidean projection) onto the ℓ1 ball of radius r.
+    /// Each row projected (Euclidean projection) onto the ℓ1 ball of radius r ≥ 0.
     public func rowsProjectedOntoL1Ball(radius r: T) -> Matrix {
         var out = self
         var row = [T](repeating: 0, count: cols)
+        var scratch = [T](repeating: 0, count: Swift.max(1, cols))
         for i in 0..<rows {
             for j in 0..<cols { row[j] = self[i, j] }
-            projectOntoL1Ball(&row, radius: r)
+            row.withUnsafeMutableBufferPointer { p in
+                scratch.withUnsafeMutableBufferPointer { s in projectOntoL1BallInPlace(p, radius: r, scratch: s.baseAddress!) }
+            }
             for j in 0..<cols { out[i, j] = row[j] }
         }
         return out
-    }
-}
-
-/// Euclidean projection of `v` onto {x : ‖x‖₁ ≤ r} in place (sort-based, O(n log n)): vectors
-/// inside the ball are unchanged; otherwise xᵢ = sign(vᵢ)·max(|vᵢ| − θ, 0) with θ chosen so that
-/// ‖x‖₁ = r.
-public func projectOntoL1Ball<T: BLASScalar>(_ v: inout [T], radius r: T) {
-    var l1: T = 0
-    for x in v { l1 += abs(x) }
-    if l1 <= r { return }
-    if r <= 0 { for i in v.indices { v[i] = 0 }; return }
-    let sorted = v.map { abs($0) }.sorted(by: >)
-    var cumulative: T = 0
-    var theta: T = 0
-    // θ = (Σ_{i≤ρ} u_i − r)/ρ for the largest ρ with u_ρ > (Σ_{i≤ρ} u_i − r)/ρ (u sorted descending).
-    for (k, u) in sorted.enumerated() {
-        cumulative += u
-        let t = (cumulative - r) / T(k + 1)
-        if u > t { theta = t } else { break }
-    }
-    for i in v.indices {
-        let a = abs(v[i]) - theta
-        v[i] = a > 0 ? (v[i] < 0 ? -a : a) : 0
     }
 }
 

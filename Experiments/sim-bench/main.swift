@@ -1,0 +1,136 @@
+// sim-bench: times the exact SIM solver (FISTA + duality gap) on data of the size of the
+// MNIST experiment: a random 784-64-32-16-10 ReLU network (no bias) run on m = 2000 inputs,
+// states stacked last layer first (n = 16 + 32 + 64 = 112), q = 10 outputs.
+//
+// Usage: swift run -c release sim-bench [λ …] [--solver exact|admm|lstsq] [--admm-iterations N] [--tol T] [--kappa K] [--runs R]
+//        [--block B] [--float]
+// Prints, per λ, the median of 3 runs of both stages, rows/s, ‖A‖∞, sparsity and gaps.
+import Foundation
+import IDL
+
+func relu<T: BLASScalar>(_ m: Matrix<T>) -> Matrix<T> { m.map { Swift.max($0, 0) } }
+
+struct Options {
+    var lambdas: [Double] = [0.01, 0.1, 1.0]
+    var tolerance = 1e-6
+    var kappa = 0.99
+    var float = false
+    var runs = 3
+    var rowsPerBlock: Int? = nil
+    var solver = "exact"
+    var admmIterations = 1000
+}
+
+var options = Options()
+var parsedLambdas: [Double] = []
+var args = CommandLine.arguments.dropFirst().makeIterator()
+while let a = args.next() {
+    switch a {
+    case "--tol": options.tolerance = Double(args.next() ?? "") ?? options.tolerance
+    case "--kappa": options.kappa = Double(args.next() ?? "") ?? options.kappa
+    case "--runs": options.runs = Int(args.next() ?? "") ?? options.runs
+    case "--float": options.float = true
+    case "--block": options.rowsPerBlock = Int(args.next() ?? "")
+    case "--solver": options.solver = args.next() ?? options.solver
+    case "--admm-iterations": options.admmIterations = Int(args.next() ?? "") ?? options.admmIterations
+    default:
+        if let v = Double(a) { parsedLambdas.append(v) } else { print("ignoring argument \(a)") }
+    }
+}
+if !parsedLambdas.isEmpty { options.lambdas = parsedLambdas }
+
+func makeStates<T: BLASScalar>(_: T.Type) throws -> SIMStates<T> {
+    let (p, m) = (784, 2000)
+    let widths = [64, 32, 16]
+    var g = SeededGenerator(seed: 2024)
+    let u = Matrix<T>.randomUniform(p, m, 0, 1, using: &g)
+    var x = u
+    var zs: [Matrix<T>] = [], xs: [Matrix<T>] = []
+    var fanIn = p
+    for w in widths {
+        let weight = Matrix<T>.randomNormal(w, fanIn, scale: T((2 / Double(fanIn)).squareRoot()), using: &g)
+        let z = matmul(weight, x)
+        x = relu(z)
+        zs.append(z)
+        xs.append(x)
+        fanIn = w
+    }
+    let head = Matrix<T>.randomNormal(10, fanIn, scale: T((1 / Double(fanIn)).squareRoot()), using: &g)
+    let y = matmul(head, x)
+    return try SIMStates(inputs: u, states: Matrix.vcat(xs.reversed()), preActivations: Matrix.vcat(zs.reversed()),
+                         outputs: y)
+}
+
+func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
+
+/// CPU seconds (user + system) used by this process so far: robust to other load on the machine.
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    #if os(Linux)
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    #else
+    getrusage(RUSAGE_SELF, &usage)
+    #endif
+    func s(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) * 1e-6 }
+    return s(usage.ru_utime) + s(usage.ru_stime)
+}
+
+/// The 1-minute load average (other processes competing for the cores).
+func loadAverage() -> Double {
+    var loads = [Double](repeating: 0, count: 3)
+    return getloadavg(&loads, 3) > 0 ? loads[0] : .nan
+}
+
+func bench<T: BLASScalar>(_ type: T.Type, options: Options) throws {
+    let states = try makeStates(T.self)
+    print("sim-bench (\(T.typeName)): n = \(states.stateCount), p = \(states.inputCount), m = \(states.sampleCount), q = \(states.outputCount); BLAS threads \(blasThreads), cores \(ProcessInfo.processInfo.activeProcessorCount)")
+    let lambdas = options.solver == "lstsq" ? [0.0] : options.lambdas
+    for lambda in lambdas {
+        let solver: any SIMSolver
+        switch options.solver {
+        case "admm":
+            solver = SIMADMMSolver(lambdaState: lambda, lambdaOutput: lambda, wellPosedness: .infinityNorm(kappa: options.kappa),
+                                   tolerance: options.tolerance, maxIterations: options.admmIterations)
+        case "lstsq":
+            solver = SIMLeastSquaresSolver(wellPosedness: .infinityNorm(kappa: options.kappa), zeroThreshold: 1e-6)
+        default:
+            solver = SIMExactSolver(lambdaState: lambda, lambdaOutput: lambda,
+                                    wellPosedness: .infinityNorm(kappa: options.kappa),
+                                    tolerance: options.tolerance, maxIterations: 50_000, zeroThreshold: 0,
+                                    rowsPerBlock: options.rowsPerBlock)
+        }
+        print("\(solver.name): tolerance \(options.tolerance), ‖A‖∞ ≤ \(options.kappa) requested; median of \(options.runs) runs")
+        var totals: [Double] = [], s1: [Double] = [], s2: [Double] = [], cpu: [Double] = [], loads: [Double] = []
+        var last: SIMFit<T>?
+        for _ in 0..<options.runs {
+            let start = Date()
+            let cpuStart = cpuSeconds()
+            let fit = try solver.fit(states, progress: nil)
+            totals.append(Date().timeIntervalSince(start))
+            cpu.append(cpuSeconds() - cpuStart)
+            loads.append(loadAverage())
+            s1.append(fit.report.stage1Seconds)
+            s2.append(fit.report.stage2Seconds)
+            last = fit
+        }
+        guard let fit = last else { continue }
+        let r = fit.report
+        let rows = r.rowsSolved.stage1 + r.rowsSolved.stage2
+        let iters = (r.stage1Rows + r.stage2Rows).map(\.iterations)
+        let t = median(totals)
+        print("""
+        λ = \(lambda): wall \(formatFixed(t, decimals: 3)) s (stage 1 \(formatFixed(median(s1), decimals: 3)) s, stage 2 \(formatFixed(median(s2), decimals: 3)) s), \(formatFixed(Double(rows) / t, decimals: 1)) rows/s; CPU \(formatFixed(median(cpu), decimals: 2)) s (wall on 2 idle cores ≈ CPU/2), load average \(formatFixed(median(loads), decimals: 1))
+          row-iterations \(iters.reduce(0, +)) (\(rows) rows)
+          ‖A‖∞ = \(formatScalar(r.infinityNormA)) (met: \(r.wellPosednessMet)), max gap \(formatScalar(r.maxGap)), unconverged rows \(r.unconvergedRows), iterations median \(iters.sorted()[iters.count / 2]) max \(iters.max() ?? 0)
+          warnings: \(r.warnings.isEmpty ? "none" : r.warnings.joined(separator: "; "))
+          zeros: A \(r.zeros.a)/\(fit.A.count), B \(r.zeros.b)/\(fit.B.count), C \(r.zeros.c)/\(fit.C.count), D \(r.zeros.d)/\(fit.D.count); sparsity \(formatFixed(100 * r.sparsity, decimals: 1)) %
+        """)
+    }
+}
+
+do {
+    if options.float { try bench(Float.self, options: options) } else { try bench(Double.self, options: options) }
+} catch {
+    print("sim-bench failed: \(error)")
+    exit(1)
+}

@@ -1,0 +1,170 @@
+import Foundation
+
+/// Collecting the states of a trained explicit network for SIM, as torchidl's `SIM.get_states`
+/// does with forward hooks: every activation layer's input (pre-activation Z) and output
+/// (post-activation X), stacked **last layer first**, with the inputs U and outputs Ŷ.
+///
+/// For a bias-free ReLU network x₁ = φ(W₀u), x₂ = φ(W₁x₁), …, ŷ = W_L x_L the stacked states
+/// X = (x_L; …; x₁) satisfy Z = A X + B U and Ŷ = C X exactly with A strictly block upper
+/// triangular — the feedforward-as-implicit form that SIM relaxes into a sparse, well-posed A.
+public enum StateExtraction {
+    /// Which activation layers are recorded (torchidl's `skip_layers`): all of them, or, inside
+    /// any `Sequential` with more than `n` children, only the last activation of each child block.
+    public enum Selection: Sendable, Equatable {
+        case all
+        case lastOfEachBlock(threshold: Int)
+    }
+
+    /// Runs `network` on `inputs` (p×m, columns are samples) in batches of `batchSize` and returns
+    /// the states. Layers other than `Sequential`, `ActivationLayer` and `Linear` are run as they
+    /// are (their activations, if any, are not recorded).
+    /// - Throws: the network's own errors, ``IDLError/invalidArgument(_:)`` when no activation
+    ///   layer was found, and the validation errors of ``SIMStates``.
+    public static func states<T>(of network: Sequential<T>, inputs: Matrix<T>, selection: Selection = .all,
+                                 batchSize: Int = 1000) throws -> SIMStates<T> {
+        let recorded = recordedActivations(network, selection: selection)
+        guard !recorded.isEmpty else {
+            throw IDLError.invalidArgument("the network has no activation layer to record; SIM needs at least one hidden activation")
+        }
+        var zParts = [Matrix<T>](), xParts = [Matrix<T>](), yParts = [Matrix<T>]()
+        var start = 0
+        while start < inputs.cols {
+            let end = min(inputs.cols, start + max(1, batchSize))
+            var pre = [Matrix<T>](), post = [Matrix<T>]()
+            let y = try run(network, inputs.columns(start..<end), recorded: recorded, pre: &pre, post: &post)
+            // Last layer first.
+            zParts.append(Matrix.vcat(pre.reversed()))
+            xParts.append(Matrix.vcat(post.reversed()))
+            yParts.append(y)
+            start = end
+        }
+        return try SIMStates(inputs: inputs, states: Matrix.hcat(xParts), preActivations: Matrix.hcat(zParts),
+                             outputs: Matrix.hcat(yParts))
+    }
+
+    /// The sizes of the recorded activation layers, last layer first (the block structure of A).
+    public static func stateBlockSizes<T>(of network: Sequential<T>, inputDim: Int, selection: Selection = .all) throws -> [Int] {
+        let recorded = recordedActivations(network, selection: selection)
+        var pre = [Matrix<T>](), post = [Matrix<T>]()
+        _ = try run(network, Matrix<T>(rows: inputDim, cols: 1), recorded: recorded, pre: &pre, post: &post)
+        return post.reversed().map(\.rows)
+    }
+
+    private static func recordedActivations<T>(_ network: Sequential<T>, selection: Selection) -> Set<ObjectIdentifier> {
+        var out = Set<ObjectIdentifier>()
+        func all(_ layer: any Layer<T>, into list: inout [ObjectIdentifier]) {
+            if let a = layer as? ActivationLayer<T> { list.append(ObjectIdentifier(a)) }
+            if let s = layer as? Sequential<T> { for l in s.layers { all(l, into: &list) } }
+        }
+        func visit(_ layer: any Layer<T>) {
+            if let a = layer as? ActivationLayer<T> { out.insert(ObjectIdentifier(a)); return }
+            guard let s = layer as? Sequential<T> else { return }
+            if case .lastOfEachBlock(let n) = selection, s.layers.count > n {
+                for child in s.layers {
+                    var list = [ObjectIdentifier]()
+                    all(child, into: &list)
+                    if let last = list.last { out.insert(last) }
+                }
+            } else {
+                for child in s.layers { visit(child) }
+            }
+        }
+        visit(network)
+        return out
+    }
+
+    private static func run<T>(_ layer: any Layer<T>, _ x: Matrix<T>, recorded: Set<ObjectIdentifier>,
+                               pre: inout [Matrix<T>], post: inout [Matrix<T>]) throws -> Matrix<T> {
+        if let s = layer as? Sequential<T> {
+            var h = x
+            for child in s.layers { h = try run(child, h, recorded: recorded, pre: &pre, post: &post) }
+            return h
+        }
+        if let a = layer as? ActivationLayer<T> {
+            let y = a.activation.apply(x)
+            if recorded.contains(ObjectIdentifier(a)) {
+                pre.append(x)
+                post.append(y)
+            }
+            return y
+        }
+        if let linear = layer as? Linear<T> {
+            guard x.rows == linear.inputDim else {
+                throw IDLError.shapeMismatch("Linear(\(linear.inputDim) → \(linear.outputDim)) got \(x.rows) features per sample")
+            }
+            let y = matmul(linear.weight.value, x)
+            return linear.bias.map { y.addingColumn($0.value) } ?? y
+        }
+        return try layer.predict(x)
+    }
+}
+
+extension SIMStates {
+    /// Saves the four matrices to a `.safetensors` file (names U, X, Z, Y, each stored
+    /// batch-first as (m, rows) like torchidl's numpy states), atomically.
+    public func save(to url: URL) throws {
+        var file = SafeTensors()
+        file.setMatrix("U", inputs.transposed)
+        file.setMatrix("X", states.transposed)
+        file.setMatrix("Z", preActivations.transposed)
+        file.setMatrix("Y", outputs.transposed)
+        file.metadata = ["format": "idl-sim-states/1", "dtype": T.typeName]
+        try file.write(to: url)
+    }
+
+    /// Loads states saved by ``save(to:)``.
+    public init(contentsOf url: URL) throws {
+        let file = try SafeTensors(contentsOf: url)
+        func m(_ name: String) throws -> Matrix<T> {
+            guard file.tensors[name] != nil else {
+                throw IDLError.io("\(url.path) has no tensor '\(name)'; SIM states need U, X, Z and Y")
+            }
+            return try file.matrix(name, as: T.self).transposed
+        }
+        try self.init(inputs: m("U"), states: m("X"), preActivations: m("Z"), outputs: m("Y"))
+    }
+}
+
+/// Scales a bias-free ReLU network layer by layer so that every hidden weight matrix W₁ … W_{L−1}
+/// (the blocks of the stacked A) has ‖W‖∞ ≤ κ, and multiplies the last layer W_L by the inverse
+/// of the product: by positive homogeneity of ReLU the network computes exactly the same outputs,
+/// and the SIM model that matches its states exactly is then well posed (‖A‖∞ ≤ κ).
+///
+/// - Returns: the factor applied to each Linear layer, in order (1 where nothing changed); the
+///   last layer takes the inverse of the hidden layers' product, so the outputs are unchanged.
+/// - Throws: ``IDLError/invalidArgument(_:)`` if the network has biases or a non-ReLU activation
+///   (positive homogeneity would not hold), or κ is not in (0, 1).
+@discardableResult
+public func rescaleForWellPosedness<T>(_ network: Sequential<T>, kappa: Double = 0.99) throws -> [Double] {
+    guard kappa > 0, kappa < 1 else { throw IDLError.invalidArgument("κ must lie in (0, 1), got \(kappa)") }
+    var linears = [Linear<T>]()
+    func collect(_ layer: any Layer<T>) throws {
+        if let s = layer as? Sequential<T> { for l in s.layers { try collect(l) } }
+        else if let l = layer as? Linear<T> {
+            guard l.bias == nil else { throw IDLError.invalidArgument("teacher rescaling needs bias-free Linear layers (a bias breaks positive homogeneity)") }
+            linears.append(l)
+        } else if let a = layer as? ActivationLayer<T> {
+            guard a.activation is ReLU else { throw IDLError.invalidArgument("teacher rescaling needs ReLU activations, found \(a.activation.name)") }
+        } else {
+            throw IDLError.invalidArgument("teacher rescaling supports Sequential networks of Linear and ReLU layers, found \(type(of: layer))")
+        }
+    }
+    try collect(network)
+    var factors = [Double](repeating: 1, count: linears.count)
+    var carried = 1.0  // product of the factors applied so far
+    guard linears.count >= 3 else { return factors }  // no hidden-to-hidden weight
+    for k in 1..<(linears.count - 1) {
+        let norm = Double(linears[k].weight.value.infinityNorm)
+        if norm > kappa {
+            let f = kappa / norm
+            linears[k].weight.value = linears[k].weight.value * T(f)
+            factors[k] = f
+            carried *= f
+        }
+    }
+    // Give the removed scale back to the last layer so the outputs keep their size.
+    let last = linears.count - 1
+    linears[last].weight.value = linears[last].weight.value * T(1 / carried)
+    factors[last] = 1 / carried
+    return factors
+}
