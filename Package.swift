@@ -10,6 +10,16 @@ let optimise: [SwiftSetting] = [
     .unsafeFlags(["-cross-module-optimization"], .when(configuration: .release)),
 ]
 
+/// The tutorial chapters, each a folder Tutorials/<chapter>/main.swift built as the executable
+/// `tutorial-<chapter>`. The weaver (`swift run -c release tutorial-pages`) and the tests find
+/// the chapters by their folders; the chapter number comes from the title line of main.swift.
+let tutorialChapters = [
+    "feedforward",
+    "implicit-model",
+    "custom-activation",
+    "implicit-layer",
+]
+
 let package = Package(
     name: "ImplicitDeepLearning",
     platforms: [.macOS(.v13)],
@@ -79,7 +89,28 @@ let package = Package(
             swiftSettings: optimise
         ),
 
+        // Tutorials: one executable per chapter (Tutorials/<chapter>/main.swift), the support
+        // library they share, and the weaver that turns each chapter into its README.md page.
+        // A new chapter is one folder plus one line in `tutorialChapters` below.
+        .target(name: "TutorialPages", path: "Tutorials/Pages"),
+        .target(
+            name: "TutorialSupport",
+            dependencies: ["IDL", "IDLPlot", "TutorialPages"],
+            path: "Tutorials/Support",
+            swiftSettings: optimise
+        ),
+        .executableTarget(name: "tutorial-pages", dependencies: ["TutorialPages"], path: "Tutorials/Weaver"),
+
         .testTarget(name: "IDLTests", dependencies: ["IDL"], path: "Tests/IDLTests"),
         .testTarget(name: "IDLPlotTests", dependencies: ["IDLPlot", "IDL"], path: "Tests/IDLPlotTests"),
-    ]
+        .testTarget(name: "TutorialTests", dependencies: ["TutorialPages"], path: "Tests/TutorialTests"),
+    ] + tutorialChapters.map { chapter in
+        .executableTarget(
+            name: "tutorial-\(chapter)",
+            dependencies: ["IDL", "IDLPlot", "TutorialSupport"],
+            path: "Tutorials/\(chapter)",
+            exclude: ["README.md"],  // the page generated from main.swift
+            swiftSettings: optimise
+        )
+    }
 )
