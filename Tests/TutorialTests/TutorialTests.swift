@@ -63,12 +63,26 @@ func epochLosses(_ lines: [String]) -> [Double] {
 
 // MARK: - Running the chapters
 
-/// Each chapter runs in quick mode, as a reader would run it, and prints what it should.
-@Suite(.serialized) struct ChapterRunTests {
-    /// Runs a chapter with `--quick`, markers on and figures in a temporary folder; checks
-    /// what every chapter must do (exit 0, announce the steps of its source, write the
-    /// figures it reports) and returns the run for the chapter's own checks.
-    func runQuick(_ folder: String) throws -> ChapterRun {
+/// Each chapter's quick run, made once and shared by the tests that read it.
+final class QuickRuns: @unchecked Sendable {
+    static let shared = QuickRuns()
+    private let lock = NSLock()
+    private var runs: [String: ChapterRun] = [:]
+
+    /// The quick run of `folder`, made (and checked, see ``runQuick(_:)``) on first use.
+    func run(_ folder: String) throws -> ChapterRun {
+        lock.lock()
+        defer { lock.unlock() }
+        if let run = runs[folder] { return run }
+        let run = try runQuick(folder)
+        runs[folder] = run
+        return run
+    }
+
+    /// Runs a chapter with `--quick`, markers on and figures in a temporary folder, and checks
+    /// what every chapter must do: exit 0, announce exactly the steps of its source, write the
+    /// figures it reports as PNG files, print no NaN.
+    private func runQuick(_ folder: String) throws -> ChapterRun {
         let source = try #require(try Repository.chapters().first { $0.folder == folder }?.source)
         let executable = Repository.binaries.appendingPathComponent(TutorialChapters.executableName(folder))
         try #require(FileManager.default.isExecutableFile(atPath: executable.path),
@@ -91,6 +105,19 @@ func epochLosses(_ lines: [String]) -> [Double] {
         #expect(!result.standardOutput.contains("nan"), "tutorial-\(folder) printed a NaN")
         return run
     }
+}
+
+/// Each chapter runs in quick mode, as a reader would run it, and prints what it should.
+@Suite(.serialized) struct ChapterRunTests {
+    func runQuick(_ folder: String) throws -> ChapterRun { try QuickRuns.shared.run(folder) }
+
+    /// Every chapter, including one added without checks of its own yet.
+    @Test(arguments: Repository.chapterFolders)
+    func runsInQuickMode(_ folder: String) throws {
+        let run = try runQuick(folder)
+        #expect(!run.steps.isEmpty)
+        #expect(run.steps.allSatisfy { !$0.lines.isEmpty || !$0.figures.isEmpty }, "every step should show something")
+    }
 
     @Test func feedforwardAgreesWithItsImplicitForm() throws {
         let run = try runQuick("feedforward")
@@ -105,6 +132,66 @@ func epochLosses(_ lines: [String]) -> [Double] {
         #expect(used[0] <= 0.99 && used[1] < 1)
         #expect(dense.contains { $0.hasPrefix("Picard solve: converged after") })
         #expect(run.steps.flatMap(\.figures) == ["feedforward-blocks.png", "dense-blocks.png", "dense-convergence.png"])
+    }
+
+    @Test func implicitModelTrainsOnTheNotebooksRegression() throws {
+        let run = try runQuick("implicit-model")
+        let losses = epochLosses(try #require(run.output(of: "Train with Adam and the MSE loss")))
+        #expect(losses.count == 10)
+        #expect(losses.allSatisfy { $0.isFinite && $0 > 0 })
+        #expect(losses.last! < 0.2 * losses.first!, "the loss should fall well below its start, got \(losses)")
+        let inference = try #require(run.output(of: "Run inference on a new sample"))
+        #expect(inference.first == "Inference result (10×1):")
+        #expect(numbers(in: inference.last ?? "").count == 10)
+        let solves = try #require(run.output(of: "Look under the hood: solver statistics and well-posedness"))
+        #expect(solves.contains { $0.contains("forward: 11 solves") && $0.contains("backward: 10 solves") })
+        #expect(!solves.contains { $0.contains("NOT") })
+        #expect(run.steps.flatMap(\.figures) == ["loss.png"])
+    }
+
+    @Test func customActivationMatchesTheBuiltInAndTrains() throws {
+        let run = try runQuick("custom-activation")
+        let check = try #require(run.output(of: "Check the derivative numerically"))
+        let derivativeError = try #require(value(check, "largest |finite difference − φ′| on 49 points in [-6, 6]:")?.first)
+        #expect(derivativeError < 1e-8)
+        #expect(value(check, "largest gap to the built-in SiLU (φ and φ′):") == [0])
+        // The loss table: epoch, ReLU, my SiLU, built-in SiLU.
+        let training = try #require(run.output(of: "Train the notebook's regression with each activation"))
+        let rows = training.dropFirst(2).map { numbers(in: $0) }
+        #expect(rows.count == 10 && rows.allSatisfy { $0.count == 4 })
+        for column in 1...3 {
+            #expect(rows.last![column] < 0.2 * rows.first![column], "column \(column) of \(training)")
+        }
+        #expect(rows.allSatisfy { $0[2] == $0[3] }, "the user's SiLU should train exactly like the built-in one")
+        let comparison = try #require(run.output(of: "Compare the models and their solves"))
+        #expect(comparison.contains("my SiLU and the built-in SiLU trained identically: true"))
+        #expect(comparison.filter { $0.contains("0 not converged; backward") && $0.hasSuffix("0 not converged") }.count == 3)
+        #expect(run.steps.flatMap(\.figures) == ["activations.png", "losses.png"])
+    }
+
+    @Test func implicitLayerTrainsEndToEnd() throws {
+        let run = try runQuick("implicit-layer")
+        let parameters = try #require(run.output(of: "Define a model with an implicit layer inside"))
+        #expect(parameters.first == "parameters found: weight 128×64, bias 128×1, A 64×64, B 64×128, C 10×64, D 10×128")
+        let regression = try #require(run.output(of: "Train it on the notebook's regression"))
+        let losses = epochLosses(regression)
+        #expect(losses.count == 10 && losses.last! < 0.2 * losses.first!, "\(losses)")
+        let data = try #require(run.output(of: "Load FashionMNIST"))
+        #expect(data.first == "training images: 3000, test images: 1000, features: 784")
+        let training = try #require(run.output(of: "Train the classifier end to end"))
+        let epoch = try #require(training.first { $0.hasPrefix("epoch 1/1:") })
+        let accuracy = try #require(numbers(in: epoch).last)
+        #expect(accuracy > 60, "3 000 images for one epoch should give well over 60 % test accuracy, got \(epoch)")
+        // 47 training steps (3 000 / 64) and one test chunk; every solve converged.
+        let solves = try #require(training.first { $0.hasPrefix("  solves:") })
+        #expect(solves.contains("forward: 48 solves") && solves.contains("backward: 47 solves"))
+        #expect(!solves.contains("NOT") && solves.components(separatedBy: " 0 not converged").count == 3, "\(solves)")
+        let statistics = try #require(run.output(of: "Read the solver statistics"))
+        #expect(statistics.contains { $0.hasPrefix("last forward solve:  converged") })
+        #expect(statistics.contains { $0.hasPrefix("last backward solve: converged") })
+        #expect(run.steps.flatMap(\.figures) == ["training-loss.png", "predictions.png"])
+        // The timing is printed as a volatile line, so that the page leaves it out.
+        #expect(run.steps.flatMap(\.volatile).count == 1)
     }
 }
 
@@ -127,8 +214,9 @@ func epochLosses(_ lines: [String]) -> [Double] {
         let expected = try PageWeaver.page(for: folder, source: source, run: nil)
         let a = PageWeaver.maskingOutputs(committed).split(separator: "\n", omittingEmptySubsequences: false)
         let b = PageWeaver.maskingOutputs(expected).split(separator: "\n", omittingEmptySubsequences: false)
-        let firstDifference = zip(a, b).firstIndex { $0 != $1 } ?? min(a.count, b.count)
-        #expect(a == b, """
+        let firstDifference = (0..<min(a.count, b.count)).first { a[$0] != b[$0] } ?? min(a.count, b.count)
+        let current = a == b   // (compared outside #expect, which would print both pages in full)
+        #expect(current, """
             Tutorials/\(folder)/README.md is stale (regenerate with swift run -c release tutorial-pages); \
             first difference at line \(firstDifference + 1): \
             page has "\(firstDifference < a.count ? a[firstDifference] : "<end>")", \
@@ -183,7 +271,7 @@ func epochLosses(_ lines: [String]) -> [Double] {
         let source = try ChapterSource(text: Self.sample)
         #expect(source.title == "Chapter 9 · A sample")
         #expect(source.number == 9)
-        #expect(source.introduction == ["", "Intro *prose*."])
+        #expect(source.introduction == ["Intro *prose*."])
         #expect(source.setup == ["import IDL", "let tutorial = Tutorial(\"sample\")"])
         #expect(source.steps.map(\.title) == ["First \"step\"", "Second"])
         #expect(source.steps[0].prose == ["Prose of the first step.", "", "Second paragraph."])

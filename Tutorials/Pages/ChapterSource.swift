@@ -66,7 +66,7 @@ public struct ChapterSource: Equatable, Sendable {
         // Where each step's prose starts: the comment lines directly above its call.
         let proseStarts = stepLines.map { s -> Int in
             var k = s
-            while k > 0, ChapterSource.isComment(lines[k - 1]) { k -= 1 }
+            while k > 1, ChapterSource.isComment(lines[k - 1]) { k -= 1 }  // line 0 is the title
             return k
         }
         // Closing prose: the comment (and blank) lines ending the file, after the last code line.
