@@ -40,7 +40,7 @@ public enum PageWeaver {
         out.append("# \(source.title)")
         out.append("")
         out.append("> This page is generated from the program [`main.swift`](main.swift), which you can run yourself: "
-                   + "`swift run -c release tutorial-\(chapter)` (add `--quick` for a shorter run). "
+                   + "`swift run -c release tutorial-\(chapter)` (add `--quick` for the shorter run that the tests use). "
                    + "The printed output below comes from a \(mode); the figures are in "
                    + "[`results/tutorials/\(chapter)/`](../../results/tutorials/\(chapter)/).")
         out.append("")

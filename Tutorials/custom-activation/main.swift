@@ -45,7 +45,7 @@ print("φ′(-2), φ′(0), φ′(2) = \(fixed(silu.dphi(-2.0))), \(fixed(silu.d
 // error of order h²; with h = 1e-5 in `Double` the two should agree to about 1e-10 on a grid
 // of points. We also compare with the built-in SiLU, entry for entry.
 step("Check the derivative numerically")
-let grid = stride(from: -6.0, through: 6.0, by: 0.25).map { $0 }
+let grid = Array(stride(from: -6.0, through: 6.0, by: 0.25))
 let h = 1e-5
 let derivativeError = grid.map { x in
     abs((silu.phi(x + h) - silu.phi(x - h)) / (2 * h) - silu.dphi(x))
@@ -104,7 +104,7 @@ print("my SiLU and the built-in SiLU trained identically: \(sameLosses)")
 
 // Two pictures: the activations and their derivatives, and the loss curves.
 step("Plot the activations and the loss curves")
-let xs = stride(from: -4.0, through: 4.0, by: 0.05).map { $0 }
+let xs = Array(stride(from: -4.0, through: 4.0, by: 0.05))
 var shapes = LinePlot(title: "ReLU and SiLU", xLabel: "x", yLabel: "value")
 try shapes.add(x: xs, y: xs.map { ReLU().phi($0) }, label: "ReLU")
 try shapes.add(x: xs, y: xs.map { silu.phi($0) }, label: "SiLU")

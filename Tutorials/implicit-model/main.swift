@@ -47,7 +47,9 @@ for p in model.parameters {
 // Adam with learning rate 0.01 and the mean squared error, ten passes over the five samples
 // (each pass is one full batch). `model(Tensor(x))` solves the state equation for all five
 // columns at once; `loss.backward()` solves the adjoint equation and fills the gradients of
-// A, B, C and D; `optimizer.step()` updates them.
+// A, B, C and D; `optimizer.step()` updates them. In the notebook the loss falls from 0.72 to
+// 0.013 over the ten epochs; with other random numbers the path differs, but the loss should
+// likewise drop by more than an order of magnitude.
 step("Train with Adam and the MSE loss")
 let optimizer = try Adam(model.parameters, learningRate: 0.01)
 let epochs = 10
