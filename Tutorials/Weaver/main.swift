@@ -82,7 +82,9 @@ for (folder, source) in chapters {
     let started = Date()
     let result: TutorialChapters.ProcessResult
     do {
-        result = try TutorialChapters.run(executable, environment: [TutorialMarkers.environmentVariable: "1"], in: root)
+        // Markers on; figures in the default results/tutorials/ whatever the caller's environment says.
+        result = try TutorialChapters.run(executable, environment: [TutorialMarkers.environmentVariable: "1",
+                                                                    TutorialMarkers.resultsVariable: ""], in: root)
     } catch { fail("could not run \(executable.path): \(error)") }
     guard result.status == 0 else {
         fail("\(executable.lastPathComponent) exited with status \(result.status):\n\(result.standardError)")

@@ -42,10 +42,10 @@ let model = try MLPWithImplicit(inputDim: 64, hiddenDim: 128, implicitHiddenDim:
 print("parameters found: " + model.parameters.map { "\($0.name ?? "?") \($0.value.shapeDescription)" }.joined(separator: ", "))
 print("\(model.parameterCount) numbers in all")
 
-// The same data and loop as in Chapter 2: five random samples of 64 features, ten random
-// targets each, Adam at 0.01, the mean squared error, ten epochs, then one new sample. (The
-// notebook's loss falls from 0.70 to 0.020; ours starts from other random numbers and takes
-// its own, bumpier path down.)
+// The same kind of data and the same loop as in Chapter 2: five random samples of 64
+// features with ten random targets each, Adam at 0.01, the mean squared error, ten epochs,
+// then one new sample. (The notebook's loss falls from 0.70 to 0.020; ours starts from other
+// random numbers and takes its own, bumpier path down.)
 step("Train it on the notebook's regression")
 let x = Matrix<Float>.randomNormal(64, 5, using: &rng)
 let y = Matrix<Float>.randomNormal(10, 5, using: &rng)

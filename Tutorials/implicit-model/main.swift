@@ -10,7 +10,7 @@
 //
 // One convention differs from PyTorch: **columns are samples**. torchidl's `torch.randn(5, 64)`
 // (5 samples of 64 features) is our 64×5 matrix. A numpy array of shape (5, 64) has exactly the
-// bytes of our 64×5 matrix, so nothing is copied when data come from Python.
+// bytes of our 64×5 matrix, so arrays saved from Python load without any reordering.
 //
 // This chapter is small enough that `--quick` changes nothing.
 import Foundation
