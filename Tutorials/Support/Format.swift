@@ -33,12 +33,6 @@ public func vector<T>(_ m: Matrix<T>, _ decimals: Int = 4) -> String {
     "[" + m.storage.map { signed($0, decimals) }.joined(separator: ", ") + "]"
 }
 
-/// A matrix, one line per row, entries aligned.
-public func matrixLines<T>(_ m: Matrix<T>, _ decimals: Int = 4) -> String {
-    (0..<m.rows).map { i in "[" + (0..<m.cols).map { j in signed(m[i, j], decimals) }.joined(separator: " ") + "]" }
-        .joined(separator: "\n")
-}
-
 /// A plain-text table with right-aligned columns under a header and a rule.
 public func table(_ header: [String], _ rows: [[String]]) -> String {
     let columns = max(header.count, rows.map(\.count).max() ?? 0)
