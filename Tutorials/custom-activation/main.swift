@@ -3,9 +3,9 @@
 // This chapter follows section 2 of torchidl's notebook. ReLU is the default φ of an implicit
 // model, but any elementwise function will do as long as you can give its derivative: the
 // forward solve needs φ, and the backward (implicit) differentiation needs φ′ at the fixed
-// point. In torchidl you subclass the implicit function and override `phi` and `dphi`; here
-// you write a type that conforms to the `Activation` protocol with the same two methods, and
-// pass a value of it to the model.
+// point. In torchidl you subclass its implicit function (`ImplicitFunctionInf`) and override
+// the static methods `phi` and `dphi`; here you write a type that conforms to the
+// `Activation` protocol with the same two methods, and pass a value of it to the model.
 //
 // Our example is SiLU (also called swish), φ(x) = x·σ(x) with σ the logistic sigmoid. The
 // library has one built in (`SiLU()`); we write our own anyway, check it, and then train the
@@ -63,7 +63,11 @@ step("Train the notebook's regression with each activation")
 var dataGenerator = SeededGenerator(seed: 42)
 let x = Matrix<Float>.randomNormal(64, 5, using: &dataGenerator)
 let y = Matrix<Float>.randomNormal(10, 5, using: &dataGenerator)
-let activations: [(label: String, activation: any Activation)] = [("ReLU", ReLU()), ("my SiLU", MySiLU()), ("built-in SiLU", SiLU())]
+let activations: [(label: String, activation: any Activation)] = [
+    ("ReLU", ReLU()),
+    ("my SiLU", MySiLU()),
+    ("built-in SiLU", SiLU()),
+]
 let epochs = 10
 var models: [ImplicitModel<Float>] = []
 var losses: [[Double]] = []
