@@ -21,6 +21,14 @@ let experiments: [(String, [Target.Dependency])] = [
     ("implicit-models", ["IDL", "IDLPlot"]),
 ]
 
+/// Tutorial chapters: Tutorials/<chapter>/main.swift becomes the executable tutorial-<chapter>.
+let tutorialChapters = [
+    "feedforward",
+    "implicit-model",
+    "custom-activation",
+    "implicit-layer",
+]
+
 let package = Package(
     name: "ImplicitDeepLearning",
     platforms: [.macOS(.v13)],
@@ -69,7 +77,28 @@ let package = Package(
     ] + experiments.map { name, dependencies in
         .executableTarget(name: name, dependencies: dependencies, path: "Experiments/\(name)", swiftSettings: optimise)
     } + [
+        // Tutorials: one executable per chapter (Tutorials/<chapter>/main.swift), the support
+        // library they share, and the weaver that turns each chapter into its README.md page.
+        // A new chapter is one folder plus one line in `tutorialChapters` above.
+        .target(name: "TutorialPages", path: "Tutorials/Pages"),
+        .target(
+            name: "TutorialSupport",
+            dependencies: ["IDL", "IDLPlot", "TutorialPages"],
+            path: "Tutorials/Support",
+            swiftSettings: optimise
+        ),
+        .executableTarget(name: "tutorial-pages", dependencies: ["TutorialPages"], path: "Tutorials/Weaver"),
+
         .testTarget(name: "IDLTests", dependencies: ["IDL"], path: "Tests/IDLTests"),
         .testTarget(name: "IDLPlotTests", dependencies: ["IDLPlot", "IDL"], path: "Tests/IDLPlotTests"),
-    ]
+        .testTarget(name: "TutorialTests", dependencies: ["TutorialPages"], path: "Tests/TutorialTests"),
+    ] + tutorialChapters.map { chapter in
+        .executableTarget(
+            name: "tutorial-\(chapter)",
+            dependencies: ["IDL", "IDLPlot", "TutorialSupport"],
+            path: "Tutorials/\(chapter)",
+            exclude: ["README.md"],  // the page generated from main.swift
+            swiftSettings: optimise
+        )
+    }
 )
