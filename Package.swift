@@ -19,6 +19,7 @@ let experiments: [(String, [Target.Dependency])] = [
     ("sim-bench", ["IDL"]),
     ("plot-gallery", ["IDL", "IDLPlot"]),
     ("implicit-models", ["IDL", "IDLPlot"]),
+    ("sim-fashion", ["IDL"]),
 ]
 
 /// Tutorial chapters: Tutorials/<chapter>/main.swift becomes the executable tutorial-<chapter>.

@@ -168,3 +168,11 @@ public func rescaleForWellPosedness<T>(_ network: Sequential<T>, kappa: Double =
     factors[last] = 1 / carried
     return factors
 }
+
+extension SIMStates {
+    /// The same states in another precision (e.g. Float activations fitted in Double).
+    public func converted<U: BLASScalar>(to _: U.Type = U.self) throws -> SIMStates<U> {
+        try SIMStates<U>(inputs: inputs.converted(), states: states.converted(), preActivations: preActivations.converted(),
+                         outputs: outputs.converted())
+    }
+}
