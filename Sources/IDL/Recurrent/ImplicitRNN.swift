@@ -1,0 +1,196 @@
+/// A recurrent cell whose update is an implicit layer (torchidl's `ImplicitRNNCell`): a vanilla
+/// RNN in which the linear-plus-activation update is replaced by an ``ImplicitModel`` with input
+/// [x_t; h_{t−1}] (p + h rows, input first, then state) and output h (hidden n = implicit hidden):
+///
+///     X_t = φ(A X_t + B [x_t; h_{t−1}])      (solved by fixed-point iteration at every step)
+///     h_t = C X_t + D [x_t; h_{t−1}],        h_0 = 0.
+///
+/// Input layout: one p × batch matrix per time step (see `SequenceInput.swift`; a batch-first
+/// (batch, T, p) array is the flattened (T·p) × batch matrix). Each step calls the implicit layer,
+/// so backpropagation through time runs the implicit backward (an adjoint fixed point) at every
+/// step; the gradients of A, B, C, D accumulate over the steps.
+public final class ImplicitRNNCell<Scalar: BLASScalar>: Layer {
+    /// The implicit layer: input p + h, output h, hidden n (torchidl's `recurrent.layer`).
+    public let layer: ImplicitModel<Scalar>
+    /// Input features per step, p.
+    public let inputDim: Int
+    /// Dimension of the recurrent state h.
+    public let hiddenDim: Int
+    /// Hidden dimension n of the implicit layer.
+    public var implicitHiddenDim: Int { layer.hiddenDim }
+    /// Start each step's forward solve from the previous step's implicit state X_{t−1} instead of
+    /// zeros (default false, as torchidl). The fixed point is unique for a well-posed A, so this
+    /// changes the result only within the solver tolerance, and usually saves iterations.
+    public var warmStart: Bool = false
+
+    /// A cell with a freshly initialised implicit layer (each matrix randn/n, as torchidl).
+    /// - Parameters:
+    ///   - inputDim: features per step, p.
+    ///   - implicitHiddenDim: the implicit layer's state dimension n.
+    ///   - hiddenDim: the recurrent state dimension h.
+    ///   - bias, noD, rank, kappa, wellPosedness, activation, solver, maxIterations, tolerance,
+    ///     gradMaxIterations, gradTolerance: options of the implicit layer, as in
+    ///     ``ImplicitModel/init(inputDim:outputDim:hiddenDim:bias:noD:rank:kappa:wellPosedness:activation:solver:maxIterations:tolerance:gradMaxIterations:gradTolerance:using:)``.
+    ///   - generator: the seeded generator for the initial weights.
+    /// - Throws: ``IDLError/invalidArgument(_:)`` for non-positive dimensions or bad options.
+    public convenience init(inputDim: Int, implicitHiddenDim: Int, hiddenDim: Int,
+                            bias: Bool = false, noD: Bool = false, rank: Int? = nil,
+                            kappa: Double = 0.99, wellPosedness: WellPosedness = .infinityNorm,
+                            activation: any Activation = ReLU(), solver: any FixedPointSolver = Picard(),
+                            maxIterations: Int = 300, tolerance: Double = 3e-6,
+                            gradMaxIterations: Int = 300, gradTolerance: Double = 3e-6,
+                            using generator: inout SeededGenerator) throws {
+        guard inputDim > 0, hiddenDim > 0, implicitHiddenDim > 0 else {
+            throw IDLError.invalidArgument("ImplicitRNNCell needs positive dimensions, got input \(inputDim), implicit hidden \(implicitHiddenDim), hidden \(hiddenDim)")
+        }
+        let layer = try ImplicitModel<Scalar>(
+            inputDim: inputDim + hiddenDim, outputDim: hiddenDim, hiddenDim: implicitHiddenDim,
+            bias: bias, noD: noD, rank: rank, kappa: kappa, wellPosedness: wellPosedness,
+            activation: activation, solver: solver, maxIterations: maxIterations, tolerance: tolerance,
+            gradMaxIterations: gradMaxIterations, gradTolerance: gradTolerance, using: &generator)
+        try self.init(layer: layer, inputDim: inputDim)
+    }
+
+    /// A cell around a given implicit layer (e.g. with weights loaded from torchidl's
+    /// `recurrent.layer.A/B/C/D`). The recurrent state dimension is the layer's output dimension.
+    /// - Parameters:
+    ///   - layer: an implicit model with input dimension `inputDim + layer.outputDim`.
+    ///   - inputDim: features per step, p.
+    /// - Throws: ``IDLError/shapeMismatch(_:)`` when the layer's input is not p + h wide.
+    public init(layer: ImplicitModel<Scalar>, inputDim: Int) throws {
+        guard inputDim > 0, layer.inputDim == inputDim + layer.outputDim else {
+            throw IDLError.shapeMismatch("the implicit layer of an RNN cell must take [x_t; h_{t−1}]: input p + h = \(inputDim) + \(layer.outputDim) = \(inputDim + layer.outputDim), got a layer with input \(layer.inputDim)")
+        }
+        self.layer = layer
+        self.inputDim = inputDim
+        self.hiddenDim = layer.outputDim
+    }
+
+    /// Runs the cell over a sequence batch.
+    /// - Parameter steps: one p × batch tensor per time step (at least one; all the same batch).
+    /// - Returns: every h_t (h × batch, t = 1…T) and the last one, h_T.
+    /// - Throws: ``IDLError/invalidArgument(_:)`` for an empty sequence or batch,
+    ///   ``IDLError/shapeMismatch(_:)`` for a wrong feature count or ragged batch sizes,
+    ///   ``IDLError/nonFinite(_:)`` for NaN or infinite inputs.
+    public func forward(_ steps: [Tensor<Scalar>]) throws -> (outputs: [Tensor<Scalar>], last: Tensor<Scalar>) {
+        let m = try validateSequence(steps.map(\.value), features: inputDim, model: "ImplicitRNNCell")
+        var h = Tensor(Matrix<Scalar>(rows: hiddenDim, cols: m))
+        var state: Matrix<Scalar>? = nil
+        var outputs = [Tensor<Scalar>]()
+        outputs.reserveCapacity(steps.count)
+        for x in steps {
+            let (y, xState) = try layer.forward(vcat([x, h]), initialState: warmStart ? state : nil)
+            if warmStart { state = xState.value }
+            h = y
+            outputs.append(h)
+        }
+        return (outputs, h)
+    }
+
+    /// Runs the cell over plain step matrices (no gradient with respect to the input).
+    /// - Throws: as ``forward(_:)``.
+    public func forward(_ steps: [Matrix<Scalar>]) throws -> (outputs: [Tensor<Scalar>], last: Tensor<Scalar>) {
+        try forward(steps.map { Tensor($0) })
+    }
+
+    /// The `Layer` entry point: a flattened (T·p) × batch input (steps stacked, step 0 on top —
+    /// the bytes of a batch-first (batch, T, p) array) to the last state h_T (h × batch).
+    /// - Throws: as ``forward(_:)``, and ``IDLError/shapeMismatch(_:)`` when the rows are not a
+    ///   multiple of p.
+    public func callAsFunction(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
+        try forward(try sequenceSteps(fromFlattened: input, features: inputDim)).last
+    }
+}
+
+/// Implicit recurrent network (torchidl's `ImplicitRNN`): an ``ImplicitRNNCell`` followed by a
+/// ``Linear`` layer on the last state, ŷ = W h_T + b.
+///
+/// Input: a sequence batch, one p × batch matrix per time step (`[Matrix]` or `[Tensor]`), e.g.
+/// ``SequenceBatch/steps``; a batch-first (batch, T, p) numpy array maps onto it as
+/// `steps[t] = x[:, t, :]ᵀ` (see ``sequenceSteps(fromFlattened:features:)``). Output: q × batch.
+public final class ImplicitRNN<Scalar: BLASScalar>: Layer {
+    /// The recurrent cell (torchidl's `recurrent`).
+    public let recurrent: ImplicitRNNCell<Scalar>
+    /// The output layer on h_T (torchidl's `linear`), h → q.
+    public let linear: Linear<Scalar>
+
+    /// Features per step, p.
+    public var inputDim: Int { recurrent.inputDim }
+    /// Output dimension q.
+    public var outputDim: Int { linear.outputDim }
+    /// The recurrent state dimension h.
+    public var hiddenDim: Int { recurrent.hiddenDim }
+    /// The implicit layer's hidden dimension n.
+    public var implicitHiddenDim: Int { recurrent.implicitHiddenDim }
+    /// The implicit layer (shortcut for `recurrent.layer`), e.g. for its solve log.
+    public var implicitLayer: ImplicitModel<Scalar> { recurrent.layer }
+
+    /// A freshly initialised model: the implicit layer first (randn/n), then the Linear layer
+    /// (PyTorch's uniform initialisation), both from `generator`.
+    /// - Parameters:
+    ///   - inputDim: features per step, p.
+    ///   - outputDim: outputs q.
+    ///   - implicitHiddenDim: the implicit layer's state dimension n.
+    ///   - hiddenDim: the recurrent state dimension h.
+    ///   - bias, noD, rank, kappa, wellPosedness, activation, solver, maxIterations, tolerance,
+    ///     gradMaxIterations, gradTolerance: options of the implicit layer (see ``ImplicitModel``).
+    ///   - generator: the seeded generator.
+    /// - Throws: ``IDLError/invalidArgument(_:)`` for non-positive dimensions or bad options.
+    public convenience init(inputDim: Int, outputDim: Int, implicitHiddenDim: Int, hiddenDim: Int,
+                            bias: Bool = false, noD: Bool = false, rank: Int? = nil,
+                            kappa: Double = 0.99, wellPosedness: WellPosedness = .infinityNorm,
+                            activation: any Activation = ReLU(), solver: any FixedPointSolver = Picard(),
+                            maxIterations: Int = 300, tolerance: Double = 3e-6,
+                            gradMaxIterations: Int = 300, gradTolerance: Double = 3e-6,
+                            using generator: inout SeededGenerator) throws {
+        guard outputDim > 0 else { throw IDLError.invalidArgument("ImplicitRNN needs a positive output dimension, got \(outputDim)") }
+        let cell = try ImplicitRNNCell<Scalar>(
+            inputDim: inputDim, implicitHiddenDim: implicitHiddenDim, hiddenDim: hiddenDim,
+            bias: bias, noD: noD, rank: rank, kappa: kappa, wellPosedness: wellPosedness,
+            activation: activation, solver: solver, maxIterations: maxIterations, tolerance: tolerance,
+            gradMaxIterations: gradMaxIterations, gradTolerance: gradTolerance, using: &generator)
+        try self.init(recurrent: cell, linear: Linear(hiddenDim, outputDim, using: &generator))
+    }
+
+    /// A model from a cell and an output layer (e.g. loaded weights).
+    /// - Throws: ``IDLError/shapeMismatch(_:)`` when the Linear layer does not take h inputs.
+    public init(recurrent: ImplicitRNNCell<Scalar>, linear: Linear<Scalar>) throws {
+        guard linear.inputDim == recurrent.hiddenDim else {
+            throw IDLError.shapeMismatch("the output layer must take the recurrent state (\(recurrent.hiddenDim) inputs), got Linear(\(linear.inputDim) → \(linear.outputDim))")
+        }
+        self.recurrent = recurrent
+        self.linear = linear
+    }
+
+    /// The forward pass on a sequence batch: linear(h_T), q × batch.
+    /// - Parameter steps: one p × batch tensor per time step (pass `requiresGrad: true` leaves
+    ///   to get ∂L/∂x_t).
+    /// - Throws: as ``ImplicitRNNCell/forward(_:)``.
+    public func callAsFunction(_ steps: [Tensor<Scalar>]) throws -> Tensor<Scalar> {
+        try linear(recurrent.forward(steps).last)
+    }
+
+    /// The forward pass on plain step matrices (e.g. ``SequenceBatch/steps``).
+    /// - Throws: as ``ImplicitRNNCell/forward(_:)``.
+    public func callAsFunction(_ steps: [Matrix<Scalar>]) throws -> Tensor<Scalar> {
+        try self(steps.map { Tensor($0) })
+    }
+
+    /// The `Layer` entry point: a flattened (T·p) × batch input (the bytes of a batch-first
+    /// (batch, T, p) array) to the q × batch output.
+    /// - Throws: as ``ImplicitRNNCell/callAsFunction(_:)``.
+    public func callAsFunction(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
+        try linear(recurrent(input))
+    }
+
+    /// Inference on plain step matrices: q × batch.
+    /// - Throws: as ``ImplicitRNNCell/forward(_:)``.
+    public func predict(_ steps: [Matrix<Scalar>]) throws -> Matrix<Scalar> {
+        try self(steps).value
+    }
+
+    /// A one-line description.
+    public var summary: String {
+        "ImplicitRNN(p=\(inputDim), h=\(hiddenDim), q=\(outputDim)) around \(implicitLayer.summary) — \(parameterCount) parameters"
+    }
+}
