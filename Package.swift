@@ -65,6 +65,13 @@ let package = Package(
             swiftSettings: optimise
         ),
 
+        .executableTarget(
+            name: "rnn-bench",
+            dependencies: ["IDL"],
+            path: "Experiments/rnn-bench",
+            swiftSettings: optimise
+        ),
+
         .testTarget(name: "IDLTests", dependencies: ["IDL"], path: "Tests/IDLTests"),
         .testTarget(name: "IDLPlotTests", dependencies: ["IDLPlot", "IDL"], path: "Tests/IDLPlotTests"),
     ]

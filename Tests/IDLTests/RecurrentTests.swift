@@ -12,7 +12,9 @@ import IDL
         return (0..<steps).map { t in Matrix(rows: p, cols: nested.count) { f, b in nested[b][t][f] } }
     }
 
-    @Test func matchesTorchidlFixture() throws {
+    /// Both paths: the fused sequence node (`ImplicitRNN`'s default) and the step-by-step graph.
+    @Test(arguments: [true, false])
+    func matchesTorchidlFixture(fused: Bool) throws {
         let f = try loadFixture("rnn/implicit_rnn_small.json")
         let config = f["config"] as! [String: Any]
         let params = f["params"] as! [String: Any]
@@ -30,7 +32,7 @@ import IDL
         let model = try ImplicitRNN(recurrent: cell, linear: linear)
         let steps = try fixtureSteps(f["input"]).map { Tensor($0, requiresGrad: true) }
         #expect(steps.count == config["seq_len"] as! Int)
-        let y = try model(steps)
+        let y = fused ? try model(steps) : try linear(cell.forward(steps).last)
         y.backward(seed: try fixtureMatrix(f["grad_output"]).transposed)
 
         func relErr(_ got: Matrix<Double>?, _ want: Matrix<Double>) -> Double {
@@ -50,7 +52,7 @@ import IDL
         for (name, e) in errors.sorted(by: { $0.key < $1.key }) {
             #expect(e < 1e-8, "\(name): relative error \(e)")
         }
-        print("ImplicitRNN fixture: max relative error \(errors.values.max()!) (\(errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))")
+        print("ImplicitRNN fixture (\(fused ? "fused" : "step-by-step graph")): max relative error \(errors.values.max()!) (\(errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))")
         #expect(layer.log.forwardSolves == steps.count)
         #expect(layer.log.forwardConverged == steps.count)
         #expect(layer.log.backwardConverged == layer.log.backwardSolves)
@@ -120,9 +122,9 @@ import IDL
         #expect(error < 1e-6, "worst finite-difference error \(error)")
     }
 
-    @Test func lowRankImplicitRNNFiniteDifferences() throws {
+    @Test func lowRankBiasImplicitRNNFiniteDifferences() throws {
         var g = SeededGenerator(seed: 12)
-        let model = try ImplicitRNN<Double>(inputDim: 1, outputDim: 1, implicitHiddenDim: 4, hiddenDim: 3, rank: 2,
+        let model = try ImplicitRNN<Double>(inputDim: 1, outputDim: 1, implicitHiddenDim: 4, hiddenDim: 3, bias: true, rank: 2,
                                             activation: Tanh(), maxIterations: 3000, tolerance: 1e-14,
                                             gradMaxIterations: 3000, gradTolerance: 1e-14, using: &g)
         model.implicitLayer.L!.value = model.implicitLayer.L!.value * 20   // the factor scaling is active

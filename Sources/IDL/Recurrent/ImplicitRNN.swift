@@ -8,7 +8,9 @@
 /// Input layout: one p × batch matrix per time step (see `SequenceInput.swift`; a batch-first
 /// (batch, T, p) array is the flattened (T·p) × batch matrix). Each step calls the implicit layer,
 /// so backpropagation through time runs the implicit backward (an adjoint fixed point) at every
-/// step; the gradients of A, B, C, D accumulate over the steps.
+/// step; the gradients of A, B, C, D accumulate over the steps. ``forward(_:)`` builds that graph
+/// step by step (every h_t is a node); ``last(_:)`` computes the same h_T and gradients as one
+/// fused node, which is faster.
 public final class ImplicitRNNCell<Scalar: BLASScalar>: Layer {
     /// The implicit layer: input p + h, output h, hidden n (torchidl's `recurrent.layer`).
     public let layer: ImplicitModel<Scalar>
@@ -87,6 +89,92 @@ public final class ImplicitRNNCell<Scalar: BLASScalar>: Layer {
         return (outputs, h)
     }
 
+    /// Runs the cell over a sequence batch and returns only the last state h_T (h × batch), as
+    /// **one** node of the graph with a hand-written backpropagation through time. Values and
+    /// gradients are those of ``forward(_:)`` (the same fixed points forward and, at every step,
+    /// the same adjoint fixed point V_t = Φ′_t ∘ (Aᵀ V_t + Cᵀ ∂L/∂h_t) backward), but the weight
+    /// gradients are summed over the steps in one product each,
+    ///
+    ///     ∂L/∂A = Σ_t V_t X_tᵀ,  ∂L/∂B = Σ_t V_t U_tᵀ,  ∂L/∂C = Σ_t G_t X_tᵀ,  ∂L/∂D = Σ_t G_t U_tᵀ
+    ///
+    /// (U_t = [x_t; h_{t−1}], G_t = ∂L/∂h_t), instead of one thin product per step and per
+    /// matrix, and no intermediate graph nodes are built. ``ImplicitRNN`` uses this path.
+    /// - Parameter steps: one p × batch tensor per time step.
+    /// - Throws: as ``forward(_:)``.
+    public func last(_ steps: [Tensor<Scalar>]) throws -> Tensor<Scalar> {
+        let m = try validateSequence(steps.map(\.value), features: inputDim, model: "ImplicitRNNCell")
+        let layer = self.layer
+        let aNode = layer.stateMatrix()
+        let a = aNode.value, b = layer.B.value, c = layer.C.value, d = layer.D?.value
+        let p = inputDim, h = hiddenDim, n = layer.hiddenDim
+        let width = p + h + (layer.bias ? 1 : 0)
+        let activation = layer.activation
+        let forwardSettings = layer.forwardSettings, backwardSettings = layer.backwardSettings
+        var us = [Matrix<Scalar>](), xs = [Matrix<Scalar>](), zs = [Matrix<Scalar>]()
+        us.reserveCapacity(steps.count); xs.reserveCapacity(steps.count); zs.reserveCapacity(steps.count)
+        var hCurrent = Matrix<Scalar>(rows: h, cols: m)
+        for step in steps {
+            // U_t = [x_t; h_{t−1}] (and a row of ones with bias), column by column.
+            var u = Matrix<Scalar>(rows: width, cols: m, repeating: layer.bias ? 1 : 0)
+            u.storage.withUnsafeMutableBufferPointer { up in
+                step.value.storage.withUnsafeBufferPointer { xp in
+                    hCurrent.storage.withUnsafeBufferPointer { hp in
+                        for j in 0..<m {
+                            (up.baseAddress! + j * width).update(from: xp.baseAddress! + j * p, count: p)
+                            (up.baseAddress! + j * width + p).update(from: hp.baseAddress! + j * h, count: h)
+                        }
+                    }
+                }
+            }
+            let z = matmul(b, u)
+            let start = warmStart ? (xs.last ?? Matrix(rows: n, cols: m)) : Matrix(rows: n, cols: m)
+            let (x, stats) = forwardSettings.solver.solve(initial: start, tolerance: forwardSettings.tolerance,
+                                                          maxIterations: forwardSettings.maxIterations) { x, out in
+                equilibriumMap(a, x, z, activation, into: &out)
+            }
+            layer.log.recordForward(stats)
+            var next = matmul(c, x)
+            if let d { gemm(d, u, into: &next, alpha: 1, beta: 1) }
+            us.append(u); xs.append(x); zs.append(z)
+            hCurrent = next
+        }
+        let inputs = [aNode, layer.B, layer.C] + (layer.D.map { [$0] } ?? []) + steps
+        let xRequiresGrad = steps.map(\.requiresGrad)
+        let (uAll, xAll, zAll) = (us, xs, zs)
+        return Tensor.custom(inputs: inputs, value: hCurrent) { gOut in
+            let count = uAll.count
+            var gh = gOut                                    // ∂L/∂h_t
+            var vs = [Matrix<Scalar>](), ghs = [Matrix<Scalar>]()
+            vs.reserveCapacity(count); ghs.reserveCapacity(count)
+            var gxs = [Matrix<Scalar>?](repeating: nil, count: count)
+            for t in stride(from: count - 1, through: 0, by: -1) {
+                ghs.append(gh)
+                // h_t = C X_t + D U_t: ∂L/∂X_t = Cᵀ G_t, ∂L/∂U_t = Dᵀ G_t (+ Bᵀ V_t below).
+                var gu = d.map { matmul($0, gh, transposeA: true) } ?? Matrix<Scalar>(rows: width, cols: m)
+                let gx = matmul(c, gh, transposeA: true)
+                var dphi = zAll[t]
+                gemm(a, xAll[t], into: &dphi, alpha: 1, beta: 1)
+                activation.derivative(dphi, into: &dphi)
+                let (v, stats) = backwardSettings.solver.solve(initial: Matrix<Scalar>(rows: n, cols: m), tolerance: backwardSettings.tolerance,
+                                                               maxIterations: backwardSettings.maxIterations) { v, out in
+                    adjointMap(a, v, gx, dphi, into: &out)
+                }
+                layer.log.recordBackward(stats)
+                gemm(b, v, into: &gu, transposeA: true, alpha: 1, beta: 1)
+                vs.append(v)
+                if xRequiresGrad[t] { gxs[t] = gu.rows(0..<p) }
+                gh = gu.rows(p..<(p + h))
+            }
+            vs.reverse(); ghs.reverse()
+            let uCat = Matrix.hcat(uAll), xCat = Matrix.hcat(xAll), vCat = Matrix.hcat(vs), ghCat = Matrix.hcat(ghs)
+            var grads: [Matrix<Scalar>?] = [aNode.requiresGrad ? matmul(vCat, xCat, transposeB: true) : nil,
+                                            matmul(vCat, uCat, transposeB: true),
+                                            matmul(ghCat, xCat, transposeB: true)]
+            if d != nil { grads.append(matmul(ghCat, uCat, transposeB: true)) }
+            return grads + gxs
+        }
+    }
+
     /// Runs the cell over plain step matrices (no gradient with respect to the input).
     /// - Throws: as ``forward(_:)``.
     public func forward(_ steps: [Matrix<Scalar>]) throws -> (outputs: [Tensor<Scalar>], last: Tensor<Scalar>) {
@@ -98,7 +186,7 @@ public final class ImplicitRNNCell<Scalar: BLASScalar>: Layer {
     /// - Throws: as ``forward(_:)``, and ``IDLError/shapeMismatch(_:)`` when the rows are not a
     ///   multiple of p.
     public func callAsFunction(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        try forward(try sequenceSteps(fromFlattened: input, features: inputDim)).last
+        try last(try sequenceSteps(fromFlattened: input, features: inputDim))
     }
 }
 
@@ -167,7 +255,7 @@ public final class ImplicitRNN<Scalar: BLASScalar>: Layer {
     ///   to get ∂L/∂x_t).
     /// - Throws: as ``ImplicitRNNCell/forward(_:)``.
     public func callAsFunction(_ steps: [Tensor<Scalar>]) throws -> Tensor<Scalar> {
-        try linear(recurrent.forward(steps).last)
+        try linear(recurrent.last(steps))
     }
 
     /// The forward pass on plain step matrices (e.g. ``SequenceBatch/steps``).
