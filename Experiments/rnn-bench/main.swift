@@ -34,6 +34,31 @@ func median(_ xs: [Double]) -> Double {
     return s.isEmpty ? .nan : (s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2)
 }
 
+if CommandLine.arguments.contains("--gemm-probe") {
+    var g = SeededGenerator(seed: 1)
+    let m = 5964, steps = 59, k = m * steps
+    func time(_ label: String, flops: Double, repeats: Int = 5, _ body: () -> Void) {
+        body()
+        let t0 = now()
+        for _ in 0..<repeats { body() }
+        let dt = (now() - t0) / Double(repeats)
+        say("\(label): \(formatFixed(dt * 1000, decimals: 2)) ms, \(formatFixed(flops / dt / 1e9, decimals: 1)) GFLOP/s")
+    }
+    let vg = Matrix<Float>.randomNormal(42, k, using: &g), xu = Matrix<Float>.randomNormal(43, k, using: &g)
+    time("NT 42×K · (43×K)ᵀ", flops: 2 * 42 * 43 * Double(k)) { _ = matmul(vg, xu, transposeB: true) }
+    let xuT = xu.transposed
+    time("NN 42×K · K×43", flops: 2 * 42 * 43 * Double(k)) { _ = matmul(vg, xuT) }
+    time("TN (K×42)ᵀ · K×43", flops: 2 * 42 * 43 * Double(k)) { _ = matmul(vg.transposed, xuT, transposeA: true) }
+    let a = Matrix<Float>.randomNormal(20, 20, using: &g), x = Matrix<Float>.randomNormal(20, m, using: &g)
+    var out = Matrix<Float>(rows: 20, cols: m)
+    time("NN 20×20 · 20×m", flops: 2 * 400 * Double(m), repeats: 200) { gemm(a, x, into: &out) }
+    time("TN (20×20)ᵀ · 20×m", flops: 2 * 400 * Double(m), repeats: 200) { gemm(a, x, into: &out, transposeA: true) }
+    let b = Matrix<Float>.randomNormal(42, 43, using: &g), u = Matrix<Float>.randomNormal(43, m, using: &g)
+    var out2 = Matrix<Float>(rows: 42, cols: m)
+    time("NN 42×43 · 43×m", flops: 2 * 42 * 43 * Double(m), repeats: 200) { gemm(b, u, into: &out2) }
+    exit(0)
+}
+
 let data = try SpikyTimeSeries.make(seed: seed, as: Float.self)
 let train = data.train, test = data.test
 say("spiky series: \(train.count) training and \(test.count) test windows of \(train.sequenceLength) steps; BLAS kernels \(blasCoreName), \(blasThreads) threads")
@@ -46,17 +71,19 @@ var outcomes = [Outcome]()
 func fit(_ name: String, parameters: [Tensor<Float>], forward: ([Matrix<Float>]) throws -> Tensor<Float>,
          report: (() -> String)? = nil) throws -> (wall: Double, cpu: Double) {
     let optimizer = try Adam(parameters, learningRate: 5e-4)
-    var times = [Double](), cpuTimes = [Double]()
+    var times = [Double](), cpuTimes = [Double](), forwardTimes = [Double]()
     for epoch in 1...epochs {
         let start = now(), cpuStart = cpuTime()
         optimizer.zeroGrad()
         let loss = try mseLoss(forward(train.steps), train.targets)
+        let forwardTime = now() - start
         loss.backward()
         optimizer.step()
         times.append(now() - start)
+        forwardTimes.append(forwardTime)
         cpuTimes.append(cpuTime() - cpuStart)
         if epoch % 10 == 0 || epoch == 1 || epoch == epochs {
-            say("  epoch \(String(epoch).padding(toLength: 4, withPad: " ", startingAt: 0)) MSE \(formatFixed(Double(loss.value[0, 0]), decimals: 4))   \(formatFixed(times.last!, decimals: 3)) s (CPU \(formatFixed(cpuTimes.last!, decimals: 3)) s)\(report.map { "   " + $0() } ?? "")")
+            say("  epoch \(String(epoch).padding(toLength: 4, withPad: " ", startingAt: 0)) MSE \(formatFixed(Double(loss.value[0, 0]), decimals: 4))   \(formatFixed(times.last!, decimals: 3)) s (CPU \(formatFixed(cpuTimes.last!, decimals: 3)) s, forward \(formatFixed(forwardTimes.last!, decimals: 3)) s)\(report.map { "   " + $0() } ?? "")")
         }
     }
     return (median(times), median(cpuTimes))

@@ -99,6 +99,10 @@ public final class ImplicitRNNCell<Scalar: BLASScalar>: Layer {
     ///
     /// (U_t = [x_t; h_{t−1}], G_t = ∂L/∂h_t), instead of one thin product per step and per
     /// matrix, and no intermediate graph nodes are built. ``ImplicitRNN`` uses this path.
+    ///
+    /// Gradients that decay through time reach subnormal numbers (below ≈1.2e-38 in Float), on
+    /// which the CPU's arithmetic is about a hundred times slower; the backward pass flushes them
+    /// to zero at every step (as a flush-to-zero CPU mode would), a change far below rounding.
     /// - Parameter steps: one p × batch tensor per time step.
     /// - Throws: as ``forward(_:)``.
     public func last(_ steps: [Tensor<Scalar>]) throws -> Tensor<Scalar> {
@@ -142,35 +146,48 @@ public final class ImplicitRNNCell<Scalar: BLASScalar>: Layer {
         let xRequiresGrad = steps.map(\.requiresGrad)
         let (uAll, xAll, zAll) = (us, xs, zs)
         return Tensor.custom(inputs: inputs, value: hCurrent) { gOut in
+            // Transposes made explicit once: BLAS is much faster on these thin products without
+            // the transposed operand (see rnn-bench).
+            let aT = a.transposed, bT = b.transposed, cT = c.transposed, dT = d?.transposed
             let count = uAll.count
+            // Column block t of vg holds [V_t; G_t], of xu holds [X_t; U_t], so that every weight
+            // gradient comes out of one product vg · xuᵀ.
+            var vg = Matrix<Scalar>(rows: n + h, cols: count * m)
+            var xu = Matrix<Scalar>(rows: n + width, cols: count * m)
             var gh = gOut                                    // ∂L/∂h_t
-            var vs = [Matrix<Scalar>](), ghs = [Matrix<Scalar>]()
-            vs.reserveCapacity(count); ghs.reserveCapacity(count)
             var gxs = [Matrix<Scalar>?](repeating: nil, count: count)
             for t in stride(from: count - 1, through: 0, by: -1) {
-                ghs.append(gh)
                 // h_t = C X_t + D U_t: ∂L/∂X_t = Cᵀ G_t, ∂L/∂U_t = Dᵀ G_t (+ Bᵀ V_t below).
-                var gu = d.map { matmul($0, gh, transposeA: true) } ?? Matrix<Scalar>(rows: width, cols: m)
-                let gx = matmul(c, gh, transposeA: true)
+                var gu = dT.map { matmul($0, gh) } ?? Matrix<Scalar>(rows: width, cols: m)
+                let gx = matmul(cT, gh)
                 var dphi = zAll[t]
                 gemm(a, xAll[t], into: &dphi, alpha: 1, beta: 1)
                 activation.derivative(dphi, into: &dphi)
-                let (v, stats) = backwardSettings.solver.solve(initial: Matrix<Scalar>(rows: n, cols: m), tolerance: backwardSettings.tolerance,
+                var (v, stats) = backwardSettings.solver.solve(initial: Matrix<Scalar>(rows: n, cols: m), tolerance: backwardSettings.tolerance,
                                                                maxIterations: backwardSettings.maxIterations) { v, out in
-                    adjointMap(a, v, gx, dphi, into: &out)
+                    // out = Φ′ ∘ (Aᵀ v + Cᵀ G_t)
+                    out.storage.withUnsafeMutableBufferPointer { o in
+                        gx.storage.withUnsafeBufferPointer { copyEntries($0, into: o.baseAddress!) }
+                    }
+                    gemm(aT, v, into: &out, alpha: 1, beta: 1)
+                    out.storage.withUnsafeMutableBufferPointer { o in
+                        dphi.storage.withUnsafeBufferPointer { Scalar.multiplyInPlace(o, by: $0) }
+                    }
                 }
                 layer.log.recordBackward(stats)
-                gemm(b, v, into: &gu, transposeA: true, alpha: 1, beta: 1)
-                vs.append(v)
+                flushSubnormalsToZero(&v)
+                gemm(bT, v, into: &gu, alpha: 1, beta: 1)
+                flushSubnormalsToZero(&gu)
+                stackColumns([(v, 0), (gh, n)], into: &vg, block: t)
+                stackColumns([(xAll[t], 0), (uAll[t], n)], into: &xu, block: t)
                 if xRequiresGrad[t] { gxs[t] = gu.rows(0..<p) }
                 gh = gu.rows(p..<(p + h))
             }
-            vs.reverse(); ghs.reverse()
-            let uCat = Matrix.hcat(uAll), xCat = Matrix.hcat(xAll), vCat = Matrix.hcat(vs), ghCat = Matrix.hcat(ghs)
-            var grads: [Matrix<Scalar>?] = [aNode.requiresGrad ? matmul(vCat, xCat, transposeB: true) : nil,
-                                            matmul(vCat, uCat, transposeB: true),
-                                            matmul(ghCat, xCat, transposeB: true)]
-            if d != nil { grads.append(matmul(ghCat, uCat, transposeB: true)) }
+            let w = matmul(vg, xu, transposeB: true)      // [Σ V Xᵀ, Σ V Uᵀ; Σ G Xᵀ, Σ G Uᵀ]
+            var grads: [Matrix<Scalar>?] = [aNode.requiresGrad ? w.rows(0..<n).columns(0..<n) : nil,
+                                            w.rows(0..<n).columns(n..<(n + width)),
+                                            w.rows(n..<(n + h)).columns(0..<n)]
+            if d != nil { grads.append(w.rows(n..<(n + h)).columns(n..<(n + width))) }
             return grads + gxs
         }
     }
@@ -281,4 +298,40 @@ public final class ImplicitRNN<Scalar: BLASScalar>: Layer {
     public var summary: String {
         "ImplicitRNN(p=\(inputDim), h=\(hiddenDim), q=\(outputDim)) around \(implicitLayer.summary) — \(parameterCount) parameters"
     }
+}
+
+/// Copies each part (rows × m) into column block `block` (columns block·m ..< (block+1)·m) of
+/// `target`, starting at the given row.
+func stackColumns<T: BLASScalar>(_ parts: [(Matrix<T>, Int)], into target: inout Matrix<T>, block: Int) {
+    let ld = target.rows
+    target.storage.withUnsafeMutableBufferPointer { tp in
+        for (part, row) in parts {
+            let r = part.rows, m = part.cols
+            let base = tp.baseAddress! + block * m * ld + row
+            part.storage.withUnsafeBufferPointer { pp in
+                for j in 0..<m { (base + j * ld).update(from: pp.baseAddress! + j * r, count: r) }
+            }
+        }
+    }
+}
+
+/// Sets every subnormal entry (0 < |x| < the smallest normal number) to zero, in one
+/// type-specialised pass.
+func flushSubnormalsToZero<T: BLASScalar>(_ m: inout Matrix<T>) {
+    m.storage.withUnsafeMutableBufferPointer { buffer in
+        guard let base = buffer.baseAddress else { return }
+        if T.self == Float.self {
+            flushBody(UnsafeMutableRawPointer(base).assumingMemoryBound(to: Float.self), buffer.count)
+        } else if T.self == Double.self {
+            flushBody(UnsafeMutableRawPointer(base).assumingMemoryBound(to: Double.self), buffer.count)
+        } else {
+            for i in 0..<buffer.count where buffer[i].isSubnormal { buffer[i] = 0 }
+        }
+    }
+}
+
+@inline(__always)
+private func flushBody<S: BinaryFloatingPoint>(_ p: UnsafeMutablePointer<S>, _ count: Int) {
+    let smallest = S.leastNormalMagnitude
+    for i in 0..<count { p[i] = abs(p[i]) < smallest ? 0 : p[i] }
 }

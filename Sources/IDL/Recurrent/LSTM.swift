@@ -16,7 +16,8 @@ import RealModule
 /// Input: one p × batch matrix per time step (see `SequenceInput.swift`). The whole sequence is
 /// one node of the graph with a hand-written backpropagation through time: the input products
 /// of all steps are one gemm, each step adds one gemm for W_hh h_{t−1}, and the gate arithmetic
-/// runs in fused, type-specialised loops.
+/// runs in fused, type-specialised loops. Gradients that decay through time are flushed to zero
+/// once they become subnormal (below ≈1.2e-38 in Float), where the CPU is very slow.
 public final class LSTM<Scalar: BLASScalar>: Layer {
     /// Input-to-hidden weights [W_ii; W_if; W_ig; W_io], 4h × p.
     public let weightIH: Tensor<Scalar>
@@ -174,6 +175,8 @@ public final class LSTM<Scalar: BLASScalar>: Layer {
                                                                  cell: cp.baseAddress! + t * block,
                                                                  dHidden: dhp.baseAddress! + t * block, dCell: dcp.baseAddress!,
                                                                  dGates: dg, h: h, m: m)
+                                                flushSubnormals(dg, count: block4)
+                                                flushSubnormals(dcp.baseAddress!, count: block)
                                                 if t > 0 {
                                                     // ∂L/∂h_{t−1} += W_hhᵀ dGates_t;  ∂L/∂W_hh += dGates_t h_{t−1}ᵀ.
                                                     Scalar.gemm(.transpose, .none, m: h, n: m, k: 4 * h, alpha: 1, a: wp.baseAddress!, lda: 4 * h,
@@ -263,6 +266,20 @@ public final class LSTMRegressor<Scalar: BLASScalar>: Layer {
 public typealias LSTMClassifier<Scalar: BLASScalar> = LSTMRegressor<Scalar>
 
 // MARK: - Fused gate kernels
+
+/// Sets subnormal entries of a buffer to zero (gradients decaying through time reach them, and
+/// arithmetic on them is about a hundred times slower), type-specialised.
+func flushSubnormals<T: BLASScalar>(_ p: UnsafeMutablePointer<T>, count: Int) {
+    if T.self == Float.self {
+        let q = rebind(p, Float.self), smallest = Float.leastNormalMagnitude
+        for i in 0..<count { q[i] = abs(q[i]) < smallest ? 0 : q[i] }
+    } else if T.self == Double.self {
+        let q = rebind(p, Double.self), smallest = Double.leastNormalMagnitude
+        for i in 0..<count { q[i] = abs(q[i]) < smallest ? 0 : q[i] }
+    } else {
+        for i in 0..<count where p[i].isSubnormal { p[i] = 0 }
+    }
+}
 
 /// One LSTM step in place. `gates` (4h × m) holds W_ih x_t + W_hh h_{t−1} on entry and the
 /// activated gates (i, f, g, o) on exit; writes c_t and h_t (h × m). `previousCell` nil means c_0 = 0.
