@@ -114,8 +114,8 @@ public final class ImplicitRNNCell<Scalar: BLASScalar>: Layer {
         let width = p + h + (layer.bias ? 1 : 0)
         let activation = layer.activation
         let forwardSettings = layer.forwardSettings, backwardSettings = layer.backwardSettings
-        var us = [Matrix<Scalar>](), xs = [Matrix<Scalar>](), zs = [Matrix<Scalar>]()
-        us.reserveCapacity(steps.count); xs.reserveCapacity(steps.count); zs.reserveCapacity(steps.count)
+        var us = [Matrix<Scalar>](), xs = [Matrix<Scalar>]()
+        us.reserveCapacity(steps.count); xs.reserveCapacity(steps.count)
         var hCurrent = Matrix<Scalar>(rows: h, cols: m)
         for step in steps {
             // U_t = [x_t; h_{t−1}] (and a row of ones with bias), column by column.
@@ -139,28 +139,31 @@ public final class ImplicitRNNCell<Scalar: BLASScalar>: Layer {
             layer.log.recordForward(stats)
             var next = matmul(c, x)
             if let d { gemm(d, u, into: &next, alpha: 1, beta: 1) }
-            us.append(u); xs.append(x); zs.append(z)
+            us.append(u); xs.append(x)
             hCurrent = next
         }
         let inputs = [aNode, layer.B, layer.C] + (layer.D.map { [$0] } ?? []) + steps
         let xRequiresGrad = steps.map(\.requiresGrad)
-        let (uAll, xAll, zAll) = (us, xs, zs)
+        let (uAll, xAll) = (us, xs)
         return Tensor.custom(inputs: inputs, value: hCurrent) { gOut in
             // Transposes made explicit once: BLAS is much faster on these thin products without
             // the transposed operand (see rnn-bench).
             let aT = a.transposed, bT = b.transposed, cT = c.transposed, dT = d?.transposed
             let count = uAll.count
-            // Column block t of vg holds [V_t; G_t], of xu holds [X_t; U_t], so that every weight
-            // gradient comes out of one product vg · xuᵀ.
-            var vg = Matrix<Scalar>(rows: n + h, cols: count * m)
-            var xu = Matrix<Scalar>(rows: n + width, cols: count * m)
+            // Per step, vg = [V_t; G_t] and xu = [X_t; U_t], so that every weight gradient is
+            // accumulated by one product w += vg · xuᵀ (buffers reused across the steps).
+            var vg = Matrix<Scalar>(rows: n + h, cols: m)
+            var xu = Matrix<Scalar>(rows: n + width, cols: m)
+            var w = Matrix<Scalar>(rows: n + h, cols: n + width)   // [Σ V Xᵀ, Σ V Uᵀ; Σ G Xᵀ, Σ G Uᵀ]
             var gh = gOut                                    // ∂L/∂h_t
             var gxs = [Matrix<Scalar>?](repeating: nil, count: count)
+            var dphi = Matrix<Scalar>(rows: n, cols: m)
             for t in stride(from: count - 1, through: 0, by: -1) {
                 // h_t = C X_t + D U_t: ∂L/∂X_t = Cᵀ G_t, ∂L/∂U_t = Dᵀ G_t (+ Bᵀ V_t below).
                 var gu = dT.map { matmul($0, gh) } ?? Matrix<Scalar>(rows: width, cols: m)
                 let gx = matmul(cT, gh)
-                var dphi = zAll[t]
+                // Φ′ at the fixed point: φ′(A X_t + B U_t).
+                gemm(b, uAll[t], into: &dphi)
                 gemm(a, xAll[t], into: &dphi, alpha: 1, beta: 1)
                 activation.derivative(dphi, into: &dphi)
                 var (v, stats) = backwardSettings.solver.solve(initial: Matrix<Scalar>(rows: n, cols: m), tolerance: backwardSettings.tolerance,
@@ -178,12 +181,12 @@ public final class ImplicitRNNCell<Scalar: BLASScalar>: Layer {
                 flushSubnormalsToZero(&v)
                 gemm(bT, v, into: &gu, alpha: 1, beta: 1)
                 flushSubnormalsToZero(&gu)
-                stackColumns([(v, 0), (gh, n)], into: &vg, block: t)
-                stackColumns([(xAll[t], 0), (uAll[t], n)], into: &xu, block: t)
+                stackColumns([(v, 0), (gh, n)], into: &vg, block: 0)
+                stackColumns([(xAll[t], 0), (uAll[t], n)], into: &xu, block: 0)
+                gemm(vg, xu, into: &w, transposeB: true, alpha: 1, beta: 1)
                 if xRequiresGrad[t] { gxs[t] = gu.rows(0..<p) }
                 gh = gu.rows(p..<(p + h))
             }
-            let w = matmul(vg, xu, transposeB: true)      // [Σ V Xᵀ, Σ V Uᵀ; Σ G Xᵀ, Σ G Uᵀ]
             var grads: [Matrix<Scalar>?] = [aNode.requiresGrad ? w.rows(0..<n).columns(0..<n) : nil,
                                             w.rows(0..<n).columns(n..<(n + width)),
                                             w.rows(n..<(n + h)).columns(0..<n)]
