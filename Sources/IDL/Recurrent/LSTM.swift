@@ -108,10 +108,12 @@ public final class LSTM<Scalar: BLASScalar>: Layer {
         var gates = matmul(wih, xs)             // becomes the activated gates, step by step
         var cells = Matrix<Scalar>(rows: h, cols: count * m)    // c_t of every step
         var hidden = Matrix<Scalar>(rows: h, cols: count * m)   // h_t of every step
+        var tanhCells = Matrix<Scalar>(rows: h, cols: count * m) // tanh(c_t), for the backward pass
         let block4 = 4 * h * m, block = h * m
         gates.storage.withUnsafeMutableBufferPointer { gp in
             cells.storage.withUnsafeMutableBufferPointer { cp in
                 hidden.storage.withUnsafeMutableBufferPointer { hp in
+                  tanhCells.storage.withUnsafeMutableBufferPointer { tp in
                     whh.storage.withUnsafeBufferPointer { wp in
                         bias.storage.withUnsafeBufferPointer { bp in
                             for t in 0..<count {
@@ -122,11 +124,12 @@ public final class LSTM<Scalar: BLASScalar>: Layer {
                                 }
                                 lstmStepForward(gates: g, bias: bp.baseAddress!,
                                                 previousCell: t > 0 ? UnsafePointer(cp.baseAddress! + (t - 1) * block) : nil,
-                                                cell: cp.baseAddress! + t * block, hidden: hp.baseAddress! + t * block,
-                                                h: h, m: m)
+                                                cell: cp.baseAddress! + t * block, tanhCell: tp.baseAddress! + t * block,
+                                                hidden: hp.baseAddress! + t * block, h: h, m: m)
                             }
                         }
                     }
+                  }
                 }
             }
         }
@@ -166,13 +169,14 @@ public final class LSTM<Scalar: BLASScalar>: Layer {
                         dWhh.storage.withUnsafeMutableBufferPointer { dwp in
                             gates.storage.withUnsafeBufferPointer { gp in
                                 cells.storage.withUnsafeBufferPointer { cp in
+                                  tanhCells.storage.withUnsafeBufferPointer { tp in
                                     hidden.storage.withUnsafeBufferPointer { hp in
                                         whh.storage.withUnsafeBufferPointer { wp in
                                             for t in stride(from: count - 1, through: 0, by: -1) {
                                                 let dg = dgp.baseAddress! + t * block4
                                                 lstmStepBackward(gates: gp.baseAddress! + t * block4,
                                                                  previousCell: t > 0 ? cp.baseAddress! + (t - 1) * block : nil,
-                                                                 cell: cp.baseAddress! + t * block,
+                                                                 tanhCell: tp.baseAddress! + t * block,
                                                                  dHidden: dhp.baseAddress! + t * block, dCell: dcp.baseAddress!,
                                                                  dGates: dg, h: h, m: m)
                                                 flushSubnormals(dg, count: block4)
@@ -187,6 +191,7 @@ public final class LSTM<Scalar: BLASScalar>: Layer {
                                             }
                                         }
                                     }
+                                  }
                                 }
                             }
                         }
@@ -286,13 +291,13 @@ func flushSubnormals<T: BLASScalar>(_ p: UnsafeMutablePointer<T>, count: Int) {
 /// The element type is made concrete before the loop, so it is specialised and vectorised.
 @inline(never)
 func lstmStepForward<T: BLASScalar>(gates: UnsafeMutablePointer<T>, bias: UnsafePointer<T>, previousCell: UnsafePointer<T>?,
-                                    cell: UnsafeMutablePointer<T>, hidden: UnsafeMutablePointer<T>, h: Int, m: Int) {
+                                    cell: UnsafeMutablePointer<T>, tanhCell: UnsafeMutablePointer<T>, hidden: UnsafeMutablePointer<T>, h: Int, m: Int) {
     if T.self == Float.self {
         lstmForwardBody(gates: rebind(gates, Float.self), bias: rebind(bias, Float.self), previousCell: previousCell.map { rebind($0, Float.self) },
-                        cell: rebind(cell, Float.self), hidden: rebind(hidden, Float.self), h: h, m: m)
+                        cell: rebind(cell, Float.self), tanhCell: rebind(tanhCell, Float.self), hidden: rebind(hidden, Float.self), h: h, m: m)
     } else if T.self == Double.self {
         lstmForwardBody(gates: rebind(gates, Double.self), bias: rebind(bias, Double.self), previousCell: previousCell.map { rebind($0, Double.self) },
-                        cell: rebind(cell, Double.self), hidden: rebind(hidden, Double.self), h: h, m: m)
+                        cell: rebind(cell, Double.self), tanhCell: rebind(tanhCell, Double.self), hidden: rebind(hidden, Double.self), h: h, m: m)
     } else {
         preconditionFailure("BLASScalar is implemented by Float and Double only")
     }
@@ -302,14 +307,14 @@ func lstmStepForward<T: BLASScalar>(gates: UnsafeMutablePointer<T>, bias: Unsafe
 /// term) and ∂L/∂c_t from the later steps (`dCell`, h × m, updated in place to ∂L/∂c_{t−1}),
 /// writes ∂L/∂(pre-activation gates) into `dGates` (4h × m).
 @inline(never)
-func lstmStepBackward<T: BLASScalar>(gates: UnsafePointer<T>, previousCell: UnsafePointer<T>?, cell: UnsafePointer<T>,
+func lstmStepBackward<T: BLASScalar>(gates: UnsafePointer<T>, previousCell: UnsafePointer<T>?, tanhCell: UnsafePointer<T>,
                                      dHidden: UnsafePointer<T>, dCell: UnsafeMutablePointer<T>,
                                      dGates: UnsafeMutablePointer<T>, h: Int, m: Int) {
     if T.self == Float.self {
-        lstmBackwardBody(gates: rebind(gates, Float.self), previousCell: previousCell.map { rebind($0, Float.self) }, cell: rebind(cell, Float.self),
+        lstmBackwardBody(gates: rebind(gates, Float.self), previousCell: previousCell.map { rebind($0, Float.self) }, tanhCell: rebind(tanhCell, Float.self),
                          dHidden: rebind(dHidden, Float.self), dCell: rebind(dCell, Float.self), dGates: rebind(dGates, Float.self), h: h, m: m)
     } else if T.self == Double.self {
-        lstmBackwardBody(gates: rebind(gates, Double.self), previousCell: previousCell.map { rebind($0, Double.self) }, cell: rebind(cell, Double.self),
+        lstmBackwardBody(gates: rebind(gates, Double.self), previousCell: previousCell.map { rebind($0, Double.self) }, tanhCell: rebind(tanhCell, Double.self),
                          dHidden: rebind(dHidden, Double.self), dCell: rebind(dCell, Double.self), dGates: rebind(dGates, Double.self), h: h, m: m)
     } else {
         preconditionFailure("BLASScalar is implemented by Float and Double only")
@@ -331,27 +336,39 @@ private func sigmoidStable<S: Real & BinaryFloatingPoint>(_ x: S) -> S {
     x >= 0 ? 1 / (1 + S.exp(-x)) : { let e = S.exp(x); return e / (1 + e) }()
 }
 
+/// tanh(x) = sign(x)·(1 − e^(−2|x|))/(1 + e^(−2|x|)): one exp instead of libm's tanh (which goes
+/// through expm1 and is several times slower); accurate to a few ulps of 1 in absolute terms.
+@inline(__always)
+private func fastTanh<S: Real & BinaryFloatingPoint>(_ x: S) -> S {
+    let e = S.exp(-2 * abs(x))
+    let t = (1 - e) / (1 + e)
+    return x < 0 ? -t : t
+}
+
 @inline(__always)
 private func lstmForwardBody<S: Real & BinaryFloatingPoint>(gates: UnsafeMutablePointer<S>, bias: UnsafePointer<S>, previousCell: UnsafePointer<S>?,
-                                                            cell: UnsafeMutablePointer<S>, hidden: UnsafeMutablePointer<S>, h: Int, m: Int) {
+                                                            cell: UnsafeMutablePointer<S>, tanhCell: UnsafeMutablePointer<S>,
+                                                            hidden: UnsafeMutablePointer<S>, h: Int, m: Int) {
     for j in 0..<m {
-        let g = gates + j * 4 * h, c = cell + j * h, y = hidden + j * h
+        let g = gates + j * 4 * h, c = cell + j * h, tc = tanhCell + j * h, y = hidden + j * h
         for r in 0..<h {
             let ig = sigmoidStable(g[r] + bias[r])
             let fg = sigmoidStable(g[h + r] + bias[h + r])
-            let gg = S.tanh(g[2 * h + r] + bias[2 * h + r])
+            let gg = fastTanh(g[2 * h + r] + bias[2 * h + r])
             let og = sigmoidStable(g[3 * h + r] + bias[3 * h + r])
             g[r] = ig; g[h + r] = fg; g[2 * h + r] = gg; g[3 * h + r] = og
             let cPrev: S = previousCell.map { $0[j * h + r] } ?? 0
             let ct = fg * cPrev + ig * gg
             c[r] = ct
-            y[r] = og * S.tanh(ct)
+            let t = fastTanh(ct)
+            tc[r] = t
+            y[r] = og * t
         }
     }
 }
 
 @inline(__always)
-private func lstmBackwardBody<S: Real & BinaryFloatingPoint>(gates: UnsafePointer<S>, previousCell: UnsafePointer<S>?, cell: UnsafePointer<S>,
+private func lstmBackwardBody<S: Real & BinaryFloatingPoint>(gates: UnsafePointer<S>, previousCell: UnsafePointer<S>?, tanhCell: UnsafePointer<S>,
                                                              dHidden: UnsafePointer<S>, dCell: UnsafeMutablePointer<S>,
                                                              dGates: UnsafeMutablePointer<S>, h: Int, m: Int) {
     for j in 0..<m {
@@ -359,7 +376,7 @@ private func lstmBackwardBody<S: Real & BinaryFloatingPoint>(gates: UnsafePointe
         for r in 0..<h {
             let k = j * h + r
             let ig = g[r], fg = g[h + r], gg = g[2 * h + r], og = g[3 * h + r]
-            let tc = S.tanh(cell[k])
+            let tc = tanhCell[k]
             let dh = dHidden[k]
             let dc = dCell[k] + dh * og * (1 - tc * tc)
             let cPrev: S = previousCell.map { $0[k] } ?? 0
