@@ -105,19 +105,20 @@ import IDL
         return (0..<count).map { _ in Matrix<Double>.randomNormal(features, batch, using: &g) }
     }
 
-    @Test(arguments: [false, true])
-    func implicitRNNFiniteDifferences(warmStart: Bool) throws {
+    /// Dense A with D, and warm-started solves without D.
+    @Test(arguments: [(false, false), (true, true)])
+    func implicitRNNFiniteDifferences(warmStart: Bool, noD: Bool) throws {
         var g = SeededGenerator(seed: 8)
         // No well-posedness rule (torchidl's ∞-norm scaling passes A's gradient straight through,
         // which finite differences do not see); A is put inside the ball by hand instead.
-        let model = try ImplicitRNN<Double>(inputDim: 2, outputDim: 2, implicitHiddenDim: 5, hiddenDim: 3, kappa: 0.9,
+        let model = try ImplicitRNN<Double>(inputDim: 2, outputDim: 2, implicitHiddenDim: 5, hiddenDim: 3, noD: noD, kappa: 0.9,
                                             wellPosedness: .none, activation: Tanh(), maxIterations: 3000, tolerance: 1e-14,
                                             gradMaxIterations: 3000, gradTolerance: 1e-14, using: &g)
         model.recurrent.warmStart = warmStart
         // Larger weights than randn/n, so the state is far from linear.
         for t in [model.implicitLayer.B, model.implicitLayer.C] { t.value = t.value * 3 }
         model.implicitLayer.A!.value = (model.implicitLayer.A!.value * 10).scaledIntoInfinityBall(radius: 0.7)
-        #expect(model.parameters.count == 6)
+        #expect(model.parameters.count == (noD ? 5 : 6))
         let error = try finiteDifferenceError(parameters: model.parameters, steps: randomSteps(3, features: 2, batch: 4, seed: 9)) { try model($0) }
         #expect(error < 1e-6, "worst finite-difference error \(error)")
     }

@@ -299,7 +299,7 @@ public final class ImplicitRNN<Scalar: BLASScalar>: Layer {
 
     /// A one-line description.
     public var summary: String {
-        "ImplicitRNN(p=\(inputDim), h=\(hiddenDim), q=\(outputDim)) around \(implicitLayer.summary) — \(parameterCount) parameters"
+        "ImplicitRNN(p=\(inputDim), h=\(hiddenDim), q=\(outputDim)), \(parameterCount) parameters in all; implicit layer: \(implicitLayer.summary)"
     }
 }
 
