@@ -6,6 +6,7 @@
 //
 //     swift run -c release rnn-bench [--epochs 100] [--model implicit|lstm|both] [--kappa 0.99]
 //                                    [--warm-start] [--threads N (OpenBLAS)] [--seed 0]
+//     swift run -c release rnn-bench --gemm-probe   (GFLOP/s of the product shapes the models use)
 import Foundation
 import IDL
 
