@@ -90,6 +90,13 @@ let package = Package(
         ),
         .executableTarget(name: "tutorial-pages", dependencies: ["TutorialPages"], path: "Tutorials/Weaver"),
 
+        .executableTarget(
+            name: "rnn-bench",
+            dependencies: ["IDL"],
+            path: "Experiments/rnn-bench",
+            swiftSettings: optimise
+        ),
+
         .testTarget(name: "IDLTests", dependencies: ["IDL"], path: "Tests/IDLTests"),
         .testTarget(name: "IDLPlotTests", dependencies: ["IDLPlot", "IDL"], path: "Tests/IDLPlotTests"),
         .testTarget(name: "TutorialTests", dependencies: ["TutorialPages"], path: "Tests/TutorialTests"),
