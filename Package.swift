@@ -17,6 +17,7 @@ let experiments: [(String, [Target.Dependency])] = [
     ("mlp-bench", ["IDL"]),
     ("implicit-bench", ["IDL"]),
     ("sim-bench", ["IDL"]),
+    ("rnn-bench", ["IDL"]),
     ("plot-gallery", ["IDL", "IDLPlot"]),
     ("implicit-models", ["IDL", "IDLPlot"]),
     ("sim-fashion", ["IDL"]),
@@ -89,13 +90,6 @@ let package = Package(
             swiftSettings: optimise
         ),
         .executableTarget(name: "tutorial-pages", dependencies: ["TutorialPages"], path: "Tutorials/Weaver"),
-
-        .executableTarget(
-            name: "rnn-bench",
-            dependencies: ["IDL"],
-            path: "Experiments/rnn-bench",
-            swiftSettings: optimise
-        ),
 
         .testTarget(name: "IDLTests", dependencies: ["IDL"], path: "Tests/IDLTests"),
         .testTarget(name: "IDLPlotTests", dependencies: ["IDLPlot", "IDL"], path: "Tests/IDLPlotTests"),
