@@ -100,6 +100,7 @@ for fraction in [0.5, 0.7, 1 - Double(target) / Double(teacherNonzeros)] {
 
 var table = ResultTable(columns: ["model", "test accuracy (%)", "nonzeros", "‖A‖∞", "fit (s)", "eval 10k (s)", "note"])
 table.timingColumns = ["fit (s)", "eval 10k (s)"]
+table.footnote = "The exact solver works on blocks of rows refilled from a shared pool as rows finish, so the products a row sees (and their rounding) depend on scheduling: its nonzero counts can differ by a few entries between runs. Every other cell is deterministic for the seed."
 try table.append(["teacher 784-64-32-16-10", formatFixed(100 * teacherAccuracy, decimals: 2), String(teacherNonzeros), "—", "—", "—", "\(teacherEpochs) epochs, Adam 0.01"])
 for r in rows {
     try table.append([r.name, formatFixed(100 * r.accuracy, decimals: 2), String(r.nonzeros), r.normA.isNaN ? "—" : formatScalar(r.normA, digits: 4),

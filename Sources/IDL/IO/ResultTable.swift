@@ -9,6 +9,8 @@ public struct ResultTable: Sendable {
     public private(set) var rows: [[String]] = []
     /// Columns whose values are timings (they differ between runs; documented in the Markdown).
     public var timingColumns: Set<String> = []
+    /// A note printed under the table (e.g. what else may vary between runs).
+    public var footnote: String?
 
     /// A table with these column headers.
     public init(columns: [String]) { self.columns = columns }
@@ -29,8 +31,9 @@ public struct ResultTable: Sendable {
         s += "|" + columns.map { _ in " --- |" }.joined() + "\n"
         for r in rows { s += "| " + r.joined(separator: " | ") + " |\n" }
         if !timingColumns.isEmpty {
-            s += "\nTiming columns (\(columns.filter { timingColumns.contains($0) }.joined(separator: ", "))) vary between runs; all other cells are deterministic for the seed.\n"
+            s += "\nTiming columns (\(columns.filter { timingColumns.contains($0) }.joined(separator: ", "))) vary between runs\(footnote == nil ? "; all other cells are deterministic for the seed" : "").\n"
         }
+        if let footnote { s += "\n" + footnote + "\n" }
         return s
     }
 
