@@ -48,12 +48,13 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "CFloatEnvironment", path: "Sources/CFloatEnvironment"),
 
         // The core library.
         .target(
             name: "IDL",
             dependencies: [
-                "CBLAS", "CZlib",
+                "CBLAS", "CZlib", "CFloatEnvironment",
                 .product(name: "RealModule", package: "swift-numerics"),
             ],
             path: "Sources/IDL",
