@@ -79,3 +79,36 @@ import IDL
         #expect(try StateExtraction.states(of: net, inputs: u, selection: .lastOfEachBlock(threshold: 1)).stateCount == 3 + 2)
     }
 }
+
+@Suite struct SIMModelTests {
+    @Test func sparseInferenceMatchesDenseAndStandardisedInputsWork() throws {
+        var g = SeededGenerator(seed: 40)
+        let net = Sequential<Double>.mlp([8, 6, 5, 3], bias: false, using: &g)
+        try rescaleForWellPosedness(net, kappa: 0.9)
+        let u = Matrix<Double>.randomUniform(8, 300, 0, 1, using: &g)
+        let raw = try StateExtraction.states(of: net, inputs: u)
+        let (standardised, scaler) = try raw.standardizingInputs()
+        #expect(standardised.inputCount == 9)
+        for (states, scalerOrNil) in [(raw, nil), (standardised, scaler)] as [(SIMStates<Double>, Standardizer<Double>?)] {
+            let solver = SIMExactSolver(lambdaState: 1e-3, lambdaOutput: 1e-3, lambda2: 1e-3, wellPosedness: .infinityNorm(kappa: 0.95),
+                                        tolerance: 1e-8, zeroThreshold: 1e-6)
+            let model = try SIMModel(try solver.fit(states), inputStandardizer: scalerOrNil)
+            let fresh = Matrix<Double>.randomUniform(8, 20, 0, 1, using: &g)
+            let dense = try model.predict(fresh)
+            let (sparse, stats) = try model.predictSparse(fresh, tolerance: 1e-12)
+            #expect(stats.converged)
+            #expect((dense - sparse).maxAbs < 1e-5)
+            // The fit stays close to the teacher on fresh inputs.
+            let teacher = try net.predict(fresh)
+            #expect((dense - teacher).maxAbs < 0.05 * max(1, teacher.maxAbs))
+            #expect(model.wellPosednessReport.infinityNorm <= 0.95 + 1e-9)
+        }
+        let a = try Matrix<Double>(rowMajor: [[0, 2, 0], [1, 0, 3]])
+        let csr = SparseMatrix(a)
+        #expect(csr.nonzeroCount == 3 && csr.dense == a)
+        let x = Matrix<Double>.randomNormal(3, 4, using: &g)
+        var y = Matrix<Double>(rows: 2, cols: 4)
+        csr.multiply(x, into: &y)
+        #expect(y.isApproximatelyEqual(to: matmul(a, x), tolerance: 1e-14))
+    }
+}

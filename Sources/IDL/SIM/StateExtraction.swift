@@ -176,3 +176,19 @@ extension SIMStates {
                          outputs: outputs.converted())
     }
 }
+
+extension SIMStates {
+    /// The states with standardised inputs (torchidl's `standardize` option, for the inputs):
+    /// U' = [(U − μ)/σ; 1], μ and σ per feature fitted on these states (a constant feature keeps
+    /// σ = 1). The constant row lets B and D absorb the shift by μ, so the standardised problem
+    /// can represent everything the raw one can. Pass the returned standardizer to ``SIMModel``
+    /// so that predictions apply the same map to raw inputs.
+    ///
+    /// (torchidl also standardises X, Z and Y separately, which breaks Z = AX + BU between the
+    /// scaled and unscaled quantities at inference; only the inputs are standardised here.)
+    public func standardizingInputs(minimumScale: T = 1e-7) throws -> (states: SIMStates, standardizer: Standardizer<T>) {
+        let s = try Standardizer(fitting: inputs, minimumScale: minimumScale)
+        let u = Matrix.vcat([try s.transform(inputs), Matrix<T>.ones(1, inputs.cols)])
+        return (try SIMStates(inputs: u, states: states, preActivations: preActivations, outputs: outputs), s)
+    }
+}
