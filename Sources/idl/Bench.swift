@@ -6,11 +6,11 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure the speed figures: GEMM throughput, implicit-model and MLP training steps.",
         discussion: """
-        Each figure is the median of several runs (release build advised: swift run -c release idl bench).
-        For the full benchmarks with side-by-side references, run the executables under Experiments/
+        Each figure is the median of several runs (release build advised: swift run -c release idl bench). \
+        For the full benchmarks with side-by-side references, run the executables under Experiments/ \
         (gemm-bench, implicit-bench, mlp-bench, sim-bench).
 
-        With --json the last line is a JSON object with the keys sgemm_gflops_2048,
+        With --json the last line is a JSON object with the keys sgemm_gflops_2048, \
         dgemm_gflops_2048, implicit_ms_per_step, mlp_seconds_per_epoch, blas_kernels, blas_threads.
         """
     )

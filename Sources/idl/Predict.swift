@@ -6,16 +6,16 @@ struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a saved implicit model on a batch stored as .npy.",
         discussion: """
-        --model takes a .safetensors file written by `idl train`, or a torchidl state_dict saved with
-        safetensors.torch.save_file(model.state_dict(), path) (tensors A, B, C, D, or L, R, B, C, D
-        for a low-rank model, which is recognised from L and R). A state_dict does not record κ,
-        the activation, the bias row or the well-posedness rule: give them with the flags below
+        --model takes a .safetensors file written by `idl train`, or a torchidl state_dict saved with \
+        safetensors.torch.save_file(model.state_dict(), path) (tensors A, B, C, D, or L, R, B, C, D \
+        for a low-rank model, which is recognised from L and R). A state_dict does not record κ, \
+        the activation, the bias row or the well-posedness rule: give them with the flags below \
         (defaults are torchidl's: κ 0.99, relu, no bias, inf).
 
-        --input is batch-first, as numpy writes it: shape (m, p) for m samples of p features.
+        --input is batch-first, as numpy writes it: shape (m, p) for m samples of p features. \
         --output receives the predictions, batch-first (m, q), float32.
 
-        With --json the last line is a JSON object with the keys samples, input_dim, output_dim,
+        With --json the last line is a JSON object with the keys samples, input_dim, output_dim, \
         forward_iterations, converged, output.
         """
     )

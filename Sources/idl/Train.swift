@@ -6,15 +6,15 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train an ImplicitModel on an image classification data set.",
         discussion: """
-        The defaults reproduce the reference setup: FashionMNIST with pixels scaled to [−1, 1],
-        hidden dimension 100, batch 64, Adam with learning rate 5e-3, 10 epochs, Float32, Picard
+        The defaults reproduce the reference setup: FashionMNIST with pixels scaled to [−1, 1], \
+        hidden dimension 100, batch 64, Adam with learning rate 5e-3, 10 epochs, Float32, Picard \
         iterations (300 at tolerance 3e-6 forward and backward), κ = 0.99.
 
-        Each epoch is logged to standard output and appended to <log-dir>/train.log; the trained
+        Each epoch is logged to standard output and appended to <log-dir>/train.log; the trained \
         model is saved (atomically) with its configuration in the file's metadata.
 
-        With --json the last line is a JSON object with the keys test_accuracy, ms_per_step,
-        forward_iterations_mean, backward_iterations_mean, converged_fraction, epochs, parameters,
+        With --json the last line is a JSON object with the keys test_accuracy, ms_per_step, \
+        forward_iterations_mean, backward_iterations_mean, converged_fraction, epochs, parameters, \
         norm_A_inf, model.
         """
     )

@@ -113,4 +113,40 @@ func lastJSON(_ output: String) throws -> [String: Any] {
         #expect(wrong.status != 0 && wrong.err.contains("expects 16"))
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("y.npy").path))
     }
+
+    @Test func simFitsSavedStatesAndThePredictToolRunsTheResult() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var g = SeededGenerator(seed: 50)
+        let teacher = Sequential<Double>.mlp([784, 6, 10], bias: false, using: &g)
+        let images = try FashionMNIST.load(.train, scaling: .unit, as: Double.self).prefix(200)
+        let states = try StateExtraction.states(of: teacher, inputs: images.inputs)
+        let statesURL = dir.appendingPathComponent("states.safetensors")
+        try states.save(to: statesURL)
+        let modelURL = dir.appendingPathComponent("sim.safetensors")
+        let r = try runTool("idl", ["sim", "--states-in", statesURL.path, "--solver", "exact", "--lambda-state", "0.1",
+                                    "--lambda-output", "0.1", "--output", modelURL.path, "--json", "--quiet"])
+        #expect(r.status == 0, "\(r.err)")
+        let json = try lastJSON(r.out)
+        for key in ["test_accuracy", "nonzeros", "norm_A_inf", "fit_seconds", "eval_seconds"] { #expect(json[key] != nil, "\(key)") }
+        #expect((json["norm_A_inf"] as? Double ?? 9) <= 0.99 + 1e-9)
+        // The saved SIM model is an implicit model the predict command runs.
+        try writeNpy(images.inputs.columns(0..<3).converted(to: Float.self), to: dir.appendingPathComponent("u.npy"))
+        let p = try runTool("idl", ["predict", "--model", modelURL.path, "--input", dir.appendingPathComponent("u.npy").path,
+                                    "--output", dir.appendingPathComponent("y.npy").path])
+        #expect(p.status == 0, "\(p.err)")
+        #expect(try readNpy(dir.appendingPathComponent("y.npy"), as: Float.self).rows == 10)
+        let bad = try runTool("idl", ["sim", "--solver", "magic"])
+        #expect(bad.status != 0 && bad.err.contains("unknown --solver"))
+    }
+
+    @Test func tutorialAndReproduceListAndRejectUnknownNames() throws {
+        let list = try runTool("idl", ["tutorial", "--list"])
+        #expect(list.status == 0)
+        #expect(list.out.split(separator: "\n").contains("feedforward"))
+        let unknown = try runTool("idl", ["tutorial", "nonexistent"])
+        #expect(unknown.status != 0 && unknown.err.contains("unknown tutorial"))
+        let badExperiment = try runTool("idl", ["reproduce", "nothing"])
+        #expect(badExperiment.status != 0 && badExperiment.err.contains("unknown experiment"))
+    }
 }

@@ -43,19 +43,27 @@ public final class ProgressReporter: @unchecked Sendable {
 
     /// Records `count` more units done (thread-safe) and redraws when due.
     public func advance(by count: Int = 1) {
-        lock.withLock {
-            done = min(total, done + count)
-            let now = monotonicSeconds()
-            let due: Bool
-            switch style {
-            case .bar: due = now - lastPrint >= 0.1 || done == total
-            case .lines: due = now - lastPrint >= linePeriod && done < total
-            default: due = false
-            }
-            if due {
-                lastPrint = now
-                print(line(now: now), terminator: style == .bar ? "\r" : "\n")
-            }
+        lock.withLock { record(min(total, done + count)) }
+    }
+
+    /// Records that `completed` units are done in all (for callbacks that report totals).
+    public func update(completed: Int) {
+        lock.withLock { record(min(total, max(done, completed))) }
+    }
+
+    /// Sets the count (the caller holds the lock) and redraws when due.
+    private func record(_ newDone: Int) {
+        done = newDone
+        let now = monotonicSeconds()
+        let due: Bool
+        switch style {
+        case .bar: due = now - lastPrint >= 0.1 || done == total
+        case .lines: due = now - lastPrint >= linePeriod && done < total
+        default: due = false
+        }
+        if due {
+            lastPrint = now
+            print(line(now: now), terminator: style == .bar ? "\r" : "\n")
         }
     }
 
