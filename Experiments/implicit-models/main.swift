@@ -20,7 +20,9 @@ func argument(_ name: String) -> String? {
 }
 let quick = CommandLine.arguments.contains("--quick")
 let seed = UInt64(argument("--seed") ?? "") ?? 0
-let outputDirectory = URL(fileURLWithPath: argument("--output") ?? "results").appendingPathComponent("implicit-models")
+// Quick runs write under results/quick/ (not committed), so they never overwrite the full results.
+let outputDirectory = URL(fileURLWithPath: argument("--output") ?? "results")
+    .appendingPathComponent(quick ? "quick/implicit-models" : "implicit-models")
 
 // Settings: full mode trains every model for 2 epochs on all 60 000 images; quick mode uses a
 // subset, fewer sizes and 1 epoch (for the test suite).

@@ -21,7 +21,8 @@ func argument(_ name: String) -> String? {
     return CommandLine.arguments[i + 1]
 }
 let quick = CommandLine.arguments.contains("--quick")
-let outputDirectory = URL(fileURLWithPath: argument("--output") ?? "results").appendingPathComponent("sim")
+// Quick runs write under results/quick/ (not committed), so they never overwrite the full results.
+let outputDirectory = URL(fileURLWithPath: argument("--output") ?? "results").appendingPathComponent(quick ? "quick/sim" : "sim")
 let lambdaState = Double(argument("--lambda-state") ?? "") ?? 35
 let lambdaOutput = Double(argument("--lambda-output") ?? "") ?? 1
 let lambda2 = Double(argument("--lambda2") ?? "") ?? 2
@@ -112,6 +113,6 @@ for r in rows {
                       r.fit > 0 ? formatFixed(r.fit, decimals: 2) : "—", r.eval > 0 ? formatFixed(r.eval, decimals: 3) : "—",
                       r.evalSparse > 0 ? formatFixed(r.evalSparse, decimals: 3) : "—", r.note])
 }
-try table.write(to: outputDirectory.appendingPathComponent(quick ? "solvers-quick" : "solvers"),
+try table.write(to: outputDirectory.appendingPathComponent("solvers"),
                 caption: "SIM on FashionMNIST: teacher 784-64-32-16-10 (ReLU, no bias), states of \(sampleCount) training images, evaluated on the 10 000 test images. torchidl on this machine: least squares 84.6 % with ‖A‖∞ = 16.8; ADMM 73.6 %, ‖A‖∞ = 8.5, 3 % zeros, 31 s to fit, 59 s to evaluate.")
 print(table.markdown())

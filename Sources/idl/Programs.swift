@@ -66,7 +66,7 @@ struct Reproduce: ParsableCommand {
         Runs the experiment programs (Experiments/<name>): implicit-models (implicit models of several \
         sizes and well-posedness rules beside an MLP, robustness under attacks) and sim-fashion (SIM \
         solvers on FashionMNIST against the teacher and magnitude pruning). --quick runs the short \
-        versions (written under results/ with a -quick suffix where they differ).
+        versions, written under results/quick/ so that they never replace the committed full results.
         """
     )
 

@@ -149,4 +149,35 @@ func lastJSON(_ output: String) throws -> [String: Any] {
         let badExperiment = try runTool("idl", ["reproduce", "nothing"])
         #expect(badExperiment.status != 0 && badExperiment.err.contains("unknown experiment"))
     }
+
+    /// The experiments take ~35 s in quick mode in a release build (the CI runs the suite with
+    /// `swift test -c release`); a debug build would take minutes, so there the test is skipped.
+    static var isReleaseBuild: Bool {
+        #if DEBUG
+        return false
+        #else
+        return true
+        #endif
+    }
+
+    @Test(.enabled(if: CLITests.isReleaseBuild, "runs the experiments; release builds only"))
+    func reproduceQuickWritesEveryTableAndFigure() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try runTool("idl", ["reproduce", "--quick", "--output", dir.path])
+        #expect(r.status == 0, "\(r.err)")
+        let base = dir.appendingPathComponent("quick")
+        // Each table has its header, separator and rows (every model, every ε, every solver).
+        for (table, minimumRows) in [("implicit-models/models", 6), ("implicit-models/robustness", 10), ("sim/solvers", 6)] {
+            let md = try String(contentsOf: base.appendingPathComponent(table + ".md"), encoding: .utf8)
+            let lines = md.split(separator: "\n").filter { $0.hasPrefix("| ") }  // header, separator, rows
+            #expect(lines.count >= minimumRows + 2, "\(table): \(lines.count) table lines")
+            let csv = try String(contentsOf: base.appendingPathComponent(table + ".csv"), encoding: .utf8)
+            #expect(csv.split(separator: "\n").count == lines.count - 1, "\(table): CSV and Markdown rows differ")
+        }
+        for figure in ["implicit-models/accuracy-vs-parameters.png", "implicit-models/robustness.png"] {
+            let bytes = try Data(contentsOf: base.appendingPathComponent(figure))
+            #expect(bytes.count > 1000 && Array(bytes.prefix(8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], "\(figure)")
+        }
+    }
 }
