@@ -11,12 +11,14 @@ struct Bench: ParsableCommand {
         (gemm-bench, implicit-bench, mlp-bench, sim-bench).
 
         With --json the last line is a JSON object with the keys sgemm_gflops_2048, \
-        dgemm_gflops_2048, implicit_ms_per_step, mlp_seconds_per_epoch, blas_kernels, blas_threads.
+        dgemm_gflops_2048, implicit_ms_per_step, mlp_seconds_per_epoch, sim_fit_seconds, \
+        sim_eval_seconds, blas_kernels, blas_threads.
         """
     )
 
     @Option(help: "Repetitions per figure (the median is reported).") var repeats = 3
     @Option(help: "Training steps timed for the implicit model (FashionMNIST, n = 100, batch 64).") var steps = 300
+    @Flag(help: "Skip the SIM figures (they train a teacher first, ~20 s).") var skipSim = false
     @OptionGroup var out: OutputOptions
 
     func median(_ xs: [Double]) -> Double {
@@ -66,9 +68,30 @@ struct Bench: ParsableCommand {
         }
         let mlpSeconds = median(mlpTimes)
         out.say("MLP 784-64-32-16-10, batch 128: \(formatFixed(mlpSeconds, decimals: 2)) s/epoch")
-        try out.emit([
+        var figures: [String: Any] = [
             "sgemm_gflops_2048": s, "dgemm_gflops_2048": d, "implicit_ms_per_step": implicitMs,
             "mlp_seconds_per_epoch": mlpSeconds, "blas_kernels": blasCoreName, "blas_threads": blasThreads,
-        ])
+        ]
+        if !skipSim {
+            // The SIM benchmark's setting (see `idl sim --help`): teacher, states of 2 000 images, exact solver.
+            var g = SeededGenerator(seed: 0)
+            let teacher = Sequential<Float>.mlp([784, 64, 32, 16, 10], bias: false, using: &g)
+            let opt = try Adam(teacher.parameters, learningRate: 0.01)
+            _ = try trainClassifier(teacher, optimizer: opt, train: unit, epochs: 5, batchSize: 128, generator: &g)
+            try rescaleForWellPosedness(teacher, kappa: 0.99)
+            let states = try StateExtraction.states(of: teacher, inputs: try unit.randomSubset(2000, using: &g).inputs).converted(to: Double.self)
+            let solver = SIMExactSolver(lambdaState: 35, lambdaOutput: 1, lambda2: 2, tolerance: 1e-4, zeroThreshold: 1e-8, regenerateStates: true)
+            let start = monotonicSeconds()
+            let model = try SIMModel(try solver.fit(states))
+            let fitSeconds = monotonicSeconds() - start
+            let test = try FashionMNIST.load(.test, scaling: .unit, as: Double.self)
+            let evalStart = monotonicSeconds()
+            _ = try model.predict(test.inputs)
+            let evalSeconds = monotonicSeconds() - evalStart
+            out.say("SIM exact solver, 2 000 samples: fit \(formatFixed(fitSeconds, decimals: 2)) s, evaluation of 10 000 images \(formatFixed(evalSeconds, decimals: 3)) s")
+            figures["sim_fit_seconds"] = fitSeconds
+            figures["sim_eval_seconds"] = evalSeconds
+        }
+        try out.emit(figures)
     }
 }

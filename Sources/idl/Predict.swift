@@ -12,6 +12,9 @@ struct Predict: ParsableCommand {
         the activation, the bias row or the well-posedness rule: give them with the flags below \
         (defaults are torchidl's: κ 0.99, relu, no bias, inf).
 
+        An ImplicitRNN state_dict (recurrent.layer.*, linear.*) is recognised too; its --input has \
+        shape (batch, time, features).
+
         --input is batch-first, as numpy writes it: shape (m, p) for m samples of p features. \
         --output receives the predictions, batch-first (m, q), float32.
 
@@ -34,6 +37,11 @@ struct Predict: ParsableCommand {
         let options = ImplicitModelLoadOptions(kappa: kappa, activation: try activation.map(parseActivation),
                                                bias: bias ? true : nil, wellPosedness: wellposedness)
         let fixedPoint: any FixedPointSolver = solver == "anderson" ? Anderson() : Picard()
+        let modelURL = URL(fileURLWithPath: model)
+        if ImplicitRNN<Float>.isStateDict(try SafeTensors(contentsOf: modelURL)) {
+            try predictSequences(try ImplicitRNN<Float>.load(from: modelURL, options: options, solver: fixedPoint))
+            return
+        }
         let net = try ImplicitModel<Float>.load(from: URL(fileURLWithPath: model), options: options, solver: fixedPoint)
         let u = try readNpy(URL(fileURLWithPath: input), as: Float.self)
         guard u.rows == net.inputDim else {
@@ -48,5 +56,18 @@ struct Predict: ParsableCommand {
             "samples": u.cols, "input_dim": net.inputDim, "output_dim": net.outputDim,
             "forward_iterations": stats?.iterations ?? 0, "converged": stats?.converged ?? false, "output": output,
         ])
+    }
+
+    /// An ImplicitRNN on a batch-first (m, T, p) array.
+    func predictSequences(_ rnn: ImplicitRNN<Float>) throws {
+        let array = try NpyArray(contentsOf: URL(fileURLWithPath: input))
+        guard array.shape.count == 3, array.shape[2] == rnn.inputDim else {
+            throw CommandError("an ImplicitRNN needs --input of shape (batch, time, \(rnn.inputDim)), got \(array.shape)")
+        }
+        let steps = try sequenceSteps(fromFlattened: array.matrix(as: Float.self), features: rnn.inputDim)
+        let y = try rnn.predict(steps)
+        try writeNpy(y, to: URL(fileURLWithPath: output))
+        out.say("ImplicitRNN(p=\(rnn.inputDim), h=\(rnn.hiddenDim), q=\(rnn.outputDim)): predicted \(y.cols) sequences of \(steps.count) steps → \(output)")
+        try out.emit(["samples": y.cols, "input_dim": rnn.inputDim, "output_dim": rnn.outputDim, "steps": steps.count, "output": output])
     }
 }

@@ -150,6 +150,35 @@ func lastJSON(_ output: String) throws -> [String: Any] {
         #expect(badExperiment.status != 0 && badExperiment.err.contains("unknown experiment"))
     }
 
+    @Test func predictRunsATorchidlImplicitRNNStateDict() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let f = try loadFixture("rnn/implicit_rnn_small.json")
+        let params = f["params"] as! [String: Any]
+        var file = SafeTensors()
+        for (name, value) in params {
+            if let vector = value as? [Double] {
+                file.tensors[name] = SafeTensors.Tensor(vector: vector.map { Float($0) })
+            } else {
+                file.setMatrix(name, try fixtureMatrix(value, as: Float.self))
+            }
+        }
+        let modelURL = dir.appendingPathComponent("rnn.safetensors")
+        try file.write(to: modelURL)
+        // The input (batch, time, features), as numpy would write it (C order).
+        let input = f["input"] as! [[[Double]]]
+        let flat = input.flatMap { $0.flatMap { $0.map { Float($0) } } }
+        try NpyArray(shape: [input.count, input[0].count, input[0][0].count], values: flat)
+            .write(to: dir.appendingPathComponent("x.npy"))
+        let r = try runTool("idl", ["predict", "--model", modelURL.path, "--input", dir.appendingPathComponent("x.npy").path,
+                                    "--output", dir.appendingPathComponent("y.npy").path])
+        #expect(r.status == 0, "\(r.err)")
+        let got = try readNpy(dir.appendingPathComponent("y.npy"), as: Float.self)
+        let want = try fixtureMatrix(f["output"], as: Float.self).transposed
+        #expect(got.rows == want.rows && got.cols == want.cols)
+        #expect((got - want).maxAbs < 1e-4, "\((got - want).maxAbs)")
+    }
+
     /// The experiments take ~35 s in quick mode in a release build (the CI runs the suite with
     /// `swift test -c release`); a debug build would take minutes, so there the test is skipped.
     static var isReleaseBuild: Bool {

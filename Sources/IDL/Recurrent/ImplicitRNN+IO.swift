@@ -1,0 +1,41 @@
+import Foundation
+
+extension ImplicitRNN {
+    /// Whether a `.safetensors` file holds an ImplicitRNN state_dict (torchidl's names
+    /// `recurrent.layer.*` and `linear.*`).
+    public static func isStateDict(_ file: SafeTensors) -> Bool {
+        file.tensors["recurrent.layer.B"] != nil && file.tensors["linear.weight"] != nil
+    }
+
+    /// Reads an ImplicitRNN saved by a torchidl user with
+    /// `safetensors.torch.save_file(model.state_dict(), path)`: `recurrent.layer.A` (or `.L`, `.R`),
+    /// `.B` (n×(p+h)), `.C` (h×n), `.D`, `linear.weight` (q×h), `linear.bias` (q). The input dimension
+    /// is p = columns of B − h. The options a state_dict does not record (κ, activation,
+    /// well-posedness) come from `options` (torchidl's defaults otherwise).
+    /// - Throws: ``IDLError/io(_:)`` for missing tensors, the shape errors of the layers.
+    public static func load(from url: URL, options: ImplicitModelLoadOptions = .init(),
+                            solver: any FixedPointSolver = Picard()) throws -> ImplicitRNN {
+        let file = try SafeTensors(contentsOf: url)
+        func matrix(_ name: String) throws -> Matrix<Scalar> {
+            guard file.tensors[name] != nil else {
+                throw IDLError.io("\(url.path) has no tensor '\(name)'; an ImplicitRNN state_dict holds recurrent.layer.A (or .L, .R), .B, .C, .D, linear.weight and linear.bias, found \(file.names)")
+            }
+            return try file.matrix(name, as: Scalar.self)
+        }
+        let lowRank = file.tensors["recurrent.layer.L"] != nil
+        let b = try matrix("recurrent.layer.B"), c = try matrix("recurrent.layer.C")
+        let layer = try ImplicitModel<Scalar>(
+            A: lowRank ? nil : try matrix("recurrent.layer.A"),
+            L: lowRank ? try matrix("recurrent.layer.L") : nil, R: lowRank ? try matrix("recurrent.layer.R") : nil,
+            B: b, C: c, D: file.tensors["recurrent.layer.D"] == nil ? nil : try matrix("recurrent.layer.D"),
+            kappa: options.kappa ?? 0.99, wellPosedness: options.wellPosedness ?? .infinityNorm,
+            activation: options.activation ?? ReLU(), solver: solver)
+        let inputDim = b.cols - c.rows
+        guard inputDim >= 1 else {
+            throw IDLError.shapeMismatch("recurrent.layer.B has \(b.cols) columns but the state has \(c.rows) entries: no room for the input")
+        }
+        let bias = file.tensors["linear.bias"] == nil ? nil : try matrix("linear.bias")
+        return try ImplicitRNN(recurrent: ImplicitRNNCell(layer: layer, inputDim: inputDim),
+                               linear: Linear(weight: try matrix("linear.weight"), bias: bias))
+    }
+}
