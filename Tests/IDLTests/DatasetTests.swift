@@ -2,22 +2,6 @@ import Foundation
 import IDL
 import Testing
 
-/// Runs `body`, expecting an `IDLError` whose description contains every one of `fragments`.
-private func expectFailure(
-    _ fragments: [String], sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void
-) {
-    do {
-        try body()
-        Issue.record("expected an IDLError mentioning \(fragments), but nothing was thrown", sourceLocation: sourceLocation)
-    } catch let error as IDLError {
-        let text = error.description
-        for f in fragments {
-            #expect(text.contains(f), "error \"\(text)\" should mention \"\(f)\"", sourceLocation: sourceLocation)
-        }
-    } catch {
-        Issue.record("expected an IDLError, got \(error)", sourceLocation: sourceLocation)
-    }
-}
 
 /// Output of a command (used to decompress with the system's gzip, independently of zlib here).
 private func run(_ executable: String, _ arguments: [String], input: Data? = nil) throws -> Data {

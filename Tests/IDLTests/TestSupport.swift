@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 import IDL
 
 /// The repository root, found from this file's path (Tests/IDLTests/TestSupport.swift).
@@ -37,4 +38,21 @@ func temporaryDirectory(_ name: String = #function) throws -> URL {
         .appendingPathComponent("idl-tests-\(safe)-\(UInt64.random(in: 0..<UInt64.max))")
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
+}
+
+/// Runs `body`, expecting an `IDLError` whose description contains every one of `fragments`.
+func expectFailure(
+    _ fragments: [String], sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void
+) {
+    do {
+        try body()
+        Issue.record("expected an IDLError mentioning \(fragments), but nothing was thrown", sourceLocation: sourceLocation)
+    } catch let error as IDLError {
+        let text = error.description
+        for f in fragments {
+            #expect(text.contains(f), "error \"\(text)\" should mention \"\(f)\"", sourceLocation: sourceLocation)
+        }
+    } catch {
+        Issue.record("expected an IDLError, got \(error)", sourceLocation: sourceLocation)
+    }
 }
