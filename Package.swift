@@ -28,6 +28,8 @@ let tutorialChapters = [
     "feedforward",
     "implicit-model",
     "custom-activation",
+    "rnn",
+    "sim",
     "implicit-layer",
 ]
 

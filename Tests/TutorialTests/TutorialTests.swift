@@ -194,6 +194,67 @@ final class QuickRuns: @unchecked Sendable {
         // The timing is printed as a volatile line, so that the page leaves it out.
         #expect(run.steps.flatMap(\.volatile).count == 1)
     }
+
+    @Test func rnnTrainsOnTheNotebooksRegressionAndTheSpikySeries() throws {
+        let run = try runQuick("rnn")
+        let model = try #require(run.output(of: "Create the ImplicitRNN"))
+        // The cell's implicit layer takes [x_t; h_{t−1}]: 1 + 10 inputs.
+        #expect(model.contains("implicit layer of the cell: A 10×10, B 10×11, C 10×10, D 10×11"))
+        let regression = try #require(run.output(of: "Train on the notebook's regression"))
+        let losses = epochLosses(regression)
+        #expect(losses.count == 10 && losses.allSatisfy { $0.isFinite && $0 > 0 })
+        #expect(losses.last! < losses.first!, "the loss should fall, got \(losses)")
+        #expect(regression.contains { $0.contains("0 not converged; backward") && $0.hasSuffix("0 not converged") })
+        let data = try #require(run.output(of: "Load the spiky time series"))
+        #expect(data.contains("training windows: 1000, test windows: 500, each 59 steps of 1 feature"))
+        // Training MSE lines: "epoch k/N: training MSE v", for the ImplicitRNN and the LSTM.
+        for title in ["Train an ImplicitRNN on the series", "Compare with an LSTM"] {
+            let lines = try #require(run.output(of: title))
+            let mse = lines.filter { $0.hasPrefix("epoch ") }.compactMap { numbers(in: $0).last }
+            #expect(mse.count >= 2 && mse.last! < mse.first!, "\(title): the training MSE should fall, got \(mse)")
+        }
+        let evaluation = try #require(run.output(of: "Evaluate on the test windows"))
+        let r2 = try #require(value(evaluation, "ImplicitRNN test R²:")?.first)
+        #expect(r2 > 0 && r2 < 1, "five quick epochs should already beat predicting the mean, got R² = \(r2)")
+        #expect(run.steps.flatMap(\.figures) == ["series-loss.png", "series-predictions.png"])
+        #expect(run.steps.flatMap(\.volatile).count == 2)
+    }
+
+    @Test func simFitsAWellPosedSparseModel() throws {
+        let run = try runQuick("sim")
+        let teacher = try #require(run.output(of: "Train the teacher network"))
+        let teacherAccuracy = try #require(teacher.first { $0.hasPrefix("Test epoch 1:") }.flatMap { numbers(in: $0).last })
+        #expect(teacherAccuracy > 55, "one epoch on 5 000 images, got \(teacherAccuracy) %")
+        let rescale = try #require(run.output(of: "Rescale the teacher for well-posedness"))
+        let norms = try #require(value(rescale, "‖W‖∞ of the layers now:"))
+        #expect(norms.count == 4 && norms[1] <= 0.99 + 1e-6 && norms[2] <= 0.99 + 1e-6, "\(norms)")
+        let before = try #require(value(rescale, "test accuracy before"))
+        #expect(before.count == 2 && before[0] == before[1], "rescaling must not change the predictions: \(before)")
+        let states = try #require(run.output(of: "Extract the teacher's states"))
+        #expect(states.contains("state blocks, last layer first: [16, 32, 64]"))
+        #expect(states.contains { $0.hasPrefix("samples m = 300:") && $0.contains("states X 112×300") })
+        let fit = try #require(run.output(of: "Fit a SIM model with the exact solver"))
+        let accuracy = try #require(value(fit, "SIM test accuracy:")?.first)
+        #expect(accuracy > 50, "the SIM model should be far above chance, got \(accuracy) %")
+        let size = try #require(value(fit, "nonzeros:"))
+        // nonzeros, teacher's weights, ∞, ‖A‖∞ (the "∞" is not a number): the last is ‖A‖∞.
+        #expect(size[0] > 0 && size[0] < 52_896, "SIM should be sparser than the teacher: \(size)")
+        #expect(size.last! <= 0.99 + 1e-9, "‖A‖∞ must respect the constraint, got \(size.last!)")
+        #expect(fit.contains { $0.contains("well-posed") })
+        let comparison = try #require(run.output(of: "Compare with least squares and magnitude pruning"))
+        #expect(comparison.contains { $0.hasPrefix("least squares on 300 samples, 896 unknowns per row: ‖A‖∞ =") })
+        #expect(comparison.contains { $0.contains("SIM, exact solver") })
+        let sweep = try #require(run.output(of: "Trade accuracy for sparsity"))
+        let sweepRows = sweep.filter { $0.first?.isWhitespace == true || $0.first?.isNumber == true }.map { numbers(in: $0) }
+            .filter { $0.count == 5 }
+        #expect(sweepRows.count == 2, "two values of λ_state in quick mode: \(sweep)")
+        if sweepRows.count == 2 { #expect(sweepRows[1][1] < sweepRows[0][1], "a larger λ_state should give fewer nonzeros") }
+        let robustness = try #require(run.output(of: "Robustness: FGSM attacks and Lipschitz bounds"))
+        #expect(robustness.contains("accuracy under FGSM on 200 test images:"))
+        let constants = try #require(value(robustness, "certified ℓ∞ Lipschitz constants: SIM"))
+        #expect(constants.count == 2 && constants.allSatisfy { $0.isFinite && $0 > 0 }, "\(constants)")
+        #expect(run.steps.flatMap(\.figures) == ["sparsity-accuracy.png", "spy-A.png", "spy-B.png"])
+    }
 }
 
 // MARK: - Pages
