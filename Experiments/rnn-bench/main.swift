@@ -4,7 +4,7 @@
 // baseline (one layer, hidden 22, Linear head) with the same data, optimizer and epochs.
 // Prints the training loss every 10 epochs, the median time per epoch, and test R² and MAPE.
 //
-//     swift run -c release rnn-bench [--epochs 100] [--model implicit|lstm|both] [--kappa 0.99]
+//     swift run -c release rnn-bench [--epochs 100] [--model implicit|lstm|both] [--kappa 0.99] [--output results]
 //                                    [--warm-start] [--threads N (OpenBLAS)] [--seed 0]
 //     swift run -c release rnn-bench --gemm-probe   (GFLOP/s of the product shapes the models use)
 import Foundation
@@ -121,3 +121,17 @@ for o in outcomes {
     say("\(o.name.padding(toLength: 12, withPad: " ", startingAt: 0))  \(String(o.parameters).padding(toLength: 11, withPad: " ", startingAt: 0))  \((formatFixed(o.secondsPerEpoch.wall, decimals: 3) + " / " + formatFixed(o.secondsPerEpoch.cpu, decimals: 3)).padding(toLength: 28, withPad: " ", startingAt: 0))  \(formatFixed(o.r2, decimals: 3).padding(toLength: 8, withPad: " ", startingAt: 0))  \(formatFixed(o.mape, decimals: 3))")
 }
 say("torchidl reference (same machine): ImplicitRNN 1.26 s/epoch, test R² ≈ 0.42")
+
+// With --output DIR: the table of experiment 5 (spiky series) in DIR/rnn/spiky.{md,csv}.
+if let output = argument("--output") {
+    var table = ResultTable(columns: ["model", "parameters", "s/epoch (median)", "test R²", "test MAPE"])
+    table.timingColumns = ["s/epoch (median)"]
+    for o in outcomes {
+        try table.append([o.name, String(o.parameters), formatFixed(o.secondsPerEpoch.wall, decimals: 3),
+                          formatFixed(o.r2, decimals: 3), formatFixed(o.mape, decimals: 3)])
+    }
+    try table.append(["torchidl ImplicitRNN (reference, same machine)", "—", "1.26", "≈0.42", "—"])
+    let base = URL(fileURLWithPath: output).appendingPathComponent("rnn/spiky")
+    try table.write(to: base, caption: "Spiky time series (look-back 60, 60/40 split): ImplicitRNN (hidden 22, implicit hidden 20, rank 2, κ \(kappa)) and an LSTM (hidden 22), Adam 5e-4, full batch, \(epochs) epochs, Float.")
+    say("wrote \(base.path).{md,csv}")
+}
