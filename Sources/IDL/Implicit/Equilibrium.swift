@@ -1,6 +1,6 @@
 /// Counts of fixed-point solves, forward and backward, so that a training loop can report how
 /// many did not converge (per epoch: call ``reset()`` at the start of each).
-public final class SolveLog: @unchecked Sendable {
+public final class SolveLog {
     /// Forward (equilibrium) solves since the last reset.
     public private(set) var forwardSolves = 0
     /// Forward solves that reached the tolerance.
