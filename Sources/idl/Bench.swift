@@ -19,6 +19,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Repetitions per figure (the median is reported).") var repeats = 3
     @Option(help: "Training steps timed for the implicit model (FashionMNIST, n = 100, batch 64).") var steps = 300
     @Flag(help: "Skip the SIM figures (they train a teacher first, ~20 s).") var skipSim = false
+    @Option(help: "Also write the table DIR/performance.{md,csv} (experiment 7).") var output: String?
     @OptionGroup var out: OutputOptions
 
     func median(_ xs: [Double]) -> Double {
@@ -92,6 +93,29 @@ struct Bench: ParsableCommand {
             figures["sim_fit_seconds"] = fitSeconds
             figures["sim_eval_seconds"] = evalSeconds
         }
+        if let output { try writeTable(figures, to: URL(fileURLWithPath: output)) }
         try out.emit(figures)
+    }
+
+    /// Experiment 7: the speed figures beside the reference implementation's on this machine.
+    func writeTable(_ figures: [String: Any], to directory: URL) throws {
+        #if DEBUG
+        let mode = "debug"
+        #else
+        let mode = "release"
+        #endif
+        var table = ResultTable(columns: ["workload", "this package", "reference (same machine)"])
+        table.timingColumns = ["this package"]
+        func value(_ key: String, _ digits: Int) -> String { (figures[key] as? Double).map { formatFixed($0, decimals: digits) } ?? "—" }
+        try table.append(["sgemm 2048 (GFLOP/s)", value("sgemm_gflops_2048", 1), "numpy ≈310 (same OpenBLAS kernels class)"])
+        try table.append(["dgemm 2048 (GFLOP/s)", value("dgemm_gflops_2048", 1), "numpy ≈147"])
+        try table.append(["ImplicitModel n=100, batch 64, first \(steps) steps (ms/step)", value("implicit_ms_per_step", 2), "torchidl ≈1.6 early, ≈15 averaged over 10 epochs"])
+        try table.append(["MLP 784-64-32-16-10, batch 128 (s/epoch)", value("mlp_seconds_per_epoch", 2), "PyTorch ≈4.7"])
+        if !skipSim {
+            try table.append(["SIM fit, 2 000 samples, both stages (s)", value("sim_fit_seconds", 2), "torchidl ADMM 31"])
+            try table.append(["SIM evaluation of 10 000 images (s)", value("sim_eval_seconds", 3), "torchidl 59"])
+        }
+        try table.write(to: directory.appendingPathComponent("performance"),
+                        caption: "Speed figures (median of \(repeats) runs) on \(ProcessInfo.processInfo.activeProcessorCount) cores, \(mode) build, OpenBLAS \(blasCoreName) kernels × \(blasThreads) threads. Reference figures: DESIGN.md section 2, measured on the same machine. Full benchmarks: gemm-bench, implicit-bench, mlp-bench, rnn-bench, sim-fashion.")
     }
 }
