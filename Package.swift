@@ -21,6 +21,7 @@ let experiments: [(String, [Target.Dependency])] = [
     ("plot-gallery", ["IDL", "IDLPlot"]),
     ("implicit-models", ["IDL", "IDLPlot"]),
     ("sim-fashion", ["IDL"]),
+    ("sim-sweep", ["IDL", "IDLPlot"]),
 ]
 
 /// Tutorial chapters: Tutorials/<chapter>/main.swift becomes the executable tutorial-<chapter>.
