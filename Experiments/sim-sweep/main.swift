@@ -17,7 +17,7 @@
 //     swift run -c release sim-sweep [--quick] [--output results]
 //
 // Quick mode (for the test suite): teacher of 1 epoch on 5 000 images, states of 300 images,
-// λ_state ∈ {15, 70}, 2 000 test images, attacks on 200 of them; writes under results/quick/sim/.
+// λ_state ∈ {35, 150}, 2 000 test images, attacks on 200 of them; writes under results/quick/sim/.
 import Foundation
 import IDL
 import IDLPlot
@@ -30,7 +30,7 @@ func argument(_ name: String) -> String? {
 let quick = CommandLine.arguments.contains("--quick")
 // Quick runs write under results/quick/ (not committed), so they never overwrite the full results.
 let outputDirectory = URL(fileURLWithPath: argument("--output") ?? "results").appendingPathComponent(quick ? "quick/sim" : "sim")
-let lambdas: [Double] = quick ? [15, 70] : [5, 15, 35, 70, 150]
+let lambdas: [Double] = quick ? [35, 150] : [5, 15, 35, 70, 150]
 let sampleCount = quick ? 300 : 2000
 let teacherEpochs = quick ? 1 : 5
 let attackSamples = quick ? 200 : 1000
@@ -136,12 +136,11 @@ let spyIndices = Array(Set([0, ballModels.count / 2, ballModels.count - 1])).sor
 for i in spyIndices {
     let p = ballModels[i], fit = p.model!.fit
     let tag = formatScalar(p.lambda!)
-    let share = "\(formatFixed(percentOfTeacher(p.nonzeros), decimals: 1)) % nonzeros"
     let spyA = try SpyPlot(matrix: fit.A, rowBlocks: blocks, colBlocks: blocks, rowBlockLabels: blockLabels, colBlockLabels: blockLabels,
-                           title: "A (states x states), λ_state = \(tag), \(share)")
+                           title: "A (states x states), λ_state = \(tag)")
     try spyA.write(to: outputDirectory.appendingPathComponent("spy-A-\(tag).png"), width: 640, height: 640)
     var spyB = try SpyPlot(matrix: fit.B, rowBlocks: blocks, rowBlockLabels: blockLabels,
-                           title: "B (states x 784 pixels), λ_state = \(tag), \(share)")
+                           title: "B (states x 784 pixels), λ_state = \(tag)")
     spyB.aspect = .fill
     try spyB.write(to: outputDirectory.appendingPathComponent("spy-B-\(tag).png"), width: 1000, height: 420)
 }
@@ -182,11 +181,14 @@ robustness.footnote = "The SIM models are those of sweep.md (exact solver, ‖A�
 try robustness.write(to: outputDirectory.appendingPathComponent("robustness"),
                      caption: "Accuracy on the first \(attackSamples) test images under ℓ∞ attacks of radius ε (pixels in [0, 1], clipped): FGSM, and PGD with 10 steps of ε/4. SIM models fitted to the states of \(sampleCount) images with λ_output 1, λ₂ 2.")
 try curves.write(to: outputDirectory.appendingPathComponent("robustness.png"))
-let ordered = atSmallEpsilon.sorted { $0.share < $1.share }
+// The SIM models as connected series (labelled with λ_state), the teacher as separate points.
+let teacherPoint = atSmallEpsilon[0], simAtSmall = Array(zip(atSmallEpsilon.dropFirst(), ballModels))
 var vsSparsity = ScatterPlot(title: "Accuracy under attack at ε = 0.02 vs sparsity", xLabel: "nonzeros (% of the teacher's weights)", yLabel: "accuracy at ε = 0.02 (%)")
-try vsSparsity.add(x: ordered.map(\.share), y: ordered.map(\.fgsm), label: "FGSM", connect: true)
-try vsSparsity.add(x: ordered.map(\.share), y: ordered.map(\.pgd), label: "PGD-10", connect: true,
-                   pointLabels: ordered.map { $0.share == 100 ? "teacher" : "" })
+try vsSparsity.add(x: simAtSmall.map(\.0.share), y: simAtSmall.map(\.0.fgsm), label: "SIM exact, FGSM", connect: true)
+try vsSparsity.add(x: simAtSmall.map(\.0.share), y: simAtSmall.map(\.0.pgd), label: "SIM exact, PGD-10", connect: true,
+                   pointLabels: simAtSmall.map { "λ=\(formatScalar($0.1.lambda!))" })
+try vsSparsity.add(x: [teacherPoint.share], y: [teacherPoint.fgsm], label: "teacher, FGSM")
+try vsSparsity.add(x: [teacherPoint.share], y: [teacherPoint.pgd], label: "teacher, PGD-10")
 try vsSparsity.write(to: outputDirectory.appendingPathComponent("robustness-vs-sparsity.png"))
 print(robustness.markdown())
 print("wrote \(outputDirectory.path)/{sweep,robustness}.{md,csv}, frontier.png, robustness.png, robustness-vs-sparsity.png, spy-{A,B}-<λ>.png")
