@@ -22,6 +22,7 @@ let experiments: [(String, [Target.Dependency])] = [
     ("implicit-models", ["IDL", "IDLPlot"]),
     ("sim-fashion", ["IDL"]),
     ("argmax-extrapolation", ["IDL", "IDLPlot"]),
+    ("sim-sweep", ["IDL", "IDLPlot"]),
 ]
 
 /// Tutorial chapters: Tutorials/<chapter>/main.swift becomes the executable tutorial-<chapter>.

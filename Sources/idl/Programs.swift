@@ -65,13 +65,15 @@ struct Reproduce: ParsableCommand {
         discussion: """
         Runs the experiment programs (Experiments/<name>): implicit-models (implicit models of several \
         sizes and well-posedness rules beside an MLP, robustness under attacks), sim-fashion (SIM \
-        solvers on FashionMNIST against the teacher and magnitude pruning) and argmax-extrapolation \
-        (ImplicitRNN vs LSTM outside the training range). --quick runs the short \
-        versions, written under results/quick/ so that they never replace the committed full results.
+        solvers on FashionMNIST against the teacher and magnitude pruning), sim-sweep (SIM accuracy \
+        against sparsity over a sweep of λ_state, spy plots of A and B, robustness under FGSM and \
+        PGD) and argmax-extrapolation (ImplicitRNN vs LSTM outside the training range). --quick runs \
+        the short versions, written under results/quick/ so that they never replace the committed \
+        full results.
         """
     )
 
-    static let experiments = ["implicit-models", "sim-fashion", "argmax-extrapolation"]
+    static let experiments = ["implicit-models", "sim-fashion", "sim-sweep", "argmax-extrapolation"]
 
     @Argument(help: "Experiments to run (default: all): \(experiments.joined(separator: ", ")).") var names: [String] = []
     @Flag(help: "Short runs (subsets, fewer epochs).") var quick = false

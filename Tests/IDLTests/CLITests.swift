@@ -198,14 +198,16 @@ func lastJSON(_ output: String) throws -> [String: Any] {
         let base = dir.appendingPathComponent("quick")
         // Each table has its header, separator and rows (every model, every ε, every solver).
         for (table, minimumRows) in [("implicit-models/models", 6), ("implicit-models/robustness", 10), ("sim/solvers", 6),
-                                     ("rnn/argmax-extrapolation", 6)] {
+                                     ("sim/sweep", 13), ("sim/robustness", 15), ("rnn/argmax-extrapolation", 6)] {
             let md = try String(contentsOf: base.appendingPathComponent(table + ".md"), encoding: .utf8)
             let lines = md.split(separator: "\n").filter { $0.hasPrefix("| ") }  // header, separator, rows
             #expect(lines.count >= minimumRows + 2, "\(table): \(lines.count) table lines")
             let csv = try String(contentsOf: base.appendingPathComponent(table + ".csv"), encoding: .utf8)
             #expect(csv.split(separator: "\n").count == lines.count - 1, "\(table): CSV and Markdown rows differ")
         }
-        for figure in ["implicit-models/accuracy-vs-parameters.png", "implicit-models/robustness.png", "rnn/argmax-extrapolation.png"] {
+        for figure in ["implicit-models/accuracy-vs-parameters.png", "implicit-models/robustness.png", "sim/frontier.png", "sim/robustness.png",
+                       "sim/robustness-vs-sparsity.png", "sim/spy-A-35.png", "sim/spy-B-35.png", "sim/spy-A-150.png", "sim/spy-B-150.png",
+                       "rnn/argmax-extrapolation.png"] {
             let bytes = try Data(contentsOf: base.appendingPathComponent(figure))
             #expect(bytes.count > 1000 && Array(bytes.prefix(8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], "\(figure)")
         }
