@@ -107,7 +107,7 @@ struct Bench: ParsableCommand {
         var table = ResultTable(columns: ["workload", "this package", "reference (same machine)"])
         table.timingColumns = ["this package"]
         func value(_ key: String, _ digits: Int) -> String { (figures[key] as? Double).map { formatFixed($0, decimals: digits) } ?? "—" }
-        try table.append(["sgemm 2048 (GFLOP/s)", value("sgemm_gflops_2048", 1), "numpy ≈310 (same OpenBLAS kernels class)"])
+        try table.append(["sgemm 2048 (GFLOP/s)", value("sgemm_gflops_2048", 1), "numpy ≈310 (gemm-bench runs both)"])
         try table.append(["dgemm 2048 (GFLOP/s)", value("dgemm_gflops_2048", 1), "numpy ≈147"])
         try table.append(["ImplicitModel n=100, batch 64, first \(steps) steps (ms/step)", value("implicit_ms_per_step", 2), "torchidl ≈1.6 early, ≈15 averaged over 10 epochs"])
         try table.append(["MLP 784-64-32-16-10, batch 128 (s/epoch)", value("mlp_seconds_per_epoch", 2), "PyTorch ≈4.7"])

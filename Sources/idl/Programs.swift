@@ -61,32 +61,54 @@ struct Tutorial: ParsableCommand {
 
 struct Reproduce: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Regenerate the experiments' tables and figures into results/.",
+        abstract: "Regenerate every experiment's tables and figures into results/ (see results/README.md).",
         discussion: """
-        Runs the experiment programs (Experiments/<name>): implicit-models (implicit models of several \
-        sizes and well-posedness rules beside an MLP, robustness under attacks), sim-fashion (SIM \
-        solvers on FashionMNIST against the teacher and magnitude pruning), sim-sweep (SIM accuracy \
-        against sparsity over a sweep of λ_state, spy plots of A and B, robustness under FGSM and \
-        PGD) and argmax-extrapolation (ImplicitRNN vs LSTM outside the training range). --quick runs \
-        the short versions, written under results/quick/ so that they never replace the committed \
-        full results.
+        Runs, in order: implicit-models (implicit models of several sizes and well-posedness rules \
+        beside an MLP, robustness under attacks), sim-fashion (SIM solvers against the teacher and \
+        magnitude pruning), sim-sweep (accuracy against sparsity over λ, spy plots of A and B, \
+        robustness), argmax-extrapolation (ImplicitRNN vs LSTM outside the training range), rnn \
+        (the spiky series, rnn-bench), solvers (Picard vs Anderson while training, implicit-bench) \
+        and performance (the speed table, idl bench). About 8 minutes in full mode on 2 cores.
+
+        --quick runs short versions (subsets, fewer epochs; about a minute), written under \
+        results/quick/ so that they never replace the committed full results.
         """
     )
 
-    static let experiments = ["implicit-models", "sim-fashion", "sim-sweep", "argmax-extrapolation"]
+    /// An experiment: the program beside idl, and its arguments in full and quick mode. Programs
+    /// without their own quick mode get `--output <dir>/quick` in quick mode.
+    struct Experiment {
+        var name: String
+        var program: String
+        var full: [String] = []
+        var quick: [String]
+        var hasQuickMode = true
+    }
 
-    @Argument(help: "Experiments to run (default: all): \(experiments.joined(separator: ", ")).") var names: [String] = []
-    @Flag(help: "Short runs (subsets, fewer epochs).") var quick = false
+    static let experiments = [
+        Experiment(name: "implicit-models", program: "implicit-models", quick: ["--quick"]),
+        Experiment(name: "sim-fashion", program: "sim-fashion", quick: ["--quick"]),
+        Experiment(name: "sim-sweep", program: "sim-sweep", quick: ["--quick"]),
+        Experiment(name: "argmax-extrapolation", program: "argmax-extrapolation", quick: ["--quick"]),
+        Experiment(name: "rnn", program: "rnn-bench", quick: ["--epochs", "5"], hasQuickMode: false),
+        Experiment(name: "solvers", program: "implicit-bench", quick: ["--epochs", "1", "--steps", "100"], hasQuickMode: false),
+        Experiment(name: "performance", program: "idl", full: ["bench", "--quiet"],
+                   quick: ["bench", "--quiet", "--repeats", "1", "--steps", "50", "--skip-sim"], hasQuickMode: false),
+    ]
+
+    @Argument(help: "Experiments to run (default: all): \(experiments.map(\.name).joined(separator: ", ")).") var names: [String] = []
+    @Flag(help: "Short runs (subsets, fewer epochs), written under results/quick/.") var quick = false
     @Option(help: "Directory for the results.") var output = "results"
 
     func run() throws {
-        let chosen = names.isEmpty ? Self.experiments : names
-        for name in chosen where !Self.experiments.contains(name) {
-            throw CommandError("unknown experiment '\(name)'; choose from \(Self.experiments.joined(separator: ", "))")
+        let known = Self.experiments.map(\.name)
+        for name in names where !known.contains(name) {
+            throw CommandError("unknown experiment '\(name)'; choose from \(known.joined(separator: ", "))")
         }
-        for name in chosen {
-            print("== \(name)\(quick ? " (quick)" : "")")
-            try SiblingPrograms.run(name, (quick ? ["--quick"] : []) + ["--output", output])
+        for e in Self.experiments where names.isEmpty || names.contains(e.name) {
+            print("== \(e.name)\(quick ? " (quick)" : "")")
+            let directory = quick && !e.hasQuickMode ? output + "/quick" : output
+            try SiblingPrograms.run(e.program, (quick ? e.quick : e.full) + ["--output", directory])
         }
     }
 }

@@ -198,7 +198,8 @@ func lastJSON(_ output: String) throws -> [String: Any] {
         let base = dir.appendingPathComponent("quick")
         // Each table has its header, separator and rows (every model, every ε, every solver).
         for (table, minimumRows) in [("implicit-models/models", 6), ("implicit-models/robustness", 10), ("sim/solvers", 6),
-                                     ("sim/sweep", 13), ("sim/robustness", 15), ("rnn/argmax-extrapolation", 6)] {
+                                     ("sim/sweep", 13), ("sim/robustness", 15), ("rnn/argmax-extrapolation", 6),
+                                     ("rnn/spiky", 3), ("solvers/picard-vs-anderson", 3), ("performance", 4)] {
             let md = try String(contentsOf: base.appendingPathComponent(table + ".md"), encoding: .utf8)
             let lines = md.split(separator: "\n").filter { $0.hasPrefix("| ") }  // header, separator, rows
             #expect(lines.count >= minimumRows + 2, "\(table): \(lines.count) table lines")
