@@ -101,6 +101,7 @@ struct Reproduce: ParsableCommand {
     @Option(help: "Directory for the results.") var output = "results"
 
     func run() throws {
+        useLineBufferedStandardOutput()  // headers before the programs' own output, also in logs
         let known = Self.experiments.map(\.name)
         for name in names where !known.contains(name) {
             throw CommandError("unknown experiment '\(name)'; choose from \(known.joined(separator: ", "))")
