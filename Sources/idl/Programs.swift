@@ -68,7 +68,7 @@ struct Reproduce: ParsableCommand {
         magnitude pruning), sim-sweep (accuracy against sparsity over λ, spy plots of A and B, \
         robustness), argmax-extrapolation (ImplicitRNN vs LSTM outside the training range), rnn \
         (the spiky series, rnn-bench), solvers (Picard vs Anderson while training, implicit-bench) \
-        and performance (the speed table, idl bench). About 8 minutes in full mode on 2 cores.
+        and performance (the speed table, idl bench). About 6 minutes in full mode on 2 cores.
 
         --quick runs short versions (subsets, fewer epochs; about a minute), written under \
         results/quick/ so that they never replace the committed full results.
