@@ -184,13 +184,7 @@ public struct SIMExactSolver: SIMSolver {
         }
         if !(lipschitz > 0) { lipschitz = 1 }
 
-        var radius = T.infinity
-        var triangular = false
-        switch constraint {
-        case .infinityNorm(let kappa): radius = T(kappa)
-        case .strictlyUpperTriangular: triangular = true
-        case .unconstrained: break
-        }
+        let (radius, triangular) = constraint.rowConstraint(as: T.self)
 
         let counter = SIMRowCounter(progress)
         let workers = Swift.min(rowCount, Swift.max(1, ProcessInfo.processInfo.activeProcessorCount))

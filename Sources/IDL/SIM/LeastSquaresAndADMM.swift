@@ -21,13 +21,7 @@ public func simRowCertificates<T: BLASScalar>(
             "certificates need weights rows×d, features d×m, targets rows×m and n ≤ d; got weights \(weights.shapeDescription), features \(features.shapeDescription), targets \(targets.shapeDescription), n = \(n)")
     }
     let d = features.rows, m = features.cols
-    var radius = T.infinity
-    var triangular = false
-    switch constraint {
-    case .infinityNorm(let kappa): radius = T(kappa)
-    case .strictlyUpperTriangular: triangular = true
-    case .unconstrained: break
-    }
+    let (radius, triangular) = constraint.rowConstraint(as: T.self)
     let settings = FISTASettings<T>(
         d: d, m: m, rowCount: targets.rows, n: n, radius: radius, triangular: triangular,
         lambda: T(lambda), lambda2: T(lambda2), lipschitz: 1, tolerance: 0, maxIterations: 1,
@@ -222,13 +216,7 @@ public struct SIMADMMSolver: SIMSolver {
         let inverse = try shifted.choleskySolve(Matrix<T>.identity(d))
         let linear = matmul(features, targets, transposeB: true)  // d × rows
 
-        var radius = T.infinity
-        var triangular = false
-        switch constraint {
-        case .infinityNorm(let kappa): radius = T(kappa)
-        case .strictlyUpperTriangular: triangular = true
-        case .unconstrained: break
-        }
+        let (radius, triangular) = constraint.rowConstraint(as: T.self)
         var scratch = [T](repeating: 0, count: Swift.max(1, n))
         /// Projects the a-block of every column of `w` (d×rows) onto the constraint set.
         func project(_ w: inout Matrix<T>) {

@@ -68,6 +68,16 @@ public enum SIMWellPosedness: Sendable, Equatable {
     /// No constraint at all (the fit may not be well posed).
     case unconstrained
 
+    /// The constraint as the row solvers apply it: the ℓ1-ball radius on each row's a-block
+    /// (∞ when there is none) and whether row i may only use states j > i.
+    func rowConstraint<T: BLASScalar>(as _: T.Type = T.self) -> (radius: T, triangular: Bool) {
+        switch self {
+        case .infinityNorm(let kappa): return (T(kappa), false)
+        case .strictlyUpperTriangular: return (T.infinity, true)
+        case .unconstrained: return (T.infinity, false)
+        }
+    }
+
     /// Checks κ ∈ (0, 1).
     /// - Throws: ``IDLError/invalidArgument(_:)`` otherwise.
     public func validate() throws {
