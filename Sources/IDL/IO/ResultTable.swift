@@ -46,6 +46,12 @@ public struct ResultTable: Sendable {
     }
 
     /// Writes `<base>.md` and `<base>.csv` atomically (creating the directory).
+    ///
+    /// - Parameters:
+    ///   - base: The path without extension.
+    ///   - caption: An optional line printed above the Markdown table.
+    /// - Throws: A file-system error if the directory cannot be created; ``IDLError/io(_:)`` if a
+    ///   file cannot be written.
     public func write(to base: URL, caption: String? = nil) throws {
         try FileManager.default.createDirectory(at: base.deletingLastPathComponent(), withIntermediateDirectories: true)
         try AtomicFile.write(Data(markdown(caption: caption).utf8), to: base.appendingPathExtension("md"))

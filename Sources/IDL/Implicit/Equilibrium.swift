@@ -18,6 +18,7 @@ public final class SolveLog {
     /// The statistics of the most recent backward solve.
     public private(set) var lastBackward: SolverStatistics?
 
+    /// An empty log: all counts zero, no last solve.
     public init() {}
 
     /// Forgets all counts (e.g. at the start of an epoch).
@@ -69,6 +70,10 @@ public struct FixedPointSettings: Sendable {
     /// Iteration budget.
     public var maxIterations: Int
 
+    /// - Parameters:
+    ///   - solver: The fixed-point method (``Picard`` by default, as torchidl).
+    ///   - tolerance: The stopping threshold on ‖x_{k+1} − x_k‖_max (torchidl's 3e-6).
+    ///   - maxIterations: The largest number of applications of the map (torchidl's 300).
     public init(solver: any FixedPointSolver = Picard(), tolerance: Double = 3e-6, maxIterations: Int = 300) {
         self.solver = solver
         self.tolerance = tolerance

@@ -13,6 +13,13 @@ public struct SolverStatistics: Sendable, Equatable, CustomStringConvertible {
     /// The residual after each iteration, when the solver was asked to record it.
     public var residualTrace: [Double]
 
+    /// Statistics of a solve, as a solver reports them.
+    ///
+    /// - Parameters:
+    ///   - converged: Whether the residual met the stopping rule.
+    ///   - iterations: The number of applications of the map.
+    ///   - residual: The last residual ‖x_{k+1} − x_k‖_max.
+    ///   - residualTrace: The residual after each iteration (empty unless recorded).
     public init(converged: Bool, iterations: Int, residual: Double, residualTrace: [Double] = []) {
         self.converged = converged
         self.iterations = iterations
@@ -70,8 +77,21 @@ func copyEntries<T: BLASScalar>(_ source: UnsafeBufferPointer<T>, into destinati
 public struct Picard: FixedPointSolver {
     /// Whether to keep every residual in the statistics (for plots).
     public var recordTrace: Bool
+    /// - Parameter recordTrace: Whether to keep every residual in the statistics.
     public init(recordTrace: Bool = false) { self.recordTrace = recordTrace }
 
+    /// Iterates x_{k+1} = f(x_k) from `initial` until the residual meets the stopping rule
+    /// (see ``FixedPointSolver``) or `maxIterations` (at least 1) maps have been applied.
+    ///
+    /// - Parameters:
+    ///   - initial: The starting point x₀.
+    ///   - tolerance: The stopping threshold on ‖x_{k+1} − x_k‖_max.
+    ///   - maxIterations: The iteration budget.
+    ///   - map: Writes f(x) into its second argument.
+    /// - Returns: The last iterate and the statistics; `converged` is false when the budget ran
+    ///   out or the residual became NaN (the solve stops at once then).
+    /// - Complexity: Per iteration one application of `map` plus O(N) for the residual, N the
+    ///   number of entries of x; memory for two copies of x.
     public func solve<T: BLASScalar>(
         initial: Matrix<T>, tolerance: Double, maxIterations: Int,
         map: (_ x: Matrix<T>, _ out: inout Matrix<T>) -> Void
@@ -110,6 +130,12 @@ public struct Anderson: FixedPointSolver {
     /// Whether to keep every residual in the statistics.
     public var recordTrace: Bool
 
+    /// - Parameters:
+    ///   - memory: The number m of past iterates mixed; values below 1 are treated as 1.
+    ///   - beta: The mixing parameter β (1 = undamped).
+    ///   - regularization: The ridge of the mixing problem, relative to the largest diagonal
+    ///     entry of its Gram matrix.
+    ///   - recordTrace: Whether to keep every residual in the statistics.
     public init(memory: Int = 5, beta: Double = 1.0, regularization: Double = 1e-8, recordTrace: Bool = false) {
         self.memory = max(1, memory)
         self.beta = beta
@@ -117,6 +143,20 @@ public struct Anderson: FixedPointSolver {
         self.recordTrace = recordTrace
     }
 
+    /// Solves x = f(x) from `initial` with Anderson mixing of the last `memory` iterates; the
+    /// first step, and any step whose mixing problem is singular or degenerate, is a plain
+    /// Picard step. Stops as ``FixedPointSolver`` describes.
+    ///
+    /// - Parameters:
+    ///   - initial: The starting point x₀.
+    ///   - tolerance: The stopping threshold on ‖f(x_k) − x_k‖_max.
+    ///   - maxIterations: The iteration budget (at least 1).
+    ///   - map: Writes f(x) into its second argument.
+    /// - Returns: The image f(x_k) of the last iterate and the statistics; `converged` is false
+    ///   when the budget ran out or the residual became NaN.
+    /// - Complexity: Per iteration one application of `map`, O(N·m²) for the Gram matrix of the
+    ///   residual history, O(m³) for its Cholesky solve and O(N·m) for the mixing, with N the
+    ///   number of entries of x and m = `memory`; memory for 3m + 2 copies of x.
     public func solve<T: BLASScalar>(
         initial: Matrix<T>, tolerance: Double, maxIterations: Int,
         map: (_ x: Matrix<T>, _ out: inout Matrix<T>) -> Void

@@ -12,6 +12,14 @@ public struct ImplicitModelLoadOptions: Sendable {
     /// The well-posedness rule (∞-norm scaling unless the file says otherwise).
     public var wellPosedness: WellPosedness?
 
+    /// Options for a loader: a value overrides the file's metadata; `nil` takes the metadata, or
+    /// else torchidl's default.
+    ///
+    /// - Parameters:
+    ///   - kappa: κ of the well-posedness constraint.
+    ///   - activation: The activation φ.
+    ///   - bias: Whether the model appends a constant-one input row.
+    ///   - wellPosedness: The well-posedness rule.
     public init(kappa: Double? = nil, activation: (any Activation)? = nil, bias: Bool? = nil, wellPosedness: WellPosedness? = nil) {
         self.kappa = kappa
         self.activation = activation
@@ -30,6 +38,9 @@ extension ImplicitModel {
     /// PyTorch's shape and row-major order, so `safetensors.torch.load_file` and
     /// `model.load_state_dict` read it back in Python. The configuration (dimensions, κ, bias,
     /// well-posedness, activation, solver settings) goes into `__metadata__`.
+    ///
+    /// - Parameter url: The file to write (replaced if it exists).
+    /// - Throws: ``IDLError/io(_:)`` if the file cannot be written.
     public func save(to url: URL) throws {
         var file = SafeTensors()
         if let A { file.setMatrix("A", A.value) }

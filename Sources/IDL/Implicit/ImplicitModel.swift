@@ -156,6 +156,11 @@ public final class ImplicitModel<Scalar: BLASScalar>: Layer {
     }
 
     /// The forward pass on a p×m batch, from a zero initial state.
+    ///
+    /// - Parameter input: The batch U, p × m.
+    /// - Returns: Ŷ = CX + DU (q × m), with X the equilibrium, on the autodiff graph.
+    /// - Throws: ``IDLError/shapeMismatch(_:)`` if the input does not have `inputDim` rows;
+    ///   ``IDLError/nonFinite(_:)`` when it has NaN or infinite entries.
     public func callAsFunction(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
         try forward(input, initialState: nil).output
     }
@@ -212,6 +217,11 @@ public final class ImplicitModel<Scalar: BLASScalar>: Layer {
     public var wellPosednessReport: WellPosednessReport { WellPosednessReport(effectiveA) }
 
     /// Inference on a plain p×m batch: Ŷ (q×m).
+    ///
+    /// - Parameter input: The batch U, p × m.
+    /// - Returns: Ŷ, q × m.
+    /// - Throws: ``IDLError/shapeMismatch(_:)`` if the input does not have `inputDim` rows;
+    ///   ``IDLError/nonFinite(_:)`` when it has NaN or infinite entries.
     public func predict(_ input: Matrix<Scalar>) throws -> Matrix<Scalar> {
         try forward(Tensor(input), initialState: nil).output.value
     }

@@ -31,12 +31,17 @@ public protocol Activation: Sendable {
 }
 
 extension Activation {
+    /// The type's name in lower case (e.g. `"softsign"` for a `Softsign` type).
     public var name: String { String(describing: Self.self).lowercased() }
 
+    /// y = φ(z) entrywise, one call of ``phi(_:)`` per entry; `y` must have at least `z.count`
+    /// entries and may be the same buffer as `z`.
     public func apply<T: BLASScalar>(_ z: UnsafeBufferPointer<T>, into y: UnsafeMutableBufferPointer<T>) {
         for i in 0..<z.count { y[i] = phi(z[i]) }
     }
 
+    /// d = φ′(z) entrywise, one call of ``dphi(_:)`` per entry; `d` must have at least
+    /// `z.count` entries and may be the same buffer as `z`.
     public func derivative<T: BLASScalar>(_ z: UnsafeBufferPointer<T>, into d: UnsafeMutableBufferPointer<T>) {
         for i in 0..<z.count { d[i] = dphi(z[i]) }
     }
@@ -98,6 +103,7 @@ func mapConcrete<T: BLASScalar>(
 
 /// Rectified linear unit: φ(x) = max(x, 0), φ′(x) = 1 if x > 0 else 0 (PyTorch's convention at 0).
 public struct ReLU: Activation {
+    /// ReLU has no parameters.
     public init() {}
     public var name: String { "relu" }
     @inlinable public func phi<T: BLASScalar>(_ x: T) -> T { x > 0 ? x : 0 }
@@ -114,6 +120,8 @@ public struct ReLU: Activation {
 public struct LeakyReLU: Activation {
     /// The slope for negative inputs, in [0, 1] to stay monotone and 1-Lipschitz.
     public var slope: Double
+    /// - Parameter slope: The slope for negative inputs (PyTorch's default 0.01); keep it in
+    ///   [0, 1] for an implicit model's well-posedness guarantees.
     public init(slope: Double = 0.01) { self.slope = slope }
     public var name: String { "leaky_relu" }
     @inlinable public func phi<T: BLASScalar>(_ x: T) -> T { x > 0 ? x : T(slope) * x }
@@ -128,6 +136,7 @@ public struct LeakyReLU: Activation {
 
 /// Hyperbolic tangent: φ′(x) = 1 − tanh²(x).
 public struct Tanh: Activation {
+    /// tanh has no parameters.
     public init() {}
     public var name: String { "tanh" }
     @inlinable public func phi<T: BLASScalar>(_ x: T) -> T { T.tanh(x) }
@@ -150,6 +159,7 @@ public func logistic<T: BLASScalar>(_ x: T) -> T {
 
 /// Logistic sigmoid σ(x): φ′ = σ(1 − σ). Monotone and (1/4)-Lipschitz.
 public struct Sigmoid: Activation {
+    /// The sigmoid has no parameters.
     public init() {}
     public var name: String { "sigmoid" }
     @inlinable public func phi<T: BLASScalar>(_ x: T) -> T { logistic(x) }
@@ -164,6 +174,7 @@ public struct Sigmoid: Activation {
 
 /// SiLU (swish): φ(x) = x·σ(x), φ′(x) = σ(x)(1 + x(1 − σ(x))).
 public struct SiLU: Activation {
+    /// SiLU has no parameters.
     public init() {}
     public var name: String { "silu" }
     @inlinable public func phi<T: BLASScalar>(_ x: T) -> T { x * logistic(x) }
@@ -178,6 +189,7 @@ public struct SiLU: Activation {
 
 /// Softplus φ(x) = log(1 + eˣ) (computed stably), φ′ = σ(x).
 public struct Softplus: Activation {
+    /// Softplus has no parameters (PyTorch's β = 1).
     public init() {}
     public var name: String { "softplus" }
     @inlinable public func phi<T: BLASScalar>(_ x: T) -> T {
@@ -194,6 +206,7 @@ public struct Softplus: Activation {
 
 /// The identity φ(x) = x (a linear implicit model).
 public struct Identity: Activation {
+    /// The identity has no parameters.
     public init() {}
     public var name: String { "identity" }
     @inlinable public func phi<T: BLASScalar>(_ x: T) -> T { x }

@@ -19,6 +19,11 @@ public protocol Layer<Scalar>: AnyObject {
     /// The element type, `Float` or `Double`.
     associatedtype Scalar: BLASScalar
     /// The forward pass on a batch (one column per sample).
+    ///
+    /// - Parameter input: The batch, features × samples.
+    /// - Returns: The output batch, recorded on the autodiff graph when parameters need gradients.
+    /// - Throws: ``IDLError`` when the input does not fit the layer (e.g.
+    ///   ``IDLError/shapeMismatch(_:)`` for a wrong number of features).
     func callAsFunction(_ input: Tensor<Scalar>) throws -> Tensor<Scalar>
     /// All trainable parameters, each once.
     var parameters: [Tensor<Scalar>] { get }
@@ -27,6 +32,9 @@ public protocol Layer<Scalar>: AnyObject {
 }
 
 extension Layer {
+    /// Every tensor that requires a gradient among the layer's stored properties, found by
+    /// reflection (tensors, sublayers, arrays and optionals of them), each once in declaration
+    /// order.
     public var parameters: [Tensor<Scalar>] {
         var seen = Set<ObjectIdentifier>()
         var out = [Tensor<Scalar>]()
@@ -34,6 +42,7 @@ extension Layer {
         return out
     }
 
+    /// Passes the mode on to every sublayer found among the stored properties.
     public func setTraining(_ training: Bool) {
         forEachSublayer(of: self) { $0.setTraining(training) }
     }
@@ -42,6 +51,10 @@ extension Layer {
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
 
     /// Runs the layer on a plain matrix and returns the plain result (inference).
+    ///
+    /// - Parameter input: The batch, features × samples.
+    /// - Returns: The layer's output for `input`.
+    /// - Throws: What the forward pass throws, e.g. ``IDLError/shapeMismatch(_:)``.
     public func predict(_ input: Matrix<Scalar>) throws -> Matrix<Scalar> {
         try self(Tensor(input)).value
     }
@@ -115,6 +128,11 @@ public final class Linear<Scalar: BLASScalar>: Layer {
         self.bias = bias.map { Tensor(parameter: $0, name: "bias") }
     }
 
+    /// W·x + b for every column x of the input.
+    ///
+    /// - Parameter input: The batch, `inputDim` × samples.
+    /// - Returns: The output batch, `outputDim` × samples.
+    /// - Throws: ``IDLError/shapeMismatch(_:)`` if the input does not have `inputDim` rows.
     public func callAsFunction(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
         guard input.value.rows == inputDim else {
             throw IDLError.shapeMismatch("Linear(\(inputDim) → \(outputDim)) expects \(inputDim) features per sample (rows), got a \(input.value.shapeDescription) batch")
@@ -130,6 +148,11 @@ public final class ActivationLayer<Scalar: BLASScalar>: Layer {
     public let activation: any Activation
     /// Wraps an activation.
     public init(_ activation: any Activation) { self.activation = activation }
+    /// φ applied to every entry of the input.
+    ///
+    /// - Parameter input: The batch, of any shape.
+    /// - Returns: A batch of the same shape.
+    /// - Throws: Never; the signature is ``Layer``'s.
     public func callAsFunction(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> { activate(input, activation) }
     public var parameters: [Tensor<Scalar>] { [] }
 }
@@ -141,6 +164,12 @@ public final class Sequential<Scalar: BLASScalar>: Layer {
     /// A sequence of layers.
     public init(_ layers: [any Layer<Scalar>]) { self.layers = layers }
 
+    /// Runs the layers in order, each on the previous one's output.
+    ///
+    /// - Parameter input: The batch for the first layer.
+    /// - Returns: The last layer's output (the input itself when there are no layers).
+    /// - Throws: The first error a layer throws, e.g. ``IDLError/shapeMismatch(_:)`` when two
+    ///   consecutive layers do not fit.
     public func callAsFunction(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
         var x = input
         for layer in layers { x = try layer(x) }

@@ -3,7 +3,9 @@ import RealModule
 
 /// Whether a matrix operand of a product is used as stored or transposed.
 public enum Transpose: Sendable {
+    /// The operand as stored (BLAS `N`).
     case none
+    /// The operand's transpose (BLAS `T`); no copy is made.
     case transpose
 
     @usableFromInline var cblas: CBLAS_TRANSPOSE {

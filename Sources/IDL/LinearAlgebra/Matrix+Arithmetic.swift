@@ -52,19 +52,31 @@ extension Matrix {
         }
     }
 
+    /// Entrywise sum a + b; the shapes must match (a mismatch stops the program).
     @inlinable public static func + (a: Matrix, b: Matrix) -> Matrix { a.zip(b, +) }
+    /// Entrywise difference a − b; the shapes must match (a mismatch stops the program).
     @inlinable public static func - (a: Matrix, b: Matrix) -> Matrix { a.zip(b, -) }
     /// Elementwise (Hadamard) product. Matrix products are ``matmul(_:_:transposeA:transposeB:)``.
     @inlinable public static func * (a: Matrix, b: Matrix) -> Matrix { a.zip(b, *) }
+    /// Entrywise quotient a / b; the shapes must match (a mismatch stops the program).
     @inlinable public static func / (a: Matrix, b: Matrix) -> Matrix { a.zip(b, /) }
+    /// The scalar `s` added to every entry.
     @inlinable public static func + (a: Matrix, s: T) -> Matrix { a.map { $0 + s } }
+    /// The scalar `s` subtracted from every entry.
     @inlinable public static func - (a: Matrix, s: T) -> Matrix { a.map { $0 - s } }
+    /// Every entry multiplied by the scalar `s`.
     @inlinable public static func * (a: Matrix, s: T) -> Matrix { a.map { $0 * s } }
+    /// Every entry multiplied by the scalar `s` (s·a).
     @inlinable public static func * (s: T, a: Matrix) -> Matrix { a.map { $0 * s } }
+    /// Every entry divided by the scalar `s`.
     @inlinable public static func / (a: Matrix, s: T) -> Matrix { a.map { $0 / s } }
+    /// Every entry negated.
     @inlinable public static prefix func - (a: Matrix) -> Matrix { a.map { -$0 } }
+    /// a ← a + b in place (BLAS axpy, O(rows·cols)); the shapes must match.
     @inlinable public static func += (a: inout Matrix, b: Matrix) { a.addScaled(b, 1) }
+    /// a ← a − b in place (BLAS axpy, O(rows·cols)); the shapes must match.
     @inlinable public static func -= (a: inout Matrix, b: Matrix) { a.addScaled(b, -1) }
+    /// Every entry of `a` multiplied by the scalar `s`, in place.
     @inlinable public static func *= (a: inout Matrix, s: T) { a.apply { $0 * s } }
 
     /// Adds a column vector (rows×1) to every column: the bias broadcast of a linear layer.

@@ -123,6 +123,14 @@ extension Matrix {
 
     /// Eigenvalues in ascending order, and the orthonormal eigenvectors as columns, of a symmetric
     /// matrix (LAPACK syevd; the lower triangle is read).
+    ///
+    /// - Parameter vectors: Whether to compute the eigenvectors too (`false` returns `nil` for
+    ///   them and is faster).
+    /// - Returns: The n eigenvalues in ascending order and, if asked for, the n×n matrix whose
+    ///   column k is the unit eigenvector of `values[k]`.
+    /// - Throws: ``IDLError/shapeMismatch(_:)`` for a non-square matrix;
+    ///   ``IDLError/numerical(_:)`` if LAPACK reports a failure (e.g. NaN entries).
+    /// - Complexity: O(n³) for an n×n matrix.
     public func symmetricEigen(vectors: Bool = true) throws -> (values: [T], vectors: Matrix?) {
         guard rows == cols else { throw IDLError.shapeMismatch("symmetric eigendecomposition needs a square matrix, got \(shapeDescription)") }
         if rows == 0 { return ([], vectors ? self : nil) }

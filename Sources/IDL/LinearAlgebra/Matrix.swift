@@ -143,6 +143,12 @@ public struct Matrix<T: BLASScalar>: Equatable, Sendable {
     }
 
     /// Reinterprets the same column-major entries with another shape of the same size.
+    ///
+    /// - Parameters:
+    ///   - newRows: The new number of rows.
+    ///   - newCols: The new number of columns.
+    /// - Returns: A newRows×newCols matrix with the same entries in the same storage order.
+    /// - Throws: ``IDLError/shapeMismatch(_:)`` if newRows·newCols differs from the entry count.
     public func reshaped(rows newRows: Int, cols newCols: Int) throws -> Matrix {
         guard newRows * newCols == count, newRows >= 0, newCols >= 0 else {
             throw IDLError.shapeMismatch("cannot reshape a \(shapeDescription) matrix (\(count) entries) to \(newRows)×\(newCols)")

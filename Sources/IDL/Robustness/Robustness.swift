@@ -62,6 +62,13 @@ public struct LipschitzCertificate: Sendable, CustomStringConvertible {
 
     /// Share of samples certified robust at radius ε for this model's constant; see
     /// ``certifiedRobustAccuracy(scores:labels:epsilon:lipschitz:)``.
+    ///
+    /// - Parameters:
+    ///   - scores: The model's outputs, classes × samples.
+    ///   - labels: The true class of each sample.
+    ///   - epsilon: The ℓ∞ radius ε of the input perturbations.
+    /// - Returns: The certified share in [0, 1] (0 for no samples).
+    /// - Throws: ``IDLError/shapeMismatch(_:)`` if there is not one label per column of scores.
     public func certifiedAccuracy<T: BLASScalar>(scores: Matrix<T>, labels: [Int], epsilon: Double) throws -> Double {
         try certifiedRobustAccuracy(scores: scores, labels: labels, epsilon: epsilon, lipschitz: outputConstant)
     }
@@ -70,6 +77,15 @@ public struct LipschitzCertificate: Sendable, CustomStringConvertible {
 /// Share of samples certified robust at radius ε for a classifier whose scores are
 /// L-Lipschitz in ℓ∞: correctly classified with a margin ŷ_label − max_{j≠label} ŷ_j > 2·L·ε (each
 /// score moves by at most L·ε, so no other class can overtake the label within the ℓ∞ ball).
+///
+/// - Parameters:
+///   - scores: The classifier's outputs, classes × samples.
+///   - labels: The true class of each sample, in 0..<classes.
+///   - epsilon: The ℓ∞ radius ε of the input perturbations.
+///   - lipschitz: The ℓ∞ Lipschitz constant L of the scores with respect to the inputs.
+/// - Returns: The certified share in [0, 1] (0 for no samples).
+/// - Throws: ``IDLError/shapeMismatch(_:)`` if there is not one label per column of scores.
+/// - Complexity: O(classes · samples).
 public func certifiedRobustAccuracy<T: BLASScalar>(scores: Matrix<T>, labels: [Int], epsilon: Double, lipschitz: Double) throws -> Double {
     guard scores.cols == labels.count else {
         throw IDLError.shapeMismatch("certified accuracy: \(scores.cols) samples of scores but \(labels.count) labels")
@@ -89,7 +105,18 @@ public func certifiedRobustAccuracy<T: BLASScalar>(scores: Matrix<T>, labels: [I
 public enum Attack {
     /// Fast gradient sign method (Goodfellow et al.): u' = clip(u + ε·sign(∇_u L)), with L the
     /// cross-entropy of the model's scores against the labels.
-    /// - Parameter range: the valid input range to clip to (e.g. −1...1 or 0...1), or nil.
+    ///
+    /// - Parameters:
+    ///   - model: The classifier under attack (run in its current training mode).
+    ///   - inputs: The clean inputs, features × samples.
+    ///   - labels: The true class of each sample.
+    ///   - epsilon: The ℓ∞ radius ε (≥ 0).
+    ///   - range: The valid input range to clip to (e.g. −1...1 or 0...1), or nil.
+    /// - Returns: The perturbed inputs, same shape as `inputs`.
+    /// - Throws: ``IDLError/invalidArgument(_:)`` for ε < 0 or a label outside the classes;
+    ///   ``IDLError/shapeMismatch(_:)`` if the labels do not match the samples; whatever the
+    ///   model's forward pass throws.
+    /// - Complexity: One forward and one backward pass of the model.
     public static func fgsm<Model: Layer>(_ model: Model, inputs: Matrix<Model.Scalar>, labels: [Int], epsilon: Double,
                                           range: ClosedRange<Double>? = nil) throws -> Matrix<Model.Scalar> {
         try pgd(model, inputs: inputs, labels: labels, epsilon: epsilon, stepSize: epsilon, steps: 1, range: range)
@@ -98,6 +125,20 @@ public enum Attack {
     /// Projected gradient descent (Madry et al.), from the clean input: `steps` signed-gradient
     /// steps of `stepSize`, each followed by projection onto the ℓ∞ ball of radius ε around the
     /// clean input (and onto `range`).
+    ///
+    /// - Parameters:
+    ///   - model: The classifier under attack (run in its current training mode).
+    ///   - inputs: The clean inputs, features × samples.
+    ///   - labels: The true class of each sample.
+    ///   - epsilon: The ℓ∞ radius ε (≥ 0).
+    ///   - stepSize: The size of each signed-gradient step (≥ 0).
+    ///   - steps: The number of steps (≥ 1).
+    ///   - range: The valid input range to clip to, or nil.
+    /// - Returns: The perturbed inputs, same shape as `inputs`.
+    /// - Throws: ``IDLError/invalidArgument(_:)`` for ε or step size < 0, fewer than one step, or
+    ///   a label outside the classes; ``IDLError/shapeMismatch(_:)`` if the labels do not match
+    ///   the samples; whatever the model's forward pass throws.
+    /// - Complexity: `steps` forward and backward passes of the model.
     public static func pgd<Model: Layer>(_ model: Model, inputs: Matrix<Model.Scalar>, labels: [Int], epsilon: Double,
                                          stepSize: Double, steps: Int, range: ClosedRange<Double>? = nil) throws -> Matrix<Model.Scalar> {
         typealias T = Model.Scalar

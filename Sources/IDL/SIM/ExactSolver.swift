@@ -112,6 +112,16 @@ public struct SIMExactSolver: SIMSolver {
 
     /// The two-stage fit of ``SIMSolver/fit(_:progress:)``, computing G and its spectrum once
     /// when stage 2 uses the same features as stage 1 (no state regeneration).
+    ///
+    /// - Parameters:
+    ///   - states: The recorded U, X, Z and Y.
+    ///   - progress: Called with (rows done, rows in total) as rows finish, or nil.
+    /// - Returns: The four matrices and the fit's report.
+    /// - Throws: ``IDLError/invalidArgument(_:)`` for a negative or non-finite λ or zero
+    ///   threshold, or an invalid hyperparameter of the solver; ``IDLError/shapeMismatch(_:)``,
+    ///   ``IDLError/nonFinite(_:)``, ``IDLError/numerical(_:)`` or ``IDLError/unsupported(_:)``
+    ///   from a stage, as ``fitStage(features:targets:stateCount:lambda:constraint:progress:)``
+    ///   documents for the solver.
     @_specialize(where T == Double)
     @_specialize(where T == Float)
     public func fit<T: BLASScalar>(_ states: SIMStates<T>, progress: SIMProgress? = nil) throws -> SIMFit<T> {

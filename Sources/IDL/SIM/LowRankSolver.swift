@@ -58,6 +58,16 @@ public struct SIMLowRankSolver: SIMSolver {
 
     /// Stage 1 by projected Adam on (L, R, B) (targets must be n×m with n = `stateCount`, A is n×n),
     /// stage 2 by least squares. See ``fitStage(features:targets:stateCount:lambda:constraint:progress:)``.
+    ///
+    /// - Parameters:
+    ///   - states: The recorded U, X, Z and Y.
+    ///   - progress: Called with (rows done, rows in total) as rows finish, or nil.
+    /// - Returns: The four matrices (A = L·Rᵀ) and the fit's report.
+    /// - Throws: ``IDLError/invalidArgument(_:)`` for a negative or non-finite λ or zero
+    ///   threshold, or an invalid hyperparameter of the solver; ``IDLError/shapeMismatch(_:)``,
+    ///   ``IDLError/nonFinite(_:)``, ``IDLError/numerical(_:)`` or ``IDLError/unsupported(_:)``
+    ///   from a stage, as ``fitStage(features:targets:stateCount:lambda:constraint:progress:)``
+    ///   documents for the solver.
     public func fit<T: BLASScalar>(_ states: SIMStates<T>, progress: SIMProgress? = nil) throws -> SIMFit<T> {
         var stageIndex = 0
         return try runTwoStageSIM(self, states, progress: progress) { f, t, n, l, c, p in

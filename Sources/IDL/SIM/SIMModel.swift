@@ -28,17 +28,35 @@ public struct SIMModel<T: BLASScalar> {
     }
 
     /// The inputs as the fit saw them: standardised, with the constant row, when a standardizer is set.
+    ///
+    /// - Parameter inputs: Raw inputs, p × m.
+    /// - Returns: The inputs themselves, or [(U − μ)/σ; 1] ((p+1) × m) with a standardizer.
+    /// - Throws: ``IDLError/shapeMismatch(_:)`` if the standardizer was fitted to another p.
     public func modelInputs(_ inputs: Matrix<T>) throws -> Matrix<T> {
         guard let s = inputStandardizer else { return inputs }
         return Matrix.vcat([try s.transform(inputs), Matrix<T>.ones(1, inputs.cols)])
     }
 
     /// Ŷ for a p×m batch of raw inputs.
+    ///
+    /// - Parameter inputs: Raw inputs, p × m.
+    /// - Returns: Ŷ, q × m.
+    /// - Throws: ``IDLError/shapeMismatch(_:)`` for a wrong number of input features;
+    ///   ``IDLError/nonFinite(_:)`` when the inputs have NaN or infinite entries.
     public func predict(_ inputs: Matrix<T>) throws -> Matrix<T> { try implicitModel.predict(modelInputs(inputs)) }
 
     /// Ŷ computed with the sparse (CSR) forms of A, B, C, D: the same Picard iteration and
     /// stopping rule as ``predict(_:)``, with every product touching only the nonzero weights.
     /// Faster than the dense path when the weights are mostly zeros.
+    ///
+    /// - Parameters:
+    ///   - inputs: Raw inputs, p × m.
+    ///   - tolerance: The Picard stopping threshold on ‖X_{k+1} − X_k‖_max.
+    ///   - maxIterations: The Picard iteration budget.
+    /// - Returns: Ŷ (q × m) and the statistics of the fixed-point solve.
+    /// - Throws: ``IDLError/shapeMismatch(_:)`` for a wrong number of input features.
+    /// - Complexity: Per Picard iteration O(nnz(A)·m); once O((nnz(B) + nnz(C) + nnz(D))·m) and
+    ///   the conversion of the four matrices to CSR.
     public func predictSparse(_ inputs: Matrix<T>, tolerance: Double = 1e-6, maxIterations: Int = 1000) throws -> (outputs: Matrix<T>, statistics: SolverStatistics) {
         let u = try modelInputs(inputs)
         guard u.rows == fit.B.cols else {
@@ -63,6 +81,12 @@ public struct SIMModel<T: BLASScalar> {
     }
 
     /// Classification accuracy on a data set of raw inputs (batches of `batchSize`).
+    ///
+    /// - Parameters:
+    ///   - data: Raw inputs and labels.
+    ///   - batchSize: Samples per prediction.
+    /// - Returns: The share of samples whose largest output is the label, in [0, 1].
+    /// - Throws: ``IDLError/invalidArgument(_:)`` for a batch size below 1; as ``predict(_:)``.
     public func accuracy(on data: Dataset<T>, batchSize: Int = 10_000) throws -> Double {
         var correct = 0
         for batch in try data.batches(size: batchSize) {

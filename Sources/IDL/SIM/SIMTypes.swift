@@ -205,8 +205,9 @@ public typealias SIMProgress = @Sendable (_ rowsDone: Int, _ totalRows: Int) -> 
 public protocol SIMSolver: Sendable {
     /// A short name for reports ("exact (FISTA)", "least squares", …).
     var name: String { get }
-    /// λ of stage 1 (A, B) and of stage 2 (C, D).
+    /// λ, the weight of the ℓ₁ penalty, in stage 1 (the rows of A, B).
     var lambdaState: Double { get }
+    /// λ, the weight of the ℓ₁ penalty, in stage 2 (the rows of C, D).
     var lambdaOutput: Double { get }
     /// The stage-1 constraint.
     var wellPosedness: SIMWellPosedness { get }
@@ -218,11 +219,34 @@ public protocol SIMSolver: Sendable {
     /// Solves, for every row t of `targets` (rows×m), the row problem over w = (a, b):
     /// minimize λ‖w‖₁ + ½‖t − Mᵀw‖² with M = `features` = [X; U] ((n+p)×m), a = w[0..<n],
     /// subject to `constraint` on a.
+    ///
+    /// - Parameters:
+    ///   - features: M = [X; U], (n+p) × m.
+    ///   - targets: One row problem per row, rows × m (Z in stage 1, Y in stage 2).
+    ///   - stateCount: n, the number of leading entries of w that form a (the constrained part).
+    ///   - lambda: The ℓ₁ weight λ ≥ 0.
+    ///   - constraint: The well-posedness constraint on a.
+    ///   - progress: Called with the number of rows finished so far, or nil.
+    /// - Returns: The weights W (rows × (n+p)) and per-row diagnostics.
+    /// - Throws: ``IDLError/shapeMismatch(_:)`` when the sample counts differ or n exceeds the
+    ///   rows of M; ``IDLError/invalidArgument(_:)`` for λ < 0 or an invalid hyperparameter;
+    ///   ``IDLError/nonFinite(_:)`` for NaN or ±∞ data; other ``IDLError`` cases as each solver
+    ///   documents (e.g. ``IDLError/numerical(_:)`` when a factorisation fails).
     func fitStage<T: BLASScalar>(
         features: Matrix<T>, targets: Matrix<T>, stateCount: Int, lambda: Double,
         constraint: SIMWellPosedness, progress: (@Sendable (Int) -> Void)?
     ) throws -> SIMStageResult<T>
 
-    /// Fits the whole model.
+    /// Fits the whole model: (A, B) from Z = AX + BU, then (C, D) from Y = CX + DU.
+    ///
+    /// - Parameters:
+    ///   - states: The recorded U, X, Z and Y.
+    ///   - progress: Called with (rows done, rows in total) as rows finish, or nil.
+    /// - Returns: The four matrices and the fit's report.
+    /// - Throws: ``IDLError/invalidArgument(_:)`` for a negative or non-finite λ or zero
+    ///   threshold, or an invalid hyperparameter of the solver; ``IDLError/shapeMismatch(_:)``,
+    ///   ``IDLError/nonFinite(_:)``, ``IDLError/numerical(_:)`` or ``IDLError/unsupported(_:)``
+    ///   from a stage, as ``fitStage(features:targets:stateCount:lambda:constraint:progress:)``
+    ///   documents for the solver.
     func fit<T: BLASScalar>(_ states: SIMStates<T>, progress: SIMProgress?) throws -> SIMFit<T>
 }

@@ -11,7 +11,10 @@ public enum StateExtraction {
     /// Which activation layers are recorded (torchidl's `skip_layers`): all of them, or, inside
     /// any `Sequential` with more than `n` children, only the last activation of each child block.
     public enum Selection: Sendable, Equatable {
+        /// Every activation layer's input and output.
         case all
+        /// Inside a `Sequential` with more than `threshold` children, only the last activation
+        /// of each child block; smaller containers record all their activations.
         case lastOfEachBlock(threshold: Int)
     }
 
@@ -43,6 +46,14 @@ public enum StateExtraction {
     }
 
     /// The sizes of the recorded activation layers, last layer first (the block structure of A).
+    ///
+    /// - Parameters:
+    ///   - network: The trained network.
+    ///   - inputDim: The number of input features p (one dummy sample is run through it).
+    ///   - selection: Which activation layers are recorded.
+    /// - Returns: The row count of each recorded state block, in the order of the stacked X.
+    /// - Throws: What the network's forward pass throws on a p×1 input, e.g.
+    ///   ``IDLError/shapeMismatch(_:)`` when `inputDim` does not fit its first layer.
     public static func stateBlockSizes<T>(of network: Sequential<T>, inputDim: Int, selection: Selection = .all) throws -> [Int] {
         let recorded = recordedActivations(network, selection: selection)
         var pre = [Matrix<T>](), post = [Matrix<T>]()
@@ -102,6 +113,9 @@ public enum StateExtraction {
 extension SIMStates {
     /// Saves the four matrices to a `.safetensors` file (names U, X, Z, Y, each stored
     /// batch-first as (m, rows) like torchidl's numpy states), atomically.
+    ///
+    /// - Parameter url: The file to write (replaced if it exists).
+    /// - Throws: ``IDLError/io(_:)`` if the file cannot be written.
     public func save(to url: URL) throws {
         var file = SafeTensors()
         file.setMatrix("U", inputs.transposed)
@@ -113,6 +127,12 @@ extension SIMStates {
     }
 
     /// Loads states saved by ``save(to:)``.
+    ///
+    /// - Parameter url: A `.safetensors` file with tensors U, X, Z and Y.
+    /// - Throws: ``IDLError/io(_:)`` for a missing, truncated or corrupt file or a missing tensor;
+    ///   ``IDLError/unsupported(_:)`` for an unsupported dtype; ``IDLError/shapeMismatch(_:)``
+    ///   or ``IDLError/nonFinite(_:)`` when the matrices do not form valid states (see
+    ///   ``init(inputs:states:preActivations:outputs:)``).
     public init(contentsOf url: URL) throws {
         let file = try SafeTensors(contentsOf: url)
         func m(_ name: String) throws -> Matrix<T> {
@@ -171,6 +191,10 @@ public func rescaleForWellPosedness<T>(_ network: Sequential<T>, kappa: Double =
 
 extension SIMStates {
     /// The same states in another precision (e.g. Float activations fitted in Double).
+    ///
+    /// - Returns: The four matrices converted entry by entry to `U`.
+    /// - Throws: ``IDLError/nonFinite(_:)`` if an entry overflows the new type (a Double beyond
+    ///   Float's range becomes ±∞).
     public func converted<U: BLASScalar>(to _: U.Type = U.self) throws -> SIMStates<U> {
         try SIMStates<U>(inputs: inputs.converted(), states: states.converted(), preActivations: preActivations.converted(),
                          outputs: outputs.converted())
@@ -186,6 +210,12 @@ extension SIMStates {
     ///
     /// (torchidl also standardises X, Z and Y separately, which breaks Z = AX + BU between the
     /// scaled and unscaled quantities at inference; only the inputs are standardised here.)
+    ///
+    /// - Parameter minimumScale: Standard deviations at or below this count as constant (scale 1).
+    /// - Returns: The states with U' = [(U − μ)/σ; 1] (one more input row) and the fitted
+    ///   standardizer.
+    /// - Throws: ``IDLError/invalidArgument(_:)`` if there are no samples;
+    ///   ``IDLError/nonFinite(_:)`` if the inputs contain NaN or ±∞.
     public func standardizingInputs(minimumScale: T = 1e-7) throws -> (states: SIMStates, standardizer: Standardizer<T>) {
         let s = try Standardizer(fitting: inputs, minimumScale: minimumScale)
         let u = Matrix.vcat([try s.transform(inputs), Matrix<T>.ones(1, inputs.cols)])

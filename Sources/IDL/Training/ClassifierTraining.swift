@@ -30,9 +30,22 @@ public struct EpochReport: Sendable {
 /// the likely causes.
 ///
 /// - Parameters:
+///   - model: The classifier (scores = classes × samples).
+///   - optimizer: The optimizer over the model's parameters.
+///   - train: The training set, reshuffled every epoch.
+///   - test: A set whose accuracy is measured after each epoch, or nil.
+///   - epochs: The number of passes over `train` (≥ 1).
+///   - batchSize: Samples per mini-batch (≥ 1).
+///   - generator: The seeded generator for the shuffles; same seed, same run.
 ///   - solveLog: an implicit model's log, reset each epoch, whose statistics go into the reports.
 ///   - stepsPerEpoch: stop each epoch after this many steps (quick runs).
+///   - progress: How progress is shown while an epoch runs.
 ///   - onEpoch: called after each epoch with its report (print, log to a file…).
+/// - Returns: One report per epoch.
+/// - Throws: ``IDLError/invalidArgument(_:)`` for epochs or batch size below 1 or a label
+///   outside the classes; ``IDLError/nonFinite(_:)`` when the loss becomes NaN or infinite;
+///   ``IDLError/shapeMismatch(_:)`` when the data does not fit the model; whatever `onEpoch`
+///   throws.
 public func trainClassifier<Model: Layer, Opt: Optimizer>(
     _ model: Model, optimizer: Opt, train: Dataset<Model.Scalar>, test: Dataset<Model.Scalar>? = nil,
     epochs: Int, batchSize: Int, generator: inout SeededGenerator,
@@ -84,6 +97,14 @@ public func trainClassifier<Model: Layer, Opt: Optimizer>(
 }
 
 /// Accuracy of a classifier on a data set, evaluated in batches of 1 000 (no gradients kept).
+///
+/// - Parameters:
+///   - model: The classifier.
+///   - data: The samples and labels.
+///   - batchSize: Samples per forward pass.
+/// - Returns: The share of correctly classified samples in [0, 1] (0 for an empty set).
+/// - Throws: ``IDLError/invalidArgument(_:)`` for a batch size below 1; what the model's
+///   forward pass throws, e.g. ``IDLError/shapeMismatch(_:)``.
 public func evaluateAccuracy<Model: Layer>(_ model: Model, _ data: Dataset<Model.Scalar>, batchSize: Int = 1000) throws -> Double {
     var correct = 0
     for batch in try data.batches(size: batchSize) {

@@ -1,6 +1,12 @@
 /// Evaluation metrics on plain matrices (columns are samples).
 public enum Metrics {
     /// Share of samples whose largest score is the label (ties go to the first class).
+    ///
+    /// - Parameters:
+    ///   - scores: Classes × samples.
+    ///   - labels: The true class of each sample.
+    /// - Returns: The share in [0, 1] (0 for no samples).
+    /// - Throws: ``IDLError/shapeMismatch(_:)`` if there is not one label per column of scores.
     public static func accuracy<T>(_ scores: Matrix<T>, _ labels: [Int]) throws -> Double {
         guard scores.cols == labels.count else {
             throw IDLError.shapeMismatch("accuracy: \(scores.cols) samples of scores but \(labels.count) labels")
@@ -16,21 +22,25 @@ public enum Metrics {
         }
     }
 
-    /// Mean squared error over all entries.
+    /// Mean squared error over all entries (0 for empty matrices).
+    /// - Throws: ``IDLError/shapeMismatch(_:)`` if the two matrices differ in shape.
     public static func mse<T>(_ prediction: Matrix<T>, _ target: Matrix<T>) throws -> Double {
         try check(prediction, target, "MSE")
         let d = prediction - target
         return Double((d * d).sum()) / Double(max(1, d.count))
     }
 
-    /// Mean absolute error over all entries.
+    /// Mean absolute error over all entries (0 for empty matrices).
+    /// - Throws: ``IDLError/shapeMismatch(_:)`` if the two matrices differ in shape.
     public static func mae<T>(_ prediction: Matrix<T>, _ target: Matrix<T>) throws -> Double {
         try check(prediction, target, "MAE")
         return Double((prediction - target).absolute.sum()) / Double(max(1, prediction.count))
     }
 
     /// Coefficient of determination R² = 1 − Σ(y − ŷ)² / Σ(y − ȳ)², over all entries
-    /// (scikit-learn's `r2_score` for a single output). 0 when the target is constant and fit exactly is impossible to rate.
+    /// (scikit-learn's `r2_score` for a single output). For a constant target it is 1 when the
+    /// prediction is exact and 0 otherwise.
+    /// - Throws: ``IDLError/shapeMismatch(_:)`` if the two matrices differ in shape.
     public static func r2<T>(_ prediction: Matrix<T>, _ target: Matrix<T>) throws -> Double {
         try check(prediction, target, "R²")
         let mean = Double(target.mean())
@@ -46,6 +56,7 @@ public enum Metrics {
 
     /// Mean absolute percentage error, as a fraction (scikit-learn's
     /// `mean_absolute_percentage_error`: |y − ŷ| / max(|y|, ε) averaged, ε = machine epsilon).
+    /// - Throws: ``IDLError/shapeMismatch(_:)`` if the two matrices differ in shape.
     public static func mape<T>(_ prediction: Matrix<T>, _ target: Matrix<T>) throws -> Double {
         try check(prediction, target, "MAPE")
         var s = 0.0

@@ -6,6 +6,10 @@ import RealModule
 /// the subnormal range (below 1.2e-38 in Float), where every arithmetic operation costs ~100
 /// cycles: late in training this made Adam's step the slowest part of a training step. Values
 /// that small are below any meaningful update, so flushing them changes nothing visible.
+///
+/// - Parameter body: The work to run in flush-to-zero mode.
+/// - Returns: What `body` returns.
+/// - Throws: Whatever `body` throws (the previous mode is restored first).
 @inlinable
 public func withSubnormalsFlushedToZero<R>(_ body: () throws -> R) rethrows -> R {
     let previous = idl_enter_flush_to_zero()
@@ -23,6 +27,7 @@ public func withSubnormalsFlushedToZero<R>(_ body: () throws -> R) rethrows -> R
 /// optimizer.step()
 /// ```
 public protocol Optimizer: AnyObject {
+    /// The element type of the parameters (`Float` or `Double`).
     associatedtype Scalar: BLASScalar
     /// The parameters being optimised.
     var parameters: [Tensor<Scalar>] { get }
@@ -45,7 +50,14 @@ extension Optimizer {
 public final class SGD<Scalar: BLASScalar>: Optimizer {
     public let parameters: [Tensor<Scalar>]
     public var learningRate: Double
-    public let momentum: Double, dampening: Double, weightDecay: Double, nesterov: Bool
+    /// The momentum factor μ (0: plain SGD).
+    public let momentum: Double
+    /// The dampening of the momentum buffer: new gradients enter it with weight 1 − dampening.
+    public let dampening: Double
+    /// The L2 penalty wd, added to the gradient as wd·p.
+    public let weightDecay: Double
+    /// Whether the step uses Nesterov momentum (g + μ·b instead of b).
+    public let nesterov: Bool
     private var buffers: [Matrix<Scalar>?]
 
     /// - Throws: ``IDLError/invalidArgument(_:)`` for a negative learning rate, momentum or
@@ -98,7 +110,15 @@ public final class SGD<Scalar: BLASScalar>: Optimizer {
 public final class Adam<Scalar: BLASScalar>: Optimizer {
     public let parameters: [Tensor<Scalar>]
     public var learningRate: Double
-    public let beta1: Double, beta2: Double, epsilon: Double, weightDecay: Double
+    /// The decay rate β₁ of the first-moment (mean) estimate.
+    public let beta1: Double
+    /// The decay rate β₂ of the second-moment (uncentred variance) estimate.
+    public let beta2: Double
+    /// The term ε added to the denominator for numerical stability.
+    public let epsilon: Double
+    /// The weight decay wd: an L2 penalty added to the gradient (Adam), or a shrink of the
+    /// parameters by (1 − lr·wd) before the step (AdamW).
+    public let weightDecay: Double
     /// Whether weight decay is decoupled from the gradient (AdamW).
     public let decoupledWeightDecay: Bool
     /// Number of steps taken.
@@ -127,6 +147,16 @@ public final class Adam<Scalar: BLASScalar>: Optimizer {
     }
 
     /// AdamW: Adam with decoupled weight decay (PyTorch's default decay 0.01).
+    ///
+    /// - Parameters:
+    ///   - parameters: The tensors to optimise.
+    ///   - learningRate: The step size lr.
+    ///   - betas: The moment decay rates (β₁, β₂), each in [0, 1).
+    ///   - epsilon: The denominator's stability term ε.
+    ///   - weightDecay: The decoupled decay wd.
+    /// - Returns: An ``Adam`` optimiser with `decoupledWeightDecay` set.
+    /// - Throws: ``IDLError/invalidArgument(_:)`` for a learning rate, ε or weight decay < 0, or
+    ///   betas outside [0, 1).
     public static func adamW(_ parameters: [Tensor<Scalar>], learningRate: Double = 1e-3, betas: (Double, Double) = (0.9, 0.999),
                              epsilon: Double = 1e-8, weightDecay: Double = 0.01) throws -> Adam {
         try Adam(parameters, learningRate: learningRate, betas: betas, epsilon: epsilon,
@@ -183,7 +213,16 @@ public protocol LearningRateSchedule {
 /// Cosine annealing from the base rate to `minimum` over `period` epochs
 /// (`CosineAnnealingLR`): lr = min + (base − min)(1 + cos(π·t/T))/2.
 public struct CosineAnnealing: LearningRateSchedule {
-    public var base: Double, period: Int, minimum: Double
+    /// The learning rate at epoch 0.
+    public var base: Double
+    /// The number of epochs T from `base` down to `minimum` (at least 1).
+    public var period: Int
+    /// The learning rate reached at epoch T.
+    public var minimum: Double
+    /// - Parameters:
+    ///   - base: The learning rate at epoch 0.
+    ///   - period: The epochs T of the descent; values below 1 are treated as 1.
+    ///   - minimum: The rate reached after `period` epochs.
     public init(base: Double, period: Int, minimum: Double = 0) {
         self.base = base; self.period = max(1, period); self.minimum = minimum
     }
@@ -194,14 +233,29 @@ public struct CosineAnnealing: LearningRateSchedule {
 
 /// lr = base·γᵗ (`ExponentialLR`).
 public struct ExponentialDecay: LearningRateSchedule {
-    public var base: Double, gamma: Double
+    /// The learning rate at epoch 0.
+    public var base: Double
+    /// The factor γ applied once per epoch.
+    public var gamma: Double
+    /// - Parameters:
+    ///   - base: The learning rate at epoch 0.
+    ///   - gamma: The per-epoch factor γ (below 1 to decay).
     public init(base: Double, gamma: Double) { self.base = base; self.gamma = gamma }
     public func learningRate(atEpoch epoch: Int) -> Double { base * Double.pow(gamma, Double(epoch)) }
 }
 
 /// lr = base·γ^⌊t/stepSize⌋ (`StepLR`).
 public struct StepDecay: LearningRateSchedule {
-    public var base: Double, stepSize: Int, gamma: Double
+    /// The learning rate at epoch 0.
+    public var base: Double
+    /// The number of epochs between two decays (at least 1).
+    public var stepSize: Int
+    /// The factor γ applied every `stepSize` epochs.
+    public var gamma: Double
+    /// - Parameters:
+    ///   - base: The learning rate at epoch 0.
+    ///   - stepSize: Epochs between decays; values below 1 are treated as 1.
+    ///   - gamma: The factor applied at each decay.
     public init(base: Double, stepSize: Int, gamma: Double = 0.1) {
         self.base = base; self.stepSize = max(1, stepSize); self.gamma = gamma
     }
@@ -210,10 +264,17 @@ public struct StepDecay: LearningRateSchedule {
 
 /// Drives an optimizer's learning rate from a schedule, one `step()` per epoch.
 public final class Scheduler<O: Optimizer> {
+    /// The optimizer whose learning rate the schedule sets.
     public let optimizer: O
+    /// The schedule that gives the learning rate of each epoch.
     public let schedule: any LearningRateSchedule
     /// Epochs completed.
     public private(set) var epoch = 0
+    /// Sets the optimizer's learning rate to the schedule's rate for epoch 0.
+    ///
+    /// - Parameters:
+    ///   - optimizer: The optimizer to drive.
+    ///   - schedule: The learning rate per epoch.
     public init(_ optimizer: O, _ schedule: any LearningRateSchedule) {
         self.optimizer = optimizer
         self.schedule = schedule
