@@ -25,37 +25,131 @@ where RawSignificand: FixedWidthInteger {
     static var typeName: String { get }
 
     /// C ← α·op(A)·op(B) + β·C (BLAS gemm), column-major.
+    ///
+    /// - Parameters:
+    ///   - transA: Whether op(A) is A or Aᵀ.
+    ///   - transB: Whether op(B) is B or Bᵀ.
+    ///   - m: Rows of op(A) and of C.
+    ///   - n: Columns of op(B) and of C.
+    ///   - k: Columns of op(A), rows of op(B).
+    ///   - alpha: The factor α of the product.
+    ///   - a: A's entries, column-major.
+    ///   - lda: The leading dimension (column stride) of A: at least its stored row count
+    ///     (m, or k when transposed).
+    ///   - b: B's entries, column-major.
+    ///   - ldb: The leading dimension of B: at least its stored row count (k, or n when transposed).
+    ///   - beta: The factor β of the old C (0: C is only written and may hold anything, even NaN).
+    ///   - c: C's m×n entries, overwritten.
+    ///   - ldc: The leading dimension of C (≥ m).
+    /// - Complexity: O(m·n·k), multithreaded by OpenBLAS for large sizes.
     static func gemm(
         _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int,
         alpha: Self, a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
         beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
 
     /// y ← α·op(A)·x + β·y (BLAS gemv), column-major.
+    ///
+    /// - Parameters:
+    ///   - trans: Whether op(A) is A or Aᵀ.
+    ///   - m: Rows of the stored A.
+    ///   - n: Columns of the stored A.
+    ///   - alpha: The factor α of the product.
+    ///   - a: A's entries, column-major.
+    ///   - lda: The leading dimension of A (≥ m).
+    ///   - x: The vector: n entries (m when transposed), `incx` apart.
+    ///   - incx: The stride of x.
+    ///   - beta: The factor β of the old y (0: y is only written).
+    ///   - y: The result: m entries (n when transposed), `incy` apart.
+    ///   - incy: The stride of y.
+    /// - Complexity: O(m·n).
     static func gemv(
         _ trans: Transpose, m: Int, n: Int, alpha: Self, a: UnsafePointer<Self>, lda: Int,
         x: UnsafePointer<Self>, incx: Int, beta: Self, y: UnsafeMutablePointer<Self>, incy: Int)
 
-    /// y ← α·x + y (BLAS axpy).
+    /// y ← α·x + y (BLAS axpy) over `n` contiguous entries.
+    ///
+    /// - Parameters:
+    ///   - n: The number of entries.
+    ///   - alpha: The factor α.
+    ///   - x: The added vector.
+    ///   - y: The vector updated in place.
+    /// - Complexity: O(n).
     static func axpy(n: Int, alpha: Self, x: UnsafePointer<Self>, y: UnsafeMutablePointer<Self>)
 
     /// x·y (BLAS dot).
+    ///
+    /// - Parameters:
+    ///   - n: The number of products summed.
+    ///   - x: The first vector, entries `incx` apart.
+    ///   - incx: The stride of x.
+    ///   - y: The second vector, entries `incy` apart.
+    ///   - incy: The stride of y.
+    /// - Returns: Σ xᵢ·yᵢ (0 for n = 0).
+    /// - Complexity: O(n).
     static func dot(n: Int, x: UnsafePointer<Self>, incx: Int, y: UnsafePointer<Self>, incy: Int) -> Self
 
     /// Minimum-norm least squares by SVD (LAPACK gelsd); returns `info` and the rank.
+    ///
+    /// Solves min ‖A X − B‖ for every column of B, with the least-norm X when A is rank deficient.
+    ///
+    /// - Parameters:
+    ///   - m: Rows of A.
+    ///   - n: Columns of A.
+    ///   - nrhs: Columns of B.
+    ///   - a: A's entries; destroyed.
+    ///   - lda: The leading dimension of A (≥ m).
+    ///   - b: On entry B in the first m rows; on exit X in the first n rows (so b needs
+    ///     max(m, n) rows).
+    ///   - ldb: The leading dimension of b (≥ max(m, n)).
+    ///   - rcond: Singular values below rcond·σ_max count as zero (negative: machine precision).
+    /// - Returns: LAPACK's `info` (0 on success, > 0 if the SVD did not converge) and the
+    ///   effective rank of A.
+    /// - Complexity: O(m·n·min(m, n) + max(m, n)·min(m, n)·nrhs); workspace allocated per call.
     static func gelsd(
         m: Int, n: Int, nrhs: Int, a: UnsafeMutablePointer<Self>, lda: Int,
         b: UnsafeMutablePointer<Self>, ldb: Int, rcond: Self) -> (info: Int, rank: Int)
 
     /// Solves A X = B by LU with partial pivoting (LAPACK gesv); returns `info`.
+    ///
+    /// - Parameters:
+    ///   - n: The order of the square matrix A.
+    ///   - nrhs: Columns of B.
+    ///   - a: A's entries; overwritten by its LU factors.
+    ///   - lda: The leading dimension of A (≥ n).
+    ///   - b: On entry B (n×nrhs), on exit X.
+    ///   - ldb: The leading dimension of B (≥ n).
+    /// - Returns: LAPACK's `info`: 0 on success, i > 0 if U(i, i) is exactly zero (A singular).
+    /// - Complexity: O(n³ + n²·nrhs).
     static func gesv(n: Int, nrhs: Int, a: UnsafeMutablePointer<Self>, lda: Int,
                      b: UnsafeMutablePointer<Self>, ldb: Int) -> Int
 
     /// Solves A X = B for symmetric positive definite A by Cholesky (LAPACK posv); returns `info`.
+    ///
+    /// - Parameters:
+    ///   - n: The order of A.
+    ///   - nrhs: Columns of B.
+    ///   - a: A's entries (the lower triangle is read); overwritten by the Cholesky factor.
+    ///   - lda: The leading dimension of A (≥ n).
+    ///   - b: On entry B (n×nrhs), on exit X.
+    ///   - ldb: The leading dimension of B (≥ n).
+    /// - Returns: LAPACK's `info`: 0 on success, i > 0 if the leading minor of order i is not
+    ///   positive definite.
+    /// - Complexity: O(n³/3 + n²·nrhs).
     static func posv(n: Int, nrhs: Int, a: UnsafeMutablePointer<Self>, lda: Int,
                      b: UnsafeMutablePointer<Self>, ldb: Int) -> Int
 
     /// Eigenvalues (ascending) and, if `vectors`, eigenvectors of a symmetric matrix
     /// (LAPACK syevd, lower triangle used); returns `info`.
+    ///
+    /// - Parameters:
+    ///   - vectors: Whether to compute the eigenvectors.
+    ///   - n: The order of A.
+    ///   - a: A's entries; on exit the orthonormal eigenvectors as columns if `vectors`,
+    ///     otherwise destroyed.
+    ///   - lda: The leading dimension of A (≥ n).
+    ///   - w: Receives the n eigenvalues in ascending order.
+    /// - Returns: LAPACK's `info`: 0 on success, > 0 if the algorithm failed to converge.
+    /// - Complexity: O(n³) (divide and conquer); workspace allocated per call.
     static func syevd(vectors: Bool, n: Int, a: UnsafeMutablePointer<Self>, lda: Int,
                       w: UnsafeMutablePointer<Self>) -> Int
 
@@ -64,9 +158,18 @@ where RawSignificand: FixedWidthInteger {
     // runs the loop compiled for the concrete type.
 
     /// max |aᵢ − bᵢ| (NaN if any difference is NaN) and max |aᵢ|, in one pass.
+    ///
+    /// - Parameters:
+    ///   - a: The first buffer.
+    ///   - b: The second buffer, at least as long as `a`.
+    /// - Returns: The largest absolute difference and the largest magnitude in `a` (both 0 for
+    ///   empty buffers).
+    /// - Complexity: O(a.count).
     static func maxAbsDifference(_ a: UnsafeBufferPointer<Self>, _ b: UnsafeBufferPointer<Self>) -> (difference: Self, magnitude: Self)
 
-    /// aᵢ ← aᵢ·bᵢ.
+    /// aᵢ ← aᵢ·bᵢ for every index of `a`; `b` must be at least as long.
+    ///
+    /// - Complexity: O(a.count).
     static func multiplyInPlace(_ a: UnsafeMutableBufferPointer<Self>, by b: UnsafeBufferPointer<Self>)
 }
 
