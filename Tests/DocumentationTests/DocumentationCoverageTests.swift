@@ -33,8 +33,11 @@
 //     without a source location is reported, so a build without `.swiftsourceinfo` cannot make
 //     the check pass vacuously.
 //
-// Run it alone with `swift test -c release --filter DocumentationCoverage` (about a second after
-// the build). It needs `swift-symbolgraph-extract` from the Swift toolchain: found on PATH, or
+// Symbols whose names start with an underscore are left out of symbol graphs (and of DocC) by
+// the compiler, as implementation details; this package has none in its public API.
+//
+// Run it alone with `swift test -c release --filter DocumentationCoverage` (about 5 seconds
+// after the build). It needs `swift-symbolgraph-extract` from the Swift toolchain: found on PATH, or
 // beside the `swift` found on PATH (symbolic links resolved), or through `xcrun` on macOS.
 
 import Foundation
@@ -287,10 +290,12 @@ private func check(graph: [String: Any], module: String, coverage: inout Coverag
             + "\(coverage.exemptStandardLibrary) implementing standard-library requirements, "
             + "\(coverage.exemptCompilerSynthesised) compiler-synthesised; \(coverage.skippedCopies) copies of inherited members skipped"
         print("Documentation coverage: \(summary)")
-        #expect(findings.isEmpty, """
-            \(findings.count) public symbol(s) of \(documentedModules.joined(separator: "/")) need documentation \
-            (add a /// comment saying what it does, its parameters, what it throws):
-            \(findings.map(\.description).joined(separator: "\n"))
-            """)
+        if !findings.isEmpty {
+            Issue.record("""
+                \(findings.count) public symbol(s) of \(documentedModules.joined(separator: "/")) need documentation \
+                (add a /// comment saying what it does, its parameters, what it throws):
+                \(findings.map(\.description).joined(separator: "\n"))
+                """)
+        }
     }
 }
