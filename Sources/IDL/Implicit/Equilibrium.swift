@@ -92,6 +92,10 @@ public struct FixedPointSettings: Sendable {
 /// - Parameters:
 ///   - a: the n×n matrix A (already made well-posed by the caller).
 ///   - injection: Z₀ = B U, n×m.
+///   - activation: the activation φ.
+///   - forward: solver, tolerance and budget of the forward solve.
+///   - backward: solver, tolerance and budget of the adjoint solve.
+///   - initial: the starting point of the forward solve (n×m zeros when nil).
 ///   - log: where to record the statistics of both solves.
 public func equilibrium<T>(
     a: Tensor<T>, injection: Tensor<T>, activation: any Activation,

@@ -53,10 +53,21 @@ public final class ImplicitModel<Scalar: BLASScalar>: Layer {
     /// A model initialised as torchidl does (each matrix randn/n), from `generator`.
     ///
     /// - Parameters:
-    ///   - rank: use a low-rank A = L Rᵀ with this rank (torchidl's `is_low_rank`, `rank`).
-    ///   - noD: drop the feedthrough D.
+    ///   - inputDim: input features p.
+    ///   - outputDim: outputs q.
+    ///   - hiddenDim: state dimension n.
     ///   - bias: append a constant-one input row.
+    ///   - noD: drop the feedthrough D.
+    ///   - rank: use a low-rank A = L Rᵀ with this rank (torchidl's `is_low_rank`, `rank`).
+    ///   - kappa: κ of the well-posedness constraint (torchidl's 0.99).
+    ///   - wellPosedness: how A is kept well posed.
+    ///   - activation: the activation φ.
     ///   - solver: the fixed-point solver for both the forward and the backward solve.
+    ///   - maxIterations: iteration budget of the forward solve.
+    ///   - tolerance: stopping threshold of the forward solve.
+    ///   - gradMaxIterations: iteration budget of the backward (adjoint) solve.
+    ///   - gradTolerance: stopping threshold of the backward solve.
+    ///   - generator: the seeded generator for the initial weights.
     /// - Throws: ``IDLError/invalidArgument(_:)`` for non-positive dimensions, κ outside (0, 1),
     ///   or a rank outside 1...n.
     public convenience init(inputDim: Int, outputDim: Int, hiddenDim: Int,

@@ -55,8 +55,8 @@ public struct SIMModel<T: BLASScalar> {
     ///   - maxIterations: The Picard iteration budget.
     /// - Returns: Ŷ (q × m) and the statistics of the fixed-point solve.
     /// - Throws: ``IDLError/shapeMismatch(_:)`` for a wrong number of input features.
-    /// - Complexity: Per Picard iteration O(nnz(A)·m); once O((nnz(B) + nnz(C) + nnz(D))·m) and
-    ///   the conversion of the four matrices to CSR.
+    /// - Complexity: Per Picard iteration O((nnz(A) + n)·m) for n states and m samples; once
+    ///   O((nnz(B) + nnz(C) + nnz(D))·m) and the conversion of the four matrices to CSR.
     public func predictSparse(_ inputs: Matrix<T>, tolerance: Double = 1e-6, maxIterations: Int = 1000) throws -> (outputs: Matrix<T>, statistics: SolverStatistics) {
         let u = try modelInputs(inputs)
         guard u.rows == fit.B.cols else {
