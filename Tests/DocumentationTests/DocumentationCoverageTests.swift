@@ -198,13 +198,26 @@ private func relativePath(_ uri: String) -> String {
     return path.hasPrefix(root) ? String(path.dropFirst(root.count)) : path
 }
 
-/// Whether the declaration throws (or rethrows), from its declaration fragments.
+/// Whether the declaration itself throws (or rethrows), from its declaration fragments: a
+/// `throws` keyword outside the parameter list's parentheses and before the result arrow (a
+/// throwing closure parameter or a throwing function type as result does not count).
 private func isThrowing(_ symbol: [String: Any]) -> Bool {
-    let fragments = symbol["declarationFragments"] as? [[String: Any]] ?? []
-    return fragments.contains { fragment in
-        guard fragment["kind"] as? String == "keyword", let spelling = fragment["spelling"] as? String else { return false }
-        return spelling == "throws" || spelling == "rethrows"
+    var depth = 0
+    for fragment in symbol["declarationFragments"] as? [[String: Any]] ?? [] {
+        let spelling = fragment["spelling"] as? String ?? ""
+        if fragment["kind"] as? String == "keyword" {
+            if depth == 0 && (spelling == "throws" || spelling == "rethrows") { return true }
+            continue
+        }
+        var previous: Character = " "
+        for character in spelling {
+            if character == "(" { depth += 1 }
+            if character == ")" { depth -= 1 }
+            if depth == 0 && previous == "-" && character == ">" { return false }
+            previous = character
+        }
     }
+    return false
 }
 
 /// Applies the rules in the header to one symbol graph.
