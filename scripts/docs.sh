@@ -8,6 +8,8 @@
 #     scripts/docs.sh --output-path DIR   # extra arguments go to the plugin (and docc)
 #
 # To browse: `swift package --disable-sandbox preview-documentation --target IDL`.
+#
+# Time on two cores: about 35 s when the debug build is current, under 2 minutes from scratch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export SWIFT_BACKTRACE=enable=no
