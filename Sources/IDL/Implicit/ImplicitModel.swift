@@ -53,10 +53,21 @@ public final class ImplicitModel<Scalar: BLASScalar>: Layer {
     /// A model initialised as torchidl does (each matrix randn/n), from `generator`.
     ///
     /// - Parameters:
-    ///   - rank: use a low-rank A = L Rᵀ with this rank (torchidl's `is_low_rank`, `rank`).
-    ///   - noD: drop the feedthrough D.
+    ///   - inputDim: input features p (without the bias row).
+    ///   - outputDim: outputs q.
+    ///   - hiddenDim: state dimension n.
     ///   - bias: append a constant-one input row.
+    ///   - noD: drop the feedthrough D.
+    ///   - rank: use a low-rank A = L Rᵀ with this rank (torchidl's `is_low_rank`, `rank`).
+    ///   - kappa: the radius κ of the well-posedness constraint ‖A‖∞ ≤ κ (torchidl's 0.99).
+    ///   - wellPosedness: how A is kept well-posed (torchidl's ∞-norm scaling by default).
+    ///   - activation: the activation φ (ReLU by default).
     ///   - solver: the fixed-point solver for both the forward and the backward solve.
+    ///   - maxIterations: iteration budget of the forward solve (torchidl's `mitr`).
+    ///   - tolerance: tolerance of the forward solve (torchidl's `tol`).
+    ///   - gradMaxIterations: iteration budget of the backward solve (torchidl's `grad_mitr`).
+    ///   - gradTolerance: tolerance of the backward solve (torchidl's `grad_tol`).
+    ///   - generator: the seeded generator for the initial weights.
     /// - Throws: ``IDLError/invalidArgument(_:)`` for non-positive dimensions, κ outside (0, 1),
     ///   or a rank outside 1...n.
     public convenience init(inputDim: Int, outputDim: Int, hiddenDim: Int,

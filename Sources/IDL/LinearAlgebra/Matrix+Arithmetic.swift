@@ -54,7 +54,7 @@ extension Matrix {
 
     @inlinable public static func + (a: Matrix, b: Matrix) -> Matrix { a.zip(b, +) }
     @inlinable public static func - (a: Matrix, b: Matrix) -> Matrix { a.zip(b, -) }
-    /// Elementwise (Hadamard) product. Matrix products are ``matmul(_:_:transposeA:transposeB:)``.
+    /// Elementwise (Hadamard) product. Matrix products are ``matmul(_:_:transposeA:transposeB:)->Matrix<T>``.
     @inlinable public static func * (a: Matrix, b: Matrix) -> Matrix { a.zip(b, *) }
     @inlinable public static func / (a: Matrix, b: Matrix) -> Matrix { a.zip(b, /) }
     @inlinable public static func + (a: Matrix, s: T) -> Matrix { a.map { $0 + s } }

@@ -89,7 +89,13 @@ public func certifiedRobustAccuracy<T: BLASScalar>(scores: Matrix<T>, labels: [I
 public enum Attack {
     /// Fast gradient sign method (Goodfellow et al.): u' = clip(u + ε·sign(∇_u L)), with L the
     /// cross-entropy of the model's scores against the labels.
-    /// - Parameter range: the valid input range to clip to (e.g. −1...1 or 0...1), or nil.
+    /// - Parameters:
+    ///   - model: the classifier under attack (any layer: explicit, implicit, SIM).
+    ///   - inputs: the clean inputs, one column per sample.
+    ///   - labels: the true label of each column.
+    ///   - epsilon: the radius ε of the ℓ∞ ball.
+    ///   - range: the valid input range to clip to (e.g. −1...1 or 0...1), or nil.
+    /// - Returns: the adversarial inputs, the shape of `inputs`.
     public static func fgsm<Model: Layer>(_ model: Model, inputs: Matrix<Model.Scalar>, labels: [Int], epsilon: Double,
                                           range: ClosedRange<Double>? = nil) throws -> Matrix<Model.Scalar> {
         try pgd(model, inputs: inputs, labels: labels, epsilon: epsilon, stepSize: epsilon, steps: 1, range: range)

@@ -30,8 +30,16 @@ public struct EpochReport: Sendable {
 /// the likely causes.
 ///
 /// - Parameters:
+///   - model: the classifier; its output has one row per class.
+///   - optimizer: the optimizer over the model's parameters.
+///   - train: the training set.
+///   - test: a test set, evaluated after each epoch, or nil.
+///   - epochs: number of passes over the training set.
+///   - batchSize: samples per optimizer step.
+///   - generator: the seeded generator that shuffles the batches.
 ///   - solveLog: an implicit model's log, reset each epoch, whose statistics go into the reports.
 ///   - stepsPerEpoch: stop each epoch after this many steps (quick runs).
+///   - progress: how to show progress within an epoch (quiet by default).
 ///   - onEpoch: called after each epoch with its report (print, log to a file…).
 public func trainClassifier<Model: Layer, Opt: Optimizer>(
     _ model: Model, optimizer: Opt, train: Dataset<Model.Scalar>, test: Dataset<Model.Scalar>? = nil,
