@@ -130,7 +130,7 @@ struct MatrixFrame {
 /// entry) and counted in ``nonFiniteCount``.
 ///
 /// ```swift
-/// var map = Heatmap(matrix: model.A, title: "A (implicit weights)")
+/// var map = Heatmap(matrix: model.effectiveA, title: "A (implicit weights)")
 /// try map.write(to: URL(fileURLWithPath: "results/A.png"), width: 640, height: 560)
 /// ```
 public struct Heatmap<T: BLASScalar>: Figure, Sendable {

@@ -225,8 +225,8 @@ struct XYChart: Sendable {
 ///
 /// ```swift
 /// var plot = LinePlot(title: "Training loss", xLabel: "epoch", yLabel: "loss", logY: true)
-/// try plot.add(y: trainLoss, label: "train")
-/// try plot.add(y: testLoss, label: "test")
+/// plot.add(y: trainLoss, label: "train")
+/// plot.add(y: testLoss, label: "test")
 /// try plot.write(to: URL(fileURLWithPath: "results/loss.png"))
 /// ```
 public struct LinePlot: Figure, Sendable {
