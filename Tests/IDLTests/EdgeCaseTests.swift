@@ -77,6 +77,16 @@ private func idlError(sourceLocation: SourceLocation = #_sourceLocation, _ body:
             #expect(model.parameters.map(\.value) == opt.lastFinite, "lr \(lr): the parameters are not the last finite ones")
             if lr == 1e300 { #expect(model.parameters.map(\.value) == initial) }  // the first step was undone
         }
+        // The same in Double: an infinite learning rate makes the first step non-finite; it is undone.
+        var g = SeededGenerator(seed: 13)
+        let model = try ImplicitModel<Double>(inputDim: 2, outputDim: 2, hiddenDim: 4, using: &g)
+        let initial = model.parameters.map(\.value)
+        let error = idlError {
+            _ = try trainClassifier(model, optimizer: try SGD(model.parameters, learningRate: .infinity), train: try twoBlobs(16, seed: 1),
+                                    epochs: 1, batchSize: 8, generator: &g)
+        }
+        #expect(error.map { "\($0)".contains("step 1 made parameter") } == true, "\(String(describing: error))")
+        #expect(model.parameters.map(\.value) == initial)
     }
 
     @Test func nonConvergingSolvesAreCountedPerEpochWithAdvice() throws {
