@@ -403,33 +403,8 @@ func crc32(_ b: [UInt8], from start: Int, count: Int) -> UInt32 {
 // MARK: - Atomic file writing
 
 /// Writes `bytes` to a temporary file next to `url` and renames it over `url`, so readers
-/// never see a half-written file.
+/// never see a half-written file (``AtomicFile/write(_:to:)``, shared by every writer).
 func writeFileAtomically(_ bytes: [UInt8], to url: URL) throws {
     guard url.isFileURL else { throw IDLError.io("\(url) is not a file URL") }
-    let path = url.path
-    let directory = url.deletingLastPathComponent().path
-    var isDir: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDir), isDir.boolValue else {
-        throw IDLError.io("cannot write \(path): directory \(directory) does not exist")
-    }
-    // Unique per call (process id and a random tag), so concurrent writers never share it.
-    let tag = String(UInt64.random(in: 0..<UInt64.max), radix: 36)
-    let temp = directory + "/." + url.lastPathComponent + ".tmp-\(getpid())-" + tag
-    guard let file = fopen(temp, "wb") else {
-        let reason = String(cString: strerror(errno))
-        throw IDLError.io("cannot write \(path): \(reason)")
-    }
-    let written = bytes.withUnsafeBufferPointer { fwrite($0.baseAddress, 1, $0.count, file) }
-    let flushed = fflush(file) == 0
-    let closed = fclose(file) == 0
-    guard written == bytes.count, flushed, closed else {
-        let reason = String(cString: strerror(errno))
-        unlink(temp)
-        throw IDLError.io("cannot write \(path): \(reason) (wrote \(written) of \(bytes.count) bytes)")
-    }
-    guard rename(temp, path) == 0 else {
-        let reason = String(cString: strerror(errno))
-        unlink(temp)
-        throw IDLError.io("cannot write \(path): \(reason)")
-    }
+    try AtomicFile.write(Data(bytes), to: url)
 }
