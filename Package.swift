@@ -46,6 +46,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // `swift package generate-documentation` (scripts/docs.sh); a command plugin only,
+        // nothing of it is linked into the library, the tool or the tests.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // System libraries, from Debian's libopenblas-dev, libpng-dev and zlib1g-dev.

@@ -20,15 +20,15 @@ public protocol Figure {
 extension Figure {
     /// Renders the chart and writes it as an 8-bit RGBA PNG file, atomically (temporary file
     /// in the same directory, then rename).
-    /// - Throws: ``IDL/IDLError/invalidArgument(_:)`` for a size outside 16...8192 pixels;
-    ///   ``IDL/IDLError/io(_:)`` for a missing or unwritable directory.
+    /// - Throws: `IDLError.invalidArgument` for a size outside 16...8192 pixels;
+    ///   `IDLError.io` for a missing or unwritable directory.
     public func write(to url: URL, width: Int = 800, height: Int = 500) throws {
         try checkFigureSize(width, height)
         try render(width: width, height: height).write(to: url)
     }
 
     /// The PNG file bytes of the chart rendered at the given size.
-    /// - Throws: ``IDL/IDLError/invalidArgument(_:)`` for a size outside 16...8192 pixels.
+    /// - Throws: `IDLError.invalidArgument` for a size outside 16...8192 pixels.
     public func pngData(width: Int = 800, height: Int = 500) throws -> [UInt8] {
         try checkFigureSize(width, height)
         return render(width: width, height: height).pngData()

@@ -38,7 +38,7 @@ public struct BarChart: Figure, Sendable {
     }
 
     /// Adds a group of bars, one value per category.
-    /// - Throws: ``IDL/IDLError/shapeMismatch(_:)`` if `values.count != categories.count`.
+    /// - Throws: `IDLError.shapeMismatch` if `values.count != categories.count`.
     public mutating func add<V: BinaryFloatingPoint>(values: [V], label: String = "", color: Color? = nil) throws {
         guard values.count == categories.count else {
             throw IDLError.shapeMismatch("bar group \"\(label)\": \(values.count) values for \(categories.count) categories")

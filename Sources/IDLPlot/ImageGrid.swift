@@ -50,10 +50,12 @@ public struct ImageGrid<T: BLASScalar>: Figure, Sendable {
     ///   - images: one image per column, each stored row by row (pixel (r, c) of image j is
     ///     entry (r · imageWidth + c, j)).
     ///   - imageWidth: the width of an image; the matrix's row count must be a multiple.
-    ///   - labels, predictions: one per image, or empty.
+    ///   - labels: the true label of each image, or empty.
+    ///   - predictions: the predicted label of each image, or empty.
     ///   - classNames: names for the label values, or empty.
-    /// - Throws: ``IDL/IDLError/invalidArgument(_:)`` for a non-positive width, labels outside
-    ///   `classNames`; ``IDL/IDLError/shapeMismatch(_:)`` if the rows are not a multiple of
+    ///   - title: the title drawn above the grid.
+    /// - Throws: `IDLError.invalidArgument` for a non-positive width, labels outside
+    ///   `classNames`; `IDLError.shapeMismatch` if the rows are not a multiple of
     ///   the width or the label arrays do not have one entry per image.
     public init(images: Matrix<T>, imageWidth: Int, labels: [Int] = [], predictions: [Int] = [],
                                classNames: [String] = [], title: String = "") throws {

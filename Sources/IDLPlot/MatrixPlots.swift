@@ -130,7 +130,7 @@ struct MatrixFrame {
 /// entry) and counted in ``nonFiniteCount``.
 ///
 /// ```swift
-/// var map = Heatmap(matrix: model.A, title: "A (implicit weights)")
+/// var map = Heatmap(matrix: model.effectiveA, title: "A (implicit weights)")
 /// try map.write(to: URL(fileURLWithPath: "results/A.png"), width: 640, height: 560)
 /// ```
 public struct Heatmap<T: BLASScalar>: Figure, Sendable {
@@ -320,12 +320,15 @@ public struct SpyPlot<T: BLASScalar>: Figure, Sendable {
 
     /// A spy plot of `matrix`.
     /// - Parameters:
-    ///   - rowBlocks, colBlocks: block sizes whose boundaries are drawn (`[]` for none).
-    ///   - rowBlockLabels, colBlockLabels: names of the blocks, shown on the axes instead of
-    ///     indices (`[]` for indices).
+    ///   - matrix: the matrix shown.
+    ///   - rowBlocks: row block sizes whose boundaries are drawn (`[]` for none).
+    ///   - colBlocks: column block sizes whose boundaries are drawn (`[]` for none).
+    ///   - rowBlockLabels: names of the row blocks, shown instead of row indices (`[]` for indices).
+    ///   - colBlockLabels: names of the column blocks (`[]` for indices).
     ///   - threshold: magnitudes at most this count as zero.
-    /// - Throws: ``IDL/IDLError/shapeMismatch(_:)`` if the blocks do not add up to the
-    ///   matrix size or the labels do not match the blocks; ``IDL/IDLError/invalidArgument(_:)``
+    ///   - title: the title drawn above the image.
+    /// - Throws: `IDLError.shapeMismatch` if the blocks do not add up to the
+    ///   matrix size or the labels do not match the blocks; `IDLError.invalidArgument`
     ///   for a block size below 1 or a negative or non-finite threshold.
     public init(matrix: Matrix<T>, rowBlocks: [Int] = [], colBlocks: [Int] = [],
                                rowBlockLabels: [String] = [], colBlockLabels: [String] = [],

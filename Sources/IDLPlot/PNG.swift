@@ -16,7 +16,7 @@ import Glibc
 /// reader loads the file into memory and checks the signature, the header, every chunk's
 /// length and CRC, the chunk order, and the compressed image data itself (inflated by zlib
 /// to check its size and row filters) before libpng sees it; damaged files throw
-/// ``IDL/IDLError/io(_:)``.
+/// `IDLError.io`.
 /// libpng's error callback, should it ever run, stops the program with libpng's message
 /// rather than jumping through Swift frames.
 ///
@@ -66,8 +66,8 @@ public struct PNGImage: Equatable, Sendable {
     public var channels: Int { colorType.channels }
 
     /// An image over existing samples.
-    /// - Throws: ``IDL/IDLError/invalidArgument(_:)`` for a size outside 1...16384 or a
-    ///   palette colour type; ``IDL/IDLError/shapeMismatch(_:)`` if `pixels.count` is not
+    /// - Throws: `IDLError.invalidArgument` for a size outside 1...16384 or a
+    ///   palette colour type; `IDLError.shapeMismatch` if `pixels.count` is not
     ///   `width * height * channels`.
     public init(width: Int, height: Int, colorType: ColorType, pixels: [UInt8]) throws {
         guard width >= 1, height >= 1, width <= Canvas.maximumSide, height <= Canvas.maximumSide else {
@@ -103,8 +103,8 @@ public struct PNGImage: Equatable, Sendable {
     /// An 8-bit greyscale image of a matrix, one pixel per entry: entry (i, j) becomes pixel
     /// (x = j, y = i), `range.lowerBound` black and `range.upperBound` white (values outside
     /// are clamped). The default range is the matrix's minimum to maximum.
-    /// - Throws: ``IDL/IDLError/nonFinite(_:)`` if an entry is NaN or ±∞;
-    ///   ``IDL/IDLError/invalidArgument(_:)`` for an empty or too large matrix or an empty range.
+    /// - Throws: `IDLError.nonFinite` if an entry is NaN or ±∞;
+    ///   `IDLError.invalidArgument` for an empty or too large matrix or an empty range.
     public init<T: BLASScalar>(grayscale matrix: Matrix<T>, range: ClosedRange<Double>? = nil) throws {
         guard matrix.isFinite else {
             throw IDLError.nonFinite("a \(matrix.shapeDescription) matrix with NaN or infinite entries cannot be shown as a greyscale image")
@@ -161,7 +161,7 @@ public struct PNGImage: Equatable, Sendable {
 
     /// Writes the image as a PNG file, atomically (a temporary file in the same directory,
     /// then renamed over `url`).
-    /// - Throws: ``IDL/IDLError/io(_:)`` if the directory does not exist or is not writable,
+    /// - Throws: `IDLError.io` if the directory does not exist or is not writable,
     ///   or the file cannot be written.
     public func write(to url: URL) throws {
         try writeFileAtomically(pngData(), to: url)
@@ -171,8 +171,8 @@ public struct PNGImage: Equatable, Sendable {
 
     /// Reads a PNG file. Pixels come back with 8 bits per channel: palette images are
     /// expanded to RGB (RGBA if they have transparency), 16-bit samples are reduced to 8 bits.
-    /// - Throws: ``IDL/IDLError/io(_:)`` if the file cannot be read or is not a valid PNG;
-    ///   ``IDL/IDLError/unsupported(_:)`` for interlaced images or sides above 16384.
+    /// - Throws: `IDLError.io` if the file cannot be read or is not a valid PNG;
+    ///   `IDLError.unsupported` for interlaced images or sides above 16384.
     public static func read(from url: URL) throws -> PNGImage {
         let bytes: [UInt8]
         do {
@@ -350,7 +350,7 @@ extension Canvas {
     public func pngData() -> [UInt8] { pngImage.pngData() }
 
     /// Writes the canvas as an 8-bit RGBA PNG file, atomically.
-    /// - Throws: ``IDL/IDLError/io(_:)`` for a missing or unwritable directory.
+    /// - Throws: `IDLError.io` for a missing or unwritable directory.
     public func write(to url: URL) throws { try pngImage.write(to: url) }
 }
 
@@ -410,33 +410,8 @@ func crc32(_ b: [UInt8], from start: Int, count: Int) -> UInt32 {
 // MARK: - Atomic file writing
 
 /// Writes `bytes` to a temporary file next to `url` and renames it over `url`, so readers
-/// never see a half-written file.
+/// never see a half-written file (``AtomicFile/write(_:to:)``, shared by every writer).
 func writeFileAtomically(_ bytes: [UInt8], to url: URL) throws {
     guard url.isFileURL else { throw IDLError.io("\(url) is not a file URL") }
-    let path = url.path
-    let directory = url.deletingLastPathComponent().path
-    var isDir: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDir), isDir.boolValue else {
-        throw IDLError.io("cannot write \(path): directory \(directory) does not exist")
-    }
-    // Unique per call (process id and a random tag), so concurrent writers never share it.
-    let tag = String(UInt64.random(in: 0..<UInt64.max), radix: 36)
-    let temp = directory + "/." + url.lastPathComponent + ".tmp-\(getpid())-" + tag
-    guard let file = fopen(temp, "wb") else {
-        let reason = String(cString: strerror(errno))
-        throw IDLError.io("cannot write \(path): \(reason)")
-    }
-    let written = bytes.withUnsafeBufferPointer { fwrite($0.baseAddress, 1, $0.count, file) }
-    let flushed = fflush(file) == 0
-    let closed = fclose(file) == 0
-    guard written == bytes.count, flushed, closed else {
-        let reason = String(cString: strerror(errno))
-        unlink(temp)
-        throw IDLError.io("cannot write \(path): \(reason) (wrote \(written) of \(bytes.count) bytes)")
-    }
-    guard rename(temp, path) == 0 else {
-        let reason = String(cString: strerror(errno))
-        unlink(temp)
-        throw IDLError.io("cannot write \(path): \(reason)")
-    }
+    try AtomicFile.write(Data(bytes), to: url)
 }

@@ -225,8 +225,8 @@ struct XYChart: Sendable {
 ///
 /// ```swift
 /// var plot = LinePlot(title: "Training loss", xLabel: "epoch", yLabel: "loss", logY: true)
-/// try plot.add(y: trainLoss, label: "train")
-/// try plot.add(y: testLoss, label: "test")
+/// plot.add(y: trainLoss, label: "train")
+/// plot.add(y: testLoss, label: "test")
 /// try plot.write(to: URL(fileURLWithPath: "results/loss.png"))
 /// ```
 public struct LinePlot: Figure, Sendable {
@@ -261,7 +261,7 @@ public struct LinePlot: Figure, Sendable {
     ///   - label: the legend text (series with an empty label are left out of the legend).
     ///   - color: the line colour (default: the next Tableau-10 colour).
     ///   - markers: draw a dot at each point (default: only for series of at most 30 points).
-    /// - Throws: ``IDL/IDLError/shapeMismatch(_:)`` if `x` and `y` differ in length.
+    /// - Throws: `IDLError.shapeMismatch` if `x` and `y` differ in length.
     public mutating func add<X: BinaryFloatingPoint, Y: BinaryFloatingPoint>(
         x: [X], y: [Y], label: String = "", color: Color? = nil, markers: Bool? = nil) throws {
         try chart.add(x: x.map { Double($0) }, y: y.map { Double($0) }, label: label, color: color,
@@ -269,7 +269,7 @@ public struct LinePlot: Figure, Sendable {
     }
 
     /// Adds a series with integer x coordinates (e.g. epochs).
-    /// - Throws: ``IDL/IDLError/shapeMismatch(_:)`` if `x` and `y` differ in length.
+    /// - Throws: `IDLError.shapeMismatch` if `x` and `y` differ in length.
     public mutating func add<X: BinaryInteger, Y: BinaryFloatingPoint>(
         x: [X], y: [Y], label: String = "", color: Color? = nil, markers: Bool? = nil) throws {
         try chart.add(x: x.map { Double($0) }, y: y.map { Double($0) }, label: label, color: color,
@@ -335,9 +335,13 @@ public struct ScatterPlot: Figure, Sendable {
 
     /// Adds a set of points.
     /// - Parameters:
+    ///   - x: the x coordinates.
+    ///   - y: the y coordinates (as many as `x`).
+    ///   - label: the legend text (sets with an empty label are left out of the legend).
+    ///   - color: the point colour (default: the next Tableau-10 colour).
     ///   - connect: join the points by a line in the given order (a frontier or a path).
     ///   - pointLabels: a small annotation beside each point (empty strings for none), or `[]`.
-    /// - Throws: ``IDL/IDLError/shapeMismatch(_:)`` if the arrays differ in length.
+    /// - Throws: `IDLError.shapeMismatch` if the arrays differ in length.
     public mutating func add<X: BinaryFloatingPoint, Y: BinaryFloatingPoint>(
         x: [X], y: [Y], label: String = "", color: Color? = nil, connect: Bool = false,
         pointLabels: [String] = []) throws {

@@ -65,6 +65,11 @@ struct SIMCommand: ParsableCommand {
     }
 
     func run() throws {
+        if statesIn == nil {
+            // The teacher 784-64-32-16-10 has n = 112 states, kept in Double, of at most the 60 000 training images.
+            try MemoryEstimate.sim(stateCount: 64 + 32 + 16, inputCount: 784, outputCount: 10, sampleCount: min(samples, 60_000),
+                                   scalarSize: 8).check()
+        }
         let test = try FashionMNIST.load(.test, scaling: .unit, as: Float.self)
         var teacherAccuracy: Double? = nil, teacherNonzeros: Int? = nil
         let states: SIMStates<Double>

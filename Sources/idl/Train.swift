@@ -69,6 +69,10 @@ struct Train: ParsableCommand {
         var g = SeededGenerator(seed: seed)
         if let k = trainSubset { train = try train.randomSubset(min(k, train.count), using: &g) }
         let fixedPoint: any FixedPointSolver = solver == "anderson" ? Anderson() : Picard()
+        // Training batches and the evaluation batches of 1 000 must fit, with the solver's buffers.
+        try MemoryEstimate.implicitModel(inputDim: train.featureCount, outputDim: max(train.classCount, test.classCount),
+                                         hiddenDim: hiddenDim, rank: rank, batchSize: max(batchSize, 1000), scalarSize: 4,
+                                         solverBuffers: solver == "anderson" ? 15 : 2).check()
         let model = try ImplicitModel<Float>(
             inputDim: train.featureCount, outputDim: max(train.classCount, test.classCount), hiddenDim: hiddenDim,
             rank: rank, kappa: kappa, wellPosedness: wellposedness, activation: try parseActivation(activation),
@@ -84,6 +88,7 @@ struct Train: ParsableCommand {
                                           batchSize: batchSize, generator: &g, solveLog: model.log,
                                           progress: out.progressStyle) { r in
             out.say("epoch \(r.epoch): loss \(formatFixed(r.loss, decimals: 4)), test accuracy \(formatFixed(100 * r.testAccuracy!, decimals: 2)) %, \(formatFixed(r.msPerStep, decimals: 2)) ms/step, forward \(formatFixed(r.forwardIterations!, decimals: 1)) it, backward \(formatFixed(r.backwardIterations!, decimals: 1)) it, converged \(formatFixed(100 * r.convergedFraction!, decimals: 1)) %")
+            if let warning = r.solveWarning { out.say("warning: \(warning)") }
             logText += "\(r.epoch),\(r.loss),\(r.testAccuracy!),\(r.msPerStep),\(r.forwardIterations!),\(r.backwardIterations!),\(r.convergedFraction!)\n"
             try AtomicFile.write(Data(logText.utf8), to: logURL)
         }

@@ -32,14 +32,17 @@ public struct Dataset<T: BLASScalar>: Sendable {
     ///   - classNames: optional class names (empty, or `classCount` of them).
     /// - Throws: ``IDLError/shapeMismatch(_:)`` if the label count differs from the number of
     ///   columns or the sample shape does not fit; ``IDLError/invalidArgument(_:)`` for a label
-    ///   outside 0..<classCount.
+    ///   outside 0..<classCount; ``IDLError/nonFinite(_:)`` for a NaN or infinite input entry.
     public init(inputs: Matrix<T>, labels: [Int], classCount: Int, sampleShape: [Int]? = nil, classNames: [String] = []) throws {
         guard inputs.cols == labels.count else {
             throw IDLError.shapeMismatch("\(labels.count) labels for \(inputs.cols) samples (input matrix \(inputs.shapeDescription), one column per sample); they must be equal")
         }
         guard classCount > 0 else { throw IDLError.invalidArgument("classCount must be positive, got \(classCount)") }
         if let bad = labels.firstIndex(where: { $0 < 0 || $0 >= classCount }) {
-            throw IDLError.invalidArgument("label \(labels[bad]) of sample \(bad) is outside 0..<\(classCount)")
+            throw IDLError.invalidArgument("label \(labels[bad]) of sample \(bad) is outside 0..<\(classCount); labels must count classes from 0 (pass a larger classCount if there are more classes)")
+        }
+        if !inputs.isFinite, let bad = inputs.storage.firstIndex(where: { !$0.isFinite }) {
+            throw IDLError.nonFinite("input entry \(inputs.storage[bad]) at feature \(bad % max(inputs.rows, 1)) of sample \(bad / max(inputs.rows, 1)); every input must be a finite number (remove or impute missing values first)")
         }
         let shape = sampleShape ?? [inputs.rows]
         guard BinaryIO.elementCount(shape) == inputs.rows else {
@@ -212,6 +215,8 @@ public enum MNISTFormat {
         if let bad = labelValues.firstIndex(where: { $0 >= classCount }) {
             throw IDLError.io("\(labelsName): label \(labelValues[bad]) at index \(bad) is not below the \(classCount) classes")
         }
+        try MemoryEstimate.decodedData("\(imagesName) (\(count) images of \(features) pixels as \(T.self))",
+                                       elements: features * count, scalarSize: MemoryLayout<T>.size).check()
         let inputs: Matrix<T> = images.withPayload { scaling.matrix($0, rows: features, cols: count) }
         return try Dataset(inputs: inputs, labels: labelValues, classCount: classCount,
                            sampleShape: [1, images.shape[1], images.shape[2]], classNames: classNames)

@@ -194,11 +194,12 @@ public enum SpikyTimeSeries {
     ///   - series: the values.
     ///   - lookBack: window length (inputs are the first `lookBack − 1` values, the target the last).
     ///   - testFraction: share of windows for testing (rounded), taken from the end.
+    ///   - type: `Float` or `Double`.
     /// - Returns: sequence data sets with one feature per step and one target row.
     /// - Throws: ``IDLError/invalidArgument(_:)`` if `lookBack < 2`, the series has no more
     ///   points than `lookBack`, or `testFraction` is outside [0, 1].
     public static func windows<T: BLASScalar>(
-        of series: [Double], lookBack: Int, testFraction: Double, as _: T.Type = T.self
+        of series: [Double], lookBack: Int, testFraction: Double, as type: T.Type = T.self
     ) throws -> (train: SequenceDataset<T>, test: SequenceDataset<T>) {
         guard lookBack >= 2 else { throw IDLError.invalidArgument("lookBack must be at least 2 (inputs plus a target), got \(lookBack)") }
         guard series.count > lookBack else {
@@ -228,6 +229,7 @@ public enum SpikyTimeSeries {
     /// - Parameters:
     ///   - configuration: level, length, look-back and split.
     ///   - seed: seed of the generator; the same seed gives the same data.
+    ///   - type: `Float` or `Double`.
     /// - Throws: as ``series(_:using:)`` and ``windows(of:lookBack:testFraction:as:)``.
     public static func make<T: BLASScalar>(
         _ configuration: Configuration = .init(), seed: UInt64 = 0, as type: T.Type = T.self
@@ -252,10 +254,11 @@ public enum ArgmaxSequences {
     ///   - length: steps per sequence (= number of classes).
     ///   - range: values are uniform in [−range, range).
     ///   - generator: the seeded generator.
+    ///   - type: `Float` or `Double`.
     /// - Throws: ``IDLError/invalidArgument(_:)`` for a negative count, a length below 1 or a
     ///   range that is not positive and finite.
     public static func make<T: BLASScalar>(
-        count: Int, length: Int, range: Double = 1, using generator: inout SeededGenerator, as _: T.Type = T.self
+        count: Int, length: Int, range: Double = 1, using generator: inout SeededGenerator, as type: T.Type = T.self
     ) throws -> SequenceDataset<T> {
         guard count >= 0 else { throw IDLError.invalidArgument("count must be non-negative, got \(count)") }
         guard length >= 1 else { throw IDLError.invalidArgument("sequence length must be at least 1, got \(length)") }
@@ -283,6 +286,7 @@ public enum ArgmaxSequences {
     ///   - length: steps per sequence.
     ///   - factor: widening of the test value range (1 = same distribution).
     ///   - seed: seed; the training set is drawn first, then the test set.
+    ///   - type: `Float` or `Double`.
     /// - Throws: as ``make(count:length:range:using:as:)``.
     public static func makeSplits<T: BLASScalar>(
         trainCount: Int, testCount: Int, length: Int, factor: Double = 1, seed: UInt64 = 0, as type: T.Type = T.self

@@ -10,6 +10,11 @@ import Foundation
 /// The bytes go to a temporary file in the destination's directory (same file system), which is
 /// then renamed over the destination with POSIX `rename(2)`, an atomic replacement. An
 /// interrupted run leaves either the old file or the new one, never a truncated mix.
+///
+/// Temporary files are hidden and recognisable: `.<name>.tmp-<pid>-<random>` next to `<name>`
+/// (``isTemporaryFileName(_:)``), so nothing takes them for results. A run killed while writing
+/// (SIGKILL, power cut) cannot remove its own; the next successful write of the same file removes
+/// those left by processes that no longer exist.
 public enum AtomicFile {
     /// Writes `data` to `url` atomically (temporary file in the same directory, then rename).
     /// - Parameters:
@@ -26,7 +31,7 @@ public enum AtomicFile {
                 "cannot write \(url.path): the directory \(directory.path) does not exist; create it first")
         }
         let temporary = directory.appendingPathComponent(
-            ".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+            temporaryPrefix(for: url.lastPathComponent) + "\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         do {
             try data.write(to: temporary)
         } catch {
@@ -37,6 +42,33 @@ public enum AtomicFile {
             let reason = String(cString: strerror(errno))
             try? FileManager.default.removeItem(at: temporary)
             throw IDLError.io("cannot move the finished file into place at \(url.path): \(reason)")
+        }
+        removeStaleTemporaries(for: url)
+    }
+
+    /// The start of the temporary files' names for a destination named `name`: `.<name>.tmp-`.
+    static func temporaryPrefix(for name: String) -> String { ".\(name).tmp-" }
+
+    /// Whether a file name is one of the temporary files ``write(_:to:)`` creates
+    /// (`.<name>.tmp-<pid>-<random>`), e.g. left over by a killed run.
+    public static func isTemporaryFileName(_ fileName: String) -> Bool {
+        guard fileName.hasPrefix("."), let range = fileName.range(of: ".tmp-", options: .backwards),
+              range.lowerBound > fileName.index(after: fileName.startIndex) else { return false }
+        let tail = fileName[range.upperBound...].split(separator: "-", omittingEmptySubsequences: false)
+        return tail.count == 2 && tail.allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isNumber) }
+    }
+
+    /// Removes the temporary files of `url` whose writing process no longer exists.
+    static func removeStaleTemporaries(for url: URL) {
+        let directory = url.deletingLastPathComponent()
+        let prefix = temporaryPrefix(for: url.lastPathComponent)
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return }
+        for name in names where name.hasPrefix(prefix) && isTemporaryFileName(name) {
+            guard let pid = Int32(name.dropFirst(prefix.count).split(separator: "-").first ?? ""), pid > 0,
+                  pid != getpid() else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH {
+                unlink(directory.appendingPathComponent(name).path)
+            }
         }
     }
 }

@@ -105,7 +105,7 @@ public struct NpyArray: Sendable, Equatable {
 
     /// Parses the contents of a `.npy` file.
     /// - Parameters:
-    ///   - npyData: the whole file.
+    ///   - bytes: the whole file.
     ///   - source: a name for error messages.
     /// - Throws: as ``init(contentsOf:)``.
     public init(npyData bytes: Data, source: String = "npy data") throws {

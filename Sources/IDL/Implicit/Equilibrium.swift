@@ -93,9 +93,9 @@ public struct FixedPointSettings: Sendable {
 ///   - a: the n×n matrix A (already made well-posed by the caller).
 ///   - injection: Z₀ = B U, n×m.
 ///   - activation: the activation φ.
-///   - forward: solver, tolerance and budget of the forward solve.
-///   - backward: solver, tolerance and budget of the adjoint solve.
-///   - initial: the starting point of the forward solve (n×m zeros when nil).
+///   - forward: solver, tolerance and budget of the forward (state) solve.
+///   - backward: solver, tolerance and budget of the backward (adjoint) solve.
+///   - initial: the starting state X₀ (n×m), or nil for zeros.
 ///   - log: where to record the statistics of both solves.
 public func equilibrium<T>(
     a: Tensor<T>, injection: Tensor<T>, activation: any Activation,

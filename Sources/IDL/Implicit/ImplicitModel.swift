@@ -53,23 +53,24 @@ public final class ImplicitModel<Scalar: BLASScalar>: Layer {
     /// A model initialised as torchidl does (each matrix randn/n), from `generator`.
     ///
     /// - Parameters:
-    ///   - inputDim: input features p.
+    ///   - inputDim: input features p (without the bias row).
     ///   - outputDim: outputs q.
     ///   - hiddenDim: state dimension n.
     ///   - bias: append a constant-one input row.
     ///   - noD: drop the feedthrough D.
     ///   - rank: use a low-rank A = L Rᵀ with this rank (torchidl's `is_low_rank`, `rank`).
-    ///   - kappa: κ of the well-posedness constraint (torchidl's 0.99).
-    ///   - wellPosedness: how A is kept well posed.
-    ///   - activation: the activation φ.
+    ///   - kappa: the radius κ of the well-posedness constraint ‖A‖∞ ≤ κ (torchidl's 0.99).
+    ///   - wellPosedness: how A is kept well-posed (torchidl's ∞-norm scaling by default).
+    ///   - activation: the activation φ (ReLU by default).
     ///   - solver: the fixed-point solver for both the forward and the backward solve.
-    ///   - maxIterations: iteration budget of the forward solve.
-    ///   - tolerance: stopping threshold of the forward solve.
-    ///   - gradMaxIterations: iteration budget of the backward (adjoint) solve.
-    ///   - gradTolerance: stopping threshold of the backward solve.
+    ///   - maxIterations: iteration budget of the forward solve (torchidl's `mitr`).
+    ///   - tolerance: tolerance of the forward solve (torchidl's `tol`).
+    ///   - gradMaxIterations: iteration budget of the backward solve (torchidl's `grad_mitr`).
+    ///   - gradTolerance: tolerance of the backward solve (torchidl's `grad_tol`).
     ///   - generator: the seeded generator for the initial weights.
     /// - Throws: ``IDLError/invalidArgument(_:)`` for non-positive dimensions, κ outside (0, 1),
-    ///   or a rank outside 1...n.
+    ///   a rank outside 1...n, or a model too large for the memory available (checked before
+    ///   anything is allocated, see ``MemoryEstimate/implicitModel(inputDim:outputDim:hiddenDim:rank:bias:batchSize:scalarSize:solverBuffers:)``).
     public convenience init(inputDim: Int, outputDim: Int, hiddenDim: Int,
                 bias: Bool = false, noD: Bool = false, rank: Int? = nil,
                 kappa: Double = 0.99, wellPosedness: WellPosedness = .infinityNorm,
@@ -81,6 +82,8 @@ public final class ImplicitModel<Scalar: BLASScalar>: Layer {
         guard inputDim > 0, outputDim > 0, hiddenDim > 0 else {
             throw IDLError.invalidArgument("ImplicitModel needs positive dimensions, got input \(inputDim), output \(outputDim), hidden \(hiddenDim)")
         }
+        try MemoryEstimate.implicitModel(inputDim: inputDim, outputDim: outputDim, hiddenDim: hiddenDim, rank: rank, bias: bias,
+                                         batchSize: 1, scalarSize: MemoryLayout<Scalar>.size).check()
         let n = hiddenDim
         let scale = 1 / Scalar(n)
         let p = inputDim + (bias ? 1 : 0)
@@ -178,7 +181,8 @@ public final class ImplicitModel<Scalar: BLASScalar>: Layer {
 
     /// The forward pass, optionally warm-started from a state X₀ (n×m); returns Ŷ and the state X.
     /// - Throws: ``IDLError/shapeMismatch(_:)`` for a wrong input dimension or X₀ shape,
-    ///   ``IDLError/nonFinite(_:)`` when the input has NaN or infinite entries.
+    ///   ``IDLError/nonFinite(_:)`` when the input has NaN or infinite entries,
+    ///   ``IDLError/invalidArgument(_:)`` for a batch too large for the memory available.
     public func forward(_ input: Tensor<Scalar>, initialState: Matrix<Scalar>?) throws -> (output: Tensor<Scalar>, state: Tensor<Scalar>) {
         let u0 = input.value
         guard u0.rows == inputDim else {
@@ -189,6 +193,11 @@ public final class ImplicitModel<Scalar: BLASScalar>: Layer {
         }
         if let x0 = initialState, x0.rows != hiddenDim || x0.cols != u0.cols {
             throw IDLError.shapeMismatch("the initial state must be \(hiddenDim)×\(u0.cols) (hidden × batch), got \(x0.shapeDescription)")
+        }
+        // A batch whose solver buffers alone would take more than 1 GiB: check the memory first.
+        if 16 * Double(hiddenDim) * Double(u0.cols) * Double(MemoryLayout<Scalar>.size) > 1_073_741_824 {
+            try MemoryEstimate.implicitModel(inputDim: inputDim, outputDim: outputDim, hiddenDim: hiddenDim, rank: rank, bias: bias,
+                                             batchSize: u0.cols, scalarSize: MemoryLayout<Scalar>.size).check()
         }
         let u = bias ? vcat([input, Tensor(Matrix<Scalar>.ones(1, u0.cols))]) : input
         let x = equilibrium(a: stateMatrix(), injection: matmul(B, u), activation: activation,

@@ -56,7 +56,7 @@ extension Matrix {
     @inlinable public static func + (a: Matrix, b: Matrix) -> Matrix { a.zip(b, +) }
     /// Entrywise difference a − b; the shapes must match (a mismatch stops the program).
     @inlinable public static func - (a: Matrix, b: Matrix) -> Matrix { a.zip(b, -) }
-    /// Elementwise (Hadamard) product. Matrix products are ``matmul(_:_:transposeA:transposeB:)``.
+    /// Elementwise (Hadamard) product. Matrix products are ``matmul(_:_:transposeA:transposeB:)->Matrix<T>``.
     @inlinable public static func * (a: Matrix, b: Matrix) -> Matrix { a.zip(b, *) }
     /// Entrywise quotient a / b; the shapes must match (a mismatch stops the program).
     @inlinable public static func / (a: Matrix, b: Matrix) -> Matrix { a.zip(b, /) }

@@ -8,7 +8,7 @@
 /// Input layout: one p × batch matrix per time step (see `SequenceInput.swift`; a batch-first
 /// (batch, T, p) array is the flattened (T·p) × batch matrix). Each step calls the implicit layer,
 /// so backpropagation through time runs the implicit backward (an adjoint fixed point) at every
-/// step; the gradients of A, B, C, D accumulate over the steps. ``forward(_:)`` builds that graph
+/// step; the gradients of A, B, C, D accumulate over the steps. ``forward(_:)-([Tensor<Scalar>])`` builds that graph
 /// step by step (every h_t is a node); ``last(_:)`` computes the same h_T and gradients as one
 /// fused node, which is faster.
 public final class ImplicitRNNCell<Scalar: BLASScalar>: Layer {
@@ -25,14 +25,24 @@ public final class ImplicitRNNCell<Scalar: BLASScalar>: Layer {
     /// changes the result only within the solver tolerance, and usually saves iterations.
     public var warmStart: Bool = false
 
-    /// A cell with a freshly initialised implicit layer (each matrix randn/n, as torchidl).
+    /// A cell with a freshly initialised implicit layer (each matrix randn/n, as torchidl). The
+    /// options are those of the implicit layer, as in
+    /// ``ImplicitModel/init(inputDim:outputDim:hiddenDim:bias:noD:rank:kappa:wellPosedness:activation:solver:maxIterations:tolerance:gradMaxIterations:gradTolerance:using:)``.
     /// - Parameters:
     ///   - inputDim: features per step, p.
     ///   - implicitHiddenDim: the implicit layer's state dimension n.
     ///   - hiddenDim: the recurrent state dimension h.
-    ///   - bias, noD, rank, kappa, wellPosedness, activation, solver, maxIterations, tolerance,
-    ///     gradMaxIterations, gradTolerance: options of the implicit layer, as in
-    ///     ``ImplicitModel/init(inputDim:outputDim:hiddenDim:bias:noD:rank:kappa:wellPosedness:activation:solver:maxIterations:tolerance:gradMaxIterations:gradTolerance:using:)``.
+    ///   - bias: append a constant-one row to the layer's input [x_t; h_{t−1}].
+    ///   - noD: drop the layer's feedthrough D.
+    ///   - rank: a low-rank A = L Rᵀ of this rank (nil: dense A).
+    ///   - kappa: the radius κ of the well-posedness constraint ‖A‖∞ ≤ κ.
+    ///   - wellPosedness: how A is kept well-posed.
+    ///   - activation: the activation φ.
+    ///   - solver: the fixed-point solver of the forward and backward solves.
+    ///   - maxIterations: iteration budget of each forward solve.
+    ///   - tolerance: tolerance of each forward solve.
+    ///   - gradMaxIterations: iteration budget of each backward (adjoint) solve.
+    ///   - gradTolerance: tolerance of each backward solve.
     ///   - generator: the seeded generator for the initial weights.
     /// - Throws: ``IDLError/invalidArgument(_:)`` for non-positive dimensions or bad options.
     public convenience init(inputDim: Int, implicitHiddenDim: Int, hiddenDim: Int,
@@ -91,7 +101,7 @@ public final class ImplicitRNNCell<Scalar: BLASScalar>: Layer {
 
     /// Runs the cell over a sequence batch and returns only the last state h_T (h × batch), as
     /// **one** node of the graph with a hand-written backpropagation through time. Values and
-    /// gradients are those of ``forward(_:)`` (the same fixed points forward and, at every step,
+    /// gradients are those of ``forward(_:)-([Tensor<Scalar>])`` (the same fixed points forward and, at every step,
     /// the same adjoint fixed point V_t = Φ′_t ∘ (Aᵀ V_t + Cᵀ ∂L/∂h_t) backward), but the weight
     /// gradients are summed over the steps in one product each,
     ///
@@ -104,7 +114,7 @@ public final class ImplicitRNNCell<Scalar: BLASScalar>: Layer {
     /// which the CPU's arithmetic is about a hundred times slower; the backward pass flushes them
     /// to zero at every step (as a flush-to-zero CPU mode would), a change far below rounding.
     /// - Parameter steps: one p × batch tensor per time step.
-    /// - Throws: as ``forward(_:)``.
+    /// - Throws: as ``forward(_:)-([Tensor<Scalar>])``.
     public func last(_ steps: [Tensor<Scalar>]) throws -> Tensor<Scalar> {
         let m = try validateSequence(steps.map(\.value), features: inputDim, model: "ImplicitRNNCell")
         let layer = self.layer
@@ -196,14 +206,14 @@ public final class ImplicitRNNCell<Scalar: BLASScalar>: Layer {
     }
 
     /// Runs the cell over plain step matrices (no gradient with respect to the input).
-    /// - Throws: as ``forward(_:)``.
+    /// - Throws: as ``forward(_:)-([Tensor<Scalar>])``.
     public func forward(_ steps: [Matrix<Scalar>]) throws -> (outputs: [Tensor<Scalar>], last: Tensor<Scalar>) {
         try forward(steps.map { Tensor($0) })
     }
 
     /// The `Layer` entry point: a flattened (T·p) × batch input (steps stacked, step 0 on top —
     /// the bytes of a batch-first (batch, T, p) array) to the last state h_T (h × batch).
-    /// - Throws: as ``forward(_:)``, and ``IDLError/shapeMismatch(_:)`` when the rows are not a
+    /// - Throws: as ``forward(_:)-([Tensor<Scalar>])``, and ``IDLError/shapeMismatch(_:)`` when the rows are not a
     ///   multiple of p.
     public func callAsFunction(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
         try last(try sequenceSteps(fromFlattened: input, features: inputDim))
@@ -215,7 +225,7 @@ public final class ImplicitRNNCell<Scalar: BLASScalar>: Layer {
 ///
 /// Input: a sequence batch, one p × batch matrix per time step (`[Matrix]` or `[Tensor]`), e.g.
 /// ``SequenceBatch/steps``; a batch-first (batch, T, p) numpy array maps onto it as
-/// `steps[t] = x[:, t, :]ᵀ` (see ``sequenceSteps(fromFlattened:features:)``). Output: q × batch.
+/// `steps[t] = x[:, t, :]ᵀ` (see ``sequenceSteps(fromFlattened:features:)->[Matrix<T>]``). Output: q × batch.
 public final class ImplicitRNN<Scalar: BLASScalar>: Layer {
     /// The recurrent cell (torchidl's `recurrent`).
     public let recurrent: ImplicitRNNCell<Scalar>
@@ -240,8 +250,17 @@ public final class ImplicitRNN<Scalar: BLASScalar>: Layer {
     ///   - outputDim: outputs q.
     ///   - implicitHiddenDim: the implicit layer's state dimension n.
     ///   - hiddenDim: the recurrent state dimension h.
-    ///   - bias, noD, rank, kappa, wellPosedness, activation, solver, maxIterations, tolerance,
-    ///     gradMaxIterations, gradTolerance: options of the implicit layer (see ``ImplicitModel``).
+    ///   - bias: append a constant-one row to the layer's input [x_t; h_{t−1}].
+    ///   - noD: drop the layer's feedthrough D.
+    ///   - rank: a low-rank A = L Rᵀ of this rank (nil: dense A).
+    ///   - kappa: the radius κ of the well-posedness constraint ‖A‖∞ ≤ κ.
+    ///   - wellPosedness: how A is kept well-posed.
+    ///   - activation: the activation φ.
+    ///   - solver: the fixed-point solver of the forward and backward solves.
+    ///   - maxIterations: iteration budget of each forward solve.
+    ///   - tolerance: tolerance of each forward solve.
+    ///   - gradMaxIterations: iteration budget of each backward (adjoint) solve.
+    ///   - gradTolerance: tolerance of each backward solve.
     ///   - generator: the seeded generator.
     /// - Throws: ``IDLError/invalidArgument(_:)`` for non-positive dimensions or bad options.
     public convenience init(inputDim: Int, outputDim: Int, implicitHiddenDim: Int, hiddenDim: Int,
@@ -273,13 +292,13 @@ public final class ImplicitRNN<Scalar: BLASScalar>: Layer {
     /// The forward pass on a sequence batch: linear(h_T), q × batch.
     /// - Parameter steps: one p × batch tensor per time step (pass `requiresGrad: true` leaves
     ///   to get ∂L/∂x_t).
-    /// - Throws: as ``ImplicitRNNCell/forward(_:)``.
+    /// - Throws: as ``ImplicitRNNCell/forward(_:)-([Tensor<Scalar>])``.
     public func callAsFunction(_ steps: [Tensor<Scalar>]) throws -> Tensor<Scalar> {
         try linear(recurrent.last(steps))
     }
 
     /// The forward pass on plain step matrices (e.g. ``SequenceBatch/steps``).
-    /// - Throws: as ``ImplicitRNNCell/forward(_:)``.
+    /// - Throws: as ``ImplicitRNNCell/forward(_:)-([Tensor<Scalar>])``.
     public func callAsFunction(_ steps: [Matrix<Scalar>]) throws -> Tensor<Scalar> {
         try self(steps.map { Tensor($0) })
     }
@@ -292,7 +311,7 @@ public final class ImplicitRNN<Scalar: BLASScalar>: Layer {
     }
 
     /// Inference on plain step matrices: q × batch.
-    /// - Throws: as ``ImplicitRNNCell/forward(_:)``.
+    /// - Throws: as ``ImplicitRNNCell/forward(_:)-([Tensor<Scalar>])``.
     public func predict(_ steps: [Matrix<Scalar>]) throws -> Matrix<Scalar> {
         try self(steps).value
     }

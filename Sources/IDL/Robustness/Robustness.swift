@@ -105,14 +105,13 @@ public func certifiedRobustAccuracy<T: BLASScalar>(scores: Matrix<T>, labels: [I
 public enum Attack {
     /// Fast gradient sign method (Goodfellow et al.): u' = clip(u + ε·sign(∇_u L)), with L the
     /// cross-entropy of the model's scores against the labels.
-    ///
     /// - Parameters:
-    ///   - model: The classifier under attack (run in its current training mode).
-    ///   - inputs: The clean inputs, features × samples.
-    ///   - labels: The true class of each sample.
-    ///   - epsilon: The ℓ∞ radius ε (≥ 0).
-    ///   - range: The valid input range to clip to (e.g. −1...1 or 0...1), or nil.
-    /// - Returns: The perturbed inputs, same shape as `inputs`.
+    ///   - model: the classifier under attack (any layer: explicit, implicit, SIM).
+    ///   - inputs: the clean inputs, one column per sample.
+    ///   - labels: the true label of each column.
+    ///   - epsilon: the radius ε of the ℓ∞ ball.
+    ///   - range: the valid input range to clip to (e.g. −1...1 or 0...1), or nil.
+    /// - Returns: the adversarial inputs, the shape of `inputs`.
     /// - Throws: ``IDLError/invalidArgument(_:)`` for ε < 0 or a label outside the classes;
     ///   ``IDLError/shapeMismatch(_:)`` if the labels do not match the samples; whatever the
     ///   model's forward pass throws.

@@ -82,8 +82,9 @@ extension SIMSolver {
     /// 3. (C, D): for each row y of Y, the same row problem with `lambdaOutput` and no constraint.
     ///
     /// Progress counts rows over both stages (n + q in all).
-    /// - Throws: ``IDLError/invalidArgument(_:)`` for κ ∉ (0, 1), negative λ or threshold, and
-    ///   whatever the stage solver throws.
+    /// - Throws: ``IDLError/invalidArgument(_:)`` for κ ∉ (0, 1), negative λ or threshold, or a
+    ///   fit too large for the memory available (``MemoryEstimate/sim(stateCount:inputCount:outputCount:sampleCount:scalarSize:threads:)``),
+    ///   and whatever the stage solver throws.
     public func fit<T: BLASScalar>(_ states: SIMStates<T>, progress: SIMProgress? = nil) throws -> SIMFit<T> {
         try runTwoStageSIM(self, states, progress: progress) { f, t, n, l, c, p in
             try fitStage(features: f, targets: t, stateCount: n, lambda: l, constraint: c, progress: p)
@@ -103,6 +104,10 @@ func runTwoStageSIM<T: BLASScalar, S: SIMSolver>(
                                    zeroThreshold: zeroThreshold, wellPosedness: wellPosedness)
     let n = states.stateCount, p = states.inputCount, q = states.outputCount
     let total = n + q
+    var need = MemoryEstimate.sim(stateCount: n, inputCount: p, outputCount: q, sampleCount: states.sampleCount,
+                                  scalarSize: MemoryLayout<T>.size)
+    need.parts.removeFirst()  // the states themselves are already in memory
+    try need.check()
     var report = SIMReport()
 
     let start1 = ContinuousClock.now
