@@ -73,4 +73,20 @@ import IDL
         }
         #expect(throws: IDLError.self) { try Attack.pgd(model, inputs: x, labels: labels, epsilon: -1, stepSize: 0.1, steps: 1) }
     }
+
+    @Test func certifiedAccuracyRefusesBadLabelsAndRadii() throws {
+        let scores = try Matrix<Float>(rows: 3, cols: 2, storage: [3, 0, 0, 0, 2, 0])
+        // Both samples are right with margins 3 and 2: certified while 2·L·ε < 2.
+        #expect(try certifiedRobustAccuracy(scores: scores, labels: [0, 1], epsilon: 0.4, lipschitz: 1) == 1)
+        #expect(try certifiedRobustAccuracy(scores: scores, labels: [0, 1], epsilon: 1.2, lipschitz: 1) == 0.5)
+        expectFailure(["label 3 of sample 1", "0..<3"]) {
+            _ = try certifiedRobustAccuracy(scores: scores, labels: [0, 3], epsilon: 0.1, lipschitz: 1)
+        }
+        expectFailure(["label -1 of sample 0"]) {
+            _ = try certifiedRobustAccuracy(scores: scores, labels: [-1, 0], epsilon: 0.1, lipschitz: 1)
+        }
+        expectFailure(["ε = -0.1"]) {
+            _ = try certifiedRobustAccuracy(scores: scores, labels: [0, 1], epsilon: -0.1, lipschitz: 1)
+        }
+    }
 }

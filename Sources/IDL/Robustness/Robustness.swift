@@ -84,11 +84,21 @@ public struct LipschitzCertificate: Sendable, CustomStringConvertible {
 ///   - epsilon: The ℓ∞ radius ε of the input perturbations.
 ///   - lipschitz: The ℓ∞ Lipschitz constant L of the scores with respect to the inputs.
 /// - Returns: The certified share in [0, 1] (0 for no samples).
-/// - Throws: ``IDLError/shapeMismatch(_:)`` if there is not one label per column of scores.
+/// - Throws: ``IDLError/shapeMismatch(_:)`` if there is not one label per column of scores;
+///   ``IDLError/invalidArgument(_:)`` for a label outside 0..<classes, or a negative or
+///   non-finite ε or L.
 /// - Complexity: O(classes · samples).
 public func certifiedRobustAccuracy<T: BLASScalar>(scores: Matrix<T>, labels: [Int], epsilon: Double, lipschitz: Double) throws -> Double {
     guard scores.cols == labels.count else {
         throw IDLError.shapeMismatch("certified accuracy: \(scores.cols) samples of scores but \(labels.count) labels")
+    }
+    if let bad = labels.firstIndex(where: { !(0..<scores.rows).contains($0) }) {
+        throw IDLError.invalidArgument(
+            "certified accuracy: label \(labels[bad]) of sample \(bad) is outside 0..<\(scores.rows) (one score row per class); labels must count classes from 0")
+    }
+    guard epsilon >= 0, epsilon.isFinite, lipschitz >= 0, lipschitz.isFinite else {
+        throw IDLError.invalidArgument(
+            "certified accuracy: ε and the Lipschitz constant must be finite and ≥ 0, got ε = \(epsilon), L = \(lipschitz)")
     }
     let needed = 2 * lipschitz * epsilon
     var certified = 0
