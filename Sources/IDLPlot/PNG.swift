@@ -189,8 +189,8 @@ public struct PNGImage: Equatable, Sendable {
     ///   - bytes: The complete contents of a PNG file.
     ///   - name: What error messages call the data (a path, for instance).
     /// - Returns: The image, 8 bits per channel.
-    /// - Throws: ``IDL/IDLError/io(_:)`` if the bytes are not a valid PNG;
-    ///   ``IDL/IDLError/unsupported(_:)`` for interlaced images or sides above 16384.
+    /// - Throws: `IDLError.io` if the bytes are not a valid PNG;
+    ///   `IDLError.unsupported` for interlaced images or sides above 16384.
     public static func decode(_ bytes: [UInt8], name: String = "PNG data") throws -> PNGImage {
         let header = try validatePNG(bytes, name: name)
         let source = ByteSource(bytes)

@@ -4,7 +4,7 @@ import Foundation
 /// hold is refused with a clear error instead of ending in an out-of-memory kill halfway through.
 ///
 /// The estimates count the large buffers (matrices that grow with the dimensions and the batch),
-/// not the small constant overheads, and err on the generous side. ``check(_:)`` compares the
+/// not the small constant overheads, and err on the generous side. ``check(available:)`` compares the
 /// total with ``SystemMemory/availableBytes`` and throws when it does not fit.
 public struct MemoryEstimate: Sendable, CustomStringConvertible {
     /// What the memory is for, e.g. "training ImplicitModel(p=784, q=10, n=100), batch 64".
@@ -63,12 +63,12 @@ public struct MemoryEstimate: Sendable, CustomStringConvertible {
     /// Anderson memory slot).
     ///
     /// - Parameters:
-    ///   - inputDim: p.
-    ///   - outputDim: q.
-    ///   - hiddenDim: n.
+    ///   - p: the input dimension (`inputDim`).
+    ///   - q: the output dimension (`outputDim`).
+    ///   - n: the hidden dimension (`hiddenDim`).
     ///   - rank: r for A = L Rᵀ (two n×r factors instead of n×n), or nil.
     ///   - bias: whether a constant row is appended to the input.
-    ///   - batchSize: m, samples per forward pass.
+    ///   - m: the batch size (`batchSize`), samples per forward pass.
     ///   - scalarSize: bytes per number (4 for Float, 8 for Double).
     ///   - solverBuffers: the solver's n×m work matrices.
     public static func implicitModel(inputDim p: Int, outputDim q: Int, hiddenDim n: Int, rank: Int? = nil, bias: Bool = false,
