@@ -16,9 +16,10 @@ import Glibc
 /// reader loads the file into memory and checks the signature, the header, every chunk's
 /// length and CRC, the chunk order, and the compressed image data itself (inflated by zlib
 /// to check its size and row filters) before libpng sees it; damaged files throw
-/// `IDLError.io`.
-/// libpng's error callback, should it ever run, stops the program with libpng's message
-/// rather than jumping through Swift frames.
+/// `IDLError.io`. Should libpng still find fault while reading, its error returns through
+/// small C functions (in the CPNG module) that hold libpng's jump target, and becomes
+/// `IDLError.io` too. When writing, libpng's error callback, should it ever run, stops the
+/// program with libpng's message rather than jumping through Swift frames.
 ///
 /// **Determinism.** The encoder writes no time stamp or text chunks and uses fixed zlib and
 /// filter settings, so the same pixels always give the same bytes.
@@ -194,8 +195,16 @@ public struct PNGImage: Equatable, Sendable {
     public static func decode(_ bytes: [UInt8], name: String = "PNG data") throws -> PNGImage {
         let header = try validatePNG(bytes, name: name)
         let source = ByteSource(bytes)
-        let ver = png_get_libpng_ver(nil)
-        guard let png = png_create_read_struct(ver, nil, pngErrorCallback, pngWarningCallback) else {
+        // libpng's errors come back as return values of the C helpers in CPNG's shim.h, with
+        // the message here (libpng would otherwise longjmp through Swift frames).
+        let error = UnsafeMutablePointer<idl_png_error>.allocate(capacity: 1)
+        error.initialize(to: idl_png_error())
+        defer { error.deallocate() }
+        func failure() -> IDLError {
+            let message = withUnsafeBytes(of: error.pointee.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            return IDLError.io("\(name): libpng cannot decode it: \(message) (corrupt or unusual PNG file)")
+        }
+        guard let png = idl_png_create_read_struct(error) else {
             fatalError("libpng could not allocate a read structure (out of memory)")
         }
         var pngOpt: png_structp? = png
@@ -203,11 +212,8 @@ public struct PNGImage: Equatable, Sendable {
         defer { png_destroy_read_struct(&pngOpt, &info, nil) }
         guard info != nil else { fatalError("libpng could not allocate an info structure (out of memory)") }
         png_set_read_fn(png, Unmanaged.passUnretained(source).toOpaque(), pngReadCallback)
-        png_set_benign_errors(png, 1)   // recoverable problems in ancillary chunks are warnings
-        png_read_info(png, info)
-        png_set_expand(png)      // palette → RGB, grey < 8 bits → 8 bits, tRNS → alpha
-        png_set_strip_16(png)    // 16 → 8 bits
-        png_read_update_info(png, info)
+        // Palette → RGB, grey < 8 bits → 8 bits, tRNS → alpha, 16 → 8 bits.
+        guard idl_png_read_header(png, info) != 0 else { throw failure() }
         let channels = Int(png_get_channels(png, info))
         let rowBytes = Int(png_get_rowbytes(png, info))
         let w = header.width, h = header.height
@@ -215,11 +221,11 @@ public struct PNGImage: Equatable, Sendable {
             throw IDLError.unsupported("\(name): unexpected decoded layout (\(channels) channels, \(rowBytes) bytes per row)")
         }
         var pixels = [UInt8](repeating: 0, count: rowBytes * h)
-        pixels.withUnsafeMutableBufferPointer { buf in
+        let read = pixels.withUnsafeMutableBufferPointer { buf in
             var rows: [png_bytep?] = (0..<h).map { buf.baseAddress! + $0 * rowBytes }
-            rows.withUnsafeMutableBufferPointer { r in png_read_image(png, r.baseAddress) }
+            return rows.withUnsafeMutableBufferPointer { r in idl_png_read_rows(png, r.baseAddress) }
         }
-        png_read_end(png, nil)
+        guard read != 0 else { throw failure() }
         let decoded: ColorType = [1: .gray, 2: .grayAlpha, 3: .rgb, 4: .rgba][channels]!
         return PNGImage(unchecked: w, h, decoded, header.colorType, header.bitDepth, pixels)
     }
@@ -242,7 +248,12 @@ public struct PNGImage: Equatable, Sendable {
             guard length <= 0x7FFF_FFFF, offset + 12 + length <= b.count else {
                 throw IDLError.io("\(name): chunk at byte \(offset) claims \(length) bytes but the file ends first (truncated file?)")
             }
-            let type = String(decoding: b[(offset + 4)..<(offset + 8)], as: UTF8.self)
+            let typeBytes = b[(offset + 4)..<(offset + 8)]
+            guard typeBytes.allSatisfy({ (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) }) else {
+                let hex = typeBytes.map { String(format: "%02x", $0) }.joined(separator: " ")
+                throw IDLError.io("\(name): chunk at byte \(offset) has the type bytes \(hex), not four ASCII letters (corrupt file)")
+            }
+            let type = String(decoding: typeBytes, as: UTF8.self)
             let stored = UInt32(u32(offset + 8 + length))
             let computed = crc32(b, from: offset + 4, count: length + 4)
             guard stored == computed else { throw IDLError.io("\(name): CRC mismatch in chunk \(type) at byte \(offset) (corrupt file)") }

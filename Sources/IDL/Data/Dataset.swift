@@ -195,6 +195,27 @@ public enum MNISTFormat {
                            scaling: scaling, classNames: classNames)
     }
 
+    /// Builds a data set from the contents of an image file and a label file held in memory
+    /// (each plain or gzip-compressed), validating both as
+    /// ``load(_:from:scaling:classNames:as:)`` does for files.
+    /// - Parameters:
+    ///   - imageFile: the contents of an `idx3-ubyte` file (shape count × rows × cols).
+    ///   - labelFile: the contents of an `idx1-ubyte` file (shape count).
+    ///   - scaling: how pixel bytes become numbers (default [0, 1]).
+    ///   - classNames: names of the classes (digits by default); labels must be below their count.
+    ///   - type: `Float` or `Double`.
+    /// - Throws: ``IDLError/io(_:)`` for corrupt or mismatched contents, as
+    ///   ``load(_:from:scaling:classNames:as:)``.
+    public static func dataset<T: BLASScalar>(
+        imageFile: Data, labelFile: Data, scaling: PixelScaling = .unit,
+        classNames: [String] = (0..<10).map(String.init), as type: T.Type = T.self
+    ) throws -> Dataset<T> {
+        let labels = try IDXArray(fileContents: labelFile, source: "label file")
+        let images = try IDXArray(fileContents: imageFile, source: "image file")
+        return try dataset(images: images, labels: labels, imagesName: "image file", labelsName: "label file",
+                           scaling: scaling, classNames: classNames)
+    }
+
     /// Builds a data set from parsed image and label IDX arrays (validating both).
     static func dataset<T: BLASScalar>(
         images: IDXArray, labels: IDXArray, imagesName: String, labelsName: String,
@@ -206,7 +227,11 @@ public enum MNISTFormat {
         guard labels.elementType == .uint8, labels.shape.count == 1 else {
             throw IDLError.io("\(labelsName): expected unsigned-byte labels of shape (count) (magic 00 00 08 01), found type \(labels.elementType) with shape \(labels.shape)")
         }
-        let count = images.shape[0], features = images.shape[1] * images.shape[2]
+        let count = images.shape[0]
+        let (features, overflow) = images.shape[1].multipliedReportingOverflow(by: images.shape[2])
+        guard images.shape[1] >= 1, images.shape[2] >= 1, !overflow else {
+            throw IDLError.io("\(imagesName): images of \(images.shape[1])×\(images.shape[2]) pixels; each image needs at least one pixel and fewer than 2^63, so the header is corrupt")
+        }
         guard labels.shape[0] == count else {
             throw IDLError.io("\(labelsName) has \(labels.shape[0]) labels but \(imagesName) has \(count) images; the files do not belong together")
         }
@@ -355,22 +380,62 @@ public enum CIFAR {
         return directory
     }
 
+    /// Decodes CIFAR-10 records held in memory: the contents of a batch file (plain or
+    /// gzip-compressed), or of several concatenated, as ``load10(_:from:scaling:as:)`` reads them.
+    /// - Parameters:
+    ///   - records: 3 073-byte records (a label byte, then 3 072 pixel bytes).
+    ///   - scaling: pixel scaling, default [0, 1].
+    ///   - type: `Float` or `Double`.
+    /// - Throws: ``IDLError/io(_:)`` if the size is not a whole number of records, the gzip data
+    ///   is corrupt, or a label is ≥ 10.
+    public static func decode10<T: BLASScalar>(
+        _ records: Data, scaling: PixelScaling = .unit, as type: T.Type = T.self
+    ) throws -> Dataset<T> {
+        try decode([("CIFAR-10 data", records)], labelBytes: 1, labelIndex: 0,
+                   classNames: cifar10ClassNames, scaling: scaling)
+    }
+
+    /// Decodes CIFAR-100 records held in memory: the contents of `train.bin` or `test.bin`
+    /// (plain or gzip-compressed), as ``load100(_:from:labels:scaling:as:)`` reads them, but
+    /// without class names.
+    /// - Parameters:
+    ///   - records: 3 074-byte records (coarse label, fine label, 3 072 pixel bytes).
+    ///   - labels: `.fine` (100 classes, default) or `.coarse` (20 superclasses).
+    ///   - scaling: pixel scaling, default [0, 1].
+    ///   - type: `Float` or `Double`.
+    /// - Throws: as ``decode10(_:scaling:as:)``, for labels ≥ 100 (fine) or ≥ 20 (coarse).
+    public static func decode100<T: BLASScalar>(
+        _ records: Data, labels: Labels = .fine, scaling: PixelScaling = .unit, as type: T.Type = T.self
+    ) throws -> Dataset<T> {
+        try decode([("CIFAR-100 data", records)], labelBytes: 2, labelIndex: labels == .fine ? 1 : 0,
+                   classCount: labels == .fine ? 100 : 20, classNames: [], scaling: scaling)
+    }
+
     /// Reads and concatenates record files.
     static func load<T: BLASScalar>(
         files: [URL], labelBytes: Int, labelIndex: Int, classCount: Int? = nil, classNames: [String],
         scaling: PixelScaling
     ) throws -> Dataset<T> {
+        let contents = try files.map { url in (url.path, try BinaryIO.readFile(url, what: "CIFAR batch file")) }
+        return try decode(contents, labelBytes: labelBytes, labelIndex: labelIndex, classCount: classCount,
+                          classNames: classNames, scaling: scaling)
+    }
+
+    /// Decodes and concatenates the contents of record files (each plain or gzip-compressed).
+    static func decode<T: BLASScalar>(
+        _ files: [(name: String, raw: Data)], labelBytes: Int, labelIndex: Int, classCount: Int? = nil,
+        classNames: [String], scaling: PixelScaling
+    ) throws -> Dataset<T> {
         let pixels = 3 * 32 * 32
         let recordSize = labelBytes + pixels
         let classes = classCount ?? classNames.count
-        var contents: [(url: URL, bytes: [UInt8])] = []
-        for url in files {
-            let raw = try BinaryIO.readFile(url, what: "CIFAR batch file")
-            let bytes = Gzip.isCompressed(raw) ? try Gzip.decompress(raw, source: url.path) : [UInt8](raw)
+        var contents: [(name: String, bytes: [UInt8])] = []
+        for (name, raw) in files {
+            let bytes = Gzip.isCompressed(raw) ? try Gzip.decompress(raw, source: name) : [UInt8](raw)
             guard bytes.count % recordSize == 0 else {
-                throw IDLError.io("\(url.path): \(bytes.count) bytes is not a whole number of \(recordSize)-byte records (\(labelBytes) label byte\(labelBytes > 1 ? "s" : "") + 3072 pixels); the file is truncated or not the binary CIFAR format")
+                throw IDLError.io("\(name): \(bytes.count) bytes is not a whole number of \(recordSize)-byte records (\(labelBytes) label byte\(labelBytes > 1 ? "s" : "") + 3072 pixels); the file is truncated or not the binary CIFAR format")
             }
-            contents.append((url, bytes))
+            contents.append((name, bytes))
         }
         let total = contents.reduce(0) { $0 + $1.bytes.count / recordSize }
         var labels: [Int] = []
@@ -378,12 +443,12 @@ public enum CIFAR {
         let table = (0..<256).map { scaling.value(UInt8($0)) as T }
         var storage = [T](repeating: 0, count: total * pixels)
         var column = 0
-        for (url, bytes) in contents {
+        for (name, bytes) in contents {
             let n = bytes.count / recordSize
             for r in 0..<n {
                 let label = Int(bytes[r * recordSize + labelIndex])
                 guard label < classes else {
-                    throw IDLError.io("\(url.path): record \(r) has label \(label), expected below \(classes); is this the right CIFAR variant (10 vs 100)?")
+                    throw IDLError.io("\(name): record \(r) has label \(label), expected below \(classes); is this the right CIFAR variant (10 vs 100)?")
                 }
                 labels.append(label)
             }

@@ -51,9 +51,18 @@ public struct IDXArray: Sendable {
     ///   number, data size that disagrees with the header), ``IDLError/unsupported(_:)`` for an
     ///   unknown type code.
     public init(contentsOf url: URL) throws {
-        let raw = try BinaryIO.readFile(url, what: "IDX file")
-        let bytes = Gzip.isCompressed(raw) ? try Gzip.decompress(raw, source: url.path) : [UInt8](raw)
-        try self.init(idxBytes: bytes, source: url.path)
+        try self.init(fileContents: try BinaryIO.readFile(url, what: "IDX file"), source: url.path)
+    }
+
+    /// Parses the contents of an IDX file held in memory, decompressing them first if they are
+    /// gzip-compressed (by content).
+    /// - Parameters:
+    ///   - fileContents: the bytes of the file, plain or gzip-compressed.
+    ///   - source: a name for error messages.
+    /// - Throws: as ``init(contentsOf:)``.
+    public init(fileContents raw: Data, source: String = "IDX data") throws {
+        let bytes = Gzip.isCompressed(raw) ? try Gzip.decompress(raw, source: source) : [UInt8](raw)
+        try self.init(idxBytes: bytes, source: source)
     }
 
     /// Parses the (decompressed) contents of an IDX file.
@@ -85,8 +94,11 @@ public struct IDXArray: Sendable {
         guard let count = BinaryIO.elementCount(shape) else {
             throw IDLError.io("\(source): shape \(shape) is too large")
         }
-        let needed = count * type.byteCount
+        let (needed, overflow) = count.multipliedReportingOverflow(by: type.byteCount)
         let found = bytes.count - headerSize
+        guard !overflow else {
+            throw IDLError.io("\(source): shape \(shape) of \(type.byteCount)-byte elements needs more than Int.max bytes; the header is corrupt")
+        }
         guard needed == found else {
             let why = found < needed ? "the file is truncated; download or copy it again" : "the file has extra bytes after the data; it is corrupt"
             throw IDLError.io("\(source): shape \(shape) needs \(needed) data bytes, found \(found) (\(why))")

@@ -80,24 +80,37 @@ public enum Gzip {
         bytes.count >= 2 && bytes[bytes.startIndex] == 0x1f && bytes[bytes.startIndex + 1] == 0x8b
     }
 
+    /// The default bound on the decompressed size, 4 GiB: far above the largest data set
+    /// file read here (CIFAR-100's `train.bin`, 150 MB), far below what a "gzip bomb" of a few
+    /// megabytes would otherwise expand to.
+    public static let defaultLimit = 1 << 32
+
     /// Decompresses a gzip (or zlib) stream, including files of several concatenated gzip
     /// members, as `gzip -d` does.
     /// - Parameters:
     ///   - compressed: the compressed bytes.
     ///   - source: a name for error messages (usually the file path).
+    ///   - limit: the most bytes the output may have (default ``defaultLimit``); a stream that
+    ///     expands beyond it is refused before more memory is taken.
     /// - Returns: the decompressed bytes.
-    /// - Throws: ``IDLError/io(_:)`` when the stream is corrupt or ends early (truncated file).
-    public static func decompress(_ compressed: Data, source: String = "gzip data") throws -> [UInt8] {
+    /// - Throws: ``IDLError/io(_:)`` when the stream is corrupt or ends early (truncated file)
+    ///   or expands to more than `limit` bytes.
+    public static func decompress(_ compressed: Data, source: String = "gzip data", limit: Int = defaultLimit) throws -> [UInt8] {
         if compressed.isEmpty { return [] }
         // The last four bytes of a gzip member hold the uncompressed size modulo 2^32: a good
-        // first guess for the output buffer. It is trusted only up to a plausible size, since
-        // a corrupt trailer may lie; beyond that the buffer grows as output arrives.
-        var capacity = max(compressed.count * 2, 1 << 16)
+        // first guess for the output buffer. A corrupt trailer may lie, so the guess is capped
+        // by deflate's largest possible expansion (about 1032:1) and by `limit`; the buffer
+        // grows as output arrives.
+        let plausible = compressed.count.multipliedReportingOverflow(by: 1032)
+        let limit = max(limit, 0)
+        let tooLarge = IDLError.io("\(source): the compressed data expands to more than \(limit) bytes, the limit for decompression; the file is corrupt or not a data file (pass a larger limit if it is genuine)")
+        let ceiling = min(plausible.overflow ? Int.max : plausible.partialValue, limit == Int.max ? limit : limit + 1)
+        var capacity = min(max(compressed.count * 2, 1 << 16), ceiling)
         if compressed.count >= 18 {
             let e = compressed.endIndex
             let isize = Int(compressed[e - 4]) | Int(compressed[e - 3]) << 8
                 | Int(compressed[e - 2]) << 16 | Int(compressed[e - 1]) << 24
-            if isize > 0 && isize <= max(compressed.count * 16, 1 << 26) { capacity = isize }
+            if isize > 0 { capacity = min(isize, ceiling) }
         }
         var output = [UInt8](repeating: 0, count: capacity)
         var produced = 0
@@ -111,7 +124,10 @@ public enum Gzip {
             var consumed = 0
             while true {
                 if produced == output.count {
-                    output.append(contentsOf: [UInt8](repeating: 0, count: max(output.count / 2, 1 << 16)))
+                    guard output.count <= limit else {
+                        throw tooLarge
+                    }
+                    output.append(contentsOf: [UInt8](repeating: 0, count: min(max(output.count / 2, 1 << 16), (limit - output.count) + 1)))
                 }
                 let inAvailable = min(input.count - consumed, Int(UInt32.max))
                 let outAvailable = min(output.count - produced, Int(UInt32.max))
@@ -145,6 +161,9 @@ public enum Gzip {
                     throw IDLError.io("\(source): the compressed data is corrupt (zlib: \(message)); download or copy the file again")
                 }
             }
+        }
+        guard produced <= limit else {
+            throw tooLarge
         }
         output.removeSubrange(produced...)
         return output
@@ -203,16 +222,22 @@ enum BinaryIO {
         }
     }
 
-    /// Product of dimensions, or nil on overflow or negative entries.
+    /// Product of dimensions, or nil for a negative entry or a shape too large for `Int`.
+    ///
+    /// "Too large" ignores zeros: the product of the non-zero dimensions must fit too, since
+    /// readers compute partial products (rows × columns of a matrix view) of shapes such as
+    /// (0, 2⁴⁰, 2⁴⁰), whose element count is 0 but whose trailing dimensions overflow.
     static func elementCount(_ shape: [Int]) -> Int? {
-        var n = 1
+        var nonZero = 1
+        var hasZero = false
         for d in shape {
             guard d >= 0 else { return nil }
-            let (p, overflow) = n.multipliedReportingOverflow(by: d)
+            if d == 0 { hasZero = true; continue }
+            let (p, overflow) = nonZero.multipliedReportingOverflow(by: d)
             if overflow { return nil }
-            n = p
+            nonZero = p
         }
-        return n
+        return hasZero ? 0 : nonZero
     }
 
     /// A shape as numpy prints it: `(10, 16)`, `(5,)`, `()`.

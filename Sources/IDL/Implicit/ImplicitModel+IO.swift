@@ -82,14 +82,26 @@ extension ImplicitModel {
     ///   ``IDLError/shapeMismatch(_:)`` when the tensors do not fit together.
     public static func load(from url: URL, options: ImplicitModelLoadOptions = .init(),
                             solver: any FixedPointSolver = Picard()) throws -> ImplicitModel {
-        let file = try SafeTensors(contentsOf: url)
+        try load(stateDict: try SafeTensors(contentsOf: url), source: url.path, options: options, solver: solver)
+    }
+
+    /// Builds a model from tensors already read (see ``load(from:options:solver:)``), e.g. a
+    /// `.safetensors` file parsed from memory with ``SafeTensors/init(safetensorsData:source:)``.
+    /// - Parameters:
+    ///   - file: the tensors and metadata.
+    ///   - source: a name for error messages.
+    ///   - options: settings the file does not record; they win over its metadata.
+    ///   - solver: the forward fixed-point solver.
+    /// - Throws: as ``load(from:options:solver:)``.
+    public static func load(stateDict file: SafeTensors, source: String = "state_dict", options: ImplicitModelLoadOptions = .init(),
+                            solver: any FixedPointSolver = Picard()) throws -> ImplicitModel {
         let meta = file.metadata
         let has = Set(file.names)
         func matrix(_ name: String) throws -> Matrix<Scalar> {
             guard has.contains(name) else {
-                throw IDLError.io("\(url.path) has no tensor '\(name)'; an implicit model needs A (or L and R), B, C and optionally D, found \(file.names)")
+                throw IDLError.io("\(source) has no tensor '\(name)'; an implicit model needs A (or L and R), B, C and optionally D, found \(file.names)")
             }
-            return try file.matrix(name, as: Scalar.self)
+            return try nonEmpty(file.matrix(name, as: Scalar.self), name, source: source)
         }
         let lowRank = has.contains("L") && has.contains("R")
         let a = lowRank ? nil : try matrix("A")
@@ -101,7 +113,7 @@ extension ImplicitModel {
         let activation = try options.activation ?? meta["activation"].map { try IDL.activation(named: $0) } ?? ReLU()
         let wp = try options.wellPosedness ?? meta["wellposedness"].map { name in
             guard let w = WellPosedness(rawValue: name) else {
-                throw IDLError.io("\(url.path): unknown well-posedness '\(name)' in the metadata; expected one of \(WellPosedness.allCases.map(\.rawValue))")
+                throw IDLError.io("\(source): unknown well-posedness '\(name)' in the metadata; expected one of \(WellPosedness.allCases.map(\.rawValue))")
             }
             return w
         } ?? .infinityNorm
@@ -110,5 +122,15 @@ extension ImplicitModel {
             bias: bias, kappa: kappa, wellPosedness: wp, activation: activation, solver: solver,
             maxIterations: meta["mitr"].flatMap(Int.init) ?? 300, tolerance: meta["tol"].flatMap(Double.init) ?? 3e-6,
             gradMaxIterations: meta["grad_mitr"].flatMap(Int.init) ?? 300, gradTolerance: meta["grad_tol"].flatMap(Double.init) ?? 3e-6)
+    }
+
+    /// `m` if it has at least one row and one column: a model needs a hidden unit, an input
+    /// and an output, and an empty tensor with a huge other side (shape (0, 2⁴⁰) holds no bytes)
+    /// would otherwise build a model that cannot be run.
+    static func nonEmpty(_ m: Matrix<Scalar>, _ name: String, source: String) throws -> Matrix<Scalar> {
+        guard m.rows >= 1 && m.cols >= 1 else {
+            throw IDLError.shapeMismatch("\(source): tensor '\(name)' is empty (\(m.shapeDescription)); every tensor of a model needs at least one row and one column")
+        }
+        return m
     }
 }

@@ -8,6 +8,9 @@ extension Matrix {
     public var transposed: Matrix {
         var out = Matrix(rows: cols, cols: rows)
         let (r, c) = (rows, cols)
+        // An empty matrix may still have a huge side (0×2⁴⁰ from a file): nothing to copy, and
+        // the blocked loops below would spin through the empty blocks.
+        if r == 0 || c == 0 { return out }
         storage.withUnsafeBufferPointer { src in
             out.storage.withUnsafeMutableBufferPointer { dst in
                 // Blocked to stay cache friendly on large matrices.

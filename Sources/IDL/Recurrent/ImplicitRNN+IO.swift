@@ -15,12 +15,24 @@ extension ImplicitRNN {
     /// - Throws: ``IDLError/io(_:)`` for missing tensors, the shape errors of the layers.
     public static func load(from url: URL, options: ImplicitModelLoadOptions = .init(),
                             solver: any FixedPointSolver = Picard()) throws -> ImplicitRNN {
-        let file = try SafeTensors(contentsOf: url)
+        try load(stateDict: try SafeTensors(contentsOf: url), source: url.path, options: options, solver: solver)
+    }
+
+    /// Builds an ImplicitRNN from tensors already read (see ``load(from:options:solver:)``),
+    /// e.g. a `.safetensors` file parsed from memory with ``SafeTensors/init(safetensorsData:source:)``.
+    /// - Parameters:
+    ///   - file: the state_dict tensors.
+    ///   - source: a name for error messages.
+    ///   - options: κ, activation and well-posedness, which a state_dict does not record.
+    ///   - solver: the forward fixed-point solver.
+    /// - Throws: as ``load(from:options:solver:)``.
+    public static func load(stateDict file: SafeTensors, source: String = "state_dict", options: ImplicitModelLoadOptions = .init(),
+                            solver: any FixedPointSolver = Picard()) throws -> ImplicitRNN {
         func matrix(_ name: String) throws -> Matrix<Scalar> {
             guard file.tensors[name] != nil else {
-                throw IDLError.io("\(url.path) has no tensor '\(name)'; an ImplicitRNN state_dict holds recurrent.layer.A (or .L, .R), .B, .C, .D, linear.weight and linear.bias, found \(file.names)")
+                throw IDLError.io("\(source) has no tensor '\(name)'; an ImplicitRNN state_dict holds recurrent.layer.A (or .L, .R), .B, .C, .D, linear.weight and linear.bias, found \(file.names)")
             }
-            return try file.matrix(name, as: Scalar.self)
+            return try ImplicitModel<Scalar>.nonEmpty(file.matrix(name, as: Scalar.self), name, source: source)
         }
         let lowRank = file.tensors["recurrent.layer.L"] != nil
         let b = try matrix("recurrent.layer.B"), c = try matrix("recurrent.layer.C")
