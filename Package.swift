@@ -7,7 +7,7 @@ import PackageDescription
 /// Release builds let generic code (Matrix<Float>, Matrix<Double>) specialise across modules,
 /// so the tutorials, experiments and the CLI run the same fast code as the library's own tests.
 let optimise: [SwiftSetting] = [
-    .unsafeFlags(["-cross-module-optimization"], .when(configuration: .release)),
+    .unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))
 ]
 
 /// Programs under Experiments/<name>: benchmarks and the experiments that write results/.
@@ -84,34 +84,38 @@ let package = Package(
         ),
 
         // Experiments and benchmarks (run with -c release).
-    ] + experiments.map { name, dependencies in
-        .executableTarget(name: name, dependencies: dependencies, path: "Experiments/\(name)", swiftSettings: optimise)
-    } + [
-        // Tutorials: one executable per chapter (Tutorials/<chapter>/main.swift), the support
-        // library they share, and the weaver that turns each chapter into its README.md page.
-        // A new chapter is one folder plus one line in `tutorialChapters` above.
-        .target(name: "TutorialPages", path: "Tutorials/Pages"),
-        .target(
-            name: "TutorialSupport",
-            dependencies: ["IDL", "IDLPlot", "TutorialPages"],
-            path: "Tutorials/Support",
-            swiftSettings: optimise
-        ),
-        .executableTarget(name: "tutorial-pages", dependencies: ["TutorialPages"], path: "Tutorials/Weaver"),
+    ]
+        + experiments.map { name, dependencies in
+            .executableTarget(
+                name: name, dependencies: dependencies, path: "Experiments/\(name)", swiftSettings: optimise)
+        } + [
+            // Tutorials: one executable per chapter (Tutorials/<chapter>/main.swift), the support
+            // library they share, and the weaver that turns each chapter into its README.md page.
+            // A new chapter is one folder plus one line in `tutorialChapters` above.
+            .target(name: "TutorialPages", path: "Tutorials/Pages"),
+            .target(
+                name: "TutorialSupport",
+                dependencies: ["IDL", "IDLPlot", "TutorialPages"],
+                path: "Tutorials/Support",
+                swiftSettings: optimise
+            ),
+            .executableTarget(name: "tutorial-pages", dependencies: ["TutorialPages"], path: "Tutorials/Weaver"),
 
-        .testTarget(name: "IDLTests", dependencies: ["IDL"], path: "Tests/IDLTests"),
-        .testTarget(name: "IDLPlotTests", dependencies: ["IDLPlot", "IDL"], path: "Tests/IDLPlotTests"),
-        .testTarget(name: "TutorialTests", dependencies: ["TutorialPages"], path: "Tests/TutorialTests"),
-        // Fails when a public symbol of a library product lacks a doc comment; it reads the
-        // symbol graphs of the IDL and IDLPlot modules built for the tests.
-        .testTarget(name: "DocumentationTests", dependencies: ["IDL", "IDLPlot"], path: "Tests/DocumentationTests"),
-    ] + tutorialChapters.map { chapter in
-        .executableTarget(
-            name: "tutorial-\(chapter)",
-            dependencies: ["IDL", "IDLPlot", "TutorialSupport"],
-            path: "Tutorials/\(chapter)",
-            exclude: ["README.md"],  // the page generated from main.swift
-            swiftSettings: optimise
-        )
-    }
+            .testTarget(name: "IDLTests", dependencies: ["IDL"], path: "Tests/IDLTests"),
+            .testTarget(name: "IDLPlotTests", dependencies: ["IDLPlot", "IDL"], path: "Tests/IDLPlotTests"),
+            .testTarget(name: "TutorialTests", dependencies: ["TutorialPages"], path: "Tests/TutorialTests"),
+            // Fails when a public symbol of a library product lacks a doc comment; it reads the
+            // symbol graphs of the IDL and IDLPlot modules built for the tests.
+            .testTarget(
+                name: "DocumentationTests", dependencies: ["IDL", "IDLPlot"], path: "Tests/DocumentationTests"),
+        ]
+        + tutorialChapters.map { chapter in
+            .executableTarget(
+                name: "tutorial-\(chapter)",
+                dependencies: ["IDL", "IDLPlot", "TutorialSupport"],
+                path: "Tutorials/\(chapter)",
+                exclude: ["README.md"],  // the page generated from main.swift
+                swiftSettings: optimise
+            )
+        }
 )

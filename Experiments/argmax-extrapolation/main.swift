@@ -17,7 +17,8 @@ func argument(_ name: String) -> String? {
     return CommandLine.arguments[i + 1]
 }
 let quick = CommandLine.arguments.contains("--quick")
-let outputDirectory = URL(fileURLWithPath: argument("--output") ?? "results").appendingPathComponent(quick ? "quick/rnn" : "rnn")
+let outputDirectory = URL(fileURLWithPath: argument("--output") ?? "results").appendingPathComponent(
+    quick ? "quick/rnn" : "rnn")
 
 let length = 10
 let trainCount = quick ? 1000 : 8000
@@ -26,27 +27,38 @@ let epochs = quick ? 3 : 15
 let factors: [Double] = [1, 10, 100, 1_000, 10_000, 100_000]
 let batchSize = 100
 
-let (train, _) = try ArgmaxSequences.makeSplits(trainCount: trainCount, testCount: 1, length: length, seed: 1, as: Float.self)
+let (train, _) = try ArgmaxSequences.makeSplits(
+    trainCount: trainCount, testCount: 1, length: length, seed: 1, as: Float.self)
 var tests = [Double: SequenceDataset<Float>]()
 for f in factors {
-    tests[f] = try ArgmaxSequences.makeSplits(trainCount: 1, testCount: testCount, length: length, factor: f, seed: 2, as: Float.self).test
+    tests[f] = try ArgmaxSequences.makeSplits(
+        trainCount: 1, testCount: testCount, length: length, factor: f, seed: 2, as: Float.self
+    ).test
 }
-print("argmax of \(length) values: \(trainCount) training sequences in [−1, 1), \(testCount) test sequences per factor, \(epochs) epochs, Adam 0.01, batch \(batchSize)\(quick ? " (quick)" : "")")
+print(
+    "argmax of \(length) values: \(trainCount) training sequences in [−1, 1), \(testCount) test sequences per factor, \(epochs) epochs, Adam 0.01, batch \(batchSize)\(quick ? " (quick)" : "")"
+)
 
 /// Trains a sequence classifier with cross-entropy and returns its test accuracy per factor.
-@MainActor func run(_ name: String, _ model: some Layer<Float>, forward: ([Matrix<Float>]) throws -> Tensor<Float>) throws -> [Double] {
+@MainActor func run(_ name: String, _ model: some Layer<Float>, forward: ([Matrix<Float>]) throws -> Tensor<Float>)
+    throws -> [Double]
+{
     var g = SeededGenerator(seed: 3)
     let optimizer = try Adam(model.parameters, learningRate: 0.01)
     for epoch in 1...epochs {
-        var lossSum = 0.0, steps = 0
+        var lossSum = 0.0
+        var steps = 0
         for batch in try train.batches(size: batchSize, shuffledWith: &g) {
             optimizer.zeroGrad()
             let loss = try crossEntropyLoss(forward(batch.steps), batch.labels)
             loss.backward()
             optimizer.step()
-            lossSum += Double(loss.value[0, 0]); steps += 1
+            lossSum += Double(loss.value[0, 0])
+            steps += 1
         }
-        if epoch == epochs || epoch % 5 == 0 { print("\(name) epoch \(epoch): loss \(formatFixed(lossSum / Double(steps), decimals: 4))") }
+        if epoch == epochs || epoch % 5 == 0 {
+            print("\(name) epoch \(epoch): loss \(formatFixed(lossSum / Double(steps), decimals: 4))")
+        }
     }
     return try factors.map { f in
         let t = tests[f]!
@@ -62,11 +74,18 @@ let lstmAccuracy = try run("LSTM", lstm) { try lstm($0) }
 
 var table = ResultTable(columns: ["test range factor", "ImplicitRNN accuracy (%)", "LSTM accuracy (%)"])
 for (k, f) in factors.enumerated() {
-    try table.append([formatScalar(f), formatFixed(100 * implicitAccuracy[k], decimals: 1), formatFixed(100 * lstmAccuracy[k], decimals: 1)])
+    try table.append([
+        formatScalar(f), formatFixed(100 * implicitAccuracy[k], decimals: 1),
+        formatFixed(100 * lstmAccuracy[k], decimals: 1),
+    ])
 }
-try table.write(to: outputDirectory.appendingPathComponent("argmax-extrapolation"),
-                caption: "Argmax of \(length) values: trained on values in [−1, 1), tested on values in [−factor, factor). ImplicitRNN (hidden 20, implicit hidden 20, κ 0.99) and LSTM (hidden 20), \(epochs) epochs, \(trainCount) training sequences, seed fixed. Chance is \(formatFixed(100.0 / Double(length), decimals: 0)) %.")
-var plot = LinePlot(title: "Argmax extrapolation: accuracy vs test range", xLabel: "test range factor", yLabel: "accuracy (%)")
+try table.write(
+    to: outputDirectory.appendingPathComponent("argmax-extrapolation"),
+    caption:
+        "Argmax of \(length) values: trained on values in [−1, 1), tested on values in [−factor, factor). ImplicitRNN (hidden 20, implicit hidden 20, κ 0.99) and LSTM (hidden 20), \(epochs) epochs, \(trainCount) training sequences, seed fixed. Chance is \(formatFixed(100.0 / Double(length), decimals: 0)) %."
+)
+var plot = LinePlot(
+    title: "Argmax extrapolation: accuracy vs test range", xLabel: "test range factor", yLabel: "accuracy (%)")
 plot.logX = true
 try plot.add(x: factors, y: implicitAccuracy.map { 100 * $0 }, label: "ImplicitRNN", markers: true)
 try plot.add(x: factors, y: lstmAccuracy.map { 100 * $0 }, label: "LSTM", markers: true)

@@ -7,7 +7,8 @@
 import Foundation
 import IDL
 
-let directory = CommandLine.arguments.count > 1
+let directory =
+    CommandLine.arguments.count > 1
     ? URL(fileURLWithPath: CommandLine.arguments[1]) : FashionMNIST.defaultDirectory
 
 func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
@@ -27,13 +28,16 @@ do {
         var times: [Double] = []
         var shape = ""
         for _ in 0..<5 {
-            times.append(try seconds {
-                let d = try FashionMNIST.load(split, from: directory, as: Float.self)
-                shape = "\(d.inputs.shapeDescription), \(d.count) labels"
-            })
+            times.append(
+                try seconds {
+                    let d = try FashionMNIST.load(split, from: directory, as: Float.self)
+                    shape = "\(d.inputs.shapeDescription), \(d.count) labels"
+                })
         }
         swiftTimes[split] = median(times)
-        print("  Swift  \(split.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0)): \(ms(median(times)))  (\(shape))")
+        print(
+            "  Swift  \(split.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0)): \(ms(median(times)))  (\(shape))"
+        )
     }
 } catch {
     print("cannot load FashionMNIST: \(error)")
@@ -42,21 +46,21 @@ do {
 
 // The Python reference, timed inside Python so interpreter start-up is not counted.
 let script = """
-import gzip, time, sys, os
-import numpy as np
-d = sys.argv[1]
-for split, prefix in (("train", "train"), ("test", "t10k")):
-    ts = []
-    for _ in range(5):
-        t = time.perf_counter()
-        with gzip.open(os.path.join(d, prefix + "-images-idx3-ubyte.gz"), "rb") as f:
-            x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 784).astype(np.float32) / 255
-        with gzip.open(os.path.join(d, prefix + "-labels-idx1-ubyte.gz"), "rb") as f:
-            y = np.frombuffer(f.read(), np.uint8, offset=8).astype(np.int64)
-        ts.append(time.perf_counter() - t)
-    ts.sort()
-    print(split, ts[len(ts) // 2], x.shape[0], y.shape[0])
-"""
+    import gzip, time, sys, os
+    import numpy as np
+    d = sys.argv[1]
+    for split, prefix in (("train", "train"), ("test", "t10k")):
+        ts = []
+        for _ in range(5):
+            t = time.perf_counter()
+            with gzip.open(os.path.join(d, prefix + "-images-idx3-ubyte.gz"), "rb") as f:
+                x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 784).astype(np.float32) / 255
+            with gzip.open(os.path.join(d, prefix + "-labels-idx1-ubyte.gz"), "rb") as f:
+                y = np.frombuffer(f.read(), np.uint8, offset=8).astype(np.int64)
+            ts.append(time.perf_counter() - t)
+        ts.sort()
+        print(split, ts[len(ts) // 2], x.shape[0], y.shape[0])
+    """
 let process = Process()
 process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
 process.arguments = ["python3", "-c", script, directory.path]
@@ -67,12 +71,18 @@ do {
     try process.run()
     let output = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    guard process.terminationStatus == 0 else { throw IDLError.io("python3 exited with status \(process.terminationStatus)") }
+    guard process.terminationStatus == 0 else {
+        throw IDLError.io("python3 exited with status \(process.terminationStatus)")
+    }
     for line in String(decoding: output, as: UTF8.self).split(separator: "\n") {
         let parts = line.split(separator: " ")
-        guard parts.count >= 2, let t = Double(parts[1]), let split = DataSplit(rawValue: String(parts[0])) else { continue }
+        guard parts.count >= 2, let t = Double(parts[1]), let split = DataSplit(rawValue: String(parts[0])) else {
+            continue
+        }
         let ratio = t / (swiftTimes[split] ?? .nan)
-        print("  Python \(split.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0)): \(ms(t))  (gzip + numpy; Swift is \(formatFixed(ratio, decimals: 2))× as fast)")
+        print(
+            "  Python \(split.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0)): \(ms(t))  (gzip + numpy; Swift is \(formatFixed(ratio, decimals: 2))× as fast)"
+        )
     }
 } catch {
     print("  Python comparison skipped (python3 with numpy not available: \(error))")

@@ -9,7 +9,8 @@ import IDL
 
 let repeats: Int = {
     if let i = CommandLine.arguments.firstIndex(of: "--repeats"), i + 1 < CommandLine.arguments.count,
-       let r = Int(CommandLine.arguments[i + 1]), r > 0 {
+        let r = Int(CommandLine.arguments[i + 1]), r > 0
+    {
         return r
     }
     return 7
@@ -44,27 +45,27 @@ func gflops<T: BLASScalar>(_: T.Type, n: Int) -> Double {
 /// numpy's figures for the same sizes, or nil when python3/numpy is missing.
 func numpyFigures() -> [String: Double]? {
     let script = """
-    import sys, time, json
-    try:
-        import numpy as np
-    except ImportError:
-        sys.exit(3)
-    out = {}
-    for dt in ("float32", "float64"):
-        for n in \(sizes):
-            rng = np.random.default_rng(n)
-            a = rng.standard_normal((n, n)).astype(dt); b = rng.standard_normal((n, n)).astype(dt)
-            a @ b
-            inner = max(1, 2048**3 // n**3 // 4)
-            ts = []
-            for _ in range(\(repeats)):
-                t0 = time.perf_counter()
-                for _ in range(inner): a @ b
-                ts.append((time.perf_counter() - t0) / inner)
-            ts.sort()
-            out[f"{dt}-{n}"] = 2 * n**3 / ts[len(ts) // 2] / 1e9
-    print(json.dumps(out))
-    """
+        import sys, time, json
+        try:
+            import numpy as np
+        except ImportError:
+            sys.exit(3)
+        out = {}
+        for dt in ("float32", "float64"):
+            for n in \(sizes):
+                rng = np.random.default_rng(n)
+                a = rng.standard_normal((n, n)).astype(dt); b = rng.standard_normal((n, n)).astype(dt)
+                a @ b
+                inner = max(1, 2048**3 // n**3 // 4)
+                ts = []
+                for _ in range(\(repeats)):
+                    t0 = time.perf_counter()
+                    for _ in range(inner): a @ b
+                    ts.append((time.perf_counter() - t0) / inner)
+                ts.sort()
+                out[f"{dt}-{n}"] = 2 * n**3 / ts[len(ts) // 2] / 1e9
+        print(json.dumps(out))
+        """
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     p.arguments = ["python3", "-c", script]
@@ -76,13 +77,16 @@ func numpyFigures() -> [String: Double]? {
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
     guard p.terminationStatus == 0,
-          let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Double] else { return nil }
+        let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Double]
+    else { return nil }
     return obj
 }
 
 print("GEMM throughput, median of \(repeats) runs, OpenBLAS threads: \(blasThreads), kernels: \(blasCoreName)")
 var ours = [String: Double]()
-for (name, f) in [("float32", { gflops(Float.self, n: $0) }), ("float64", { gflops(Double.self, n: $0) })] as [(String, (Int) -> Double)] {
+for (name, f) in [("float32", { gflops(Float.self, n: $0) }), ("float64", { gflops(Double.self, n: $0) })]
+    as [(String, (Int) -> Double)]
+{
     for n in sizes { ours["\(name)-\(n)"] = f(n) }
 }
 let numpy = numpyFigures()

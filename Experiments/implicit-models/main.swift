@@ -28,7 +28,8 @@ let outputDirectory = URL(fileURLWithPath: argument("--output") ?? "results")
 // subset, fewer sizes and 1 epoch (for the test suite).
 let epochs = quick ? 1 : 2
 let hiddenSizes = quick ? [50, 100] : [50, 100, 200, 300]
-let rules: [WellPosedness] = quick ? [.infinityNorm, .strictlyUpperTriangular] : [.infinityNorm, .rowL1Projection, .strictlyUpperTriangular]
+let rules: [WellPosedness] =
+    quick ? [.infinityNorm, .strictlyUpperTriangular] : [.infinityNorm, .rowL1Projection, .strictlyUpperTriangular]
 let lowRanks = quick ? [2] : [2, 10]
 let lowRankHidden = quick ? 100 : 300
 let attackSamples = quick ? 200 : 1000
@@ -41,7 +42,9 @@ if quick {
     test = try test.randomSubset(2000, using: &g)
 }
 let attackSet = test.prefix(attackSamples)
-print("FashionMNIST \(train.count) train / \(test.count) test, \(epochs) epoch(s) per model, batch 64, Adam 5e-3\(quick ? " (quick mode)" : "")")
+print(
+    "FashionMNIST \(train.count) train / \(test.count) test, \(epochs) epoch(s) per model, batch 64, Adam 5e-3\(quick ? " (quick mode)" : "")"
+)
 
 struct Trained {
     var name: String
@@ -55,17 +58,23 @@ struct Trained {
 }
 var trained = [Trained]()
 
-@MainActor func train(_ name: String, family: String, _ model: some Layer<Float>, log: SolveLog?, lipschitz: () -> Double) throws {
+@MainActor func train(
+    _ name: String, family: String, _ model: some Layer<Float>, log: SolveLog?, lipschitz: () -> Double
+) throws {
     var rng = SeededGenerator(seed: seed &+ 1)
     let optimizer = try Adam(model.parameters, learningRate: 5e-3)
-    let reports = try trainClassifier(model, optimizer: optimizer, train: train, test: test, epochs: epochs,
-                                      batchSize: 64, generator: &rng, solveLog: log)
+    let reports = try trainClassifier(
+        model, optimizer: optimizer, train: train, test: test, epochs: epochs,
+        batchSize: 64, generator: &rng, solveLog: log)
     let steps = reports.reduce(0) { $0 + $1.steps }
     let seconds = reports.reduce(0) { $0 + $1.seconds }
     let fwd = log == nil ? nil : reports.reduce(0.0) { $0 + $1.forwardIterations! * Double($1.steps) } / Double(steps)
-    let t = Trained(name: name, family: family, parameters: model.parameterCount, accuracy: reports.last!.testAccuracy!,
-                    msPerStep: 1000 * seconds / Double(steps), forwardIterations: fwd, lipschitz: lipschitz(), model: model)
-    print("\(name): \(t.parameters) parameters, test accuracy \(formatFixed(100 * t.accuracy, decimals: 2)) %, \(formatFixed(t.msPerStep, decimals: 2)) ms/step\(fwd.map { ", \(formatFixed($0, decimals: 1)) forward it" } ?? ""), certified L = \(formatScalar(t.lipschitz, digits: 4))")
+    let t = Trained(
+        name: name, family: family, parameters: model.parameterCount, accuracy: reports.last!.testAccuracy!,
+        msPerStep: 1000 * seconds / Double(steps), forwardIterations: fwd, lipschitz: lipschitz(), model: model)
+    print(
+        "\(name): \(t.parameters) parameters, test accuracy \(formatFixed(100 * t.accuracy, decimals: 2)) %, \(formatFixed(t.msPerStep, decimals: 2)) ms/step\(fwd.map { ", \(formatFixed($0, decimals: 1)) forward it" } ?? ""), certified L = \(formatScalar(t.lipschitz, digits: 4))"
+    )
     trained.append(t)
 }
 
@@ -81,7 +90,8 @@ func ruleName(_ w: WellPosedness) -> String {
 for n in hiddenSizes {
     for rule in rules {
         var rng = SeededGenerator(seed: seed)
-        let model = try ImplicitModel<Float>(inputDim: 784, outputDim: 10, hiddenDim: n, wellPosedness: rule, using: &rng)
+        let model = try ImplicitModel<Float>(
+            inputDim: 784, outputDim: 10, hiddenDim: n, wellPosedness: rule, using: &rng)
         try train("implicit n=\(n), \(ruleName(rule))", family: ruleName(rule), model, log: model.log) {
             LipschitzCertificate(model).outputConstant
         }
@@ -104,48 +114,76 @@ do {
 }
 
 // Table 1 and its figure.
-var table = ResultTable(columns: ["model", "parameters", "test accuracy (%)", "ms/step", "mean forward iterations", "certified L∞ Lipschitz"])
+var table = ResultTable(columns: [
+    "model", "parameters", "test accuracy (%)", "ms/step", "mean forward iterations", "certified L∞ Lipschitz",
+])
 table.timingColumns = ["ms/step"]
 for t in trained {
-    try table.append([t.name, String(t.parameters), formatFixed(100 * t.accuracy, decimals: 2), formatFixed(t.msPerStep, decimals: 2),
-                      t.forwardIterations.map { formatFixed($0, decimals: 1) } ?? "—", formatScalar(t.lipschitz, digits: 4)])
+    try table.append([
+        t.name, String(t.parameters), formatFixed(100 * t.accuracy, decimals: 2), formatFixed(t.msPerStep, decimals: 2),
+        t.forwardIterations.map { formatFixed($0, decimals: 1) } ?? "—", formatScalar(t.lipschitz, digits: 4),
+    ])
 }
-try table.write(to: outputDirectory.appendingPathComponent("models"),
-                caption: "Implicit models on FashionMNIST (pixels in [−1, 1]), \(epochs) epoch(s), batch 64, Adam 5e-3, seed \(seed)\(quick ? ", quick mode (subset)" : "").")
-var scatter = ScatterPlot(title: "FashionMNIST: accuracy vs parameters", xLabel: "parameters", yLabel: "test accuracy (%)")
+try table.write(
+    to: outputDirectory.appendingPathComponent("models"),
+    caption:
+        "Implicit models on FashionMNIST (pixels in [−1, 1]), \(epochs) epoch(s), batch 64, Adam 5e-3, seed \(seed)\(quick ? ", quick mode (subset)" : "")."
+)
+var scatter = ScatterPlot(
+    title: "FashionMNIST: accuracy vs parameters", xLabel: "parameters", yLabel: "test accuracy (%)")
 for family in Array(Set(trained.map(\.family))).sorted() {
     let members = trained.filter { $0.family == family }.sorted { $0.parameters < $1.parameters }
-    try scatter.add(x: members.map { Double($0.parameters) }, y: members.map { 100 * $0.accuracy }, label: family, connect: members.count > 1)
+    try scatter.add(
+        x: members.map { Double($0.parameters) }, y: members.map { 100 * $0.accuracy }, label: family,
+        connect: members.count > 1)
 }
 try scatter.write(to: outputDirectory.appendingPathComponent("accuracy-vs-parameters.png"))
 
 // Experiment 2: robustness of the n = 100 (∞-norm) implicit model and the explicit MLP.
 let attacked = trained.filter { $0.name == "implicit n=100, inf-norm scaling" || $0.family == "explicit MLP" }
 var robustness = ResultTable(columns: ["model", "ε", "FGSM (%)", "PGD-10 (%)", "certified (%)"])
-var curves = LinePlot(title: "Accuracy under l∞ attacks (FashionMNIST, inputs in [−1, 1])", xLabel: "ε", yLabel: "accuracy (%)")
+var curves = LinePlot(
+    title: "Accuracy under l∞ attacks (FashionMNIST, inputs in [−1, 1])", xLabel: "ε", yLabel: "accuracy (%)")
 for t in attacked {
-    var fgsmCurve = [Double](), pgdCurve = [Double]()
+    var fgsmCurve = [Double]()
+    var pgdCurve = [Double]()
     let labels = attackSet.labels
     for eps in epsilons {
         func accuracy(_ x: Matrix<Float>) throws -> Double {
             try Metrics.accuracy(t.model.predict(x), labels)
         }
-        let fgsm = eps == 0 ? try accuracy(attackSet.inputs)
+        let fgsm =
+            eps == 0
+            ? try accuracy(attackSet.inputs)
             : try accuracy(Attack.fgsm(t.model, inputs: attackSet.inputs, labels: labels, epsilon: eps, range: -1...1))
-        let pgd = eps == 0 ? fgsm
-            : try accuracy(Attack.pgd(t.model, inputs: attackSet.inputs, labels: labels, epsilon: eps, stepSize: eps / 4, steps: 10, range: -1...1))
+        let pgd =
+            eps == 0
+            ? fgsm
+            : try accuracy(
+                Attack.pgd(
+                    t.model, inputs: attackSet.inputs, labels: labels, epsilon: eps, stepSize: eps / 4, steps: 10,
+                    range: -1...1))
         let scores = try t.model.predict(attackSet.inputs)
-        let certified = try certifiedRobustAccuracy(scores: scores, labels: labels, epsilon: eps, lipschitz: t.lipschitz)
+        let certified = try certifiedRobustAccuracy(
+            scores: scores, labels: labels, epsilon: eps, lipschitz: t.lipschitz)
         fgsmCurve.append(100 * fgsm)
         pgdCurve.append(100 * pgd)
-        try robustness.append([t.name, formatScalar(eps), formatFixed(100 * fgsm, decimals: 1), formatFixed(100 * pgd, decimals: 1), formatFixed(100 * certified, decimals: 1)])
+        try robustness.append([
+            t.name, formatScalar(eps), formatFixed(100 * fgsm, decimals: 1), formatFixed(100 * pgd, decimals: 1),
+            formatFixed(100 * certified, decimals: 1),
+        ])
     }
     let short = t.family == "explicit MLP" ? "explicit MLP" : "implicit n=100"
     try curves.add(x: epsilons, y: fgsmCurve, label: "\(short): FGSM")
     try curves.add(x: epsilons, y: pgdCurve, label: "\(short): PGD-10")
-    print("\(t.name): FGSM \(fgsmCurve.map { formatFixed($0, decimals: 1) }), PGD \(pgdCurve.map { formatFixed($0, decimals: 1) })")
+    print(
+        "\(t.name): FGSM \(fgsmCurve.map { formatFixed($0, decimals: 1) }), PGD \(pgdCurve.map { formatFixed($0, decimals: 1) })"
+    )
 }
-try robustness.write(to: outputDirectory.appendingPathComponent("robustness"),
-                     caption: "Accuracy on the first \(attackSamples) test images under ℓ∞ attacks of radius ε (FGSM; PGD with 10 steps of ε/4), and the share certified robust by the Lipschitz bound (margin > 2Lε).")
+try robustness.write(
+    to: outputDirectory.appendingPathComponent("robustness"),
+    caption:
+        "Accuracy on the first \(attackSamples) test images under ℓ∞ attacks of radius ε (FGSM; PGD with 10 steps of ε/4), and the share certified robust by the Lipschitz bound (margin > 2Lε)."
+)
 try curves.write(to: outputDirectory.appendingPathComponent("robustness.png"))
 print("wrote \(outputDirectory.path)/{models,robustness}.{md,csv}, accuracy-vs-parameters.png, robustness.png")

@@ -22,22 +22,28 @@ let test = try FashionMNIST.load(.test, scaling: .unit, as: Float.self)
 var g = SeededGenerator(seed: 0)
 let model = Sequential<Float>.mlp([784, 64, 32, 16, 10], bias: bias, using: &g)
 let optimizer = try Adam(model.parameters, learningRate: 0.01)
-print("MLP 784-64-32-16-10 (\(model.parameterCount) weights, bias \(bias)), batch 128, Adam 0.01; BLAS \(blasCoreName) × \(blasThreads)")
+print(
+    "MLP 784-64-32-16-10 (\(model.parameterCount) weights, bias \(bias)), batch 128, Adam 0.01; BLAS \(blasCoreName) × \(blasThreads)"
+)
 var times = [Double]()
 for epoch in 1...epochs {
     let start = now()
-    var lossSum = 0.0, steps = 0
+    var lossSum = 0.0
+    var steps = 0
     for batch in try train.batches(size: 128, shuffledWith: &g) {
         optimizer.zeroGrad()
         let loss = try crossEntropyLoss(model(Tensor(batch.inputs)), batch.labels)
         loss.backward()
         optimizer.step()
-        lossSum += Double(loss.value[0, 0]); steps += 1
+        lossSum += Double(loss.value[0, 0])
+        steps += 1
     }
     let t = now() - start
     times.append(t)
     let accuracy = try Metrics.accuracy(model.predict(test.inputs), test.labels)
-    print("epoch \(epoch): loss \(formatFixed(lossSum / Double(steps), decimals: 4)), \(formatFixed(t, decimals: 3)) s, test accuracy \(formatFixed(100 * accuracy, decimals: 2)) %")
+    print(
+        "epoch \(epoch): loss \(formatFixed(lossSum / Double(steps), decimals: 4)), \(formatFixed(t, decimals: 3)) s, test accuracy \(formatFixed(100 * accuracy, decimals: 2)) %"
+    )
 }
 let sorted = times.sorted()
 print("median \(formatFixed(sorted[sorted.count / 2], decimals: 3)) s/epoch (PyTorch here: ≈4.7 s/epoch)")

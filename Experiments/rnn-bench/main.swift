@@ -26,10 +26,14 @@ func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 func cpuTime() -> Double {
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(
+        usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
 }
 /// Prints and flushes at once, so progress shows when the output is a pipe or a file.
-func say(_ line: String) { print(line); fflush(nil) }
+func say(_ line: String) {
+    print(line)
+    fflush(nil)
+}
 func median(_ xs: [Double]) -> Double {
     let s = xs.sorted()
     return s.isEmpty ? .nan : (s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2)
@@ -37,44 +41,65 @@ func median(_ xs: [Double]) -> Double {
 
 if CommandLine.arguments.contains("--gemm-probe") {
     var g = SeededGenerator(seed: 1)
-    let m = 5964, steps = 59, k = m * steps
+    let m = 5964
+    let steps = 59
+    let k = m * steps
     func time(_ label: String, flops: Double, repeats: Int = 5, _ body: () -> Void) {
         body()
         let t0 = now()
         for _ in 0..<repeats { body() }
         let dt = (now() - t0) / Double(repeats)
-        say("\(label): \(formatFixed(dt * 1000, decimals: 2)) ms, \(formatFixed(flops / dt / 1e9, decimals: 1)) GFLOP/s")
+        say(
+            "\(label): \(formatFixed(dt * 1000, decimals: 2)) ms, \(formatFixed(flops / dt / 1e9, decimals: 1)) GFLOP/s"
+        )
     }
-    let vg = Matrix<Float>.randomNormal(42, k, using: &g), xu = Matrix<Float>.randomNormal(43, k, using: &g)
+    let vg = Matrix<Float>.randomNormal(42, k, using: &g)
+    let xu = Matrix<Float>.randomNormal(43, k, using: &g)
     time("NT 42×K · (43×K)ᵀ", flops: 2 * 42 * 43 * Double(k)) { _ = matmul(vg, xu, transposeB: true) }
     let xuT = xu.transposed
     time("NN 42×K · K×43", flops: 2 * 42 * 43 * Double(k)) { _ = matmul(vg, xuT) }
     time("TN (K×42)ᵀ · K×43", flops: 2 * 42 * 43 * Double(k)) { _ = matmul(vg.transposed, xuT, transposeA: true) }
-    let a = Matrix<Float>.randomNormal(20, 20, using: &g), x = Matrix<Float>.randomNormal(20, m, using: &g)
+    let a = Matrix<Float>.randomNormal(20, 20, using: &g)
+    let x = Matrix<Float>.randomNormal(20, m, using: &g)
     var out = Matrix<Float>(rows: 20, cols: m)
     time("NN 20×20 · 20×m", flops: 2 * 400 * Double(m), repeats: 200) { gemm(a, x, into: &out) }
     time("TN (20×20)ᵀ · 20×m", flops: 2 * 400 * Double(m), repeats: 200) { gemm(a, x, into: &out, transposeA: true) }
-    let b = Matrix<Float>.randomNormal(42, 43, using: &g), u = Matrix<Float>.randomNormal(43, m, using: &g)
+    let b = Matrix<Float>.randomNormal(42, 43, using: &g)
+    let u = Matrix<Float>.randomNormal(43, m, using: &g)
     var out2 = Matrix<Float>(rows: 42, cols: m)
     time("NN 42×43 · 43×m", flops: 2 * 42 * 43 * Double(m), repeats: 200) { gemm(b, u, into: &out2) }
     exit(0)
 }
 
 let data = try SpikyTimeSeries.make(seed: seed, as: Float.self)
-let train = data.train, test = data.test
-say("spiky series: \(train.count) training and \(test.count) test windows of \(train.sequenceLength) steps; BLAS kernels \(blasCoreName), \(blasThreads) threads")
+let train = data.train
+let test = data.test
+say(
+    "spiky series: \(train.count) training and \(test.count) test windows of \(train.sequenceLength) steps; BLAS kernels \(blasCoreName), \(blasThreads) threads"
+)
 
-struct Outcome { var name: String; var secondsPerEpoch: (wall: Double, cpu: Double); var r2: Double; var mape: Double; var parameters: Int }
+struct Outcome {
+    var name: String
+    var secondsPerEpoch: (wall: Double, cpu: Double)
+    var r2: Double
+    var mape: Double
+    var parameters: Int
+}
 var outcomes = [Outcome]()
 
 /// Full-batch training with MSE and Adam; returns the median wall-clock and CPU seconds per epoch
 /// (CPU time counts every thread; on a busy machine it is the fairer measure of the work done).
-func fit(_ name: String, parameters: [Tensor<Float>], forward: ([Matrix<Float>]) throws -> Tensor<Float>,
-         report: (() -> String)? = nil) throws -> (wall: Double, cpu: Double) {
+func fit(
+    _ name: String, parameters: [Tensor<Float>], forward: ([Matrix<Float>]) throws -> Tensor<Float>,
+    report: (() -> String)? = nil
+) throws -> (wall: Double, cpu: Double) {
     let optimizer = try Adam(parameters, learningRate: 5e-4)
-    var times = [Double](), cpuTimes = [Double](), forwardTimes = [Double]()
+    var times = [Double]()
+    var cpuTimes = [Double]()
+    var forwardTimes = [Double]()
     for epoch in 1...epochs {
-        let start = now(), cpuStart = cpuTime()
+        let start = now()
+        let cpuStart = cpuTime()
         optimizer.zeroGrad()
         let loss = try mseLoss(forward(train.steps), train.targets)
         let forwardTime = now() - start
@@ -84,7 +109,9 @@ func fit(_ name: String, parameters: [Tensor<Float>], forward: ([Matrix<Float>])
         forwardTimes.append(forwardTime)
         cpuTimes.append(cpuTime() - cpuStart)
         if epoch % 10 == 0 || epoch == 1 || epoch == epochs {
-            say("  epoch \(String(epoch).padding(toLength: 4, withPad: " ", startingAt: 0)) MSE \(formatFixed(Double(loss.value[0, 0]), decimals: 4))   \(formatFixed(times.last!, decimals: 3)) s (CPU \(formatFixed(cpuTimes.last!, decimals: 3)) s, forward \(formatFixed(forwardTimes.last!, decimals: 3)) s)\(report.map { "   " + $0() } ?? "")")
+            say(
+                "  epoch \(String(epoch).padding(toLength: 4, withPad: " ", startingAt: 0)) MSE \(formatFixed(Double(loss.value[0, 0]), decimals: 4))   \(formatFixed(times.last!, decimals: 3)) s (CPU \(formatFixed(cpuTimes.last!, decimals: 3)) s, forward \(formatFixed(forwardTimes.last!, decimals: 3)) s)\(report.map { "   " + $0() } ?? "")"
+            )
         }
     }
     return (median(times), median(cpuTimes))
@@ -92,18 +119,26 @@ func fit(_ name: String, parameters: [Tensor<Float>], forward: ([Matrix<Float>])
 
 if which == "implicit" || which == "both" {
     var g = SeededGenerator(seed: seed)
-    let model = try ImplicitRNN<Float>(inputDim: 1, outputDim: 1, implicitHiddenDim: 20, hiddenDim: 22, rank: 2, kappa: kappa,
-                                       maxIterations: 300, tolerance: 3e-6, gradMaxIterations: 300, gradTolerance: 3e-6, using: &g)
+    let model = try ImplicitRNN<Float>(
+        inputDim: 1, outputDim: 1, implicitHiddenDim: 20, hiddenDim: 22, rank: 2, kappa: kappa,
+        maxIterations: 300, tolerance: 3e-6, gradMaxIterations: 300, gradTolerance: 3e-6, using: &g)
     model.recurrent.warmStart = warmStart
-    say("\n== ImplicitRNN(p=1, h=22, q=1) around \(model.implicitLayer.summary)\(warmStart ? ", warm-started solves" : "")")
+    say(
+        "\n== ImplicitRNN(p=1, h=22, q=1) around \(model.implicitLayer.summary)\(warmStart ? ", warm-started solves" : "")"
+    )
     let log = model.implicitLayer.log
-    let perEpoch = try fit("ImplicitRNN", parameters: model.parameters, forward: { try model($0) }) {
-        defer { log.reset() }
-        return "mean fwd it \(formatFixed(log.meanForwardIterations, decimals: 1)), bwd it \(formatFixed(log.meanBackwardIterations, decimals: 1)), converged \(log.forwardConverged + log.backwardConverged)/\(log.forwardSolves + log.backwardSolves)"
-    }
+    let perEpoch = try fit(
+        "ImplicitRNN", parameters: model.parameters, forward: { try model($0) },
+        report: {
+            defer { log.reset() }
+            return
+                "mean fwd it \(formatFixed(log.meanForwardIterations, decimals: 1)), bwd it \(formatFixed(log.meanBackwardIterations, decimals: 1)), converged \(log.forwardConverged + log.backwardConverged)/\(log.forwardSolves + log.backwardSolves)"
+        })
     let prediction = try model.predict(test.steps)
-    outcomes.append(Outcome(name: "ImplicitRNN", secondsPerEpoch: perEpoch, r2: try Metrics.r2(prediction, test.targets),
-                            mape: try Metrics.mape(prediction, test.targets), parameters: model.parameterCount))
+    outcomes.append(
+        Outcome(
+            name: "ImplicitRNN", secondsPerEpoch: perEpoch, r2: try Metrics.r2(prediction, test.targets),
+            mape: try Metrics.mape(prediction, test.targets), parameters: model.parameterCount))
 }
 
 if which == "lstm" || which == "both" {
@@ -112,13 +147,17 @@ if which == "lstm" || which == "both" {
     say("\n== LSTM(1 → 22) + Linear(22 → 1) — \(model.parameterCount) parameters")
     let perEpoch = try fit("LSTM", parameters: model.parameters, forward: { try model($0) })
     let prediction = try model.predict(test.steps)
-    outcomes.append(Outcome(name: "LSTM", secondsPerEpoch: perEpoch, r2: try Metrics.r2(prediction, test.targets),
-                            mape: try Metrics.mape(prediction, test.targets), parameters: model.parameterCount))
+    outcomes.append(
+        Outcome(
+            name: "LSTM", secondsPerEpoch: perEpoch, r2: try Metrics.r2(prediction, test.targets),
+            mape: try Metrics.mape(prediction, test.targets), parameters: model.parameterCount))
 }
 
 say("\nmodel         parameters   s/epoch (median wall / CPU)   test R²   test MAPE")
 for o in outcomes {
-    say("\(o.name.padding(toLength: 12, withPad: " ", startingAt: 0))  \(String(o.parameters).padding(toLength: 11, withPad: " ", startingAt: 0))  \((formatFixed(o.secondsPerEpoch.wall, decimals: 3) + " / " + formatFixed(o.secondsPerEpoch.cpu, decimals: 3)).padding(toLength: 28, withPad: " ", startingAt: 0))  \(formatFixed(o.r2, decimals: 3).padding(toLength: 8, withPad: " ", startingAt: 0))  \(formatFixed(o.mape, decimals: 3))")
+    say(
+        "\(o.name.padding(toLength: 12, withPad: " ", startingAt: 0))  \(String(o.parameters).padding(toLength: 11, withPad: " ", startingAt: 0))  \((formatFixed(o.secondsPerEpoch.wall, decimals: 3) + " / " + formatFixed(o.secondsPerEpoch.cpu, decimals: 3)).padding(toLength: 28, withPad: " ", startingAt: 0))  \(formatFixed(o.r2, decimals: 3).padding(toLength: 8, withPad: " ", startingAt: 0))  \(formatFixed(o.mape, decimals: 3))"
+    )
 }
 say("torchidl reference (same machine): ImplicitRNN 1.26 s/epoch, test R² ≈ 0.42")
 
@@ -127,11 +166,17 @@ if let output = argument("--output") {
     var table = ResultTable(columns: ["model", "parameters", "s/epoch (median)", "test R²", "test MAPE"])
     table.timingColumns = ["s/epoch (median)"]
     for o in outcomes {
-        try table.append([o.name, String(o.parameters), formatFixed(o.secondsPerEpoch.wall, decimals: 3),
-                          formatFixed(o.r2, decimals: 3), formatFixed(o.mape, decimals: 3)])
+        try table.append([
+            o.name, String(o.parameters), formatFixed(o.secondsPerEpoch.wall, decimals: 3),
+            formatFixed(o.r2, decimals: 3), formatFixed(o.mape, decimals: 3),
+        ])
     }
     try table.append(["torchidl ImplicitRNN (reference, same machine)", "—", "1.26", "≈0.42", "—"])
     let base = URL(fileURLWithPath: output).appendingPathComponent("rnn/spiky")
-    try table.write(to: base, caption: "Spiky time series (look-back 60, 60/40 split): ImplicitRNN (hidden 22, implicit hidden 20, rank 2, κ \(kappa)) and an LSTM (hidden 22), Adam 5e-4, full batch, \(epochs) epochs, Float.")
+    try table.write(
+        to: base,
+        caption:
+            "Spiky time series (look-back 60, 60/40 split): ImplicitRNN (hidden 22, implicit hidden 20, rank 2, κ \(kappa)) and an LSTM (hidden 22), Adam 5e-4, full batch, \(epochs) epochs, Float."
+    )
     say("wrote \(base.path).{md,csv}")
 }

@@ -45,7 +45,8 @@ func makeStates<T: BLASScalar>(_: T.Type) throws -> SIMStates<T> {
     var g = SeededGenerator(seed: 2024)
     let u = Matrix<T>.randomUniform(p, m, 0, 1, using: &g)
     var x = u
-    var zs: [Matrix<T>] = [], xs: [Matrix<T>] = []
+    var zs: [Matrix<T>] = []
+    var xs: [Matrix<T>] = []
     var fanIn = p
     for w in widths {
         let weight = Matrix<T>.randomNormal(w, fanIn, scale: T((2 / Double(fanIn)).squareRoot()), using: &g)
@@ -57,8 +58,9 @@ func makeStates<T: BLASScalar>(_: T.Type) throws -> SIMStates<T> {
     }
     let head = Matrix<T>.randomNormal(10, fanIn, scale: T((1 / Double(fanIn)).squareRoot()), using: &g)
     let y = matmul(head, x)
-    return try SIMStates(inputs: u, states: Matrix.vcat(xs.reversed()), preActivations: Matrix.vcat(zs.reversed()),
-                         outputs: y)
+    return try SIMStates(
+        inputs: u, states: Matrix.vcat(xs.reversed()), preActivations: Matrix.vcat(zs.reversed()),
+        outputs: y)
 }
 
 func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
@@ -67,9 +69,9 @@ func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
 func cpuSeconds() -> Double {
     var usage = rusage()
     #if os(Linux)
-    getrusage(RUSAGE_SELF.rawValue, &usage)
+        getrusage(RUSAGE_SELF.rawValue, &usage)
     #else
-    getrusage(RUSAGE_SELF, &usage)
+        getrusage(RUSAGE_SELF, &usage)
     #endif
     func s(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) * 1e-6 }
     return s(usage.ru_utime) + s(usage.ru_stime)
@@ -83,24 +85,34 @@ func loadAverage() -> Double {
 
 func bench<T: BLASScalar>(_ type: T.Type, options: Options) throws {
     let states = try makeStates(T.self)
-    print("sim-bench (\(T.typeName)): n = \(states.stateCount), p = \(states.inputCount), m = \(states.sampleCount), q = \(states.outputCount); BLAS threads \(blasThreads), cores \(ProcessInfo.processInfo.activeProcessorCount)")
+    print(
+        "sim-bench (\(T.typeName)): n = \(states.stateCount), p = \(states.inputCount), m = \(states.sampleCount), q = \(states.outputCount); BLAS threads \(blasThreads), cores \(ProcessInfo.processInfo.activeProcessorCount)"
+    )
     let lambdas = options.solver == "lstsq" ? [0.0] : options.lambdas
     for lambda in lambdas {
         let solver: any SIMSolver
         switch options.solver {
         case "admm":
-            solver = SIMADMMSolver(lambdaState: lambda, lambdaOutput: lambda, wellPosedness: .infinityNorm(kappa: options.kappa),
-                                   tolerance: options.tolerance, maxIterations: options.admmIterations)
+            solver = SIMADMMSolver(
+                lambdaState: lambda, lambdaOutput: lambda, wellPosedness: .infinityNorm(kappa: options.kappa),
+                tolerance: options.tolerance, maxIterations: options.admmIterations)
         case "lstsq":
             solver = SIMLeastSquaresSolver(wellPosedness: .infinityNorm(kappa: options.kappa), zeroThreshold: 1e-6)
         default:
-            solver = SIMExactSolver(lambdaState: lambda, lambdaOutput: lambda,
-                                    wellPosedness: .infinityNorm(kappa: options.kappa),
-                                    tolerance: options.tolerance, maxIterations: 50_000, zeroThreshold: 0,
-                                    rowsPerBlock: options.rowsPerBlock)
+            solver = SIMExactSolver(
+                lambdaState: lambda, lambdaOutput: lambda,
+                wellPosedness: .infinityNorm(kappa: options.kappa),
+                tolerance: options.tolerance, maxIterations: 50_000, zeroThreshold: 0,
+                rowsPerBlock: options.rowsPerBlock)
         }
-        print("\(solver.name): tolerance \(options.tolerance), ‖A‖∞ ≤ \(options.kappa) requested; median of \(options.runs) runs")
-        var totals: [Double] = [], s1: [Double] = [], s2: [Double] = [], cpu: [Double] = [], loads: [Double] = []
+        print(
+            "\(solver.name): tolerance \(options.tolerance), ‖A‖∞ ≤ \(options.kappa) requested; median of \(options.runs) runs"
+        )
+        var totals: [Double] = []
+        var s1: [Double] = []
+        var s2: [Double] = []
+        var cpu: [Double] = []
+        var loads: [Double] = []
         var last: SIMFit<T>?
         for _ in 0..<options.runs {
             let start = Date()
@@ -118,13 +130,14 @@ func bench<T: BLASScalar>(_ type: T.Type, options: Options) throws {
         let rows = r.rowsSolved.stage1 + r.rowsSolved.stage2
         let iters = (r.stage1Rows + r.stage2Rows).map(\.iterations)
         let t = median(totals)
-        print("""
-        λ = \(lambda): wall \(formatFixed(t, decimals: 3)) s (stage 1 \(formatFixed(median(s1), decimals: 3)) s, stage 2 \(formatFixed(median(s2), decimals: 3)) s), \(formatFixed(Double(rows) / t, decimals: 1)) rows/s; CPU \(formatFixed(median(cpu), decimals: 2)) s (wall on 2 idle cores ≈ CPU/2), load average \(formatFixed(median(loads), decimals: 1))
-          row-iterations \(iters.reduce(0, +)) (\(rows) rows)
-          ‖A‖∞ = \(formatScalar(r.infinityNormA)) (met: \(r.wellPosednessMet)), max gap \(formatScalar(r.maxGap)), unconverged rows \(r.unconvergedRows), iterations median \(iters.sorted()[iters.count / 2]) max \(iters.max() ?? 0)
-          warnings: \(r.warnings.isEmpty ? "none" : r.warnings.joined(separator: "; "))
-          zeros: A \(r.zeros.a)/\(fit.A.count), B \(r.zeros.b)/\(fit.B.count), C \(r.zeros.c)/\(fit.C.count), D \(r.zeros.d)/\(fit.D.count); sparsity \(formatFixed(100 * r.sparsity, decimals: 1)) %
-        """)
+        print(
+            """
+            λ = \(lambda): wall \(formatFixed(t, decimals: 3)) s (stage 1 \(formatFixed(median(s1), decimals: 3)) s, stage 2 \(formatFixed(median(s2), decimals: 3)) s), \(formatFixed(Double(rows) / t, decimals: 1)) rows/s; CPU \(formatFixed(median(cpu), decimals: 2)) s (wall on 2 idle cores ≈ CPU/2), load average \(formatFixed(median(loads), decimals: 1))
+              row-iterations \(iters.reduce(0, +)) (\(rows) rows)
+              ‖A‖∞ = \(formatScalar(r.infinityNormA)) (met: \(r.wellPosednessMet)), max gap \(formatScalar(r.maxGap)), unconverged rows \(r.unconvergedRows), iterations median \(iters.sorted()[iters.count / 2]) max \(iters.max() ?? 0)
+              warnings: \(r.warnings.isEmpty ? "none" : r.warnings.joined(separator: "; "))
+              zeros: A \(r.zeros.a)/\(fit.A.count), B \(r.zeros.b)/\(fit.B.count), C \(r.zeros.c)/\(fit.C.count), D \(r.zeros.d)/\(fit.D.count); sparsity \(formatFixed(100 * r.sparsity, decimals: 1)) %
+            """)
     }
 }
 

@@ -22,7 +22,8 @@ func argument(_ name: String) -> String? {
 }
 let quick = CommandLine.arguments.contains("--quick")
 // Quick runs write under results/quick/ (not committed), so they never overwrite the full results.
-let outputDirectory = URL(fileURLWithPath: argument("--output") ?? "results").appendingPathComponent(quick ? "quick/sim" : "sim")
+let outputDirectory = URL(fileURLWithPath: argument("--output") ?? "results").appendingPathComponent(
+    quick ? "quick/sim" : "sim")
 let lambdaState = Double(argument("--lambda-state") ?? "") ?? 35
 let lambdaOutput = Double(argument("--lambda-output") ?? "") ?? 1
 let lambda2 = Double(argument("--lambda2") ?? "") ?? 2
@@ -38,23 +39,40 @@ let (train, test) = try FashionMNIST.loadTrainAndTest(scaling: .unit, as: Float.
 // 1. The teacher.
 let teacher = Sequential<Float>.mlp([784, 64, 32, 16, 10], bias: false, using: &g)
 let optimizer = try Adam(teacher.parameters, learningRate: 0.01)
-_ = try trainClassifier(teacher, optimizer: optimizer, train: train, test: test, epochs: teacherEpochs, batchSize: 128, generator: &g) { r in
-    print("teacher epoch \(r.epoch): loss \(formatFixed(r.loss, decimals: 4)), test accuracy \(formatFixed(100 * r.testAccuracy!, decimals: 2)) %")
+_ = try trainClassifier(
+    teacher, optimizer: optimizer, train: train, test: test, epochs: teacherEpochs, batchSize: 128, generator: &g
+) { r in
+    print(
+        "teacher epoch \(r.epoch): loss \(formatFixed(r.loss, decimals: 4)), test accuracy \(formatFixed(100 * r.testAccuracy!, decimals: 2)) %"
+    )
 }
 let factors = rescale ? try rescaleForWellPosedness(teacher, kappa: kappa) : []
 let teacherAccuracy = try evaluateAccuracy(teacher, test)
 let teacherNonzeros = teacher.parameters.reduce(0) { $0 + $1.value.count - $1.value.zeroCount }
-print("teacher: \(formatFixed(100 * teacherAccuracy, decimals: 2)) % test accuracy, \(teacherNonzeros) nonzero weights; hidden layers rescaled by \(factors.map { formatScalar($0, digits: 3) }) so that each ‖W‖∞ ≤ \(kappa)")
+print(
+    "teacher: \(formatFixed(100 * teacherAccuracy, decimals: 2)) % test accuracy, \(teacherNonzeros) nonzero weights; hidden layers rescaled by \(factors.map { formatScalar($0, digits: 3) }) so that each ‖W‖∞ ≤ \(kappa)"
+)
 
 // 2. States of random training images (Double for the convex fits).
 let subset = try train.randomSubset(sampleCount, using: &g)
 let statesStart = monotonicSeconds()
 let states = try StateExtraction.states(of: teacher, inputs: subset.inputs).converted(to: Double.self)
-print("states of \(sampleCount) images: n = \(states.stateCount), p = \(states.inputCount), q = \(states.outputCount) (\(formatFixed(monotonicSeconds() - statesStart, decimals: 2)) s)")
+print(
+    "states of \(sampleCount) images: n = \(states.stateCount), p = \(states.inputCount), q = \(states.outputCount) (\(formatFixed(monotonicSeconds() - statesStart, decimals: 2)) s)"
+)
 let testInputs = test.inputs.converted(to: Double.self)
 
 // 3. The solvers.
-struct Row { var name: String; var accuracy: Double; var nonzeros: Int; var normA: Double; var fit: Double; var eval: Double; var evalSparse: Double = 0; var note: String }
+struct Row {
+    var name: String
+    var accuracy: Double
+    var nonzeros: Int
+    var normA: Double
+    var fit: Double
+    var eval: Double
+    var evalSparse: Double = 0
+    var note: String
+}
 var rows = [Row]()
 @MainActor func evaluate(_ name: String, _ solver: some SIMSolver, note: String = "") throws {
     let start = monotonicSeconds()
@@ -69,29 +87,46 @@ var rows = [Row]()
     let (sparseScores, _) = try model.predictSparse(testInputs)
     let sparseSeconds = monotonicSeconds() - sparseStart
     let sparseAccuracy = try Metrics.accuracy(sparseScores, test.labels)
-    var row = Row(name: name, accuracy: accuracy, nonzeros: model.nonzeros, normA: Double(fit.A.infinityNorm),
-                  fit: fitSeconds, eval: evalSeconds, note: note + (fit.report.warnings.isEmpty ? "" : " (\(fit.report.warnings.count) warning(s))"))
+    var row = Row(
+        name: name, accuracy: accuracy, nonzeros: model.nonzeros, normA: Double(fit.A.infinityNorm),
+        fit: fitSeconds, eval: evalSeconds,
+        note: note + (fit.report.warnings.isEmpty ? "" : " (\(fit.report.warnings.count) warning(s))"))
     row.evalSparse = sparseSeconds
     rows.append(row)
     let rep = fit.report
     let iterations = (rep.stage1Rows + rep.stage2Rows).map(\.iterations).sorted()
-    print("  stages: \(formatFixed(rep.stage1Seconds, decimals: 2)) s (A, B) + \(formatFixed(rep.regenerationSeconds, decimals: 2)) s (states) + \(formatFixed(rep.stage2Seconds, decimals: 2)) s (C, D); row iterations median \(iterations.isEmpty ? 0 : iterations[iterations.count / 2]), max \(iterations.last ?? 0); max gap \(formatScalar(rep.maxGap, digits: 3)); \(rep.warnings.joined(separator: "; "))")
-    print("\(name): \(formatFixed(100 * accuracy, decimals: 2)) %, \(row.nonzeros) nonzeros, ‖A‖∞ = \(formatScalar(row.normA, digits: 4)), fit \(formatFixed(fitSeconds, decimals: 2)) s, eval \(formatFixed(evalSeconds, decimals: 3)) s (sparse \(formatFixed(sparseSeconds, decimals: 3)) s, \(formatFixed(100 * sparseAccuracy, decimals: 2)) %); \(model.implicitModel.log.lastForward.map { "\($0)" } ?? "")")
+    print(
+        "  stages: \(formatFixed(rep.stage1Seconds, decimals: 2)) s (A, B) + \(formatFixed(rep.regenerationSeconds, decimals: 2)) s (states) + \(formatFixed(rep.stage2Seconds, decimals: 2)) s (C, D); row iterations median \(iterations.isEmpty ? 0 : iterations[iterations.count / 2]), max \(iterations.last ?? 0); max gap \(formatScalar(rep.maxGap, digits: 3)); \(rep.warnings.joined(separator: "; "))"
+    )
+    print(
+        "\(name): \(formatFixed(100 * accuracy, decimals: 2)) %, \(row.nonzeros) nonzeros, ‖A‖∞ = \(formatScalar(row.normA, digits: 4)), fit \(formatFixed(fitSeconds, decimals: 2)) s, eval \(formatFixed(evalSeconds, decimals: 3)) s (sparse \(formatFixed(sparseSeconds, decimals: 3)) s, \(formatFixed(100 * sparseAccuracy, decimals: 2)) %); \(model.implicitModel.log.lastForward.map { "\($0)" } ?? "")"
+    )
 }
 
-try evaluate("exact, ‖A‖∞ ≤ 0.99, λ = \(formatScalar(lambdaState)) / \(formatScalar(lambdaOutput))\(lambda2 > 0 ? ", λ₂ = \(formatScalar(lambda2))" : "")",
-             SIMExactSolver(lambdaState: lambdaState, lambdaOutput: lambdaOutput, lambda2: lambda2, wellPosedness: .infinityNorm(kappa: kappa),
-                            tolerance: 1e-4, zeroThreshold: 1e-8, regenerateStates: true))
+try evaluate(
+    "exact, ‖A‖∞ ≤ 0.99, λ = \(formatScalar(lambdaState)) / \(formatScalar(lambdaOutput))\(lambda2 > 0 ? ", λ₂ = \(formatScalar(lambda2))" : "")",
+    SIMExactSolver(
+        lambdaState: lambdaState, lambdaOutput: lambdaOutput, lambda2: lambda2,
+        wellPosedness: .infinityNorm(kappa: kappa),
+        tolerance: 1e-4, zeroThreshold: 1e-8, regenerateStates: true))
 if !onlyExact {
-try evaluate("exact, A triangular, λ = \(formatScalar(lambdaState)) / \(formatScalar(lambdaOutput))\(lambda2 > 0 ? ", λ₂ = \(formatScalar(lambda2))" : "")",
-             SIMExactSolver(lambdaState: lambdaState, lambdaOutput: lambdaOutput, lambda2: lambda2, wellPosedness: .strictlyUpperTriangular,
-                            tolerance: 1e-4, zeroThreshold: 1e-8, regenerateStates: true))
-try evaluate("least squares (torchidl's)", SIMLeastSquaresSolver(wellPosedness: .unconstrained), note: "ignores well-posedness")
+    try evaluate(
+        "exact, A triangular, λ = \(formatScalar(lambdaState)) / \(formatScalar(lambdaOutput))\(lambda2 > 0 ? ", λ₂ = \(formatScalar(lambda2))" : "")",
+        SIMExactSolver(
+            lambdaState: lambdaState, lambdaOutput: lambdaOutput, lambda2: lambda2,
+            wellPosedness: .strictlyUpperTriangular,
+            tolerance: 1e-4, zeroThreshold: 1e-8, regenerateStates: true))
+    try evaluate(
+        "least squares (torchidl's)", SIMLeastSquaresSolver(wellPosedness: .unconstrained),
+        note: "ignores well-posedness")
 }
 if !quick && !onlyExact {
-    try evaluate("ADMM (consensus, 300 iterations)", SIMADMMSolver(lambdaState: lambdaState, lambdaOutput: lambdaOutput,
-                                                                   wellPosedness: .infinityNorm(kappa: kappa), maxIterations: 300,
-                                                                   zeroThreshold: 1e-8, regenerateStates: true))
+    try evaluate(
+        "ADMM (consensus, 300 iterations)",
+        SIMADMMSolver(
+            lambdaState: lambdaState, lambdaOutput: lambdaOutput,
+            wellPosedness: .infinityNorm(kappa: kappa), maxIterations: 300,
+            zeroThreshold: 1e-8, regenerateStates: true))
 }
 
 // 4. Magnitude pruning of the teacher at the exact solver's number of nonzeros, and at 50 % / 70 %.
@@ -99,20 +134,37 @@ let target = rows.first!.nonzeros
 for fraction in [0.5, 0.7, 1 - Double(target) / Double(teacherNonzeros)] {
     let (pruned, nonzeros) = try magnitudePruned(teacher, fraction: fraction)
     let accuracy = try evaluateAccuracy(pruned, test)
-    rows.append(Row(name: "magnitude pruning of the teacher, \(formatFixed(100 * fraction, decimals: 1)) % per layer", accuracy: accuracy,
-                    nonzeros: nonzeros, normA: .nan, fit: 0, eval: 0, note: "baseline"))
-    print("pruning \(formatFixed(100 * fraction, decimals: 1)) %: \(formatFixed(100 * accuracy, decimals: 2)) %, \(nonzeros) nonzeros")
+    rows.append(
+        Row(
+            name: "magnitude pruning of the teacher, \(formatFixed(100 * fraction, decimals: 1)) % per layer",
+            accuracy: accuracy,
+            nonzeros: nonzeros, normA: .nan, fit: 0, eval: 0, note: "baseline"))
+    print(
+        "pruning \(formatFixed(100 * fraction, decimals: 1)) %: \(formatFixed(100 * accuracy, decimals: 2)) %, \(nonzeros) nonzeros"
+    )
 }
 
-var table = ResultTable(columns: ["model", "test accuracy (%)", "nonzeros", "‖A‖∞", "fit (s)", "eval 10k (s)", "eval 10k sparse (s)", "note"])
+var table = ResultTable(columns: [
+    "model", "test accuracy (%)", "nonzeros", "‖A‖∞", "fit (s)", "eval 10k (s)", "eval 10k sparse (s)", "note",
+])
 table.timingColumns = ["fit (s)", "eval 10k (s)", "eval 10k sparse (s)"]
-table.footnote = "The exact solver works on blocks of rows refilled from a shared pool as rows finish, so the products a row sees (and their rounding) depend on scheduling: its nonzero counts can differ by a few entries between runs. Every other cell is deterministic for the seed."
-try table.append(["teacher 784-64-32-16-10", formatFixed(100 * teacherAccuracy, decimals: 2), String(teacherNonzeros), "—", "—", "—", "—", "\(teacherEpochs) epochs, Adam 0.01"])
+table.footnote =
+    "The exact solver works on blocks of rows refilled from a shared pool as rows finish, so the products a row sees (and their rounding) depend on scheduling: its nonzero counts can differ by a few entries between runs. Every other cell is deterministic for the seed."
+try table.append([
+    "teacher 784-64-32-16-10", formatFixed(100 * teacherAccuracy, decimals: 2), String(teacherNonzeros), "—", "—", "—",
+    "—", "\(teacherEpochs) epochs, Adam 0.01",
+])
 for r in rows {
-    try table.append([r.name, formatFixed(100 * r.accuracy, decimals: 2), String(r.nonzeros), r.normA.isNaN ? "—" : formatScalar(r.normA, digits: 4),
-                      r.fit > 0 ? formatFixed(r.fit, decimals: 2) : "—", r.eval > 0 ? formatFixed(r.eval, decimals: 3) : "—",
-                      r.evalSparse > 0 ? formatFixed(r.evalSparse, decimals: 3) : "—", r.note])
+    try table.append([
+        r.name, formatFixed(100 * r.accuracy, decimals: 2), String(r.nonzeros),
+        r.normA.isNaN ? "—" : formatScalar(r.normA, digits: 4),
+        r.fit > 0 ? formatFixed(r.fit, decimals: 2) : "—", r.eval > 0 ? formatFixed(r.eval, decimals: 3) : "—",
+        r.evalSparse > 0 ? formatFixed(r.evalSparse, decimals: 3) : "—", r.note,
+    ])
 }
-try table.write(to: outputDirectory.appendingPathComponent("solvers"),
-                caption: "SIM on FashionMNIST: teacher 784-64-32-16-10 (ReLU, no bias), states of \(sampleCount) training images, evaluated on the 10 000 test images. torchidl on this machine: least squares 84.6 % with ‖A‖∞ = 16.8; ADMM 73.6 %, ‖A‖∞ = 8.5, 3 % zeros, 31 s to fit, 59 s to evaluate.")
+try table.write(
+    to: outputDirectory.appendingPathComponent("solvers"),
+    caption:
+        "SIM on FashionMNIST: teacher 784-64-32-16-10 (ReLU, no bias), states of \(sampleCount) training images, evaluated on the 10 000 test images. torchidl on this machine: least squares 84.6 % with ‖A‖∞ = 16.8; ADMM 73.6 %, ‖A‖∞ = 8.5, 3 % zeros, 31 s to fit, 59 s to evaluate."
+)
 print(table.markdown())

@@ -13,11 +13,16 @@ public func fuzzPNG(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     guard let image = try? PNGImage.decode(bytes) else { return 0 }
     precondition(image.pixels.count == image.width * image.height * image.channels)
     // Writing the decoded pixels and reading them back must give the same pixels.
-    guard let copy = try? PNGImage(width: image.width, height: image.height, colorType: image.colorType, pixels: image.pixels),
-          let again = try? PNGImage.decode(copy.pngData()) else {
-        preconditionFailure("a decoded \(image.width)×\(image.height) \(image.colorType) image could not be encoded and read back")
+    guard
+        let copy = try? PNGImage(
+            width: image.width, height: image.height, colorType: image.colorType, pixels: image.pixels),
+        let again = try? PNGImage.decode(copy.pngData())
+    else {
+        preconditionFailure(
+            "a decoded \(image.width)×\(image.height) \(image.colorType) image could not be encoded and read back")
     }
-    precondition(again.pixels == image.pixels && again.colorType == image.colorType, "the PNG round trip changed the pixels")
+    precondition(
+        again.pixels == image.pixels && again.colorType == image.colorType, "the PNG round trip changed the pixels")
     return 0
 }
 

@@ -15,7 +15,9 @@ public func fuzzSafeTensors(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     }
     // What we write must read back as the same tensors.
     if let encoded = try? file.encoded() {
-        guard let again = try? SafeTensors(safetensorsData: encoded) else { preconditionFailure("a safetensors file read could not be read back after writing") }
+        guard let again = try? SafeTensors(safetensorsData: encoded) else {
+            preconditionFailure("a safetensors file read could not be read back after writing")
+        }
         precondition(again == file, "the safetensors round trip changed the contents")
     }
     _ = try? ImplicitModel<Float>.load(stateDict: file)

@@ -59,8 +59,9 @@ public struct PlotArea: Equatable, Sendable {
     /// of range; NaN for values a log axis cannot show).
     /// Coordinates far outside the canvas are clamped to ±10⁷ pixels (NaN stays NaN).
     public func point(x: Double, y: Double) -> Point {
-        Point(clampCoordinate(Double(rect.x) + fraction(x, xRange, xScale) * Double(rect.width)),
-              clampCoordinate(Double(rect.maxY) - fraction(y, yRange, yScale) * Double(rect.height)))
+        Point(
+            clampCoordinate(Double(rect.x) + fraction(x, xRange, xScale) * Double(rect.width)),
+            clampCoordinate(Double(rect.maxY) - fraction(y, yRange, yScale) * Double(rect.height)))
     }
 
     /// The pixel (column, row) containing the data point (x, y).
@@ -76,7 +77,8 @@ public struct PlotArea: Equatable, Sendable {
             return (v - r.lowerBound) / (r.upperBound - r.lowerBound)
         case .log:
             guard v > 0 else { return .nan }
-            return (Foundation.log10(v) - Foundation.log10(r.lowerBound)) / (Foundation.log10(r.upperBound) - Foundation.log10(r.lowerBound))
+            return (Foundation.log10(v) - Foundation.log10(r.lowerBound))
+                / (Foundation.log10(r.upperBound) - Foundation.log10(r.lowerBound))
         }
     }
 }
@@ -126,9 +128,11 @@ enum Ticks {
     static func sanitize(_ lo: Double, _ hi: Double, log: Bool) -> (Double, Double) {
         if !lo.isFinite || !hi.isFinite || lo > hi { return log ? (1, 10) : (0, 1) }
         // Keep spans and paddings finite: axes end at ±1e300 (points beyond are off the chart).
-        let lo = max(-1e300, min(1e300, lo)), hi = max(-1e300, min(1e300, hi))
+        let lo = max(-1e300, min(1e300, lo))
+        let hi = max(-1e300, min(1e300, hi))
         if log {
-            let lo = max(1e-300, lo), hi = max(1e-300, hi)
+            let lo = max(1e-300, lo)
+            let hi = max(1e-300, hi)
             if lo == hi { return (lo / 2, hi * 2) }
             return (lo, hi)
         }
@@ -147,12 +151,13 @@ enum Ticks {
         lo -= span * pad
         hi += span * pad
         let step = niceStep((hi - lo) / Double(max(1, target)))
-        let k0d = (lo / step - 1e-9).rounded(.up), k1d = (hi / step + 1e-9).rounded(.down)
+        let k0d = (lo / step - 1e-9).rounded(.up)
+        let k1d = (hi / step + 1e-9).rounded(.down)
         var values: [Double] = []
         if abs(k0d) < 1e15, abs(k1d) < 1e15, k1d >= k0d, k1d - k0d < 1000 {
             for k in Int(k0d)...Int(k1d) { values.append(Double(k) * step) }
         } else {
-            values = [lo, hi]   // a span too small to tick relative to its values
+            values = [lo, hi]  // a span too small to tick relative to its values
         }
         return AxisTicks(lo: lo, hi: hi, scale: .linear, major: values, labels: labels(values, step: step))
     }
@@ -168,15 +173,22 @@ enum Ticks {
     /// added when the range spans less than two decades; unlabelled minor ticks at 2…9 × 10^k.
     static func log(_ dataLo: Double, _ dataHi: Double, target: Int, pad: Double) -> AxisTicks {
         var (lo, hi) = sanitize(dataLo, dataHi, log: true)
-        var l0 = log10(lo), l1 = log10(hi)
+        var l0 = log10(lo)
+        var l1 = log10(hi)
         let span = l1 - l0
-        l0 = max(-300, l0 - span * pad); l1 = min(300, l1 + span * pad)
-        lo = pow(10, l0); hi = pow(10, l1)
-        let d0 = Int(l0.rounded(.down)), d1 = Int(l1.rounded(.up))
-        var major: [Double] = [], minor: [Double] = []
+        l0 = max(-300, l0 - span * pad)
+        l1 = min(300, l1 + span * pad)
+        lo = pow(10, l0)
+        hi = pow(10, l1)
+        let d0 = Int(l0.rounded(.down))
+        let d1 = Int(l1.rounded(.up))
+        var major: [Double] = []
+        var minor: [Double] = []
         let decades = l1 - l0
         let stride = max(1, Int((Double(d1 - d0) / Double(max(2, target))).rounded(.up)))
-        let mantissas: [Double] = decades < 0.6 ? [1, 2, 3, 4, 5, 6, 7, 8, 9] : decades < 1.2 ? [1, 2, 3, 5] : decades < 2.5 ? [1, 2, 5] : [1]
+        let mantissas: [Double] =
+            decades < 0.6
+            ? [1, 2, 3, 4, 5, 6, 7, 8, 9] : decades < 1.2 ? [1, 2, 3, 5] : decades < 2.5 ? [1, 2, 5] : [1]
         for d in d0...d1 {
             for m in 1...9 {
                 let v = Double(m) * pow(10, Double(d))
@@ -209,7 +221,10 @@ enum Ticks {
         if v == 0 { return "0" }
         var e = Int(log10(abs(v)).rounded(.down))
         var m = v / pow(10, Double(e))
-        if abs(m) >= 9.9995 { m /= 10; e += 1 }
+        if abs(m) >= 9.9995 {
+            m /= 10
+            e += 1
+        }
         return formatFixed(m, decimals: 3, trim: true) + "e" + String(e)
     }
 
@@ -240,8 +255,10 @@ struct Frame {
     /// Space taken outside the data area.
     struct Margins { var left: Int, right: Int, top: Int, bottom: Int }
 
-    func margins(theme t: Theme, yTickLabels: [String], xTickLabels: [String], rightExtra: Int = 0,
-                 topExtra: Int = 0) -> Margins {
+    func margins(
+        theme t: Theme, yTickLabels: [String], xTickLabels: [String], rightExtra: Int = 0,
+        topExtra: Int = 0
+    ) -> Margins {
         let yw = yTickLabels.map { BitmapFont.width(of: $0, scale: t.s) }.max() ?? 0
         var left = t.pad + (yw > 0 ? yw + t.tickLength + 2 * t.s + 2 : t.tickLength)
         if !yLabel.isEmpty { left += t.capHeight + 3 * t.pad / 2 }
@@ -261,17 +278,23 @@ struct Frame {
         guard grid else { return }
         for tk in xTicks where tk.major {
             let x = Int(tk.position.rounded(.down))
-            if x > rect.x && x < rect.maxX - 1 { c.fill(PixelRect(x: x, y: rect.y, width: 1, height: rect.height), .grid) }
+            if x > rect.x && x < rect.maxX - 1 {
+                c.fill(PixelRect(x: x, y: rect.y, width: 1, height: rect.height), .grid)
+            }
         }
         for tk in yTicks where tk.major {
             let y = Int(tk.position.rounded(.down))
-            if y > rect.y && y < rect.maxY - 1 { c.fill(PixelRect(x: rect.x, y: y, width: rect.width, height: 1), .grid) }
+            if y > rect.y && y < rect.maxY - 1 {
+                c.fill(PixelRect(x: rect.x, y: y, width: rect.width, height: 1), .grid)
+            }
         }
     }
 
     /// Draws the frame, ticks, tick labels, axis labels and title (after the data).
-    func drawDecorations(_ c: inout Canvas, theme t: Theme, rect: PixelRect, xTicks: [FrameTick], yTicks: [FrameTick],
-                         frameColor: Color = .ink, topExtra: Int = 0) {
+    func drawDecorations(
+        _ c: inout Canvas, theme t: Theme, rect: PixelRect, xTicks: [FrameTick], yTicks: [FrameTick],
+        frameColor: Color = .ink, topExtra: Int = 0
+    ) {
         c.stroke(PixelRect(x: rect.x - 1, y: rect.y - 1, width: rect.width + 2, height: rect.height + 2), frameColor)
         var lastRight = Int.min
         for tk in xTicks {
@@ -281,8 +304,9 @@ struct Frame {
             guard tk.major, !tk.label.isEmpty else { continue }
             let w = BitmapFont.width(of: tk.label, scale: t.s)
             let left = x - w / 2
-            if left <= lastRight + 2 * t.pad / 2 { continue }   // never overlap labels
-            c.drawText(tk.label, x: x, y: rect.maxY + 1 + t.tickLength + 2 * t.s, scale: t.s, color: .ink, align: .center)
+            if left <= lastRight + 2 * t.pad / 2 { continue }  // never overlap labels
+            c.drawText(
+                tk.label, x: x, y: rect.maxY + 1 + t.tickLength + 2 * t.s, scale: t.s, color: .ink, align: .center)
             lastRight = left + w
         }
         var yw = 0
@@ -294,29 +318,36 @@ struct Frame {
             guard tk.major, !tk.label.isEmpty else { continue }
             let bottomOfText = y + t.capHeight / 2
             if bottomOfText >= lastTop - t.s * 2 { continue }
-            c.drawText(tk.label, x: rect.x - 1 - t.tickLength - 2 * t.s - 1, y: y + 1, scale: t.s, color: .ink,
-                       align: .right, baseline: .middle)
+            c.drawText(
+                tk.label, x: rect.x - 1 - t.tickLength - 2 * t.s - 1, y: y + 1, scale: t.s, color: .ink,
+                align: .right, baseline: .middle)
             lastTop = y - t.capHeight / 2
             yw = max(yw, BitmapFont.width(of: tk.label, scale: t.s))
         }
         if !xLabel.isEmpty {
-            let y = rect.maxY + 1 + t.tickLength + (xTicks.contains { !$0.label.isEmpty } ? t.lineHeight + 2 * t.s : 0) + t.pad / 2
+            let y =
+                rect.maxY + 1 + t.tickLength + (xTicks.contains { !$0.label.isEmpty } ? t.lineHeight + 2 * t.s : 0) + t
+                .pad / 2
             let w = BitmapFont.width(of: xLabel, scale: t.s)
             let x = min(max(rect.x + rect.width / 2, w / 2 + t.pad), c.width - w / 2 - t.pad)
             c.drawText(xLabel, x: x, y: min(y, c.height - t.lineHeight), scale: t.s, color: .ink, align: .center)
         }
         if !yLabel.isEmpty {
             let x = rect.x - 1 - t.tickLength - 2 * t.s - 1 - yw - t.pad - t.capHeight
-            c.drawText(yLabel, x: max(t.pad, x), y: rect.y + rect.height / 2, scale: t.s, color: .ink, align: .center,
-                       rotation: .up)
+            c.drawText(
+                yLabel, x: max(t.pad, x), y: rect.y + rect.height / 2, scale: t.s, color: .ink, align: .center,
+                rotation: .up)
         }
-        if !title.isEmpty { drawTitle(&c, theme: t, center: rect.x + rect.width / 2, top: rect.y - topExtra - t.pad - t.lineHeight) }
+        if !title.isEmpty {
+            drawTitle(&c, theme: t, center: rect.x + rect.width / 2, top: rect.y - topExtra - t.pad - t.lineHeight)
+        }
     }
 
     /// The title, bold (double-struck), centred over the data area but kept on the canvas;
     /// a title too wide for the canvas is drawn at the small size, then shortened with "..".
     func drawTitle(_ c: inout Canvas, theme t: Theme, center: Int, top: Int) {
-        var text = title, scale = t.s
+        var text = title
+        var scale = t.s
         let room = c.width - 2 * t.pad
         if BitmapFont.width(of: text, scale: scale) + 1 > room { scale = 1 }
         if BitmapFont.width(of: text, scale: scale) + 1 > room {
@@ -352,19 +383,27 @@ enum Legend {
 
     /// The corner box of `rect` covering the fewest `occupied` points, and how many it covers
     /// (nil if the legend does not fit inside at all).
-    static func placement(theme t: Theme, rect: PixelRect, entries: [LegendEntry], occupied: [Point]) -> (box: PixelRect, covered: Int)? {
+    static func placement(theme t: Theme, rect: PixelRect, entries: [LegendEntry], occupied: [Point]) -> (
+        box: PixelRect, covered: Int
+    )? {
         let shown = entries.filter { !$0.label.isEmpty }
         guard !shown.isEmpty else { return nil }
         let (w, h, _, _) = size(t, shown)
         guard w + 2 * t.pad <= rect.width, h + 2 * t.pad <= rect.height else { return nil }
         let m = t.pad
-        let corners = [(rect.maxX - m - w, rect.y + m), (rect.x + m, rect.y + m),
-                       (rect.maxX - m - w, rect.maxY - m - h), (rect.x + m, rect.maxY - m - h)]
-        var best = corners[0], bestCount = Int.max
+        let corners = [
+            (rect.maxX - m - w, rect.y + m), (rect.x + m, rect.y + m),
+            (rect.maxX - m - w, rect.maxY - m - h), (rect.x + m, rect.maxY - m - h),
+        ]
+        var best = corners[0]
+        var bestCount = Int.max
         for corner in corners {
             let box = PixelRect(x: corner.0 - 4, y: corner.1 - 4, width: w + 8, height: h + 8)
             let n = occupied.reduce(0) { $0 + (box.contains(Int($1.x), Int($1.y)) ? 1 : 0) }
-            if n < bestCount { bestCount = n; best = corner }
+            if n < bestCount {
+                bestCount = n
+                best = corner
+            }
         }
         return (PixelRect(x: best.0, y: best.1, width: w, height: h), bestCount)
     }

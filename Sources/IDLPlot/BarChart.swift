@@ -29,19 +29,27 @@ public struct BarChart: Figure, Sendable {
     /// A fixed value range instead of the data's (it is widened to include zero).
     public var yRange: ClosedRange<Double>? = nil
 
-    struct Group: Sendable { var values: [Double]; var label: String; var color: Color? }
+    struct Group: Sendable {
+        var values: [Double]
+        var label: String
+        var color: Color?
+    }
     var groups: [Group] = []
 
     /// An empty bar chart over the given categories.
     public init(title: String = "", xLabel: String = "", yLabel: String = "", categories: [String]) {
-        self.title = title; self.xLabel = xLabel; self.yLabel = yLabel; self.categories = categories
+        self.title = title
+        self.xLabel = xLabel
+        self.yLabel = yLabel
+        self.categories = categories
     }
 
     /// Adds a group of bars, one value per category.
     /// - Throws: `IDLError.shapeMismatch` if `values.count != categories.count`.
     public mutating func add<V: BinaryFloatingPoint>(values: [V], label: String = "", color: Color? = nil) throws {
         guard values.count == categories.count else {
-            throw IDLError.shapeMismatch("bar group \"\(label)\": \(values.count) values for \(categories.count) categories")
+            throw IDLError.shapeMismatch(
+                "bar group \"\(label)\": \(values.count) values for \(categories.count) categories")
         }
         groups.append(Group(values: values.map { Double($0) }, label: label, color: color))
     }
@@ -76,7 +84,8 @@ public struct BarChart: Figure, Sendable {
             let color = g.color ?? Color.series(gi)
             for (i, v) in g.values.enumerated() where v.isFinite {
                 let x0 = Double(i) + 0.1 + Double(gi) * slot
-                let p0 = area.point(x: x0, y: 0), p1 = area.point(x: x0 + slot, y: v)
+                let p0 = area.point(x: x0, y: 0)
+                let p1 = area.point(x: x0 + slot, y: v)
                 let top = max(Double(rect.y), min(Double(rect.maxY), p1.y))
                 let base = max(Double(rect.y), min(Double(rect.maxY), p0.y))
                 let gap = k > 1 ? 0.5 : 0
@@ -93,11 +102,17 @@ public struct BarChart: Figure, Sendable {
         for b in bars(area) {
             let mid = (b.x0 + b.x1) / 2
             var y = min(b.top, b.base)
-            while y <= max(b.top, b.base) { pts.append(Point(mid, y)); pts.append(Point(b.x0 + 1, y)); pts.append(Point(b.x1 - 1, y)); y += 4 }
+            while y <= max(b.top, b.base) {
+                pts.append(Point(mid, y))
+                pts.append(Point(b.x0 + 1, y))
+                pts.append(Point(b.x1 - 1, y))
+                y += 4
+            }
             if showsValues {
                 let h = Double(BitmapFont.capHeight * valueLabelScale(t) + 4)
                 let dir = b.value >= 0 ? -1.0 : 1.0
-                pts.append(Point(mid, b.top + dir * h / 2)); pts.append(Point(mid, b.top + dir * h))
+                pts.append(Point(mid, b.top + dir * h / 2))
+                pts.append(Point(mid, b.top + dir * h))
             }
         }
         return pts
@@ -105,8 +120,10 @@ public struct BarChart: Figure, Sendable {
 
     func layout(width: Int, height: Int) -> Layout {
         let base = layout(width: width, height: height, topExtra: 0)
-        if Legend.needsRowAbove(theme: base.theme, rect: base.area.rect, entries: legendEntries,
-                                occupied: occupied(base.area, base.theme)) {
+        if Legend.needsRowAbove(
+            theme: base.theme, rect: base.area.rect, entries: legendEntries,
+            occupied: occupied(base.area, base.theme))
+        {
             var L = layout(width: width, height: height, topExtra: Legend.rowHeight(base.theme))
             L.legendAbove = true
             return L
@@ -116,10 +133,17 @@ public struct BarChart: Figure, Sendable {
 
     func layout(width: Int, height: Int, topExtra: Int) -> Layout {
         let t = Theme(width: width, height: height)
-        var lo = 0.0, hi = 0.0
-        for g in groups { for v in g.values where v.isFinite { lo = min(lo, v); hi = max(hi, v) } }
+        var lo = 0.0
+        var hi = 0.0
+        for g in groups {
+            for v in g.values where v.isFinite {
+                lo = min(lo, v)
+                hi = max(hi, v)
+            }
+        }
         if let r = yRange, r.lowerBound.isFinite, r.upperBound.isFinite, r.upperBound > r.lowerBound {
-            lo = min(0, r.lowerBound); hi = max(0, r.upperBound)
+            lo = min(0, r.lowerBound)
+            hi = max(0, r.upperBound)
         }
         if lo == hi { hi = 1 }
         let yTarget = max(2, min(8, (height - 6 * t.lineHeight) / (t.lineHeight * 3)))
@@ -132,9 +156,11 @@ public struct BarChart: Figure, Sendable {
             if lo == 0 { yt.lo = 0 }
         }
         let frame = Frame(title: title, xLabel: xLabel, yLabel: yLabel, grid: showsGrid)
-        let m = frame.margins(theme: t, yTickLabels: yt.labels, xTickLabels: categories.isEmpty ? [] : [""], topExtra: topExtra)
-        let rect = PixelRect(x: min(m.left, width - 1), y: min(m.top, height - 1),
-                             width: max(1, width - m.left - m.right), height: max(1, height - m.top - m.bottom))
+        let m = frame.margins(
+            theme: t, yTickLabels: yt.labels, xTickLabels: categories.isEmpty ? [] : [""], topExtra: topExtra)
+        let rect = PixelRect(
+            x: min(m.left, width - 1), y: min(m.top, height - 1),
+            width: max(1, width - m.left - m.right), height: max(1, height - m.top - m.bottom))
         let n = max(1, categories.count)
         let area = PlotArea(rect: rect, xRange: 0...Double(n), yRange: yt.lo...yt.hi, xScale: .linear, yScale: .linear)
         let xTicks = categories.enumerated().map { i, name in
@@ -151,7 +177,9 @@ public struct BarChart: Figure, Sendable {
     /// Draws the chart on a new canvas.
     public func render(width: Int, height: Int) -> Canvas {
         let L = layout(width: width, height: height)
-        let t = L.theme, rect = L.area.rect, area = L.area
+        let t = L.theme
+        let rect = L.area.rect
+        let area = L.area
         var c = Canvas(width: width, height: height)
         L.frame.drawGrid(&c, rect: rect, xTicks: [], yTicks: L.yTicks)
         for b in bars(area) {
@@ -159,8 +187,9 @@ public struct BarChart: Figure, Sendable {
             if showsValues {
                 let above = b.value >= 0
                 let ty = above ? Int(b.top) - 3 : Int(b.top) + 3
-                c.drawText(Ticks.scientificOrPlain(b.value), x: Int((b.x0 + b.x1) / 2), y: ty, scale: valueLabelScale(t),
-                           color: .ink, align: .center, baseline: above ? .bottom : .top)
+                c.drawText(
+                    Ticks.scientificOrPlain(b.value), x: Int((b.x0 + b.x1) / 2), y: ty, scale: valueLabelScale(t),
+                    color: .ink, align: .center, baseline: above ? .bottom : .top)
             }
         }
         // Zero line.

@@ -6,7 +6,10 @@ public struct Point: Equatable, Sendable {
     /// Vertical position in pixels (downwards).
     public var y: Double
     /// A point from its coordinates.
-    public init(_ x: Double, _ y: Double) { self.x = x; self.y = y }
+    public init(_ x: Double, _ y: Double) {
+        self.x = x
+        self.y = y
+    }
 }
 
 /// An axis-aligned rectangle of whole pixels.
@@ -21,7 +24,10 @@ public struct PixelRect: Equatable, Sendable {
     public var height: Int
     /// A rectangle from its top-left corner and size.
     public init(x: Int, y: Int, width: Int, height: Int) {
-        self.x = x; self.y = y; self.width = width; self.height = height
+        self.x = x
+        self.y = y
+        self.width = width
+        self.height = height
     }
     /// One past the right column.
     public var maxX: Int { x + width }
@@ -79,21 +85,25 @@ public struct Canvas: Equatable, Sendable {
     /// - Precondition: `1 ≤ width, height ≤ Canvas.maximumSide` (``PNGImage`` and the charts'
     ///   `write` functions check sizes and throw before they get here).
     public init(width: Int, height: Int, background: Color = .white) {
-        precondition(width >= 1 && height >= 1 && width <= Canvas.maximumSide && height <= Canvas.maximumSide,
-                     "canvas size must be 1...\(Canvas.maximumSide) on each side, got \(width)×\(height)")
+        precondition(
+            width >= 1 && height >= 1 && width <= Canvas.maximumSide && height <= Canvas.maximumSide,
+            "canvas size must be 1...\(Canvas.maximumSide) on each side, got \(width)×\(height)")
         self.width = width
         self.height = height
         var p = [UInt8](repeating: 0, count: width * height * 4)
         for i in 0..<(width * height) {
-            p[4 * i] = background.r; p[4 * i + 1] = background.g
-            p[4 * i + 2] = background.b; p[4 * i + 3] = background.a
+            p[4 * i] = background.r
+            p[4 * i + 1] = background.g
+            p[4 * i + 2] = background.b
+            p[4 * i + 3] = background.a
         }
         self.pixels = p
     }
 
     /// The colour of pixel (x, y). - Precondition: the pixel is inside the canvas.
     public func pixel(_ x: Int, _ y: Int) -> Color {
-        precondition(x >= 0 && x < width && y >= 0 && y < height, "pixel (\(x), \(y)) outside a \(width)×\(height) canvas")
+        precondition(
+            x >= 0 && x < width && y >= 0 && y < height, "pixel (\(x), \(y)) outside a \(width)×\(height) canvas")
         let o = 4 * (y * width + x)
         return Color(r: pixels[o], g: pixels[o + 1], b: pixels[o + 2], a: pixels[o + 3])
     }
@@ -102,7 +112,10 @@ public struct Canvas: Equatable, Sendable {
     public mutating func setPixel(_ x: Int, _ y: Int, _ color: Color) {
         guard x >= 0 && x < width && y >= 0 && y < height else { return }
         let o = 4 * (y * width + x)
-        pixels[o] = color.r; pixels[o + 1] = color.g; pixels[o + 2] = color.b; pixels[o + 3] = color.a
+        pixels[o] = color.r
+        pixels[o + 1] = color.g
+        pixels[o + 2] = color.b
+        pixels[o + 3] = color.a
     }
 
     /// Blends `color` over pixel (x, y) with the given coverage in [0, 1]; outside is ignored.
@@ -112,7 +125,10 @@ public struct Canvas: Equatable, Sendable {
         if alpha <= 0 { return }
         let o = 4 * (y * width + x)
         if alpha >= 1 {
-            pixels[o] = color.r; pixels[o + 1] = color.g; pixels[o + 2] = color.b; pixels[o + 3] = 255
+            pixels[o] = color.r
+            pixels[o + 1] = color.g
+            pixels[o + 2] = color.b
+            pixels[o + 3] = 255
             return
         }
         let da = Double(pixels[o + 3]) / 255
@@ -121,16 +137,20 @@ public struct Canvas: Equatable, Sendable {
             let v = (Double(s) * alpha + Double(d) * da * (1 - alpha)) / outA
             return UInt8(min(255, max(0, v.rounded())))
         }
-        pixels[o] = ch(color.r, pixels[o]); pixels[o + 1] = ch(color.g, pixels[o + 1])
-        pixels[o + 2] = ch(color.b, pixels[o + 2]); pixels[o + 3] = UInt8(min(255, (outA * 255).rounded()))
+        pixels[o] = ch(color.r, pixels[o])
+        pixels[o + 1] = ch(color.g, pixels[o + 1])
+        pixels[o + 2] = ch(color.b, pixels[o + 2])
+        pixels[o + 3] = UInt8(min(255, (outA * 255).rounded()))
     }
 
     // MARK: Rectangles
 
     /// Fills the whole-pixel rectangle `rect` (clipped to the canvas).
     public mutating func fill(_ rect: PixelRect, _ color: Color) {
-        let x0 = max(0, rect.x), x1 = min(width, rect.maxX)
-        let y0 = max(0, rect.y), y1 = min(height, rect.maxY)
+        let x0 = max(0, rect.x)
+        let x1 = min(width, rect.maxX)
+        let y0 = max(0, rect.y)
+        let y1 = min(height, rect.maxY)
         guard x0 < x1, y0 < y1 else { return }
         for y in y0..<y1 { for x in x0..<x1 { blend(x, y, color) } }
     }
@@ -139,11 +159,17 @@ public struct Canvas: Equatable, Sendable {
     /// partial coverage, so bars of any position look smooth.
     public mutating func fillRect(x0: Double, y0: Double, x1: Double, y1: Double, _ color: Color) {
         guard x0.isFinite, x1.isFinite, y0.isFinite, y1.isFinite else { return }
-        let w = Double(width) + 2, h = Double(height) + 2
-        let lx = max(-2, min(x0, x1)), hx = min(w, max(x0, x1)), ly = max(-2, min(y0, y1)), hy = min(h, max(y0, y1))
+        let w = Double(width) + 2
+        let h = Double(height) + 2
+        let lx = max(-2, min(x0, x1))
+        let hx = min(w, max(x0, x1))
+        let ly = max(-2, min(y0, y1))
+        let hy = min(h, max(y0, y1))
         guard lx < hx, ly < hy else { return }
-        let ix0 = max(0, Int(lx.rounded(.down))), ix1 = min(width - 1, Int(hx.rounded(.up)) - 1)
-        let iy0 = max(0, Int(ly.rounded(.down))), iy1 = min(height - 1, Int(hy.rounded(.up)) - 1)
+        let ix0 = max(0, Int(lx.rounded(.down)))
+        let ix1 = min(width - 1, Int(hx.rounded(.up)) - 1)
+        let iy0 = max(0, Int(ly.rounded(.down)))
+        let iy1 = min(height - 1, Int(hy.rounded(.up)) - 1)
         guard ix0 <= ix1, iy0 <= iy1 else { return }
         for y in iy0...iy1 {
             let cy = min(hy, Double(y + 1)) - max(ly, Double(y))
@@ -169,7 +195,9 @@ public struct Canvas: Equatable, Sendable {
     // MARK: Lines and circles
 
     /// Draws an anti-aliased straight line of the given width (round caps).
-    public mutating func drawLine(from a: Point, to b: Point, color: Color, width lineWidth: Double = 1, clip: PixelRect? = nil) {
+    public mutating func drawLine(
+        from a: Point, to b: Point, color: Color, width lineWidth: Double = 1, clip: PixelRect? = nil
+    ) {
         strokePolyline([a, b], color: color, width: lineWidth, clip: clip)
     }
 
@@ -180,7 +208,9 @@ public struct Canvas: Equatable, Sendable {
     /// `clamp(w/2 + 1/2 − d, 0, 1)`), and the maximum over segments is blended once, so joins
     /// are not darkened by double blending. Non-finite points break the line into pieces.
     /// Only pixels inside `clip` (default: the canvas) are touched.
-    public mutating func strokePolyline(_ points: [Point], color: Color, width lineWidth: Double = 1, clip: PixelRect? = nil) {
+    public mutating func strokePolyline(
+        _ points: [Point], color: Color, width lineWidth: Double = 1, clip: PixelRect? = nil
+    ) {
         guard !points.isEmpty, lineWidth.isFinite, lineWidth > 0 else { return }
         // Far-away points are pulled in to ±10⁷ pixels: safe integer maths, invisible change.
         let points = points.map { p in
@@ -188,15 +218,24 @@ public struct Canvas: Equatable, Sendable {
         }
         let lineWidth = min(lineWidth, 1000)
         let w = max(1, lineWidth)
-        let fade = min(1, lineWidth)          // thinner than a pixel: fainter, not thinner
+        let fade = min(1, lineWidth)  // thinner than a pixel: fainter, not thinner
         let half = w / 2
         let box = clip ?? PixelRect(x: 0, y: 0, width: width, height: height)
-        let cx0 = max(0, box.x), cx1 = min(width, box.maxX), cy0 = max(0, box.y), cy1 = min(height, box.maxY)
+        let cx0 = max(0, box.x)
+        let cx1 = min(width, box.maxX)
+        let cy0 = max(0, box.y)
+        let cy1 = min(height, box.maxY)
         guard cx0 < cx1, cy0 < cy1 else { return }
         // Bounding box of the finite points, padded by the half width, then clipped.
-        var minX = Double.infinity, maxX = -Double.infinity, minY = Double.infinity, maxY = -Double.infinity
+        var minX = Double.infinity
+        var maxX = -Double.infinity
+        var minY = Double.infinity
+        var maxY = -Double.infinity
         for p in points where p.x.isFinite && p.y.isFinite {
-            minX = min(minX, p.x); maxX = max(maxX, p.x); minY = min(minY, p.y); maxY = max(maxY, p.y)
+            minX = min(minX, p.x)
+            maxX = max(maxX, p.x)
+            minY = min(minY, p.y)
+            maxY = max(maxY, p.y)
         }
         guard minX.isFinite else { return }
         let bx0 = max(cx0, Int((minX - half - 1).rounded(.down)))
@@ -213,7 +252,8 @@ public struct Canvas: Equatable, Sendable {
             let sy0 = max(by0, Int((min(a.y, b.y) - half - 1).rounded(.down)))
             let sy1 = min(by1, Int((max(a.y, b.y) + half + 1).rounded(.up)))
             guard sx0 < sx1, sy0 < sy1 else { return }
-            let dx = b.x - a.x, dy = b.y - a.y
+            let dx = b.x - a.x
+            let dy = b.y - a.y
             let len2 = dx * dx + dy * dy
             for y in sy0..<sy1 {
                 let py = Double(y) + 0.5
@@ -221,7 +261,8 @@ public struct Canvas: Equatable, Sendable {
                     let px = Double(x) + 0.5
                     var t = len2 > 0 ? ((px - a.x) * dx + (py - a.y) * dy) / len2 : 0
                     t = min(1, max(0, t))
-                    let ex = px - (a.x + t * dx), ey = py - (a.y + t * dy)
+                    let ex = px - (a.x + t * dx)
+                    let ey = py - (a.y + t * dy)
                     let d = (ex * ex + ey * ey).squareRoot()
                     let c = Float(min(1, max(0, half + 0.5 - d)))
                     let k = (y - by0) * mw + (x - bx0)
@@ -231,7 +272,10 @@ public struct Canvas: Equatable, Sendable {
         }
         var previous: Point? = nil
         for p in points {
-            guard p.x.isFinite && p.y.isFinite else { previous = nil; continue }
+            guard p.x.isFinite && p.y.isFinite else {
+                previous = nil
+                continue
+            }
             segment(previous ?? p, p)
             previous = p
         }
@@ -247,7 +291,8 @@ public struct Canvas: Equatable, Sendable {
     public mutating func fillCircle(center: Point, radius: Double, color: Color) {
         guard center.x.isFinite, center.y.isFinite, radius.isFinite, radius > 0, radius < 1e5 else { return }
         guard center.x > -radius - 2, center.x < Double(width) + radius + 2,
-              center.y > -radius - 2, center.y < Double(height) + radius + 2 else { return }
+            center.y > -radius - 2, center.y < Double(height) + radius + 2
+        else { return }
         let x0 = max(0, Int((center.x - radius - 1).rounded(.down)))
         let x1 = min(width - 1, Int((center.x + radius + 1).rounded(.up)))
         let y0 = max(0, Int((center.y - radius - 1).rounded(.down)))
@@ -255,7 +300,8 @@ public struct Canvas: Equatable, Sendable {
         guard x0 <= x1, y0 <= y1 else { return }
         for y in y0...y1 {
             for x in x0...x1 {
-                let dx = Double(x) + 0.5 - center.x, dy = Double(y) + 0.5 - center.y
+                let dx = Double(x) + 0.5 - center.x
+                let dy = Double(y) + 0.5 - center.y
                 let c = radius + 0.5 - (dx * dx + dy * dy).squareRoot()
                 if c > 0 { blend(x, y, color, coverage: min(1, c)) }
             }
@@ -268,9 +314,11 @@ public struct Canvas: Equatable, Sendable {
     /// `scale`×`scale` block, anchored at (x, y) according to `align` and `baseline`.
     /// With `rotation: .up` the text reads from bottom to top and the alignments refer to the
     /// text's own direction (`.center` centres it vertically on y).
-    public mutating func drawText(_ text: String, x: Int, y: Int, scale: Int = 1, color: Color = .ink,
-                                  align: TextAlign = .left, baseline: TextBaseline = .top,
-                                  rotation: TextRotation = .none) {
+    public mutating func drawText(
+        _ text: String, x: Int, y: Int, scale: Int = 1, color: Color = .ink,
+        align: TextAlign = .left, baseline: TextBaseline = .top,
+        rotation: TextRotation = .none
+    ) {
         let s = max(1, scale)
         let w = BitmapFont.width(of: text, scale: s)
         let u0: Int
@@ -286,7 +334,8 @@ public struct Canvas: Equatable, Sendable {
         case .bottom: v0 = -BitmapFont.capHeight * s
         }
         BitmapFont.forEachPixel(text) { fx, fy in
-            let u = u0 + fx * s, v = v0 + fy * s
+            let u = u0 + fx * s
+            let v = v0 + fy * s
             switch rotation {
             case .none:
                 fill(PixelRect(x: x + u, y: y + v, width: s, height: s), color)

@@ -11,7 +11,10 @@ public struct Color: Equatable, Hashable, Sendable {
 
     /// A colour from its four channels.
     public init(r: UInt8, g: UInt8, b: UInt8, a: UInt8 = 255) {
-        self.r = r; self.g = g; self.b = b; self.a = a
+        self.r = r
+        self.g = g
+        self.b = b
+        self.a = a
     }
 
     /// A colour from a 24-bit hexadecimal value such as `0x1F77B4`.

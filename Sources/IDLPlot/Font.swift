@@ -17,9 +17,9 @@ public enum BitmapFont {
 
     /// A glyph: its rows as bit masks (bit 4 = leftmost column) and the columns it occupies.
     struct Glyph: Sendable {
-        var rows: [UInt8]      // cellHeight entries
-        var left: Int          // first inked column
-        var width: Int         // inked columns
+        var rows: [UInt8]  // cellHeight entries
+        var left: Int  // first inked column
+        var width: Int  // inked columns
     }
 
     /// The glyph table, built once from ``source``.
@@ -35,13 +35,17 @@ public enum BitmapFont {
                 rows[r] = bits
             }
             let all = rows.reduce(0, |)
-            var left = 0, right = cellWidth - 1
+            var left = 0
+            var right = cellWidth - 1
             if all != 0 {
                 while all & (1 << UInt8(cellWidth - 1 - left)) == 0 { left += 1 }
                 while all & (1 << UInt8(cellWidth - 1 - right)) == 0 { right -= 1 }
             }
             // Digits keep the full cell so columns of numbers line up.
-            if ch.isNumber { left = 0; right = cellWidth - 1 }
+            if ch.isNumber {
+                left = 0
+                right = cellWidth - 1
+            }
             table[ch] = Glyph(rows: rows, left: left, width: all == 0 ? 0 : right - left + 1)
         }
         return table
@@ -52,7 +56,10 @@ public enum BitmapFont {
     public static func substitute(_ text: String) -> String {
         var out = ""
         for ch in text {
-            if ch == " " || glyphs[ch] != nil { out.append(ch); continue }
+            if ch == " " || glyphs[ch] != nil {
+                out.append(ch)
+                continue
+            }
             switch ch {
             case "‘", "’": out.append("'")
             case "“", "”": out.append("\"")
@@ -82,7 +89,10 @@ public enum BitmapFont {
         for ch in substitute(text) {
             if !first { w += 1 }
             first = false
-            if ch == " " { w += spaceAdvance - 1; continue }
+            if ch == " " {
+                w += spaceAdvance - 1
+                continue
+            }
             w += glyphs[ch]?.width ?? 0
         }
         return w * max(1, scale)
@@ -99,7 +109,10 @@ public enum BitmapFont {
         for ch in substitute(text) {
             if !first { x += 1 }
             first = false
-            if ch == " " { x += spaceAdvance - 1; continue }
+            if ch == " " {
+                x += spaceAdvance - 1
+                continue
+            }
             guard let g = glyphs[ch] else { continue }
             for r in 0..<cellHeight where g.rows[r] != 0 {
                 for c in 0..<g.width where g.rows[r] & (1 << UInt8(cellWidth - 1 - (g.left + c))) != 0 {

@@ -57,11 +57,17 @@ public struct ImageGrid<T: BLASScalar>: Figure, Sendable {
     /// - Throws: `IDLError.invalidArgument` for a non-positive width, labels outside
     ///   `classNames`; `IDLError.shapeMismatch` if the rows are not a multiple of
     ///   the width or the label arrays do not have one entry per image.
-    public init(images: Matrix<T>, imageWidth: Int, labels: [Int] = [], predictions: [Int] = [],
-                               classNames: [String] = [], title: String = "") throws {
-        guard imageWidth >= 1 else { throw IDLError.invalidArgument("imageWidth must be at least 1, got \(imageWidth)") }
+    public init(
+        images: Matrix<T>, imageWidth: Int, labels: [Int] = [], predictions: [Int] = [],
+        classNames: [String] = [], title: String = ""
+    ) throws {
+        guard imageWidth >= 1 else {
+            throw IDLError.invalidArgument("imageWidth must be at least 1, got \(imageWidth)")
+        }
         guard images.rows % imageWidth == 0, images.rows > 0 else {
-            throw IDLError.shapeMismatch("images have \(images.rows) pixels each (matrix rows), not a positive multiple of imageWidth \(imageWidth)")
+            throw IDLError.shapeMismatch(
+                "images have \(images.rows) pixels each (matrix rows), not a positive multiple of imageWidth \(imageWidth)"
+            )
         }
         for (name, list) in [("labels", labels), ("predictions", predictions)] where !list.isEmpty {
             guard list.count == images.cols else {
@@ -100,7 +106,7 @@ public struct ImageGrid<T: BLASScalar>: Figure, Sendable {
         var theme: Theme
         var columns: Int
         var rows: Int
-        var scale: Int          // screen pixels per image pixel
+        var scale: Int  // screen pixels per image pixel
         var captionScale: Int
         var cellW: Int
         var cellH: Int
@@ -113,9 +119,10 @@ public struct ImageGrid<T: BLASScalar>: Figure, Sendable {
         let top = t.pad + (title.isEmpty ? 0 : t.lineHeight + t.pad)
         let nLines = (labels.isEmpty ? 0 : 1) + (predictions.isEmpty ? 0 : 1)
         let gap = t.pad
-        let availW = max(1, width - 2 * t.pad), availH = max(1, height - top - t.pad)
+        let availW = max(1, width - 2 * t.pad)
+        let availH = max(1, height - top - t.pad)
         let n = max(1, count)
-        func fit(_ cols: Int, _ cs: Int) -> Int {   // image scale that fits cols columns
+        func fit(_ cols: Int, _ cs: Int) -> Int {  // image scale that fits cols columns
             let rows = (n + cols - 1) / cols
             let capH = nLines * (BitmapFont.lineHeight(scale: cs) + cs)
             let byW = (availW / cols - gap) / imageWidth
@@ -131,12 +138,19 @@ public struct ImageGrid<T: BLASScalar>: Figure, Sendable {
                     let s = fit(cols, cs)
                     // Prefer bigger images, then the larger caption size.
                     let score = Double(max(0, s)) + (cs == t.s ? 0.5 : 0)
-                    if score > bestScore { bestScore = score; bestCols = cols; bestCS = cs }
+                    if score > bestScore {
+                        bestScore = score
+                        bestCols = cols
+                        bestCS = cs
+                    }
                 }
             }
         }
         var scale = fit(bestCols, bestCS)
-        if scale < 1 && bestCS > 1 { bestCS = 1; scale = fit(bestCols, 1) }
+        if scale < 1 && bestCS > 1 {
+            bestCS = 1
+            scale = fit(bestCols, 1)
+        }
         if scale < 1 && columns == nil {
             // Too many images for the canvas: as many columns as fit at one pixel per pixel.
             bestCols = max(1, min(n, availW / (imageWidth + gap)))
@@ -144,14 +158,17 @@ public struct ImageGrid<T: BLASScalar>: Figure, Sendable {
         scale = max(1, scale)
         let rows = (n + bestCols - 1) / bestCols
         // Smaller caption text when the captions are wider than the images.
-        let widest = (0..<count).flatMap { captions($0).map { $0.0 } }.map { BitmapFont.width(of: $0, scale: bestCS) }.max() ?? 0
+        let widest =
+            (0..<count).flatMap { captions($0).map { $0.0 } }.map { BitmapFont.width(of: $0, scale: bestCS) }.max() ?? 0
         if bestCS > 1 && widest > imageWidth * scale + gap { bestCS = 1 }
         let capH = nLines * (BitmapFont.lineHeight(scale: bestCS) + bestCS)
-        let cellW = imageWidth * scale + gap, cellH = imageHeight * scale + capH + gap
+        let cellW = imageWidth * scale + gap
+        let cellH = imageHeight * scale + capH + gap
         let ox = (width - bestCols * cellW + gap) / 2
         let oy = top + max(0, (availH - rows * cellH + gap) / 2)
-        return Layout(theme: t, columns: bestCols, rows: rows, scale: scale, captionScale: bestCS,
-                      cellW: cellW, cellH: cellH, origin: (ox, oy), top: top)
+        return Layout(
+            theme: t, columns: bestCols, rows: rows, scale: scale, captionScale: bestCS,
+            cellW: cellW, cellH: cellH, origin: (ox, oy), top: top)
     }
 
     /// How many images are drawn on a canvas of this size (all of them unless too many fit).
@@ -165,8 +182,9 @@ public struct ImageGrid<T: BLASScalar>: Figure, Sendable {
     /// The canvas rectangle of image `index` (before its caption), on a canvas of this size.
     public func imageRect(_ index: Int, width: Int, height: Int) -> PixelRect {
         let L = layout(width: width, height: height)
-        return PixelRect(x: L.origin.x + (index % L.columns) * L.cellW, y: L.origin.y + (index / L.columns) * L.cellH,
-                         width: imageWidth * L.scale, height: imageHeight * L.scale)
+        return PixelRect(
+            x: L.origin.x + (index % L.columns) * L.cellW, y: L.origin.y + (index / L.columns) * L.cellH,
+            width: imageWidth * L.scale, height: imageHeight * L.scale)
     }
 
     /// Draws the grid on a new canvas.
@@ -174,28 +192,45 @@ public struct ImageGrid<T: BLASScalar>: Figure, Sendable {
         let L = layout(width: width, height: height)
         let t = L.theme
         var c = Canvas(width: width, height: height)
-        if !title.isEmpty { Frame(title: title).drawTitle(&c, theme: t, center: width / 2, top: L.origin.y - t.lineHeight - t.pad) }
-        var lo = Double.infinity, hi = -Double.infinity
+        if !title.isEmpty {
+            Frame(title: title).drawTitle(&c, theme: t, center: width / 2, top: L.origin.y - t.lineHeight - t.pad)
+        }
+        var lo = Double.infinity
+        var hi = -Double.infinity
         if let r = valueRange, r.lowerBound.isFinite, r.upperBound.isFinite, r.upperBound > r.lowerBound {
-            lo = r.lowerBound; hi = r.upperBound
+            lo = r.lowerBound
+            hi = r.upperBound
         } else {
-            for x in images.storage where x.isFinite { let v = Double(x); lo = min(lo, v); hi = max(hi, v) }
-            if !lo.isFinite { lo = 0; hi = 1 } else if lo == hi { lo -= 0.5; hi += 0.5 }
+            for x in images.storage where x.isFinite {
+                let v = Double(x)
+                lo = min(lo, v)
+                hi = max(hi, v)
+            }
+            if !lo.isFinite {
+                lo = 0
+                hi = 1
+            } else if lo == hi {
+                lo -= 0.5
+                hi += 0.5
+            }
         }
         let per = imageWidth * imageHeight
         for j in 0..<count {
-            let x0 = L.origin.x + (j % L.columns) * L.cellW, y0 = L.origin.y + (j / L.columns) * L.cellH
+            let x0 = L.origin.x + (j % L.columns) * L.cellW
+            let y0 = L.origin.y + (j / L.columns) * L.cellH
             // Images that do not fit on the canvas even at one pixel per pixel are left out.
             guard y0 + imageHeight * L.scale <= height, x0 + imageWidth * L.scale <= width else { continue }
             for r in 0..<imageHeight {
                 for col in 0..<imageWidth {
                     let v = Double(images.storage[j * per + r * imageWidth + col])
                     let color = v.isFinite ? colormap.color(at: (v - lo) / (hi - lo)) : Color.midGray
-                    c.fill(PixelRect(x: x0 + col * L.scale, y: y0 + r * L.scale, width: L.scale, height: L.scale), color)
+                    c.fill(
+                        PixelRect(x: x0 + col * L.scale, y: y0 + r * L.scale, width: L.scale, height: L.scale), color)
                 }
             }
-            c.stroke(PixelRect(x: x0 - 1, y: y0 - 1, width: imageWidth * L.scale + 2, height: imageHeight * L.scale + 2),
-                     Color(hex: 0xBFBFBF))
+            c.stroke(
+                PixelRect(x: x0 - 1, y: y0 - 1, width: imageWidth * L.scale + 2, height: imageHeight * L.scale + 2),
+                Color(hex: 0xBFBFBF))
             var y = y0 + imageHeight * L.scale + L.captionScale * 2 + 1
             let cx = x0 + imageWidth * L.scale / 2
             for (text, color) in captions(j) {

@@ -29,7 +29,8 @@ public struct MatrixArea: Equatable, Sendable {
 
     /// The pixel showing entry (row, col) (the centre of its cell).
     public func pixel(row: Int, col: Int) -> (x: Int, y: Int) {
-        let bx = colBin(col), by = rowBin(row)
+        let bx = colBin(col)
+        let by = rowBin(row)
         return ((binX(bx) + binX(bx + 1) - 1) / 2, (binY(by) + binY(by + 1) - 1) / 2)
     }
 
@@ -38,20 +39,28 @@ public struct MatrixArea: Equatable, Sendable {
     /// Canvas row of the boundary before row `row` (0...rows).
     func yBoundary(_ row: Int) -> Int { binY(rowBin(row)) }
     /// Canvas x of the centre of column `col`.
-    func xCenter(_ col: Int) -> Double { Double(rect.x) + (Double(col) + 0.5) * Double(rect.width) / Double(max(1, cols)) }
+    func xCenter(_ col: Int) -> Double {
+        Double(rect.x) + (Double(col) + 0.5) * Double(rect.width) / Double(max(1, cols))
+    }
     /// Canvas y of the centre of row `row`.
-    func yCenter(_ row: Int) -> Double { Double(rect.y) + (Double(row) + 0.5) * Double(rect.height) / Double(max(1, rows)) }
+    func yCenter(_ row: Int) -> Double {
+        Double(rect.y) + (Double(row) + 0.5) * Double(rect.height) / Double(max(1, rows))
+    }
 
     /// Fits a rows×cols matrix into `available`, centred.
     static func fit(rows: Int, cols: Int, in available: PixelRect, aspect: MatrixAspect) -> MatrixArea {
-        let aw = max(1, available.width), ah = max(1, available.height)
-        let r = max(1, rows), c = max(1, cols)
-        var w: Int, h: Int
+        let aw = max(1, available.width)
+        let ah = max(1, available.height)
+        let r = max(1, rows)
+        let c = max(1, cols)
+        var w: Int
+        var h: Int
         switch aspect {
         case .equal:
             if c <= aw && r <= ah {
                 let p = max(1, min(aw / c, ah / r))
-                w = c * p; h = r * p
+                w = c * p
+                h = r * p
             } else {
                 let s = min(Double(aw) / Double(c), Double(ah) / Double(r))
                 w = max(1, min(aw, c, Int((Double(c) * s).rounded())))
@@ -79,7 +88,7 @@ struct MatrixFrame {
     var frame: Frame
     var rows: Int
     var cols: Int
-    var rowLabels: [(center: Int, label: String)]? = nil   // block labels instead of indices
+    var rowLabels: [(center: Int, label: String)]? = nil  // block labels instead of indices
     var colLabels: [(center: Int, label: String)]? = nil
     var aspect: MatrixAspect = .equal
 
@@ -89,11 +98,14 @@ struct MatrixFrame {
         let colTicks = Ticks.indices(cols, target: 8)
         let yLabels = rowLabels?.map { $0.label } ?? rowTicks.map(String.init)
         let xLabels = colLabels?.map { $0.label } ?? colTicks.map(String.init)
-        let m = frame.margins(theme: t, yTickLabels: yLabels, xTickLabels: colLabels == nil ? xLabels : [""], rightExtra: rightExtra)
-        let available = PixelRect(x: m.left, y: m.top, width: max(1, width - m.left - m.right),
-                                  height: max(1, height - m.top - m.bottom))
+        let m = frame.margins(
+            theme: t, yTickLabels: yLabels, xTickLabels: colLabels == nil ? xLabels : [""], rightExtra: rightExtra)
+        let available = PixelRect(
+            x: m.left, y: m.top, width: max(1, width - m.left - m.right),
+            height: max(1, height - m.top - m.bottom))
         let area = MatrixArea.fit(rows: rows, cols: cols, in: available, aspect: aspect)
-        var xt: [FrameTick] = [], yt: [FrameTick] = []
+        var xt: [FrameTick] = []
+        var yt: [FrameTick] = []
         if let colLabels {
             xt = colLabels.map { FrameTick(position: area.xCenter($0.center), label: $0.label) }
         } else {
@@ -169,20 +181,28 @@ public struct Heatmap<T: BLASScalar>: Figure, Sendable {
     }
 
     var frame: MatrixFrame {
-        MatrixFrame(frame: Frame(title: title, xLabel: xLabel, yLabel: yLabel, grid: false), rows: rows, cols: cols, aspect: aspect)
+        MatrixFrame(
+            frame: Frame(title: title, xLabel: xLabel, yLabel: yLabel, grid: false), rows: rows, cols: cols,
+            aspect: aspect)
     }
 
     /// Bin means of the finite entries (NaN where a bin has none), row-major bins.
     func blocks(_ area: MatrixArea) -> (w: Int, h: Int, v: [Double]) {
-        let bw = area.binCols, bh = area.binRows
-        var sum = [Double](repeating: 0, count: bw * bh), count = [Int](repeating: 0, count: bw * bh)
+        let bw = area.binCols
+        let bh = area.binRows
+        var sum = [Double](repeating: 0, count: bw * bh)
+        var count = [Int](repeating: 0, count: bw * bh)
         let rowBin = (0..<rows).map { area.rowBin($0) }
         matrix.storage.withUnsafeBufferPointer { p in
             for j in 0..<cols {
                 let bj = area.colBin(j)
                 for i in 0..<rows {
                     let x = Double(p[i + j * rows])
-                    if x.isFinite { let b = rowBin[i] * bw + bj; sum[b] += x; count[b] += 1 }
+                    if x.isFinite {
+                        let b = rowBin[i] * bw + bj
+                        sum[b] += x
+                        count[b] += 1
+                    }
                 }
             }
         }
@@ -193,10 +213,15 @@ public struct Heatmap<T: BLASScalar>: Figure, Sendable {
         if let r = range, r.lowerBound.isFinite, r.upperBound.isFinite, r.upperBound > r.lowerBound {
             return (max(-1e300, r.lowerBound), min(1e300, r.upperBound))
         }
-        var lo = Double.infinity, hi = -Double.infinity
-        for v in shown where v.isFinite { lo = min(lo, v); hi = max(hi, v) }
+        var lo = Double.infinity
+        var hi = -Double.infinity
+        for v in shown where v.isFinite {
+            lo = min(lo, v)
+            hi = max(hi, v)
+        }
         if !lo.isFinite { return colormap == .diverging ? (-1, 1) : (0, 1) }
-        lo = max(-1e300, lo); hi = min(1e300, hi)   // keep hi − lo finite
+        lo = max(-1e300, lo)
+        hi = min(1e300, hi)  // keep hi − lo finite
         if colormap == .diverging {
             let m = max(abs(lo), abs(hi))
             return m > 0 ? (-m, m) : (-1, 1)
@@ -206,12 +231,15 @@ public struct Heatmap<T: BLASScalar>: Figure, Sendable {
 
     func barGeometry(_ t: Theme, _ ticks: AxisTicks) -> (gap: Int, bar: Int, total: Int) {
         guard showsColorBar else { return (0, 0, 0) }
-        let gap = 2 * t.pad, bar = 6 + 5 * t.s
+        let gap = 2 * t.pad
+        let bar = 6 + 5 * t.s
         let lw = ticks.labels.map { BitmapFont.width(of: $0, scale: t.s) }.max() ?? 0
         return (gap, bar, gap + bar + t.tickLength + 2 * t.s + lw)
     }
 
-    func layout(width: Int, height: Int) -> (Theme, MatrixArea, [FrameTick], [FrameTick], AxisTicks, (gap: Int, bar: Int, total: Int)) {
+    func layout(width: Int, height: Int) -> (
+        Theme, MatrixArea, [FrameTick], [FrameTick], AxisTicks, (gap: Int, bar: Int, total: Int)
+    ) {
         let t = Theme(width: width, height: height)
         // The colour bar's labels depend on the range, which depends on the downsampling;
         // estimate with a generous label width first, then lay out for real.
@@ -222,7 +250,8 @@ public struct Heatmap<T: BLASScalar>: Figure, Sendable {
         let geo = barGeometry(t, ticks)
         (_, area, xt, yt) = frame.layout(width: width, height: height, rightExtra: geo.total)
         var exact = ticks
-        exact.lo = lo; exact.hi = hi
+        exact.lo = lo
+        exact.hi = hi
         return (t, area, xt, yt, exact, geo)
     }
 
@@ -239,7 +268,8 @@ public struct Heatmap<T: BLASScalar>: Figure, Sendable {
             for bj in 0..<b.w {
                 let v = b.v[bi * b.w + bj]
                 let color = v.isNaN ? Color(hex: 0xBDBDBD) : colormap.color(at: (v - lo) / (hi - lo))
-                let x0 = area.binX(bj), y0 = area.binY(bi)
+                let x0 = area.binX(bj)
+                let y0 = area.binY(bi)
                 c.fill(PixelRect(x: x0, y: y0, width: area.binX(bj + 1) - x0, height: area.binY(bi + 1) - y0), color)
             }
         }
@@ -247,21 +277,23 @@ public struct Heatmap<T: BLASScalar>: Figure, Sendable {
         f.drawDecorations(&c, theme: t, rect: area.rect, xTicks: xt, yTicks: yt)
         let barH = min(max(area.rect.height, min(100, height / 3)), height - 2 * t.pad)
         if showsColorBar && barH >= 4 {
-            let bar = PixelRect(x: area.rect.maxX + 1 + geo.gap, y: area.rect.y + area.rect.height / 2 - barH / 2,
-                                width: geo.bar, height: barH)
+            let bar = PixelRect(
+                x: area.rect.maxX + 1 + geo.gap, y: area.rect.y + area.rect.height / 2 - barH / 2,
+                width: geo.bar, height: barH)
             for y in 0..<bar.height {
                 let u = 1 - (Double(y) + 0.5) / Double(bar.height)
                 c.fill(PixelRect(x: bar.x, y: bar.y + y, width: bar.width, height: 1), colormap.color(at: u))
             }
             c.stroke(PixelRect(x: bar.x - 1, y: bar.y - 1, width: bar.width + 2, height: bar.height + 2), .ink)
             var lastTop = Int.max
-            for (v, label) in zip(ticks.major, ticks.labels) {   // bottom to top
+            for (v, label) in zip(ticks.major, ticks.labels) {  // bottom to top
                 guard v >= lo - 1e-12 * abs(hi - lo), v <= hi + 1e-12 * abs(hi - lo) else { continue }
                 let y = bar.y + Int(((1 - (v - lo) / (hi - lo)) * Double(bar.height)).rounded(.down))
                 let yy = min(bar.maxY - 1, y)
                 c.fill(PixelRect(x: bar.maxX + 1, y: yy, width: t.tickLength, height: 1), .ink)
                 if yy + t.capHeight / 2 < lastTop - t.s {
-                    c.drawText(label, x: bar.maxX + 2 + t.tickLength + 2 * t.s, y: yy + 1, scale: t.s, baseline: .middle)
+                    c.drawText(
+                        label, x: bar.maxX + 2 + t.tickLength + 2 * t.s, y: yy + 1, scale: t.s, baseline: .middle)
                     lastTop = yy - t.capHeight / 2
                 }
             }
@@ -330,31 +362,41 @@ public struct SpyPlot<T: BLASScalar>: Figure, Sendable {
     /// - Throws: `IDLError.shapeMismatch` if the blocks do not add up to the
     ///   matrix size or the labels do not match the blocks; `IDLError.invalidArgument`
     ///   for a block size below 1 or a negative or non-finite threshold.
-    public init(matrix: Matrix<T>, rowBlocks: [Int] = [], colBlocks: [Int] = [],
-                               rowBlockLabels: [String] = [], colBlockLabels: [String] = [],
-                               threshold: Double = 0, title: String = "") throws {
+    public init(
+        matrix: Matrix<T>, rowBlocks: [Int] = [], colBlocks: [Int] = [],
+        rowBlockLabels: [String] = [], colBlockLabels: [String] = [],
+        threshold: Double = 0, title: String = ""
+    ) throws {
         for (name, blocks, total) in [("row", rowBlocks, matrix.rows), ("column", colBlocks, matrix.cols)] {
             guard blocks.allSatisfy({ $0 >= 1 }) else {
                 throw IDLError.invalidArgument("\(name) block sizes must be at least 1, got \(blocks)")
             }
             guard blocks.isEmpty || blocks.reduce(0, +) == total else {
-                throw IDLError.shapeMismatch("\(name) blocks \(blocks) add up to \(blocks.reduce(0, +)), but the matrix has \(total) \(name)s")
+                throw IDLError.shapeMismatch(
+                    "\(name) blocks \(blocks) add up to \(blocks.reduce(0, +)), but the matrix has \(total) \(name)s")
             }
         }
         guard rowBlockLabels.isEmpty || rowBlockLabels.count == rowBlocks.count,
-              colBlockLabels.isEmpty || colBlockLabels.count == colBlocks.count else {
-            throw IDLError.shapeMismatch("block labels (\(rowBlockLabels.count) row, \(colBlockLabels.count) column) must match the blocks (\(rowBlocks.count) row, \(colBlocks.count) column)")
+            colBlockLabels.isEmpty || colBlockLabels.count == colBlocks.count
+        else {
+            throw IDLError.shapeMismatch(
+                "block labels (\(rowBlockLabels.count) row, \(colBlockLabels.count) column) must match the blocks (\(rowBlocks.count) row, \(colBlocks.count) column)"
+            )
         }
         guard threshold.isFinite, threshold >= 0 else {
             throw IDLError.invalidArgument("threshold must be finite and non-negative, got \(threshold)")
         }
         self.title = title
-        rows = matrix.rows; cols = matrix.cols
-        self.rowBlocks = rowBlocks; self.colBlocks = colBlocks
-        self.rowBlockLabels = rowBlockLabels; self.colBlockLabels = colBlockLabels
+        rows = matrix.rows
+        cols = matrix.cols
+        self.rowBlocks = rowBlocks
+        self.colBlocks = colBlocks
+        self.rowBlockLabels = rowBlockLabels
+        self.colBlockLabels = colBlockLabels
         self.threshold = threshold
         self.matrix = matrix
-        var nz = 0, nf = 0
+        var nz = 0
+        var nf = 0
         matrix.storage.withUnsafeBufferPointer { p in
             for x in p {
                 if !x.isFinite { nf += 1 }
@@ -382,10 +424,12 @@ public struct SpyPlot<T: BLASScalar>: Figure, Sendable {
     }
 
     var frame: MatrixFrame {
-        let caption = xLabel ?? "nonzeros: \(nonzeroCount) of \(rows * cols) (\(formatFixed(100 * density, decimals: 1))%)"
-        return MatrixFrame(frame: Frame(title: title, xLabel: caption, yLabel: yLabel, grid: false), rows: rows, cols: cols,
-                           rowLabels: SpyPlot.centers(rowBlocks, rowBlockLabels),
-                           colLabels: SpyPlot.centers(colBlocks, colBlockLabels), aspect: aspect)
+        let caption =
+            xLabel ?? "nonzeros: \(nonzeroCount) of \(rows * cols) (\(formatFixed(100 * density, decimals: 1))%)"
+        return MatrixFrame(
+            frame: Frame(title: title, xLabel: caption, yLabel: yLabel, grid: false), rows: rows, cols: cols,
+            rowLabels: SpyPlot.centers(rowBlocks, rowBlockLabels),
+            colLabels: SpyPlot.centers(colBlocks, colBlockLabels), aspect: aspect)
     }
 
     /// Where the image lies on a canvas of this size and how entries map to pixels.
@@ -398,9 +442,11 @@ public struct SpyPlot<T: BLASScalar>: Figure, Sendable {
         let mf = frame
         let (t, area, xt, yt) = mf.layout(width: width, height: height, rightExtra: 0)
         var c = Canvas(width: width, height: height)
-        let bw = area.binCols, bh = area.binRows
+        let bw = area.binCols
+        let bh = area.binRows
         var on = [Int](repeating: 0, count: bw * bh)
-        var perRowBin = [Int](repeating: 0, count: bh), perColBin = [Int](repeating: 0, count: bw)
+        var perRowBin = [Int](repeating: 0, count: bh)
+        var perColBin = [Int](repeating: 0, count: bw)
         let rowBin = (0..<rows).map { area.rowBin($0) }
         for b in rowBin { perRowBin[b] += 1 }
         for j in 0..<cols { perColBin[area.colBin(j)] += 1 }
@@ -417,7 +463,8 @@ public struct SpyPlot<T: BLASScalar>: Figure, Sendable {
                 guard n > 0 else { continue }
                 let entries = perRowBin[bi] * perColBin[bj]
                 let shade = entries == 1 ? color : Color.mix(.white, color, 0.3 + 0.7 * Double(n) / Double(entries))
-                let x0 = area.binX(bj), y0 = area.binY(bi)
+                let x0 = area.binX(bj)
+                let y0 = area.binY(bi)
                 c.fill(PixelRect(x: x0, y: y0, width: area.binX(bj + 1) - x0, height: area.binY(bi + 1) - y0), shade)
             }
         }
@@ -427,13 +474,17 @@ public struct SpyPlot<T: BLASScalar>: Figure, Sendable {
         for size in rowBlocks.dropLast() {
             acc += size
             let y = area.yBoundary(acc)
-            c.fill(PixelRect(x: area.rect.x, y: y - (thick ? 1 : 0), width: area.rect.width, height: thick ? 2 : 1), boundaryColor)
+            c.fill(
+                PixelRect(x: area.rect.x, y: y - (thick ? 1 : 0), width: area.rect.width, height: thick ? 2 : 1),
+                boundaryColor)
         }
         acc = 0
         for size in colBlocks.dropLast() {
             acc += size
             let x = area.xBoundary(acc)
-            c.fill(PixelRect(x: x - (thick ? 1 : 0), y: area.rect.y, width: thick ? 2 : 1, height: area.rect.height), boundaryColor)
+            c.fill(
+                PixelRect(x: x - (thick ? 1 : 0), y: area.rect.y, width: thick ? 2 : 1, height: area.rect.height),
+                boundaryColor)
         }
         mf.frame.drawDecorations(&c, theme: t, rect: area.rect, xTicks: xt, yTicks: yt)
         return c

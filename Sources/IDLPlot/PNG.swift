@@ -2,8 +2,9 @@ import CPNG
 import CZlib
 import Foundation
 import IDL
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// An 8-bit image as PNG files hold it: grey, grey + alpha, RGB or RGBA, row-major from the
@@ -72,26 +73,37 @@ public struct PNGImage: Equatable, Sendable {
     ///   `width * height * channels`.
     public init(width: Int, height: Int, colorType: ColorType, pixels: [UInt8]) throws {
         guard width >= 1, height >= 1, width <= Canvas.maximumSide, height <= Canvas.maximumSide else {
-            throw IDLError.invalidArgument("PNG size must be 1...\(Canvas.maximumSide) pixels on each side, got \(width)×\(height)")
+            throw IDLError.invalidArgument(
+                "PNG size must be 1...\(Canvas.maximumSide) pixels on each side, got \(width)×\(height)")
         }
         guard colorType != .palette else {
             throw IDLError.invalidArgument("palette images are not written; use gray, grayAlpha, rgb or rgba")
         }
         guard pixels.count == width * height * colorType.channels else {
-            throw IDLError.shapeMismatch("a \(width)×\(height) \(colorType) image needs \(width * height * colorType.channels) bytes, got \(pixels.count)")
+            throw IDLError.shapeMismatch(
+                "a \(width)×\(height) \(colorType) image needs \(width * height * colorType.channels) bytes, got \(pixels.count)"
+            )
         }
         self.init(unchecked: width, height, colorType, colorType, 8, pixels)
     }
 
-    init(unchecked width: Int, _ height: Int, _ colorType: ColorType, _ fileColorType: ColorType, _ depth: Int, _ pixels: [UInt8]) {
-        self.width = width; self.height = height; self.colorType = colorType
-        self.fileColorType = fileColorType; self.fileBitDepth = depth; self.pixels = pixels
+    init(
+        unchecked width: Int, _ height: Int, _ colorType: ColorType, _ fileColorType: ColorType, _ depth: Int,
+        _ pixels: [UInt8]
+    ) {
+        self.width = width
+        self.height = height
+        self.colorType = colorType
+        self.fileColorType = fileColorType
+        self.fileBitDepth = depth
+        self.pixels = pixels
     }
 
     /// The colour of pixel (x, y), grey expanded to RGB and missing alpha taken as opaque.
     /// - Precondition: the pixel is inside the image.
     public func color(_ x: Int, _ y: Int) -> Color {
-        precondition(x >= 0 && x < width && y >= 0 && y < height, "pixel (\(x), \(y)) outside a \(width)×\(height) image")
+        precondition(
+            x >= 0 && x < width && y >= 0 && y < height, "pixel (\(x), \(y)) outside a \(width)×\(height) image")
         let o = (y * width + x) * channels
         switch colorType {
         case .gray: return Color(gray: pixels[o])
@@ -108,14 +120,18 @@ public struct PNGImage: Equatable, Sendable {
     ///   `IDLError.invalidArgument` for an empty or too large matrix or an empty range.
     public init<T: BLASScalar>(grayscale matrix: Matrix<T>, range: ClosedRange<Double>? = nil) throws {
         guard matrix.isFinite else {
-            throw IDLError.nonFinite("a \(matrix.shapeDescription) matrix with NaN or infinite entries cannot be shown as a greyscale image")
+            throw IDLError.nonFinite(
+                "a \(matrix.shapeDescription) matrix with NaN or infinite entries cannot be shown as a greyscale image")
         }
         var lo = range?.lowerBound ?? Double(matrix.storage.min() ?? 0)
         var hi = range?.upperBound ?? Double(matrix.storage.max() ?? 1)
         guard lo.isFinite, hi.isFinite, range == nil || hi > lo else {
             throw IDLError.invalidArgument("the grey range must be finite and non-empty, got \(lo)...\(hi)")
         }
-        if hi == lo { lo -= 0.5; hi += 0.5 }
+        if hi == lo {
+            lo -= 0.5
+            hi += 0.5
+        }
         let (r, c) = (matrix.rows, matrix.cols)
         var pixels = [UInt8](repeating: 0, count: r * c)
         for j in 0..<c {
@@ -143,11 +159,13 @@ public struct PNGImage: Equatable, Sendable {
         guard info != nil else { fatalError("libpng could not allocate an info structure (out of memory)") }
         let box = Unmanaged.passUnretained(sink).toOpaque()
         png_set_write_fn(png, box, pngWriteCallback, pngFlushCallback)
-        png_set_IHDR(png, info, png_uint_32(width), png_uint_32(height), 8, Int32(colorType.rawValue),
-                     0 /* PNG_INTERLACE_NONE */, 0 /* PNG_COMPRESSION_TYPE_BASE */, 0 /* PNG_FILTER_TYPE_BASE */)
+        // Bit depth 8; interlace, compression and filter types 0: PNG_INTERLACE_NONE,
+        // PNG_COMPRESSION_TYPE_BASE, PNG_FILTER_TYPE_BASE.
+        png_set_IHDR(
+            png, info, png_uint_32(width), png_uint_32(height), 8, Int32(colorType.rawValue), 0, 0, 0)
         png_set_compression_level(png, 9)
         png_set_compression_mem_level(png, 8)
-        png_set_compression_strategy(png, 0 /* Z_DEFAULT_STRATEGY */)
+        png_set_compression_strategy(png, 0)  // Z_DEFAULT_STRATEGY
         png_set_compression_window_bits(png, 15)
         png_write_info(png, info)
         let rowBytes = width * channels
@@ -201,7 +219,9 @@ public struct PNGImage: Equatable, Sendable {
         error.initialize(to: idl_png_error())
         defer { error.deallocate() }
         func failure() -> IDLError {
-            let message = withUnsafeBytes(of: error.pointee.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let message = withUnsafeBytes(of: error.pointee.message) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
             return IDLError.io("\(name): libpng cannot decode it: \(message) (corrupt or unusual PNG file)")
         }
         guard let png = idl_png_create_read_struct(error) else {
@@ -216,9 +236,11 @@ public struct PNGImage: Equatable, Sendable {
         guard idl_png_read_header(png, info) != 0 else { throw failure() }
         let channels = Int(png_get_channels(png, info))
         let rowBytes = Int(png_get_rowbytes(png, info))
-        let w = header.width, h = header.height
+        let w = header.width
+        let h = header.height
         guard rowBytes == w * channels, (1...4).contains(channels) else {
-            throw IDLError.unsupported("\(name): unexpected decoded layout (\(channels) channels, \(rowBytes) bytes per row)")
+            throw IDLError.unsupported(
+                "\(name): unexpected decoded layout (\(channels) channels, \(rowBytes) bytes per row)")
         }
         var pixels = [UInt8](repeating: 0, count: rowBytes * h)
         let read = pixels.withUnsafeMutableBufferPointer { buf in
@@ -232,53 +254,82 @@ public struct PNGImage: Equatable, Sendable {
 
     /// Checks the signature, IHDR and every chunk's length and CRC, so libpng is only ever
     /// handed structurally sound data.
-    static func validatePNG(_ b: [UInt8], name: String) throws -> (width: Int, height: Int, colorType: ColorType, bitDepth: Int) {
+    static func validatePNG(_ b: [UInt8], name: String) throws -> (
+        width: Int, height: Int, colorType: ColorType, bitDepth: Int
+    ) {
         let signature: [UInt8] = [137, 80, 78, 71, 13, 10, 26, 10]
         guard b.count >= 8 + 25 + 12, Array(b[0..<8]) == signature else {
             throw IDLError.io("\(name) is not a PNG file (missing PNG signature)")
         }
         func u32(_ o: Int) -> Int { Int(b[o]) << 24 | Int(b[o + 1]) << 16 | Int(b[o + 2]) << 8 | Int(b[o + 3]) }
         var offset = 8
-        var sawIHDR = false, sawIDAT = false, sawIEND = false, sawPLTE = false, idatEnded = false
+        var sawIHDR = false
+        var sawIDAT = false
+        var sawIEND = false
+        var sawPLTE = false
+        var idatEnded = false
         var idat: [(offset: Int, length: Int)] = []
         var result: (Int, Int, ColorType, Int) = (0, 0, .gray, 8)
         while offset < b.count {
             guard offset + 12 <= b.count else { throw IDLError.io("\(name): truncated chunk at byte \(offset)") }
             let length = u32(offset)
             guard length <= 0x7FFF_FFFF, offset + 12 + length <= b.count else {
-                throw IDLError.io("\(name): chunk at byte \(offset) claims \(length) bytes but the file ends first (truncated file?)")
+                throw IDLError.io(
+                    "\(name): chunk at byte \(offset) claims \(length) bytes but the file ends first (truncated file?)")
             }
             let typeBytes = b[(offset + 4)..<(offset + 8)]
             guard typeBytes.allSatisfy({ (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) }) else {
                 let hex = typeBytes.map { String(format: "%02x", $0) }.joined(separator: " ")
-                throw IDLError.io("\(name): chunk at byte \(offset) has the type bytes \(hex), not four ASCII letters (corrupt file)")
+                throw IDLError.io(
+                    "\(name): chunk at byte \(offset) has the type bytes \(hex), not four ASCII letters (corrupt file)")
             }
             let type = String(decoding: typeBytes, as: UTF8.self)
             let stored = UInt32(u32(offset + 8 + length))
             let computed = crc32(b, from: offset + 4, count: length + 4)
-            guard stored == computed else { throw IDLError.io("\(name): CRC mismatch in chunk \(type) at byte \(offset) (corrupt file)") }
+            guard stored == computed else {
+                throw IDLError.io("\(name): CRC mismatch in chunk \(type) at byte \(offset) (corrupt file)")
+            }
             if !sawIHDR {
-                guard type == "IHDR", length == 13 else { throw IDLError.io("\(name): first chunk is \(type), expected IHDR") }
-                let w = u32(offset + 8), h = u32(offset + 12)
-                let depth = Int(b[offset + 16]), ct = b[offset + 17]
-                let compression = b[offset + 18], filter = b[offset + 19], interlace = b[offset + 20]
-                guard let colorType = ColorType(rawValue: ct) else { throw IDLError.io("\(name): invalid colour type \(ct)") }
-                let allowed: [ColorType: [Int]] = [.gray: [1, 2, 4, 8, 16], .rgb: [8, 16], .palette: [1, 2, 4, 8],
-                                                   .grayAlpha: [8, 16], .rgba: [8, 16]]
-                guard allowed[colorType]!.contains(depth) else { throw IDLError.io("\(name): bit depth \(depth) is invalid for colour type \(colorType)") }
+                guard type == "IHDR", length == 13 else {
+                    throw IDLError.io("\(name): first chunk is \(type), expected IHDR")
+                }
+                let w = u32(offset + 8)
+                let h = u32(offset + 12)
+                let depth = Int(b[offset + 16])
+                let ct = b[offset + 17]
+                let compression = b[offset + 18]
+                let filter = b[offset + 19]
+                let interlace = b[offset + 20]
+                guard let colorType = ColorType(rawValue: ct) else {
+                    throw IDLError.io("\(name): invalid colour type \(ct)")
+                }
+                let allowed: [ColorType: [Int]] = [
+                    .gray: [1, 2, 4, 8, 16], .rgb: [8, 16], .palette: [1, 2, 4, 8],
+                    .grayAlpha: [8, 16], .rgba: [8, 16],
+                ]
+                guard allowed[colorType]!.contains(depth) else {
+                    throw IDLError.io("\(name): bit depth \(depth) is invalid for colour type \(colorType)")
+                }
                 guard w >= 1, h >= 1 else { throw IDLError.io("\(name): invalid size \(w)×\(h)") }
                 guard w <= Canvas.maximumSide, h <= Canvas.maximumSide else {
-                    throw IDLError.unsupported("\(name): \(w)×\(h) exceeds the \(Canvas.maximumSide)-pixel limit per side")
+                    throw IDLError.unsupported(
+                        "\(name): \(w)×\(h) exceeds the \(Canvas.maximumSide)-pixel limit per side")
                 }
-                guard compression == 0, filter == 0 else { throw IDLError.io("\(name): unknown compression or filter method") }
-                guard interlace == 0 else { throw IDLError.unsupported("\(name): interlaced PNG files are not supported") }
+                guard compression == 0, filter == 0 else {
+                    throw IDLError.io("\(name): unknown compression or filter method")
+                }
+                guard interlace == 0 else {
+                    throw IDLError.unsupported("\(name): interlaced PNG files are not supported")
+                }
                 result = (w, h, colorType, depth)
                 sawIHDR = true
             } else if type == "IHDR" {
                 throw IDLError.io("\(name): a second IHDR chunk")
             } else if type == "IDAT" {
                 guard !idatEnded else { throw IDLError.io("\(name): IDAT chunks are not consecutive") }
-                if result.2 == .palette && !sawPLTE { throw IDLError.io("\(name): palette image without a PLTE chunk before its data") }
+                if result.2 == .palette && !sawPLTE {
+                    throw IDLError.io("\(name): palette image without a PLTE chunk before its data")
+                }
                 sawIDAT = true
                 idat.append((offset + 8, length))
             } else if type == "IEND" {
@@ -295,7 +346,9 @@ public struct PNGImage: Equatable, Sendable {
             if sawIDAT && type != "IDAT" { idatEnded = true }
             offset += 12 + length
         }
-        guard sawIDAT, sawIEND else { throw IDLError.io("\(name): missing \(sawIDAT ? "IEND" : "IDAT") chunk (truncated file?)") }
+        guard sawIDAT, sawIEND else {
+            throw IDLError.io("\(name): missing \(sawIDAT ? "IEND" : "IDAT") chunk (truncated file?)")
+        }
         let channels = result.2 == .palette ? 1 : result.2.channels
         let rowBytes = (result.0 * channels * result.3 + 7) / 8
         try checkImageData(b, idat, rows: result.1, rowBytes: rowBytes, name: name)
@@ -305,8 +358,10 @@ public struct PNGImage: Equatable, Sendable {
     /// Inflates the image data (without keeping it) to check that the zlib stream is intact,
     /// has exactly `rows × (1 + rowBytes)` bytes and valid filter types (0–4), so libpng's
     /// own decoding cannot fail.
-    static func checkImageData(_ b: [UInt8], _ idat: [(offset: Int, length: Int)], rows: Int, rowBytes: Int,
-                               name: String) throws {
+    static func checkImageData(
+        _ b: [UInt8], _ idat: [(offset: Int, length: Int)], rows: Int, rowBytes: Int,
+        name: String
+    ) throws {
         let expected = rows * (rowBytes + 1)
         var stream = z_stream()
         guard inflateInit_(&stream, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
@@ -314,7 +369,8 @@ public struct PNGImage: Equatable, Sendable {
         }
         defer { inflateEnd(&stream) }
         var out = [UInt8](repeating: 0, count: 1 << 16)
-        var produced = 0, nextRow = 0
+        var produced = 0
+        var nextRow = 0
         var finished = false
         let corrupt = IDLError.io("\(name): the compressed image data is corrupt")
         try b.withUnsafeBufferPointer { bp in
@@ -333,20 +389,30 @@ public struct PNGImage: Equatable, Sendable {
                     }
                     let n = out.count - Int(stream.avail_out)
                     while nextRow < produced + n {
-                        if out[nextRow - produced] > 4 { throw IDLError.io("\(name): invalid filter type in row \(nextRow / (rowBytes + 1))") }
+                        if out[nextRow - produced] > 4 {
+                            throw IDLError.io("\(name): invalid filter type in row \(nextRow / (rowBytes + 1))")
+                        }
                         nextRow += rowBytes + 1
                     }
                     produced += n
-                    guard produced <= expected else { throw IDLError.io("\(name): more image data than \(rows) rows hold") }
-                    if rc == Z_STREAM_END { finished = true; break }
-                    if rc == Z_BUF_ERROR && stream.avail_in == 0 { break }   // needs the next chunk
+                    guard produced <= expected else {
+                        throw IDLError.io("\(name): more image data than \(rows) rows hold")
+                    }
+                    if rc == Z_STREAM_END {
+                        finished = true
+                        break
+                    }
+                    if rc == Z_BUF_ERROR && stream.avail_in == 0 { break }  // needs the next chunk
                     guard rc == Z_OK else { throw corrupt }
                 } while stream.avail_in > 0 || stream.avail_out == 0
-                if finished && stream.avail_in > 0 { throw IDLError.io("\(name): data after the end of the compressed image") }
+                if finished && stream.avail_in > 0 {
+                    throw IDLError.io("\(name): data after the end of the compressed image")
+                }
             }
         }
         guard finished, produced == expected else {
-            throw IDLError.io("\(name): image data holds \(produced) bytes, \(expected) expected (truncated or corrupt)")
+            throw IDLError.io(
+                "\(name): image data holds \(produced) bytes, \(expected) expected (truncated or corrupt)")
         }
     }
 }

@@ -37,15 +37,18 @@ struct XYChart: Sendable {
         }
     }
 
-    mutating func add(x: [Double], y: [Double], label: String, color: Color?, line: Bool, markers: Bool?,
-                      pointLabels: [String]) throws {
+    mutating func add(
+        x: [Double], y: [Double], label: String, color: Color?, line: Bool, markers: Bool?,
+        pointLabels: [String]
+    ) throws {
         guard x.count == y.count else {
             throw IDLError.shapeMismatch("series \"\(label)\": \(x.count) x values but \(y.count) y values")
         }
         guard pointLabels.isEmpty || pointLabels.count == x.count else {
             throw IDLError.shapeMismatch("series \"\(label)\": \(pointLabels.count) point labels for \(x.count) points")
         }
-        series.append(XYSeries(x: x, y: y, label: label, color: color, line: line, markers: markers, pointLabels: pointLabels))
+        series.append(
+            XYSeries(x: x, y: y, label: label, color: color, line: line, markers: markers, pointLabels: pointLabels))
     }
 
     struct Layout {
@@ -65,8 +68,9 @@ struct XYChart: Sendable {
 
     var legendEntries: [LegendEntry] {
         series.enumerated().map { k, s in
-            LegendEntry(label: s.label, color: s.color ?? Color.series(k),
-                        kind: s.line ? (markers(s) ? .lineAndMarker : .line) : .marker)
+            LegendEntry(
+                label: s.label, color: s.color ?? Color.series(k),
+                kind: s.line ? (markers(s) ? .lineAndMarker : .line) : .marker)
         }
     }
 
@@ -106,20 +110,28 @@ struct XYChart: Sendable {
     /// covers the fewest `taken` points (lines and markers) and stays inside `rect`.
     func labelBoxes(_ s: XYSeries, _ pts: [Point], _ rect: PixelRect, taken: [Point]) -> [PixelRect] {
         var boxes: [PixelRect] = []
-        let h = BitmapFont.capHeight, gap = 5
+        let h = BitmapFont.capHeight
+        let gap = 5
         for (p, text) in zip(pts, s.pointLabels) where p.x.isFinite && !text.isEmpty {
             let w = BitmapFont.width(of: text)
-            let px = Int(p.x), py = Int(p.y)
-            let candidates = [PixelRect(x: px + gap, y: py - gap - h, width: w, height: h),
-                              PixelRect(x: px + gap, y: py + gap, width: w, height: h),
-                              PixelRect(x: px - gap - w, y: py - gap - h, width: w, height: h),
-                              PixelRect(x: px - gap - w, y: py + gap, width: w, height: h)]
-            var best = candidates[0], bestScore = Int.max
+            let px = Int(p.x)
+            let py = Int(p.y)
+            let candidates = [
+                PixelRect(x: px + gap, y: py - gap - h, width: w, height: h),
+                PixelRect(x: px + gap, y: py + gap, width: w, height: h),
+                PixelRect(x: px - gap - w, y: py - gap - h, width: w, height: h),
+                PixelRect(x: px - gap - w, y: py + gap, width: w, height: h),
+            ]
+            var best = candidates[0]
+            var bestScore = Int.max
             for box in candidates {
                 let grown = PixelRect(x: box.x - 2, y: box.y - 2, width: box.width + 4, height: box.height + 4)
                 var score = taken.reduce(0) { $0 + (grown.contains(Int($1.x), Int($1.y)) ? 1 : 0) }
                 if box.x < rect.x || box.maxX > rect.maxX || box.y < rect.y || box.maxY > rect.maxY { score += 1000 }
-                if score < bestScore { bestScore = score; best = box }
+                if score < bestScore {
+                    bestScore = score
+                    best = box
+                }
             }
             boxes.append(best)
         }
@@ -128,7 +140,9 @@ struct XYChart: Sendable {
 
     func layout(width: Int, height: Int) -> Layout {
         let base = layout(width: width, height: height, topExtra: 0)
-        if Legend.needsRowAbove(theme: base.theme, rect: base.area.rect, entries: legendEntries, occupied: occupied(base.area)) {
+        if Legend.needsRowAbove(
+            theme: base.theme, rect: base.area.rect, entries: legendEntries, occupied: occupied(base.area))
+        {
             var L = layout(width: width, height: height, topExtra: Legend.rowHeight(base.theme))
             L.legendAbove = true
             return L
@@ -137,19 +151,28 @@ struct XYChart: Sendable {
     }
 
     func axis(_ lo: Double, _ hi: Double, log: Bool, fixed: ClosedRange<Double>?, target: Int) -> AxisTicks {
-        if let r = fixed, r.lowerBound.isFinite, r.upperBound.isFinite, r.upperBound > r.lowerBound, !log || r.lowerBound > 0 {
-            return log ? Ticks.log(r.lowerBound, r.upperBound, target: target, pad: 0)
-                       : Ticks.linear(r.lowerBound, r.upperBound, target: target, pad: 0)
+        if let r = fixed, r.lowerBound.isFinite, r.upperBound.isFinite, r.upperBound > r.lowerBound,
+            !log || r.lowerBound > 0
+        {
+            return log
+                ? Ticks.log(r.lowerBound, r.upperBound, target: target, pad: 0)
+                : Ticks.linear(r.lowerBound, r.upperBound, target: target, pad: 0)
         }
         return log ? Ticks.log(lo, hi, target: target, pad: 0.04) : Ticks.linear(lo, hi, target: target, pad: 0.05)
     }
 
     func layout(width: Int, height: Int, topExtra: Int) -> Layout {
         let t = Theme(width: width, height: height)
-        var xlo = Double.infinity, xhi = -Double.infinity, ylo = Double.infinity, yhi = -Double.infinity
+        var xlo = Double.infinity
+        var xhi = -Double.infinity
+        var ylo = Double.infinity
+        var yhi = -Double.infinity
         for s in series {
             for (x, y) in zip(s.x, s.y) where isShowable(x, y) {
-                xlo = min(xlo, x); xhi = max(xhi, x); ylo = min(ylo, y); yhi = max(yhi, y)
+                xlo = min(xlo, x)
+                xhi = max(xhi, x)
+                ylo = min(ylo, y)
+                yhi = max(yhi, y)
             }
         }
         let frame = Frame(title: title, xLabel: xLabel, yLabel: yLabel, grid: grid)
@@ -168,22 +191,27 @@ struct XYChart: Sendable {
             xt = axis(xlo, xhi, log: logX, fixed: xRange, target: xTarget)
             m = frame.margins(theme: t, yTickLabels: yt.labels, xTickLabels: xt.labels, topExtra: topExtra)
         }
-        let rect = PixelRect(x: min(m.left, width - 1), y: min(m.top, height - 1),
-                             width: max(1, width - m.left - m.right), height: max(1, height - m.top - m.bottom))
-        let area = PlotArea(rect: rect, xRange: xt.lo...xt.hi, yRange: yt.lo...yt.hi,
-                            xScale: logX ? .log : .linear, yScale: logY ? .log : .linear)
+        let rect = PixelRect(
+            x: min(m.left, width - 1), y: min(m.top, height - 1),
+            width: max(1, width - m.left - m.right), height: max(1, height - m.top - m.bottom))
+        let area = PlotArea(
+            rect: rect, xRange: xt.lo...xt.hi, yRange: yt.lo...yt.hi,
+            xScale: logX ? .log : .linear, yScale: logY ? .log : .linear)
         func xs(_ v: Double) -> Double { area.point(x: v, y: yt.lo).x }
         func ys(_ v: Double) -> Double { area.point(x: xt.lo, y: v).y }
-        let xTicks = zip(xt.major, xt.labels).map { FrameTick(position: xs($0), label: $1) }
+        let xTicks =
+            zip(xt.major, xt.labels).map { FrameTick(position: xs($0), label: $1) }
             + xt.minor.map { FrameTick(position: xs($0), label: "", major: false) }
-        let yTicks = zip(yt.major, yt.labels).map { FrameTick(position: ys($0), label: $1) }
+        let yTicks =
+            zip(yt.major, yt.labels).map { FrameTick(position: ys($0), label: $1) }
             + yt.minor.map { FrameTick(position: ys($0), label: "", major: false) }
         return Layout(theme: t, area: area, frame: frame, xTicks: xTicks, yTicks: yTicks, topExtra: topExtra)
     }
 
     func render(width: Int, height: Int) -> Canvas {
         let L = layout(width: width, height: height)
-        let t = L.theme, rect = L.area.rect
+        let t = L.theme
+        let rect = L.area.rect
         var c = Canvas(width: width, height: height)
         L.frame.drawGrid(&c, rect: rect, xTicks: L.xTicks, yTicks: L.yTicks)
         let inside = PixelRect(x: rect.x - 2, y: rect.y - 2, width: rect.width + 4, height: rect.height + 4)
@@ -233,25 +261,52 @@ public struct LinePlot: Figure, Sendable {
     var chart = XYChart()
 
     /// Title drawn above the chart.
-    public var title: String { get { chart.title } set { chart.title = newValue } }
+    public var title: String {
+        get { chart.title }
+        set { chart.title = newValue }
+    }
     /// Label under the x axis.
-    public var xLabel: String { get { chart.xLabel } set { chart.xLabel = newValue } }
+    public var xLabel: String {
+        get { chart.xLabel }
+        set { chart.xLabel = newValue }
+    }
     /// Label beside the y axis (drawn rotated).
-    public var yLabel: String { get { chart.yLabel } set { chart.yLabel = newValue } }
+    public var yLabel: String {
+        get { chart.yLabel }
+        set { chart.yLabel = newValue }
+    }
     /// Whether the y axis is logarithmic (base 10).
-    public var logY: Bool { get { chart.logY } set { chart.logY = newValue } }
+    public var logY: Bool {
+        get { chart.logY }
+        set { chart.logY = newValue }
+    }
     /// Whether the x axis is logarithmic (base 10).
-    public var logX: Bool { get { chart.logX } set { chart.logX = newValue } }
+    public var logX: Bool {
+        get { chart.logX }
+        set { chart.logX = newValue }
+    }
     /// Whether light grid lines are drawn at the major ticks (default true).
-    public var showsGrid: Bool { get { chart.grid } set { chart.grid = newValue } }
+    public var showsGrid: Bool {
+        get { chart.grid }
+        set { chart.grid = newValue }
+    }
     /// A fixed x range instead of the data's (ignored if empty, non-finite, or not positive on a log axis).
-    public var xRange: ClosedRange<Double>? { get { chart.xRange } set { chart.xRange = newValue } }
+    public var xRange: ClosedRange<Double>? {
+        get { chart.xRange }
+        set { chart.xRange = newValue }
+    }
     /// A fixed y range instead of the data's.
-    public var yRange: ClosedRange<Double>? { get { chart.yRange } set { chart.yRange = newValue } }
+    public var yRange: ClosedRange<Double>? {
+        get { chart.yRange }
+        set { chart.yRange = newValue }
+    }
 
     /// An empty line chart.
     public init(title: String = "", xLabel: String = "", yLabel: String = "", logY: Bool = false) {
-        chart.title = title; chart.xLabel = xLabel; chart.yLabel = yLabel; chart.logY = logY
+        chart.title = title
+        chart.xLabel = xLabel
+        chart.yLabel = yLabel
+        chart.logY = logY
     }
 
     /// Adds a series.
@@ -263,23 +318,30 @@ public struct LinePlot: Figure, Sendable {
     ///   - markers: draw a dot at each point (default: only for series of at most 30 points).
     /// - Throws: `IDLError.shapeMismatch` if `x` and `y` differ in length.
     public mutating func add<X: BinaryFloatingPoint, Y: BinaryFloatingPoint>(
-        x: [X], y: [Y], label: String = "", color: Color? = nil, markers: Bool? = nil) throws {
-        try chart.add(x: x.map { Double($0) }, y: y.map { Double($0) }, label: label, color: color,
-                      line: true, markers: markers, pointLabels: [])
+        x: [X], y: [Y], label: String = "", color: Color? = nil, markers: Bool? = nil
+    ) throws {
+        try chart.add(
+            x: x.map { Double($0) }, y: y.map { Double($0) }, label: label, color: color,
+            line: true, markers: markers, pointLabels: [])
     }
 
     /// Adds a series with integer x coordinates (e.g. epochs).
     /// - Throws: `IDLError.shapeMismatch` if `x` and `y` differ in length.
     public mutating func add<X: BinaryInteger, Y: BinaryFloatingPoint>(
-        x: [X], y: [Y], label: String = "", color: Color? = nil, markers: Bool? = nil) throws {
-        try chart.add(x: x.map { Double($0) }, y: y.map { Double($0) }, label: label, color: color,
-                      line: true, markers: markers, pointLabels: [])
+        x: [X], y: [Y], label: String = "", color: Color? = nil, markers: Bool? = nil
+    ) throws {
+        try chart.add(
+            x: x.map { Double($0) }, y: y.map { Double($0) }, label: label, color: color,
+            line: true, markers: markers, pointLabels: [])
     }
 
     /// Adds a series plotted against 1, 2, …, n (e.g. a loss per epoch).
-    public mutating func add<Y: BinaryFloatingPoint>(y: [Y], label: String = "", color: Color? = nil, markers: Bool? = nil) {
-        try! chart.add(x: (0..<y.count).map { Double($0 + 1) }, y: y.map { Double($0) }, label: label,
-                       color: color, line: true, markers: markers, pointLabels: [])
+    public mutating func add<Y: BinaryFloatingPoint>(
+        y: [Y], label: String = "", color: Color? = nil, markers: Bool? = nil
+    ) {
+        try! chart.add(
+            x: (0..<y.count).map { Double($0 + 1) }, y: y.map { Double($0) }, label: label,
+            color: color, line: true, markers: markers, pointLabels: [])
     }
 
     /// Number of series added.
@@ -312,25 +374,53 @@ public struct ScatterPlot: Figure, Sendable {
     var chart = XYChart()
 
     /// Title drawn above the chart.
-    public var title: String { get { chart.title } set { chart.title = newValue } }
+    public var title: String {
+        get { chart.title }
+        set { chart.title = newValue }
+    }
     /// Label under the x axis.
-    public var xLabel: String { get { chart.xLabel } set { chart.xLabel = newValue } }
+    public var xLabel: String {
+        get { chart.xLabel }
+        set { chart.xLabel = newValue }
+    }
     /// Label beside the y axis.
-    public var yLabel: String { get { chart.yLabel } set { chart.yLabel = newValue } }
+    public var yLabel: String {
+        get { chart.yLabel }
+        set { chart.yLabel = newValue }
+    }
     /// Whether the x axis is logarithmic.
-    public var logX: Bool { get { chart.logX } set { chart.logX = newValue } }
+    public var logX: Bool {
+        get { chart.logX }
+        set { chart.logX = newValue }
+    }
     /// Whether the y axis is logarithmic.
-    public var logY: Bool { get { chart.logY } set { chart.logY = newValue } }
+    public var logY: Bool {
+        get { chart.logY }
+        set { chart.logY = newValue }
+    }
     /// Whether light grid lines are drawn (default true).
-    public var showsGrid: Bool { get { chart.grid } set { chart.grid = newValue } }
+    public var showsGrid: Bool {
+        get { chart.grid }
+        set { chart.grid = newValue }
+    }
     /// A fixed x range instead of the data's.
-    public var xRange: ClosedRange<Double>? { get { chart.xRange } set { chart.xRange = newValue } }
+    public var xRange: ClosedRange<Double>? {
+        get { chart.xRange }
+        set { chart.xRange = newValue }
+    }
     /// A fixed y range instead of the data's.
-    public var yRange: ClosedRange<Double>? { get { chart.yRange } set { chart.yRange = newValue } }
+    public var yRange: ClosedRange<Double>? {
+        get { chart.yRange }
+        set { chart.yRange = newValue }
+    }
 
     /// An empty scatter plot.
     public init(title: String = "", xLabel: String = "", yLabel: String = "", logX: Bool = false, logY: Bool = false) {
-        chart.title = title; chart.xLabel = xLabel; chart.yLabel = yLabel; chart.logX = logX; chart.logY = logY
+        chart.title = title
+        chart.xLabel = xLabel
+        chart.yLabel = yLabel
+        chart.logX = logX
+        chart.logY = logY
     }
 
     /// Adds a set of points.
@@ -344,9 +434,11 @@ public struct ScatterPlot: Figure, Sendable {
     /// - Throws: `IDLError.shapeMismatch` if the arrays differ in length.
     public mutating func add<X: BinaryFloatingPoint, Y: BinaryFloatingPoint>(
         x: [X], y: [Y], label: String = "", color: Color? = nil, connect: Bool = false,
-        pointLabels: [String] = []) throws {
-        try chart.add(x: x.map { Double($0) }, y: y.map { Double($0) }, label: label, color: color,
-                      line: connect, markers: true, pointLabels: pointLabels)
+        pointLabels: [String] = []
+    ) throws {
+        try chart.add(
+            x: x.map { Double($0) }, y: y.map { Double($0) }, label: label, color: color,
+            line: connect, markers: true, pointLabels: pointLabels)
     }
 
     /// Number of point sets added.

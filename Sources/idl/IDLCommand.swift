@@ -6,20 +6,21 @@ import IDL
 struct IDLCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "idl",
-        abstract: "Implicit deep learning from the command line: train implicit models, fit SIM models, run saved ones.",
+        abstract:
+            "Implicit deep learning from the command line: train implicit models, fit SIM models, run saved ones.",
         discussion: """
-        An implicit model computes its hidden state X as the solution of X = φ(AX + BU) and predicts \
-        Ŷ = CX + DU. `idl train` trains one on an image data set (FashionMNIST by default, from the \
-        Debian package dataset-fashion-mnist) and saves it as .safetensors; `idl predict` runs a saved \
-        model, or a torchidl state_dict, on a batch stored as .npy.
+            An implicit model computes its hidden state X as the solution of X = φ(AX + BU) and predicts \
+            Ŷ = CX + DU. `idl train` trains one on an image data set (FashionMNIST by default, from the \
+            Debian package dataset-fashion-mnist) and saves it as .safetensors; `idl predict` runs a saved \
+            model, or a torchidl state_dict, on a batch stored as .npy.
 
-        Examples:
-          idl train --epochs 10 --output results/model.safetensors
-          idl predict --model results/model.safetensors --input U.npy --output Y.npy
-          idl sim                   (a sparse, well-posed SIM of a trained network)
-          idl tutorial --list       (then: idl tutorial feedforward --quick)
-          idl reproduce --quick     (regenerate the experiments' results)
-        """,
+            Examples:
+              idl train --epochs 10 --output results/model.safetensors
+              idl predict --model results/model.safetensors --input U.npy --output Y.npy
+              idl sim                   (a sparse, well-posed SIM of a trained network)
+              idl tutorial --list       (then: idl tutorial feedforward --quick)
+              idl reproduce --quick     (regenerate the experiments' results)
+            """,
         subcommands: [Train.self, SIMCommand.self, Predict.self, Tutorial.self, Reproduce.self, Bench.self]
     )
 }

@@ -11,17 +11,22 @@ enum SiblingPrograms {
     /// Names of the sibling executables that start with `prefix`, without it, sorted.
     static func names(prefix: String, excluding: Set<String> = []) -> [String] {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        return files.filter { $0.hasPrefix(prefix) && FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent($0).path) }
-            .map { String($0.dropFirst(prefix.count)) }
-            .filter { !excluding.contains($0) && !$0.contains(".") }
-            .sorted()
+        return files.filter {
+            $0.hasPrefix(prefix)
+                && FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent($0).path)
+        }
+        .map { String($0.dropFirst(prefix.count)) }
+        .filter { !excluding.contains($0) && !$0.contains(".") }
+        .sorted()
     }
 
     /// Runs a sibling executable with the terminal's output; throws on a non-zero exit status.
     static func run(_ executable: String, _ arguments: [String]) throws {
         let url = directory.appendingPathComponent(executable)
         guard FileManager.default.isExecutableFile(atPath: url.path) else {
-            throw CommandError("\(executable) is not built next to idl (\(directory.path)); build everything with `swift build -c release` and run idl from there (swift run -c release idl …)")
+            throw CommandError(
+                "\(executable) is not built next to idl (\(directory.path)); build everything with `swift build -c release` and run idl from there (swift run -c release idl …)"
+            )
         }
         let p = Process()
         p.executableURL = url
@@ -29,7 +34,8 @@ enum SiblingPrograms {
         try p.run()
         p.waitUntilExit()
         guard p.terminationStatus == 0 else {
-            throw CommandError("\(executable) \(arguments.joined(separator: " ")) failed with exit status \(p.terminationStatus)")
+            throw CommandError(
+                "\(executable) \(arguments.joined(separator: " ")) failed with exit status \(p.terminationStatus)")
         }
     }
 }
@@ -37,7 +43,8 @@ enum SiblingPrograms {
 struct Tutorial: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run an executable tutorial (see Tutorials/README.md).",
-        discussion: "Each chapter prints what its page in Tutorials/<name>/README.md shows and writes its figures to results/tutorials/<name>/."
+        discussion:
+            "Each chapter prints what its page in Tutorials/<name>/README.md shows and writes its figures to results/tutorials/<name>/."
     )
 
     @Argument(help: "The chapter to run (see --list).") var name: String?
@@ -47,7 +54,9 @@ struct Tutorial: ParsableCommand {
     func run() throws {
         let chapters = SiblingPrograms.names(prefix: "tutorial-", excluding: ["pages"])
         if list {
-            guard !chapters.isEmpty else { throw CommandError("no tutorial is built next to idl; run `swift build -c release` first") }
+            guard !chapters.isEmpty else {
+                throw CommandError("no tutorial is built next to idl; run `swift build -c release` first")
+            }
             print(chapters.joined(separator: "\n"))
             return
         }
@@ -63,16 +72,16 @@ struct Reproduce: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Regenerate every experiment's tables and figures into results/ (see results/README.md).",
         discussion: """
-        Runs, in order: implicit-models (implicit models of several sizes and well-posedness rules \
-        beside an MLP, robustness under attacks), sim-fashion (SIM solvers against the teacher and \
-        magnitude pruning), sim-sweep (accuracy against sparsity over λ, spy plots of A and B, \
-        robustness), argmax-extrapolation (ImplicitRNN vs LSTM outside the training range), rnn \
-        (the spiky series, rnn-bench), solvers (Picard vs Anderson while training, implicit-bench) \
-        and performance (the speed table, idl bench). About 6 minutes in full mode on 2 cores.
+            Runs, in order: implicit-models (implicit models of several sizes and well-posedness rules \
+            beside an MLP, robustness under attacks), sim-fashion (SIM solvers against the teacher and \
+            magnitude pruning), sim-sweep (accuracy against sparsity over λ, spy plots of A and B, \
+            robustness), argmax-extrapolation (ImplicitRNN vs LSTM outside the training range), rnn \
+            (the spiky series, rnn-bench), solvers (Picard vs Anderson while training, implicit-bench) \
+            and performance (the speed table, idl bench). About 6 minutes in full mode on 2 cores.
 
-        --quick runs short versions (subsets, fewer epochs; about a minute), written under \
-        results/quick/ so that they never replace the committed full results.
-        """
+            --quick runs short versions (subsets, fewer epochs; about a minute), written under \
+            results/quick/ so that they never replace the committed full results.
+            """
     )
 
     /// An experiment: the program beside idl, and its arguments in full and quick mode. Programs
@@ -91,12 +100,15 @@ struct Reproduce: ParsableCommand {
         Experiment(name: "sim-sweep", program: "sim-sweep", quick: ["--quick"]),
         Experiment(name: "argmax-extrapolation", program: "argmax-extrapolation", quick: ["--quick"]),
         Experiment(name: "rnn", program: "rnn-bench", quick: ["--epochs", "5"], hasQuickMode: false),
-        Experiment(name: "solvers", program: "implicit-bench", quick: ["--epochs", "1", "--steps", "100"], hasQuickMode: false),
-        Experiment(name: "performance", program: "idl", full: ["bench", "--quiet"],
-                   quick: ["bench", "--quiet", "--repeats", "1", "--steps", "50", "--skip-sim"], hasQuickMode: false),
+        Experiment(
+            name: "solvers", program: "implicit-bench", quick: ["--epochs", "1", "--steps", "100"], hasQuickMode: false),
+        Experiment(
+            name: "performance", program: "idl", full: ["bench", "--quiet"],
+            quick: ["bench", "--quiet", "--repeats", "1", "--steps", "50", "--skip-sim"], hasQuickMode: false),
     ]
 
-    @Argument(help: "Experiments to run (default: all): \(experiments.map(\.name).joined(separator: ", ")).") var names: [String] = []
+    @Argument(help: "Experiments to run (default: all): \(experiments.map(\.name).joined(separator: ", ")).") var names:
+        [String] = []
     @Flag(help: "Short runs (subsets, fewer epochs), written under results/quick/.") var quick = false
     @Option(help: "Directory for the results.") var output = "results"
 

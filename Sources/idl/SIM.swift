@@ -7,17 +7,17 @@ struct SIMCommand: ParsableCommand {
         commandName: "sim",
         abstract: "Fit a state-driven implicit model (SIM) to a trained network by convex optimisation.",
         discussion: """
-        A bare `idl sim` is the SIM benchmark: it trains the teacher 784-64-32-16-10 (ReLU, no bias, \
-        Adam 0.01, batch 128, 5 epochs) on FashionMNIST (pixels in [0, 1]), rescales it so that each \
-        hidden weight matrix has ‖W‖∞ ≤ κ (its outputs do not change), collects the states of 2 000 \
-        random training images, fits A, B, C, D with the exact convex solver (‖A‖∞ ≤ κ, λ 35 for \
-        A and B, 1 for C and D, elastic net λ₂ 2), and evaluates on the 10 000 test images.
+            A bare `idl sim` is the SIM benchmark: it trains the teacher 784-64-32-16-10 (ReLU, no bias, \
+            Adam 0.01, batch 128, 5 epochs) on FashionMNIST (pixels in [0, 1]), rescales it so that each \
+            hidden weight matrix has ‖W‖∞ ≤ κ (its outputs do not change), collects the states of 2 000 \
+            random training images, fits A, B, C, D with the exact convex solver (‖A‖∞ ≤ κ, λ 35 for \
+            A and B, 1 for C and D, elastic net λ₂ 2), and evaluates on the 10 000 test images.
 
-        --states-in skips the teacher and fits saved states (written before with --states-out).
+            --states-in skips the teacher and fits saved states (written before with --states-out).
 
-        With --json the last line is a JSON object with the keys teacher_accuracy, test_accuracy, \
-        nonzeros, teacher_nonzeros, norm_A_inf, fit_seconds, eval_seconds, solver, model.
-        """
+            With --json the last line is a JSON object with the keys teacher_accuracy, test_accuracy, \
+            nonzeros, teacher_nonzeros, norm_A_inf, fit_seconds, eval_seconds, solver, model.
+            """
     )
 
     @Option(help: "Solver: exact, least-squares, admm, low-rank.") var solver = "exact"
@@ -35,7 +35,8 @@ struct SIMCommand: ParsableCommand {
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @Option(help: "Save the collected states (.safetensors).") var statesOut: String?
     @Option(help: "Fit these saved states instead of training a teacher.") var statesIn: String?
-    @Option(help: "Where to save the fitted model (.safetensors, loadable by `idl predict`).") var output = "results/sim-model.safetensors"
+    @Option(help: "Where to save the fitted model (.safetensors, loadable by `idl predict`).") var output =
+        "results/sim-model.safetensors"
     @OptionGroup var out: OutputOptions
 
     func validate() throws {
@@ -44,7 +45,9 @@ struct SIMCommand: ParsableCommand {
         }
         guard kappa > 0, kappa < 1 else { throw ValidationError("--kappa must lie in (0, 1), got \(kappa)") }
         guard lambdaState >= 0, lambdaOutput >= 0, lambda2 >= 0 else { throw ValidationError("λ values must be ≥ 0") }
-        guard samples >= 1, teacherEpochs >= 1 else { throw ValidationError("--samples and --teacher-epochs must be at least 1") }
+        guard samples >= 1, teacherEpochs >= 1 else {
+            throw ValidationError("--samples and --teacher-epochs must be at least 1")
+        }
     }
 
     func makeSolver() -> any SIMSolver {
@@ -53,42 +56,56 @@ struct SIMCommand: ParsableCommand {
         case "least-squares":
             return SIMLeastSquaresSolver(wellPosedness: .unconstrained, regenerateStates: regenStates)
         case "admm":
-            return SIMADMMSolver(lambdaState: lambdaState, lambdaOutput: lambdaOutput, lambda2: lambda2, wellPosedness: constraint,
-                                 zeroThreshold: zeroThreshold, regenerateStates: regenStates)
+            return SIMADMMSolver(
+                lambdaState: lambdaState, lambdaOutput: lambdaOutput, lambda2: lambda2, wellPosedness: constraint,
+                zeroThreshold: zeroThreshold, regenerateStates: regenStates)
         case "low-rank":
-            return SIMLowRankSolver(rank: rank, lambdaState: lambdaState, wellPosedness: constraint, zeroThreshold: zeroThreshold,
-                                    regenerateStates: regenStates, seed: seed)
+            return SIMLowRankSolver(
+                rank: rank, lambdaState: lambdaState, wellPosedness: constraint, zeroThreshold: zeroThreshold,
+                regenerateStates: regenStates, seed: seed)
         default:
-            return SIMExactSolver(lambdaState: lambdaState, lambdaOutput: lambdaOutput, lambda2: lambda2, wellPosedness: constraint,
-                                  tolerance: tolerance, zeroThreshold: zeroThreshold, regenerateStates: regenStates)
+            return SIMExactSolver(
+                lambdaState: lambdaState, lambdaOutput: lambdaOutput, lambda2: lambda2, wellPosedness: constraint,
+                tolerance: tolerance, zeroThreshold: zeroThreshold, regenerateStates: regenStates)
         }
     }
 
     func run() throws {
         if statesIn == nil {
             // The teacher 784-64-32-16-10 has n = 112 states, kept in Double, of at most the 60 000 training images.
-            try MemoryEstimate.sim(stateCount: 64 + 32 + 16, inputCount: 784, outputCount: 10, sampleCount: min(samples, 60_000),
-                                   scalarSize: 8).check()
+            try MemoryEstimate.sim(
+                stateCount: 64 + 32 + 16, inputCount: 784, outputCount: 10, sampleCount: min(samples, 60_000),
+                scalarSize: 8
+            ).check()
         }
         let test = try FashionMNIST.load(.test, scaling: .unit, as: Float.self)
-        var teacherAccuracy: Double? = nil, teacherNonzeros: Int? = nil
+        var teacherAccuracy: Double? = nil
+        var teacherNonzeros: Int? = nil
         let states: SIMStates<Double>
         if let statesIn {
             states = try SIMStates<Double>(contentsOf: URL(fileURLWithPath: statesIn))
-            out.say("loaded states from \(statesIn): n = \(states.stateCount), p = \(states.inputCount), m = \(states.sampleCount)")
+            out.say(
+                "loaded states from \(statesIn): n = \(states.stateCount), p = \(states.inputCount), m = \(states.sampleCount)"
+            )
         } else {
             let train = try FashionMNIST.load(.train, scaling: .unit, as: Float.self)
             var g = SeededGenerator(seed: seed)
             let teacher = Sequential<Float>.mlp([784, 64, 32, 16, 10], bias: false, using: &g)
             let opt = try Adam(teacher.parameters, learningRate: 0.01)
-            _ = try trainClassifier(teacher, optimizer: opt, train: train, test: test, epochs: teacherEpochs, batchSize: 128,
-                                    generator: &g, progress: out.progressStyle) { r in
-                out.say("teacher epoch \(r.epoch): loss \(formatFixed(r.loss, decimals: 4)), test accuracy \(formatFixed(100 * r.testAccuracy!, decimals: 2)) %")
+            _ = try trainClassifier(
+                teacher, optimizer: opt, train: train, test: test, epochs: teacherEpochs, batchSize: 128,
+                generator: &g, progress: out.progressStyle
+            ) { r in
+                out.say(
+                    "teacher epoch \(r.epoch): loss \(formatFixed(r.loss, decimals: 4)), test accuracy \(formatFixed(100 * r.testAccuracy!, decimals: 2)) %"
+                )
             }
             let factors = try rescaleForWellPosedness(teacher, kappa: kappa)
             teacherAccuracy = try evaluateAccuracy(teacher, test)
             teacherNonzeros = teacher.parameters.reduce(0) { $0 + $1.value.count - $1.value.zeroCount }
-            out.say("teacher: \(formatFixed(100 * teacherAccuracy!, decimals: 2)) %, \(teacherNonzeros!) weights; layers rescaled by \(factors.map { formatScalar($0, digits: 3) })")
+            out.say(
+                "teacher: \(formatFixed(100 * teacherAccuracy!, decimals: 2)) %, \(teacherNonzeros!) weights; layers rescaled by \(factors.map { formatScalar($0, digits: 3) })"
+            )
             let subset = try train.randomSubset(min(samples, train.count), using: &g)
             states = try StateExtraction.states(of: teacher, inputs: subset.inputs).converted(to: Double.self)
             if let statesOut {
@@ -108,10 +125,13 @@ struct SIMCommand: ParsableCommand {
         let evalSeconds = monotonicSeconds() - evalStart
         let accuracy = try Metrics.accuracy(scores, test.labels)
         for w in fit.report.warnings { out.say("warning: \(w)") }
-        out.say("\(method.name): test accuracy \(formatFixed(100 * accuracy, decimals: 2)) %, fit \(formatFixed(fitSeconds, decimals: 2)) s, evaluation of \(test.count) images \(formatFixed(evalSeconds, decimals: 3)) s")
+        out.say(
+            "\(method.name): test accuracy \(formatFixed(100 * accuracy, decimals: 2)) %, fit \(formatFixed(fitSeconds, decimals: 2)) s, evaluation of \(test.count) images \(formatFixed(evalSeconds, decimals: 3)) s"
+        )
         out.say(model.summary)
         let outputURL = URL(fileURLWithPath: output)
-        try FileManager.default.createDirectory(at: outputURL.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: outputURL.deletingLastPathComponent(), withIntermediateDirectories: true)
         try model.implicitModel.save(to: outputURL)
         out.say("saved \(outputURL.path)")
         var figures: [String: Any] = [

@@ -6,23 +6,29 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train an ImplicitModel on an image classification data set.",
         discussion: """
-        The defaults reproduce the reference setup: FashionMNIST with pixels scaled to [−1, 1], \
-        hidden dimension 100, batch 64, Adam with learning rate 5e-3, 10 epochs, Float32, Picard \
-        iterations (300 at tolerance 3e-6 forward and backward), κ = 0.99.
+            The defaults reproduce the reference setup: FashionMNIST with pixels scaled to [−1, 1], \
+            hidden dimension 100, batch 64, Adam with learning rate 5e-3, 10 epochs, Float32, Picard \
+            iterations (300 at tolerance 3e-6 forward and backward), κ = 0.99.
 
-        Each epoch is logged to standard output and appended to <log-dir>/train.log; the trained \
-        model is saved (atomically) with its configuration in the file's metadata.
+            Each epoch is logged to standard output and appended to <log-dir>/train.log; the trained \
+            model is saved (atomically) with its configuration in the file's metadata.
 
-        With --json the last line is a JSON object with the keys test_accuracy, ms_per_step, \
-        forward_iterations_mean, backward_iterations_mean, converged_fraction, epochs, parameters, \
-        norm_A_inf, model.
-        """
+            With --json the last line is a JSON object with the keys test_accuracy, ms_per_step, \
+            forward_iterations_mean, backward_iterations_mean, converged_fraction, epochs, parameters, \
+            norm_A_inf, model.
+            """
     )
 
-    @Option(help: "Data set: fashion-mnist, or mnist-format (any directory of MNIST-format IDX files, given with --data-dir).")
+    @Option(
+        help:
+            "Data set: fashion-mnist, or mnist-format (any directory of MNIST-format IDX files, given with --data-dir)."
+    )
     var dataset = "fashion-mnist"
 
-    @Option(help: "Directory holding the data set's files (default for fashion-mnist: \(FashionMNIST.defaultDirectory.path)).")
+    @Option(
+        help:
+            "Directory holding the data set's files (default for fashion-mnist: \(FashionMNIST.defaultDirectory.path))."
+    )
     var dataDir: String?
 
     @Option(help: "Training epochs.") var epochs = 10
@@ -30,7 +36,8 @@ struct Train: ParsableCommand {
     @Option(help: "Hidden (state) dimension n.") var hiddenDim = 100
     @Option(help: "Adam learning rate.") var lr = 5e-3
     @Option(help: "Radius κ of the well-posedness constraint ‖A‖∞ ≤ κ.") var kappa = 0.99
-    @Option(help: "Well-posedness rule: inf (torchidl's scaling), row-l1, triu, none.") var wellposedness = WellPosedness.infinityNorm
+    @Option(help: "Well-posedness rule: inf (torchidl's scaling), row-l1, triu, none.") var wellposedness =
+        WellPosedness.infinityNorm
     @Option(help: "Activation: relu, tanh, sigmoid, silu, leaky-relu.") var activation = "relu"
     @Option(help: "Forward fixed-point iteration budget.") var mitr = 300
     @Option(help: "Backward (adjoint) iteration budget.") var gradMitr = 300
@@ -49,11 +56,16 @@ struct Train: ParsableCommand {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
         guard hiddenDim >= 1 else { throw ValidationError("--hidden-dim must be at least 1, got \(hiddenDim)") }
         guard lr > 0 else { throw ValidationError("--lr must be positive, got \(lr)") }
-        guard ["picard", "anderson"].contains(solver) else { throw ValidationError("--solver must be picard or anderson, got '\(solver)'") }
-        guard ["fashion-mnist", "mnist-format"].contains(dataset) else {
-            throw ValidationError("unknown --dataset '\(dataset)'; use fashion-mnist, or mnist-format with --data-dir DIR")
+        guard ["picard", "anderson"].contains(solver) else {
+            throw ValidationError("--solver must be picard or anderson, got '\(solver)'")
         }
-        if dataset == "mnist-format" && dataDir == nil { throw ValidationError("--dataset mnist-format needs --data-dir DIR") }
+        guard ["fashion-mnist", "mnist-format"].contains(dataset) else {
+            throw ValidationError(
+                "unknown --dataset '\(dataset)'; use fashion-mnist, or mnist-format with --data-dir DIR")
+        }
+        if dataset == "mnist-format" && dataDir == nil {
+            throw ValidationError("--dataset mnist-format needs --data-dir DIR")
+        }
     }
 
     func run() throws {
@@ -70,34 +82,48 @@ struct Train: ParsableCommand {
         if let k = trainSubset { train = try train.randomSubset(min(k, train.count), using: &g) }
         let fixedPoint: any FixedPointSolver = solver == "anderson" ? Anderson() : Picard()
         // Training batches and the evaluation batches of 1 000 must fit, with the solver's buffers.
-        try MemoryEstimate.implicitModel(inputDim: train.featureCount, outputDim: max(train.classCount, test.classCount),
-                                         hiddenDim: hiddenDim, rank: rank, batchSize: max(batchSize, 1000), scalarSize: 4,
-                                         solverBuffers: solver == "anderson" ? 15 : 2).check()
+        try MemoryEstimate.implicitModel(
+            inputDim: train.featureCount, outputDim: max(train.classCount, test.classCount),
+            hiddenDim: hiddenDim, rank: rank, batchSize: max(batchSize, 1000), scalarSize: 4,
+            solverBuffers: solver == "anderson" ? 15 : 2
+        ).check()
         let model = try ImplicitModel<Float>(
             inputDim: train.featureCount, outputDim: max(train.classCount, test.classCount), hiddenDim: hiddenDim,
             rank: rank, kappa: kappa, wellPosedness: wellposedness, activation: try parseActivation(activation),
-            solver: fixedPoint, maxIterations: mitr, tolerance: tol, gradMaxIterations: gradMitr, gradTolerance: gradTol,
+            solver: fixedPoint, maxIterations: mitr, tolerance: tol, gradMaxIterations: gradMitr,
+            gradTolerance: gradTol,
             using: &g)
         let optimizer = try Adam(model.parameters, learningRate: lr)
         out.say("\(model.summary)")
-        out.say("\(dataset): \(train.count) training, \(test.count) test images; batch \(batchSize), Adam \(lr), \(epochs) epochs, \(solver)")
+        out.say(
+            "\(dataset): \(train.count) training, \(test.count) test images; batch \(batchSize), Adam \(lr), \(epochs) epochs, \(solver)"
+        )
         try FileManager.default.createDirectory(atPath: logDir, withIntermediateDirectories: true)
         let logURL = URL(fileURLWithPath: logDir).appendingPathComponent("train.log")
-        var logText = "# \(model.summary)\nepoch,loss,test_accuracy,ms_per_step,forward_iterations,backward_iterations,converged_fraction\n"
-        let reports = try trainClassifier(model, optimizer: optimizer, train: train, test: test, epochs: epochs,
-                                          batchSize: batchSize, generator: &g, solveLog: model.log,
-                                          progress: out.progressStyle) { r in
-            out.say("epoch \(r.epoch): loss \(formatFixed(r.loss, decimals: 4)), test accuracy \(formatFixed(100 * r.testAccuracy!, decimals: 2)) %, \(formatFixed(r.msPerStep, decimals: 2)) ms/step, forward \(formatFixed(r.forwardIterations!, decimals: 1)) it, backward \(formatFixed(r.backwardIterations!, decimals: 1)) it, converged \(formatFixed(100 * r.convergedFraction!, decimals: 1)) %")
+        var logText =
+            "# \(model.summary)\nepoch,loss,test_accuracy,ms_per_step,forward_iterations,backward_iterations,converged_fraction\n"
+        let reports = try trainClassifier(
+            model, optimizer: optimizer, train: train, test: test, epochs: epochs,
+            batchSize: batchSize, generator: &g, solveLog: model.log,
+            progress: out.progressStyle
+        ) { r in
+            out.say(
+                "epoch \(r.epoch): loss \(formatFixed(r.loss, decimals: 4)), test accuracy \(formatFixed(100 * r.testAccuracy!, decimals: 2)) %, \(formatFixed(r.msPerStep, decimals: 2)) ms/step, forward \(formatFixed(r.forwardIterations!, decimals: 1)) it, backward \(formatFixed(r.backwardIterations!, decimals: 1)) it, converged \(formatFixed(100 * r.convergedFraction!, decimals: 1)) %"
+            )
             if let warning = r.solveWarning { out.say("warning: \(warning)") }
-            logText += "\(r.epoch),\(r.loss),\(r.testAccuracy!),\(r.msPerStep),\(r.forwardIterations!),\(r.backwardIterations!),\(r.convergedFraction!)\n"
+            logText +=
+                "\(r.epoch),\(r.loss),\(r.testAccuracy!),\(r.msPerStep),\(r.forwardIterations!),\(r.backwardIterations!),\(r.convergedFraction!)\n"
             try AtomicFile.write(Data(logText.utf8), to: logURL)
         }
         let outputURL = URL(fileURLWithPath: output)
-        try FileManager.default.createDirectory(at: outputURL.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: outputURL.deletingLastPathComponent(), withIntermediateDirectories: true)
         try model.save(to: outputURL)
         out.say("saved \(outputURL.path); log \(logURL.path); \(model.wellPosednessReport)")
         let steps = reports.reduce(0) { $0 + $1.steps }
-        let weighted = { (f: (EpochReport) -> Double) in reports.reduce(0.0) { $0 + f($1) * Double($1.steps) } / Double(max(1, steps)) }
+        let weighted = { (f: (EpochReport) -> Double) in
+            reports.reduce(0.0) { $0 + f($1) * Double($1.steps) } / Double(max(1, steps))
+        }
         try out.emit([
             "test_accuracy": reports.last!.testAccuracy!,
             "ms_per_step": 1000 * reports.reduce(0) { $0 + $1.seconds } / Double(max(1, steps)),

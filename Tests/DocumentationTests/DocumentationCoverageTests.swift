@@ -86,17 +86,24 @@ private struct SetupError: Error, CustomStringConvertible {
 
 /// The folder that holds the test binary and the built modules (`<scratch>/<triple>/<config>`).
 private func buildProductsDirectory() throws -> URL {
-    var candidates = [URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()]
+    var candidates = [
+        URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+    ]
     for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
         candidates.append(bundle.bundleURL.deletingLastPathComponent())
     }
     for directory in candidates {
         let modules = directory.appendingPathComponent("Modules")
-        if documentedModules.allSatisfy({ FileManager.default.fileExists(atPath: modules.appendingPathComponent("\($0).swiftmodule").path) }) {
+        if documentedModules.allSatisfy({
+            FileManager.default.fileExists(atPath: modules.appendingPathComponent("\($0).swiftmodule").path)
+        }) {
             return directory
         }
     }
-    throw SetupError(description: "no built IDL/IDLPlot modules in \(candidates.map(\.path)); run the check through `swift test`, which builds them")
+    throw SetupError(
+        description:
+            "no built IDL/IDLPlot modules in \(candidates.map(\.path)); run the check through `swift test`, which builds them"
+    )
 }
 
 /// `swift-symbolgraph-extract` and the arguments that precede its own (e.g. `xcrun`).
@@ -108,15 +115,19 @@ private func extractorCommand() throws -> (URL, [String]) {
         if fm.isExecutableFile(atPath: tool.path) { return (tool, []) }
         let swift = URL(fileURLWithPath: directory).appendingPathComponent("swift")
         if fm.isExecutableFile(atPath: swift.path) {
-            let beside = swift.resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("swift-symbolgraph-extract")
+            let beside = swift.resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent(
+                "swift-symbolgraph-extract")
             if fm.isExecutableFile(atPath: beside.path) { return (beside, []) }
         }
     }
     #if os(macOS)
-    let xcrun = URL(fileURLWithPath: "/usr/bin/xcrun")
-    if fm.isExecutableFile(atPath: xcrun.path) { return (xcrun, ["--sdk", "macosx", "swift-symbolgraph-extract"]) }
+        let xcrun = URL(fileURLWithPath: "/usr/bin/xcrun")
+        if fm.isExecutableFile(atPath: xcrun.path) { return (xcrun, ["--sdk", "macosx", "swift-symbolgraph-extract"]) }
     #endif
-    throw SetupError(description: "swift-symbolgraph-extract (part of the Swift toolchain) is neither on PATH nor beside `swift`; add the toolchain's usr/bin to PATH")
+    throw SetupError(
+        description:
+            "swift-symbolgraph-extract (part of the Swift toolchain) is neither on PATH nor beside `swift`; add the toolchain's usr/bin to PATH"
+    )
 }
 
 /// Every `module.modulemap` of a C target: the package's system libraries (Sources/C*) and the
@@ -150,17 +161,20 @@ private func moduleMaps(products: URL) -> [URL] {
 
 /// Runs the extractor for `module`; returns the decoded symbol graphs it wrote (the module's
 /// own and one per outside module whose types it extends, e.g. IDL@Swift).
-private func symbolGraphs(of module: String, products: URL, output: URL) throws -> [(file: String, graph: [String: Any])] {
+private func symbolGraphs(of module: String, products: URL, output: URL) throws -> [(
+    file: String, graph: [String: Any]
+)] {
     let (tool, prefix) = try extractorCommand()
     let directory = output.appendingPathComponent(module)
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    var arguments = prefix + [
-        "-module-name", module,
-        "-I", products.appendingPathComponent("Modules").path,
-        "-module-cache-path", output.appendingPathComponent("ModuleCache").path,
-        "-minimum-access-level", "public",
-        "-output-dir", directory.path,
-    ]
+    var arguments =
+        prefix + [
+            "-module-name", module,
+            "-I", products.appendingPathComponent("Modules").path,
+            "-module-cache-path", output.appendingPathComponent("ModuleCache").path,
+            "-minimum-access-level", "public",
+            "-output-dir", directory.path,
+        ]
     for map in moduleMaps(products: products) {
         arguments += ["-Xcc", "-fmodule-map-file=\(map.path)"]
     }
@@ -174,7 +188,10 @@ private func symbolGraphs(of module: String, products: URL, output: URL) throws 
     let message = errors.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     guard process.terminationStatus == 0 else {
-        throw SetupError(description: "swift-symbolgraph-extract failed for \(module) (status \(process.terminationStatus)):\n\(String(decoding: message, as: UTF8.self))")
+        throw SetupError(
+            description:
+                "swift-symbolgraph-extract failed for \(module) (status \(process.terminationStatus)):\n\(String(decoding: message, as: UTF8.self))"
+        )
     }
     var graphs: [(String, [String: Any])] = []
     for name in try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
@@ -230,7 +247,8 @@ private func check(graph: [String: Any], module: String, coverage: inout Coverag
             continue
         }
         coverage.checked += 1
-        let kind = ((symbol["kind"] as? [String: Any])?["identifier"] as? String ?? "?").replacingOccurrences(of: "swift.", with: "")
+        let kind = ((symbol["kind"] as? [String: Any])?["identifier"] as? String ?? "?").replacingOccurrences(
+            of: "swift.", with: "")
         let path = (symbol["pathComponents"] as? [String] ?? []).joined(separator: ".")
         let title = (symbol["names"] as? [String: Any])?["title"] as? String ?? path
         let location = symbol["location"] as? [String: Any]
@@ -242,7 +260,8 @@ private func check(graph: [String: Any], module: String, coverage: inout Coverag
         }
         let doc = symbol["docComment"] as? [String: Any]
         let docModule = doc?["module"] as? String
-        let text = (doc?["lines"] as? [[String: Any]] ?? []).compactMap { $0["text"] as? String }.joined(separator: "\n")
+        let text = (doc?["lines"] as? [[String: Any]] ?? []).compactMap { $0["text"] as? String }.joined(
+            separator: "\n")
         if location == nil {
             if compilerSynthesisedNames.contains(title) {
                 coverage.exemptCompilerSynthesised += 1
@@ -266,7 +285,8 @@ private func check(graph: [String: Any], module: String, coverage: inout Coverag
         // Its own comment ends just above the declaration (attributes may sit in between); an
         // inherited one belongs to the requirement, declared elsewhere.
         let docFile = (doc?["uri"] as? String).map(relativePath)
-        let docEnd = ((doc?["lines"] as? [[String: Any]])?.last?["range"] as? [String: Any])
+        let docEnd =
+            ((doc?["lines"] as? [[String: Any]])?.last?["range"] as? [String: Any])
             .flatMap { ($0["end"] as? [String: Any])?["line"] as? Int } ?? -100
         if docFile == file && (1...4).contains(line - 1 - docEnd) {
             coverage.ownDocumentation += 1
@@ -295,16 +315,19 @@ private func check(graph: [String: Any], module: String, coverage: inout Coverag
             }
             // A module with (almost) nothing public means the extraction went wrong, not that
             // the API is documented.
-            #expect(coverage.checked - before > 50, "only \(coverage.checked - before) public symbols found in \(module)")
+            #expect(
+                coverage.checked - before > 50, "only \(coverage.checked - before) public symbols found in \(module)")
         }
         findings.sort { ($0.file, $0.line, $0.name) < ($1.file, $1.line, $1.name) }
-        let summary = "\(coverage.checked) public symbols checked: \(coverage.ownDocumentation) with their own doc comment, "
+        let summary =
+            "\(coverage.checked) public symbols checked: \(coverage.ownDocumentation) with their own doc comment, "
             + "\(coverage.inheritedFromPackage) inheriting one from this package's protocols, "
             + "\(coverage.exemptStandardLibrary) implementing standard-library requirements, "
             + "\(coverage.exemptCompilerSynthesised) compiler-synthesised; \(coverage.skippedCopies) copies of inherited members skipped"
         print("Documentation coverage: \(summary)")
         if !findings.isEmpty {
-            Issue.record("""
+            Issue.record(
+                """
                 \(findings.count) public symbol(s) of \(documentedModules.joined(separator: "/")) need documentation \
                 (add a /// comment saying what it does, its parameters, what it throws):
                 \(findings.map(\.description).joined(separator: "\n"))

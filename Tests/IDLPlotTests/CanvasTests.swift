@@ -1,6 +1,6 @@
-import Testing
 import IDL
 import IDLPlot
+import Testing
 
 @Suite struct CanvasTests {
     @Test func horizontalLineIsCrispAtPixelCentres() {
@@ -14,12 +14,13 @@ import IDLPlot
     }
 
     @Test func diagonalLineIsAntiAliasedAndWidthMatters() {
-        var thin = Canvas(width: 30, height: 30), thick = Canvas(width: 30, height: 30)
+        var thin = Canvas(width: 30, height: 30)
+        var thick = Canvas(width: 30, height: 30)
         thin.drawLine(from: Point(2, 3), to: Point(27, 20), color: .black, width: 1)
         thick.drawLine(from: Point(2, 3), to: Point(27, 20), color: .black, width: 4)
         func gray(_ c: Canvas) -> [UInt8] { stride(from: 0, to: c.pixels.count, by: 4).map { c.pixels[$0] } }
         let partial = gray(thin).filter { $0 > 0 && $0 < 255 }.count
-        #expect(partial > 10)   // intermediate shades along the edge
+        #expect(partial > 10)  // intermediate shades along the edge
         let inkThin = gray(thin).reduce(0) { $0 + (255 - Int($1)) }
         let inkThick = gray(thick).reduce(0) { $0 + (255 - Int($1)) }
         #expect(Double(inkThick) > 3 * Double(inkThin))
@@ -27,10 +28,13 @@ import IDLPlot
 
     @Test func polylineSkipsNonFinitePoints() {
         var c = Canvas(width: 40, height: 20)
-        c.strokePolyline([Point(1, 10.5), Point(15, 10.5), Point(.nan, 3), Point(25, 10.5), Point(38, 10.5),
-                          Point(.infinity, 1)], color: .black)
+        c.strokePolyline(
+            [
+                Point(1, 10.5), Point(15, 10.5), Point(.nan, 3), Point(25, 10.5), Point(38, 10.5),
+                Point(.infinity, 1),
+            ], color: .black)
         #expect(c.pixel(8, 10) == .black)
-        #expect(c.pixel(20, 10) == .white)   // the gap where the NaN breaks the line
+        #expect(c.pixel(20, 10) == .white)  // the gap where the NaN breaks the line
         #expect(c.pixel(30, 10) == .black)
     }
 
@@ -40,7 +44,7 @@ import IDLPlot
         #expect(c.pixel(2, 2) == .black && c.pixel(6, 6) == .black && c.pixel(7, 7) == .white)
         c.fillRect(x0: 10, y0: 10, x1: 12.5, y1: 11, .black)
         #expect(c.pixel(11, 10) == .black)
-        #expect(c.pixel(12, 10).r > 100 && c.pixel(12, 10).r < 160)   // half covered
+        #expect(c.pixel(12, 10).r > 100 && c.pixel(12, 10).r < 160)  // half covered
         c.fillCircle(center: Point(20, 20), radius: 4, color: Color(hex: 0xD62728))
         #expect(c.pixel(19, 19) == Color(hex: 0xD62728))
         #expect(c.pixel(26, 26) == .white)
@@ -58,11 +62,12 @@ import IDLPlot
 
     @Test func fontWidthsAndScale() {
         #expect(BitmapFont.width(of: "") == 0)
-        let w1 = BitmapFont.width(of: "1e-3"), w2 = BitmapFont.width(of: "1e-3", scale: 2)
+        let w1 = BitmapFont.width(of: "1e-3")
+        let w2 = BitmapFont.width(of: "1e-3", scale: 2)
         #expect(w1 > 10 && w1 < 24)
         #expect(w2 == 2 * w1)
-        #expect(BitmapFont.width(of: "0") == BitmapFont.width(of: "8"))   // digits line up
-        #expect(BitmapFont.width(of: "i") < BitmapFont.width(of: "m"))   // letters are proportional
+        #expect(BitmapFont.width(of: "0") == BitmapFont.width(of: "8"))  // digits line up
+        #expect(BitmapFont.width(of: "i") < BitmapFont.width(of: "m"))  // letters are proportional
     }
 
     @Test func fontCoversTheCharacterSetAndSubstitutes() {
@@ -76,24 +81,40 @@ import IDLPlot
     @Test func textDrawsInkInsideItsBox() {
         var c = Canvas(width: 60, height: 30)
         c.drawText("Ag", x: 5, y: 3, scale: 2, color: .black)
-        var minX = Int.max, maxX = Int.min, minY = Int.max, maxY = Int.min
-        for y in 0..<30 { for x in 0..<60 where c.pixel(x, y) == .black {
-            minX = min(minX, x); maxX = max(maxX, x); minY = min(minY, y); maxY = max(maxY, y)
-        } }
+        var minX = Int.max
+        var maxX = Int.min
+        var minY = Int.max
+        var maxY = Int.min
+        for y in 0..<30 {
+            for x in 0..<60 where c.pixel(x, y) == .black {
+                minX = min(minX, x)
+                maxX = max(maxX, x)
+                minY = min(minY, y)
+                maxY = max(maxY, y)
+            }
+        }
         #expect(minX == 5 && minY == 3)
         #expect(maxX == 5 + BitmapFont.width(of: "Ag", scale: 2) - 1)
-        #expect(maxY == 3 + 9 * 2 - 1)   // the descender of g reaches the bottom of the cell
+        #expect(maxY == 3 + 9 * 2 - 1)  // the descender of g reaches the bottom of the cell
     }
 
     @Test func rotatedTextIsTransposed() {
         var c = Canvas(width: 30, height: 60)
         c.drawText("HELLO", x: 10, y: 55, color: .black, rotation: .up)
-        var minX = Int.max, maxX = Int.min, minY = Int.max, maxY = Int.min
-        for y in 0..<60 { for x in 0..<30 where c.pixel(x, y) == .black {
-            minX = min(minX, x); maxX = max(maxX, x); minY = min(minY, y); maxY = max(maxY, y)
-        } }
-        #expect(maxX - minX + 1 == 7)                                  // cap height across
-        #expect(maxY - minY + 1 == BitmapFont.width(of: "HELLO"))      // text length upwards
+        var minX = Int.max
+        var maxX = Int.min
+        var minY = Int.max
+        var maxY = Int.min
+        for y in 0..<60 {
+            for x in 0..<30 where c.pixel(x, y) == .black {
+                minX = min(minX, x)
+                maxX = max(maxX, x)
+                minY = min(minY, y)
+                maxY = max(maxY, y)
+            }
+        }
+        #expect(maxX - minX + 1 == 7)  // cap height across
+        #expect(maxY - minY + 1 == BitmapFont.width(of: "HELLO"))  // text length upwards
         #expect(maxY == 54)
     }
 }

@@ -1,13 +1,22 @@
 import Foundation
-import Testing
 import IDL
 import IDLPlot
+import Testing
 
 @Suite struct TickTests {
     @Test func linearTicksAreNiceAndReadable() {
-        #expect(TickGenerator.linear(from: 0, to: 1, approximateCount: 5).map(\.label) == ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"])
-        #expect(TickGenerator.linear(from: 0, to: 1000, approximateCount: 5).map(\.label) == ["0", "200", "400", "600", "800", "1000"])
-        #expect(TickGenerator.linear(from: -1, to: 1, approximateCount: 4).map(\.label) == ["-1.0", "-0.5", "0.0", "0.5", "1.0"])
+        #expect(
+            TickGenerator.linear(from: 0, to: 1, approximateCount: 5).map(\.label) == [
+                "0.0", "0.2", "0.4", "0.6", "0.8", "1.0",
+            ])
+        #expect(
+            TickGenerator.linear(from: 0, to: 1000, approximateCount: 5).map(\.label) == [
+                "0", "200", "400", "600", "800", "1000",
+            ])
+        #expect(
+            TickGenerator.linear(from: -1, to: 1, approximateCount: 4).map(\.label) == [
+                "-1.0", "-0.5", "0.0", "0.5", "1.0",
+            ])
         let small = TickGenerator.linear(from: 0, to: 0.004, approximateCount: 4).map(\.label)
         #expect(small == ["0", "1e-3", "2e-3", "3e-3", "4e-3"])
         let big = TickGenerator.linear(from: 0, to: 3e6, approximateCount: 3).map(\.label)
@@ -62,7 +71,7 @@ import IDLPlot
         #expect(plot.skippedNonFinite == 3)
         #expect(plot.skippedNonPositive == 0)
         let area = plot.plotArea(width: 200, height: 150)
-        #expect(area.yRange.upperBound < 10)   // ∞ did not blow up the range
+        #expect(area.yRange.upperBound < 10)  // ∞ did not blow up the range
         let c = plot.render(width: 200, height: 150)
         let p = area.pixel(x: 5, y: 5)
         #expect(c.pixel(p.x, p.y) == Color.series(0))
@@ -95,7 +104,7 @@ import IDLPlot
         #expect(area.xRange.contains(3) && area.yRange.contains(7))
         let c = plot.render(width: 160, height: 120)
         let p = area.pixel(x: 3, y: 7)
-        #expect(c.pixel(p.x, p.y) == Color.series(1))   // a lone point still shows as a dot
+        #expect(c.pixel(p.x, p.y) == Color.series(1))  // a lone point still shows as a dot
         var flat = LinePlot()
         flat.add(y: [Float](repeating: 2, count: 10))
         let fa = flat.plotArea(width: 160, height: 120)
@@ -122,17 +131,24 @@ import IDLPlot
 
     @Test func badSizesAndPathsThrow() throws {
         let plot = try demo()
-        #expect(thrownError { try plot.write(to: URL(fileURLWithPath: "/tmp/x.png"), width: 0, height: 100) }.map(isInvalidArgument) == true)
-        #expect(thrownError { try plot.write(to: URL(fileURLWithPath: "/no-such-dir-idl/x.png"), width: 100, height: 100) }.map(isIO) == true)
-        #expect(thrownError { try plot.write(to: URL(fileURLWithPath: "/proc/idl-plot.png"), width: 100, height: 100) }.map(isIO) == true)
+        #expect(
+            thrownError { try plot.write(to: URL(fileURLWithPath: "/tmp/x.png"), width: 0, height: 100) }.map(
+                isInvalidArgument) == true)
+        #expect(
+            thrownError { try plot.write(to: URL(fileURLWithPath: "/no-such-dir-idl/x.png"), width: 100, height: 100) }
+                .map(isIO) == true)
+        #expect(
+            thrownError { try plot.write(to: URL(fileURLWithPath: "/proc/idl-plot.png"), width: 100, height: 100) }.map(
+                isIO) == true)
     }
 }
 
 @Suite struct ScatterAndBarTests {
     @Test func scatterPointHasItsColour() throws {
         var plot = ScatterPlot(xLabel: "sparsity", yLabel: "accuracy")
-        try plot.add(x: [10.0, 50, 90], y: [0.8, 0.75, 0.6], color: Color(hex: 0x2CA02C), connect: true,
-                     pointLabels: ["a", "b", "c"])
+        try plot.add(
+            x: [10.0, 50, 90], y: [0.8, 0.75, 0.6], color: Color(hex: 0x2CA02C), connect: true,
+            pointLabels: ["a", "b", "c"])
         let area = plot.plotArea(width: 220, height: 160)
         let c = plot.render(width: 220, height: 160)
         let p = area.pixel(x: 50, y: 0.75)
@@ -147,7 +163,9 @@ import IDLPlot
         let area = chart.plotArea(width: 220, height: 160)
         #expect(area.yRange.contains(0) && area.yRange.contains(1) && area.yRange.contains(-0.5))
         let c = chart.render(width: 220, height: 160)
-        let up = area.pixel(x: 0.5, y: 0.5), down = area.pixel(x: 1.5, y: -0.25), none = area.pixel(x: 2.5, y: 0.5)
+        let up = area.pixel(x: 0.5, y: 0.5)
+        let down = area.pixel(x: 1.5, y: -0.25)
+        let none = area.pixel(x: 2.5, y: 0.5)
         #expect(c.pixel(up.x, up.y) == Color.series(0))
         #expect(c.pixel(down.x, down.y) == Color.series(0))
         #expect(c.pixel(none.x, none.y) != Color.series(0))
@@ -167,13 +185,15 @@ import IDLPlot
         let area = map.matrixArea(width: 240, height: 200)
         #expect(!area.isDownsampled)
         let c = map.render(width: 240, height: 200)
-        let zero = area.pixel(row: 0, col: 0), top = area.pixel(row: 0, col: 1), bottom = area.pixel(row: 0, col: 2)
+        let zero = area.pixel(row: 0, col: 0)
+        let top = area.pixel(row: 0, col: 1)
+        let bottom = area.pixel(row: 0, col: 2)
         #expect(c.pixel(zero.x, zero.y) == .white)
         #expect(c.pixel(top.x, top.y) == Colormap.diverging.color(at: 1))
         #expect(c.pixel(bottom.x, bottom.y) == Colormap.diverging.color(at: 0))
         let nan = area.pixel(row: 1, col: 1)
         let g = c.pixel(nan.x, nan.y)
-        #expect(g.r == g.g && g.g == g.b && g.r < 255)   // grey
+        #expect(g.r == g.g && g.g == g.b && g.r < 255)  // grey
     }
 
     @Test func hugeHeatmapIsDownsampled() throws {
@@ -189,7 +209,9 @@ import IDLPlot
 
     @Test func spyShowsZerosAndNonzeros() throws {
         var m = Matrix<Float>(rows: 6, cols: 6)
-        m[0, 1] = 2; m[4, 4] = -1; m[5, 0] = .nan
+        m[0, 1] = 2
+        m[4, 4] = -1
+        m[5, 0] = .nan
         let spy = try SpyPlot(matrix: m, rowBlocks: [2, 4], colBlocks: [3, 3], title: "A")
         #expect(spy.nonzeroCount == 3 && spy.nonFiniteCount == 1)
         #expect(abs(spy.density - 3.0 / 36) < 1e-12)
@@ -200,7 +222,9 @@ import IDLPlot
         let image = try PNGImage.read(from: url)
         #expect(image.width == 200 && image.height == 200 && image.colorType == .rgba)
         let area = spy.matrixArea(width: 200, height: 200)
-        let nz = area.pixel(row: 0, col: 1), z = area.pixel(row: 4, col: 1), nz2 = area.pixel(row: 4, col: 4)
+        let nz = area.pixel(row: 0, col: 1)
+        let z = area.pixel(row: 4, col: 1)
+        let nz2 = area.pixel(row: 4, col: 4)
         #expect(image.color(nz.x, nz.y) == spy.color)
         #expect(image.color(nz2.x, nz2.y) == spy.color)
         #expect(image.color(z.x, z.y) == .white)
@@ -213,7 +237,9 @@ import IDLPlot
         let m = Matrix<Double>(rows: 4, cols: 5)
         #expect(thrownError { _ = try SpyPlot(matrix: m, rowBlocks: [2, 3]) }.map(isShapeMismatch) == true)
         #expect(thrownError { _ = try SpyPlot(matrix: m, colBlocks: [5, 0]) }.map(isInvalidArgument) == true)
-        #expect(thrownError { _ = try SpyPlot(matrix: m, rowBlocks: [4], rowBlockLabels: ["a", "b"]) }.map(isShapeMismatch) == true)
+        #expect(
+            thrownError { _ = try SpyPlot(matrix: m, rowBlocks: [4], rowBlockLabels: ["a", "b"]) }.map(isShapeMismatch)
+                == true)
         #expect(thrownError { _ = try SpyPlot(matrix: m, threshold: -1) }.map(isInvalidArgument) == true)
     }
 
@@ -226,14 +252,17 @@ import IDLPlot
         #expect(area.isDownsampled && area.rect.width <= 160 && area.rect.height <= 160)
         let c = spy.render(width: 160, height: 160)
         #expect(c.width == 160 && c.height == 160)
-        let d = area.pixel(row: 2500, col: 2500), off = area.pixel(row: 2500, col: 200)
-        #expect(c.pixel(d.x, d.y) != .white)   // a block holding a few diagonal nonzeros is shaded
+        let d = area.pixel(row: 2500, col: 2500)
+        let off = area.pixel(row: 2500, col: 200)
+        #expect(c.pixel(d.x, d.y) != .white)  // a block holding a few diagonal nonzeros is shaded
         #expect(c.pixel(off.x, off.y) == .white)
     }
 
     @Test func matrixPlotsAreDeterministic() throws {
         let m = Matrix<Double>(rows: 10, cols: 12) { i, j in sin(Double(i * 12 + j)) }
-        #expect(try Heatmap(matrix: m).pngData(width: 160, height: 120) == Heatmap(matrix: m).pngData(width: 160, height: 120))
+        #expect(
+            try Heatmap(matrix: m).pngData(width: 160, height: 120)
+                == Heatmap(matrix: m).pngData(width: 160, height: 120))
         let spy = try SpyPlot(matrix: m, threshold: 0.5)
         #expect(try spy.pngData(width: 160, height: 120) == spy.pngData(width: 160, height: 120))
     }
@@ -243,19 +272,23 @@ import IDLPlot
     @Test func imagesAndCaptions() throws {
         // Three 2×3 images: image j has every pixel equal to j (0, 1, 2).
         let images = Matrix<Float>(rows: 6, cols: 3) { _, j in Float(j) }
-        let grid = try ImageGrid(images: images, imageWidth: 3, labels: [0, 1, 2], predictions: [0, 2, 2],
-                                 classNames: ["zero", "one", "two"], title: "samples")
+        let grid = try ImageGrid(
+            images: images, imageWidth: 3, labels: [0, 1, 2], predictions: [0, 2, 2],
+            classNames: ["zero", "one", "two"], title: "samples")
         #expect(grid.imageHeight == 2 && grid.count == 3)
         let c = grid.render(width: 240, height: 160)
-        let r0 = grid.imageRect(0, width: 240, height: 160), r2 = grid.imageRect(2, width: 240, height: 160)
+        let r0 = grid.imageRect(0, width: 240, height: 160)
+        let r2 = grid.imageRect(2, width: 240, height: 160)
         #expect(r0.width == 3 * (r0.height / 2))
-        #expect(c.pixel(r0.x + 1, r0.y + 1) == .black)         // lowest value black
-        #expect(c.pixel(r2.x + 1, r2.y + 1) == .white)         // highest value white
+        #expect(c.pixel(r0.x + 1, r0.y + 1) == .black)  // lowest value black
+        #expect(c.pixel(r2.x + 1, r2.y + 1) == .white)  // highest value white
         let r1 = grid.imageRect(1, width: 240, height: 160)
         #expect(c.pixel(r1.x + 1, r1.y + 1) == Color(gray: 128))
         // The wrong prediction is captioned in red somewhere below image 1.
         var red = false
-        for y in r1.maxY..<min(160, r1.maxY + 40) { for x in r1.x..<r1.maxX where c.pixel(x, y) == Color(hex: 0xD62728) { red = true } }
+        for y in r1.maxY..<min(160, r1.maxY + 40) {
+            for x in r1.x..<r1.maxX where c.pixel(x, y) == Color(hex: 0xD62728) { red = true }
+        }
         #expect(red)
     }
 
@@ -263,13 +296,17 @@ import IDLPlot
         let images = Matrix<Double>(rows: 10, cols: 2)
         #expect(thrownError { _ = try ImageGrid(images: images, imageWidth: 3) }.map(isShapeMismatch) == true)
         #expect(thrownError { _ = try ImageGrid(images: images, imageWidth: 0) }.map(isInvalidArgument) == true)
-        #expect(thrownError { _ = try ImageGrid(images: images, imageWidth: 5, labels: [1]) }.map(isShapeMismatch) == true)
-        #expect(thrownError { _ = try ImageGrid(images: images, imageWidth: 5, labels: [0, 3], classNames: ["a", "b"]) }.map(isInvalidArgument) == true)
+        #expect(
+            thrownError { _ = try ImageGrid(images: images, imageWidth: 5, labels: [1]) }.map(isShapeMismatch) == true)
+        #expect(
+            thrownError { _ = try ImageGrid(images: images, imageWidth: 5, labels: [0, 3], classNames: ["a", "b"]) }
+                .map(isInvalidArgument) == true)
     }
 
     @Test func nonFinitePixelsAreCounted() throws {
         var images = Matrix<Double>(rows: 4, cols: 1, repeating: 0.5)
-        images[1, 0] = .nan; images[2, 0] = -.infinity
+        images[1, 0] = .nan
+        images[2, 0] = -.infinity
         let grid = try ImageGrid(images: images, imageWidth: 2)
         #expect(grid.nonFiniteCount == 2)
         #expect(grid.render(width: 64, height: 64).width == 64)
@@ -322,7 +359,7 @@ import IDLPlot
         let area = ranged.plotArea(width: 200, height: 150)
         let c = ranged.render(width: 200, height: 150)
         let p = area.pixel(x: 0, y: 0.5)
-        #expect(c.pixel(p.x, p.y) == Color.series(0))   // the in-range point is drawn
+        #expect(c.pixel(p.x, p.y) == Color.series(0))  // the in-range point is drawn
         var logs = ScatterPlot(logY: true)
         try logs.add(x: [1.0, 2, 3], y: [Double.leastNonzeroMagnitude, 1, huge])
         #expect(logs.render(width: 200, height: 150).height == 150)

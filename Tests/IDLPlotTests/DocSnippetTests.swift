@@ -1,7 +1,7 @@
 import Foundation
-import Testing
 import IDL
 import IDLPlot
+import Testing
 
 // The snippets of Sources/IDLPlot/IDLPlot.docc/DrawingFigures.md, run verbatim (in order, in
 // one test, as the article builds on its earlier blocks), with checks on the files they write.
@@ -25,28 +25,30 @@ import IDLPlot
         // --- "A heat map and a spy plot" (verbatim)
         var rng = SeededGenerator(seed: 0)
         var a = Matrix<Double>.randomNormal(40, 40, using: &rng)
-        for j in 0..<40 { for i in 0..<40 where abs(a[i, j]) < 1.2 { a[i, j] = 0 } }   // mostly zeros
+        for j in 0..<40 { for i in 0..<40 where abs(a[i, j]) < 1.2 { a[i, j] = 0 } }  // mostly zeros
 
         var map = Heatmap(matrix: a, title: "A")
         map.colormap = .diverging
         try map.write(to: folder.appendingPathComponent("A-heatmap.png"), width: 640, height: 560)
 
-        let spy = try SpyPlot(matrix: a, rowBlocks: [10, 30], colBlocks: [10, 30],
-                              rowBlockLabels: ["layer 2", "layer 1"], colBlockLabels: ["layer 2", "layer 1"],
-                              title: "Nonzeros of A")
+        let spy = try SpyPlot(
+            matrix: a, rowBlocks: [10, 30], colBlocks: [10, 30],
+            rowBlockLabels: ["layer 2", "layer 1"], colBlockLabels: ["layer 2", "layer 1"],
+            title: "Nonzeros of A")
         print(spy.nonzeroCount, spy.density)
         try spy.write(to: folder.appendingPathComponent("A-spy.png"), width: 600, height: 600)
 
         #expect(spy.nonzeroCount == a.count - a.zeroCount)
-        #expect(spy.density > 0.1 && spy.density < 0.4)   // |N(0,1)| ≥ 1.2 has probability 0.23
+        #expect(spy.density > 0.1 && spy.density < 0.4)  // |N(0,1)| ≥ 1.2 has probability 0.23
         #expect(try PNGImage.read(from: folder.appendingPathComponent("A-spy.png")).width == 600)
 
         // --- "An image grid" (verbatim)
-        let images = Matrix<Float>.randomUniform(784, 12, 0, 1, using: &rng)     // 12 "images"
+        let images = Matrix<Float>.randomUniform(784, 12, 0, 1, using: &rng)  // 12 "images"
         let labels = (0..<12).map { $0 % 10 }
-        let predictions = labels.map { $0 == 3 ? 5 : $0 }                          // one mistake
-        let grid = try ImageGrid(images: images, imageWidth: 28, labels: labels, predictions: predictions,
-                                 classNames: FashionMNIST.classNames, title: "Test images")
+        let predictions = labels.map { $0 == 3 ? 5 : $0 }  // one mistake
+        let grid = try ImageGrid(
+            images: images, imageWidth: 28, labels: labels, predictions: predictions,
+            classNames: FashionMNIST.classNames, title: "Test images")
         try grid.write(to: folder.appendingPathComponent("samples.png"), width: 800, height: 520)
 
         #expect(grid.count == 12 && grid.imageHeight == 28)
@@ -61,7 +63,7 @@ import IDLPlot
 
         let picture = try PNGImage(grayscale: a, range: -3...3)
         try picture.write(to: folder.appendingPathComponent("A-gray.png"))
-        print(try PNGImage.read(from: folder.appendingPathComponent("A-gray.png")).width)   // 40
+        print(try PNGImage.read(from: folder.appendingPathComponent("A-gray.png")).width)  // 40
 
         #expect(canvas.pixel(100, 50) == Color.series(1))
         let gray = try PNGImage.read(from: folder.appendingPathComponent("A-gray.png"))

@@ -12,7 +12,11 @@ import Testing
     /// "[3D]RNS: invalid chunk type", and its error callback stopped the process. Chunk types
     /// are now checked to be letters, and any libpng error while reading is thrown.
     @Test func chunkTypeThatIsNotLettersIsAnError() {
-        let input = [UInt8](Data(base64Encoded: "iVBORw0KGgoAAAANSUhEUgAAAAQAAAABAgMAAACEUudeAAAADFBMVEX/AAAA/wAAAP8JCQlccX6GAAAAAj1STlMAgJsrThgAAAAKSURBVHjaY5AGAAAdABwjfI+sAAAAAElFTkSuQmCC")!)
+        let input = [UInt8](
+            Data(
+                base64Encoded:
+                    "iVBORw0KGgoAAAANSUhEUgAAAAQAAAABAgMAAACEUudeAAAADFBMVEX/AAAA/wAAAP8JCQlccX6GAAAAAj1STlMAgJsrThgAAAAKSURBVHjaY5AGAAAdABwjfI+sAAAAAElFTkSuQmCC"
+            )!)
         let error = thrownError { _ = try PNGImage.decode(input) }
         #expect(error.map(isIO) == true)
         #expect("\(error.map { "\($0)" } ?? "")".contains("3d 52 4e 53"))

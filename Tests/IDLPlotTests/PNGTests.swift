@@ -1,12 +1,14 @@
 import Foundation
-import Testing
 import IDL
 import IDLPlot
+import Testing
 
 @Suite struct PNGTests {
     @Test func rgbaRoundTripInMemory() throws {
-        let pixels: [UInt8] = [255, 0, 0, 255, 0, 255, 0, 255, 0, 0, 255, 128,
-                               10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 255]
+        let pixels: [UInt8] = [
+            255, 0, 0, 255, 0, 255, 0, 255, 0, 0, 255, 128,
+            10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 255,
+        ]
         let image = try PNGImage(width: 3, height: 2, colorType: .rgba, pixels: pixels)
         let back = try PNGImage.decode(image.pngData())
         #expect(back.width == 3 && back.height == 2)
@@ -50,9 +52,12 @@ import IDLPlot
     }
 
     @Test func corruptDataThrowsInsteadOfCrashing() throws {
-        let good = try PNGImage(width: 4, height: 4, colorType: .rgb, pixels: [UInt8](repeating: 99, count: 48)).pngData()
+        let good = try PNGImage(width: 4, height: 4, colorType: .rgb, pixels: [UInt8](repeating: 99, count: 48))
+            .pngData()
         // Not a PNG at all.
-        #expect(thrownError { _ = try PNGImage.decode(Array("hello, world, this is not a PNG file at all!!".utf8)) }.map(isIO) == true)
+        #expect(
+            thrownError { _ = try PNGImage.decode(Array("hello, world, this is not a PNG file at all!!".utf8)) }.map(
+                isIO) == true)
         // Truncated in the middle.
         #expect(thrownError { _ = try PNGImage.decode(Array(good.prefix(good.count - 20))) }.map(isIO) == true)
         // One flipped byte inside the image data (caught by the chunk CRC).
@@ -70,14 +75,19 @@ import IDLPlot
         }
         #expect(damagedCount >= 3)
         // Missing file.
-        #expect(thrownError { _ = try PNGImage.read(from: URL(fileURLWithPath: "/nonexistent-idl/none.png")) }.map(isIO) == true)
+        #expect(
+            thrownError { _ = try PNGImage.read(from: URL(fileURLWithPath: "/nonexistent-idl/none.png")) }.map(isIO)
+                == true)
     }
 
     @Test func badPathsThrowIOErrors() throws {
         let canvas = Canvas(width: 4, height: 4)
-        #expect(thrownError { _ = try canvas.write(to: URL(fileURLWithPath: "/nonexistent-idl-dir/sub/out.png")) }.map(isIO) == true)
+        #expect(
+            thrownError { _ = try canvas.write(to: URL(fileURLWithPath: "/nonexistent-idl-dir/sub/out.png")) }.map(isIO)
+                == true)
         // /proc accepts no new files, not even from root.
-        #expect(thrownError { _ = try canvas.write(to: URL(fileURLWithPath: "/proc/idlplot-test.png")) }.map(isIO) == true)
+        #expect(
+            thrownError { _ = try canvas.write(to: URL(fileURLWithPath: "/proc/idlplot-test.png")) }.map(isIO) == true)
         // The target is an existing directory: the rename fails and the temporary file is removed.
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -105,7 +115,8 @@ import IDLPlot
         #expect(canvas.pngData() == canvas.pngData())
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let a = dir.appendingPathComponent("a.png"), b = dir.appendingPathComponent("b.png")
+        let a = dir.appendingPathComponent("a.png")
+        let b = dir.appendingPathComponent("b.png")
         try canvas.write(to: a)
         try canvas.write(to: b)
         #expect(try Data(contentsOf: a) == Data(contentsOf: b))

@@ -37,7 +37,10 @@ func close(_ a: Color, _ b: Color, tolerance: Int = 0) -> Bool {
 
 /// The error `body` throws, or nil.
 func thrownError(_ body: () throws -> Void) -> (any Error)? {
-    do { try body(); return nil } catch { return error }
+    do {
+        try body()
+        return nil
+    } catch { return error }
 }
 
 /// CRC-32 as PNG chunks use it (for building deliberately damaged files).

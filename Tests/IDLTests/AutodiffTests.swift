@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import IDL
+import Testing
 
 @Suite struct AutodiffTests {
     static let shapes: [(Int, Int, Int)] = [(1, 1, 1), (3, 4, 2), (5, 2, 7)]
@@ -23,7 +23,9 @@ import IDL
 
     @Test func elementwiseArithmeticGradients() throws {
         for (r, c, _) in Self.shapes {
-            let a = random(r, c, 3), b = random(r, c, 4), col = random(r, 1, 5)
+            let a = random(r, c, 3)
+            let b = random(r, c, 4)
+            let col = random(r, 1, 5)
             #expect(try gradientCheckError([a, b]) { $0[0] + $0[1] } < 1e-7)
             #expect(try gradientCheckError([a, b]) { $0[0] - $0[1] } < 1e-7)
             #expect(try gradientCheckError([a, b]) { $0[0] * $0[1] } < 1e-7)
@@ -59,7 +61,9 @@ import IDL
     }
 
     @Test func slicingConcatenationReshapeGradients() throws {
-        let a = random(5, 4, 7), b = random(2, 4, 8), c = random(5, 3, 9)
+        let a = random(5, 4, 7)
+        let b = random(2, 4, 8)
+        let c = random(5, 3, 9)
         #expect(try gradientCheckError([a]) { $0[0].rows(1..<4) } < 1e-7)
         #expect(try gradientCheckError([a]) { $0[0].columns(2..<4) } < 1e-7)
         #expect(try gradientCheckError([a, b]) { vcat([$0[0], $0[1]]) } < 1e-7)
@@ -72,11 +76,13 @@ import IDL
 
     @Test func lossGradients() throws {
         for (q, m, _) in Self.shapes {
-            let z = random(q, m, 10), y = random(q, m, 11)
+            let z = random(q, m, 10)
+            let y = random(q, m, 11)
             for reduction in [Reduction.mean, .sum] {
                 #expect(try gradientCheckError([z]) { try mseLoss($0[0], y, reduction: reduction) } < 1e-7)
                 let labels = (0..<m).map { $0 % q }
-                #expect(try gradientCheckError([z]) { try crossEntropyLoss($0[0], labels, reduction: reduction) } < 1e-7)
+                #expect(
+                    try gradientCheckError([z]) { try crossEntropyLoss($0[0], labels, reduction: reduction) } < 1e-7)
             }
         }
         // Cross-entropy value against a hand computation: logits (1, 2, 3), label 2.
@@ -114,4 +120,3 @@ import IDL
         #expect(p.grad != nil)
     }
 }
-

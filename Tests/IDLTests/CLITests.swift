@@ -1,9 +1,11 @@
 import Foundation
-import Testing
 import IDL
+import Testing
 
 /// Runs the `idl` executable built beside the test binary; returns (exit status, stdout, stderr).
-func runTool(_ name: String, _ arguments: [String], in directory: URL? = nil) throws -> (status: Int32, out: String, err: String) {
+func runTool(_ name: String, _ arguments: [String], in directory: URL? = nil) throws -> (
+    status: Int32, out: String, err: String
+) {
     let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name)
     guard FileManager.default.isExecutableFile(atPath: binary.path) else {
         throw IDLError.io("\(binary.path) is missing: build the package (swift build / swift test build every product)")
@@ -12,7 +14,8 @@ func runTool(_ name: String, _ arguments: [String], in directory: URL? = nil) th
     p.executableURL = binary
     p.arguments = arguments
     if let directory { p.currentDirectoryURL = directory }
-    let out = Pipe(), err = Pipe()
+    let out = Pipe()
+    let err = Pipe()
     p.standardOutput = out
     p.standardError = err
     try p.run()
@@ -37,8 +40,12 @@ func lastJSON(_ output: String) throws -> [String: Any] {
         defer { try? FileManager.default.removeItem(at: dir) }
         let folder = fixturesDirectory.appendingPathComponent("interop/implicit_small")
         let y = dir.appendingPathComponent("y.npy")
-        let r = try runTool("idl", ["predict", "--model", folder.appendingPathComponent("model.safetensors").path,
-                                    "--input", folder.appendingPathComponent("input.npy").path, "--output", y.path, "--json"])
+        let r = try runTool(
+            "idl",
+            [
+                "predict", "--model", folder.appendingPathComponent("model.safetensors").path,
+                "--input", folder.appendingPathComponent("input.npy").path, "--output", y.path, "--json",
+            ])
         #expect(r.status == 0, "\(r.err)")
         let json = try lastJSON(r.out)
         #expect(json["samples"] as? Int == 10 && json["converged"] as? Bool == true)
@@ -57,10 +64,14 @@ func lastJSON(_ output: String) throws -> [String: Any] {
             for k in 0..<count {
                 let label = k % 2
                 labels.append(UInt8(label))
-                for _ in 0..<16 { pixels.append(UInt8(label == 0 ? g.integer(below: 100) : 155 + g.integer(below: 100))) }
+                for _ in 0..<16 {
+                    pixels.append(UInt8(label == 0 ? g.integer(below: 100) : 155 + g.integer(below: 100)))
+                }
             }
-            try IDXArray.encode(pixels, shape: [count, 4, 4]).write(to: dir.appendingPathComponent("\(split)-images-idx3-ubyte"))
-            try IDXArray.encode(labels, shape: [count]).write(to: dir.appendingPathComponent("\(split)-labels-idx1-ubyte"))
+            try IDXArray.encode(pixels, shape: [count, 4, 4]).write(
+                to: dir.appendingPathComponent("\(split)-images-idx3-ubyte"))
+            try IDXArray.encode(labels, shape: [count]).write(
+                to: dir.appendingPathComponent("\(split)-labels-idx1-ubyte"))
         }
     }
 
@@ -69,9 +80,13 @@ func lastJSON(_ output: String) throws -> [String: Any] {
         defer { try? FileManager.default.removeItem(at: dir) }
         try writeTinyDataset(dir)
         let modelURL = dir.appendingPathComponent("m.safetensors")
-        let r = try runTool("idl", ["train", "--dataset", "mnist-format", "--data-dir", dir.path, "--epochs", "2",
-                                    "--batch-size", "16", "--hidden-dim", "8", "--lr", "0.02", "--output", modelURL.path,
-                                    "--log-dir", dir.appendingPathComponent("log").path, "--json", "--quiet"])
+        let r = try runTool(
+            "idl",
+            [
+                "train", "--dataset", "mnist-format", "--data-dir", dir.path, "--epochs", "2",
+                "--batch-size", "16", "--hidden-dim", "8", "--lr", "0.02", "--output", modelURL.path,
+                "--log-dir", dir.appendingPathComponent("log").path, "--json", "--quiet",
+            ])
         #expect(r.status == 0, "\(r.err)")
         let json = try lastJSON(r.out)
         #expect((json["test_accuracy"] as? Double ?? 0) > 0.9)
@@ -82,8 +97,12 @@ func lastJSON(_ output: String) throws -> [String: Any] {
         var g = SeededGenerator(seed: 9)
         let u = Matrix<Float>.randomUniform(16, 5, -1, 1, using: &g)
         try writeNpy(u, to: dir.appendingPathComponent("u.npy"))
-        let p = try runTool("idl", ["predict", "--model", modelURL.path, "--input", dir.appendingPathComponent("u.npy").path,
-                                    "--output", dir.appendingPathComponent("y.npy").path])
+        let p = try runTool(
+            "idl",
+            [
+                "predict", "--model", modelURL.path, "--input", dir.appendingPathComponent("u.npy").path,
+                "--output", dir.appendingPathComponent("y.npy").path,
+            ])
         #expect(p.status == 0, "\(p.err)")
         let viaTool = try readNpy(dir.appendingPathComponent("y.npy"), as: Float.self)
         let inProcess = try ImplicitModel<Float>.load(from: modelURL).predict(u)
@@ -95,21 +114,35 @@ func lastJSON(_ output: String) throws -> [String: Any] {
         defer { try? FileManager.default.removeItem(at: dir) }
         let unknown = try runTool("idl", ["train", "--dataset", "imagenet"])
         #expect(unknown.status != 0 && unknown.err.contains("unknown --dataset"))
-        let missing = try runTool("idl", ["predict", "--model", dir.appendingPathComponent("none.safetensors").path,
-                                          "--input", "u.npy", "--output", "y.npy"])
+        let missing = try runTool(
+            "idl",
+            [
+                "predict", "--model", dir.appendingPathComponent("none.safetensors").path,
+                "--input", "u.npy", "--output", "y.npy",
+            ])
         #expect(missing.status != 0 && missing.err.contains("not found"))
         // A model file missing a tensor.
         var partial = SafeTensors()
         partial.setMatrix("A", Matrix<Float>.identity(3))
         try partial.write(to: dir.appendingPathComponent("partial.safetensors"))
         try writeNpy(Matrix<Float>.ones(3, 2), to: dir.appendingPathComponent("u.npy"))
-        let noB = try runTool("idl", ["predict", "--model", dir.appendingPathComponent("partial.safetensors").path,
-                                      "--input", dir.appendingPathComponent("u.npy").path, "--output", dir.appendingPathComponent("y.npy").path])
+        let noB = try runTool(
+            "idl",
+            [
+                "predict", "--model", dir.appendingPathComponent("partial.safetensors").path,
+                "--input", dir.appendingPathComponent("u.npy").path, "--output",
+                dir.appendingPathComponent("y.npy").path,
+            ])
         #expect(noB.status != 0 && noB.err.contains("no tensor 'B'"))
         // An input with the wrong feature count.
         let folder = fixturesDirectory.appendingPathComponent("interop/implicit_small")
-        let wrong = try runTool("idl", ["predict", "--model", folder.appendingPathComponent("model.safetensors").path,
-                                        "--input", dir.appendingPathComponent("u.npy").path, "--output", dir.appendingPathComponent("y.npy").path])
+        let wrong = try runTool(
+            "idl",
+            [
+                "predict", "--model", folder.appendingPathComponent("model.safetensors").path,
+                "--input", dir.appendingPathComponent("u.npy").path, "--output",
+                dir.appendingPathComponent("y.npy").path,
+            ])
         #expect(wrong.status != 0 && wrong.err.contains("expects 16"))
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("y.npy").path))
     }
@@ -124,16 +157,26 @@ func lastJSON(_ output: String) throws -> [String: Any] {
         let statesURL = dir.appendingPathComponent("states.safetensors")
         try states.save(to: statesURL)
         let modelURL = dir.appendingPathComponent("sim.safetensors")
-        let r = try runTool("idl", ["sim", "--states-in", statesURL.path, "--solver", "exact", "--lambda-state", "0.1",
-                                    "--lambda-output", "0.1", "--output", modelURL.path, "--json", "--quiet"])
+        let r = try runTool(
+            "idl",
+            [
+                "sim", "--states-in", statesURL.path, "--solver", "exact", "--lambda-state", "0.1",
+                "--lambda-output", "0.1", "--output", modelURL.path, "--json", "--quiet",
+            ])
         #expect(r.status == 0, "\(r.err)")
         let json = try lastJSON(r.out)
-        for key in ["test_accuracy", "nonzeros", "norm_A_inf", "fit_seconds", "eval_seconds"] { #expect(json[key] != nil, "\(key)") }
+        for key in ["test_accuracy", "nonzeros", "norm_A_inf", "fit_seconds", "eval_seconds"] {
+            #expect(json[key] != nil, "\(key)")
+        }
         #expect((json["norm_A_inf"] as? Double ?? 9) <= 0.99 + 1e-9)
         // The saved SIM model is an implicit model the predict command runs.
         try writeNpy(images.inputs.columns(0..<3).converted(to: Float.self), to: dir.appendingPathComponent("u.npy"))
-        let p = try runTool("idl", ["predict", "--model", modelURL.path, "--input", dir.appendingPathComponent("u.npy").path,
-                                    "--output", dir.appendingPathComponent("y.npy").path])
+        let p = try runTool(
+            "idl",
+            [
+                "predict", "--model", modelURL.path, "--input", dir.appendingPathComponent("u.npy").path,
+                "--output", dir.appendingPathComponent("y.npy").path,
+            ])
         #expect(p.status == 0, "\(p.err)")
         #expect(try readNpy(dir.appendingPathComponent("y.npy"), as: Float.self).rows == 10)
         let bad = try runTool("idl", ["sim", "--solver", "magic"])
@@ -170,8 +213,12 @@ func lastJSON(_ output: String) throws -> [String: Any] {
         let flat = input.flatMap { $0.flatMap { $0.map { Float($0) } } }
         try NpyArray(shape: [input.count, input[0].count, input[0][0].count], values: flat)
             .write(to: dir.appendingPathComponent("x.npy"))
-        let r = try runTool("idl", ["predict", "--model", modelURL.path, "--input", dir.appendingPathComponent("x.npy").path,
-                                    "--output", dir.appendingPathComponent("y.npy").path])
+        let r = try runTool(
+            "idl",
+            [
+                "predict", "--model", modelURL.path, "--input", dir.appendingPathComponent("x.npy").path,
+                "--output", dir.appendingPathComponent("y.npy").path,
+            ])
         #expect(r.status == 0, "\(r.err)")
         let got = try readNpy(dir.appendingPathComponent("y.npy"), as: Float.self)
         let want = try fixtureMatrix(f["output"], as: Float.self).transposed
@@ -183,9 +230,9 @@ func lastJSON(_ output: String) throws -> [String: Any] {
     /// `swift test -c release`); a debug build would take minutes, so there the test is skipped.
     static var isReleaseBuild: Bool {
         #if DEBUG
-        return false
+            return false
         #else
-        return true
+            return true
         #endif
     }
 
@@ -197,20 +244,28 @@ func lastJSON(_ output: String) throws -> [String: Any] {
         #expect(r.status == 0, "\(r.err)")
         let base = dir.appendingPathComponent("quick")
         // Each table has its header, separator and rows (every model, every ε, every solver).
-        for (table, minimumRows) in [("implicit-models/models", 6), ("implicit-models/robustness", 10), ("sim/solvers", 6),
-                                     ("sim/sweep", 13), ("sim/robustness", 15), ("rnn/argmax-extrapolation", 6),
-                                     ("rnn/spiky", 3), ("solvers/picard-vs-anderson", 3), ("performance", 4)] {
+        for (table, minimumRows) in [
+            ("implicit-models/models", 6), ("implicit-models/robustness", 10), ("sim/solvers", 6),
+            ("sim/sweep", 13), ("sim/robustness", 15), ("rnn/argmax-extrapolation", 6),
+            ("rnn/spiky", 3), ("solvers/picard-vs-anderson", 3), ("performance", 4),
+        ] {
             let md = try String(contentsOf: base.appendingPathComponent(table + ".md"), encoding: .utf8)
             let lines = md.split(separator: "\n").filter { $0.hasPrefix("| ") }  // header, separator, rows
             #expect(lines.count >= minimumRows + 2, "\(table): \(lines.count) table lines")
             let csv = try String(contentsOf: base.appendingPathComponent(table + ".csv"), encoding: .utf8)
             #expect(csv.split(separator: "\n").count == lines.count - 1, "\(table): CSV and Markdown rows differ")
         }
-        for figure in ["implicit-models/accuracy-vs-parameters.png", "implicit-models/robustness.png", "sim/frontier.png", "sim/robustness.png",
-                       "sim/robustness-vs-sparsity.png", "sim/spy-A-35.png", "sim/spy-B-35.png", "sim/spy-A-150.png", "sim/spy-B-150.png",
-                       "rnn/argmax-extrapolation.png"] {
+        for figure in [
+            "implicit-models/accuracy-vs-parameters.png", "implicit-models/robustness.png", "sim/frontier.png",
+            "sim/robustness.png",
+            "sim/robustness-vs-sparsity.png", "sim/spy-A-35.png", "sim/spy-B-35.png", "sim/spy-A-150.png",
+            "sim/spy-B-150.png",
+            "rnn/argmax-extrapolation.png",
+        ] {
             let bytes = try Data(contentsOf: base.appendingPathComponent(figure))
-            #expect(bytes.count > 1000 && Array(bytes.prefix(8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], "\(figure)")
+            #expect(
+                bytes.count > 1000 && Array(bytes.prefix(8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A],
+                "\(figure)")
         }
     }
 }

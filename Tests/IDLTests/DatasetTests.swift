@@ -2,7 +2,6 @@ import Foundation
 import IDL
 import Testing
 
-
 /// Output of a command (used to decompress with the system's gzip, independently of zlib here).
 private func run(_ executable: String, _ arguments: [String], input: Data? = nil) throws -> Data {
     let process = Process()
@@ -31,14 +30,17 @@ private func idxHeader(type: UInt8 = 0x08, _ dims: [Int]) -> [UInt8] {
 /// Writes a tiny MNIST-format training set: 3 images of 2×3 pixels (pixel = 10·image + index),
 /// labels 2, 0, 9. `compress` gzips with zlib (`.zlib`) or /usr/bin/gzip (`.tool`).
 private enum Compression { case none, zlib, tool }
-private func writeTinyMNIST(in dir: URL, compress: Compression, prefix: String = "train", labels: [UInt8] = [2, 0, 9]) throws {
+private func writeTinyMNIST(in dir: URL, compress: Compression, prefix: String = "train", labels: [UInt8] = [2, 0, 9])
+    throws
+{
     let images: [UInt8] = idxHeader([3, 2, 3]) + (0..<3).flatMap { k in (0..<6).map { UInt8(10 * k + $0) } }
     let labelBytes: [UInt8] = idxHeader([labels.count]) + labels
     for (name, bytes) in [("\(prefix)-images-idx3-ubyte", images), ("\(prefix)-labels-idx1-ubyte", labelBytes)] {
         switch compress {
         case .none: try Data(bytes).write(to: dir.appendingPathComponent(name))
         case .zlib: try Gzip.compress(Data(bytes)).write(to: dir.appendingPathComponent(name + ".gz"))
-        case .tool: try run("/usr/bin/gzip", ["-c"], input: Data(bytes)).write(to: dir.appendingPathComponent(name + ".gz"))
+        case .tool:
+            try run("/usr/bin/gzip", ["-c"], input: Data(bytes)).write(to: dir.appendingPathComponent(name + ".gz"))
         }
     }
 }
@@ -85,7 +87,9 @@ struct DatasetTests {
         #expect(d.labels == [2, 0, 9])
         #expect(d.sampleShape == [1, 2, 3])
         // Image k, pixel (r, c) is row r·3 + c of column k.
-        for k in 0..<3 { for r in 0..<2 { for c in 0..<3 { #expect(d.inputs[r * 3 + c, k] == Float(10 * k + 3 * r + c)) } } }
+        for k in 0..<3 {
+            for r in 0..<2 { for c in 0..<3 { #expect(d.inputs[r * 3 + c, k] == Float(10 * k + 3 * r + c)) } }
+        }
         let unit = try MNISTFormat.load(.train, from: dir, as: Double.self)
         #expect(unit.inputs[5, 2] == 25.0 / 255)
         let symmetric = try MNISTFormat.load(.train, from: dir, scaling: .symmetric, as: Double.self)
@@ -102,8 +106,9 @@ struct DatasetTests {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         try writeTinyMNIST(in: dir, compress: .none, prefix: "t10k")
-        try FileManager.default.moveItem(at: dir.appendingPathComponent("t10k-images-idx3-ubyte"),
-                                         to: dir.appendingPathComponent("t10k-images.idx3-ubyte"))
+        try FileManager.default.moveItem(
+            at: dir.appendingPathComponent("t10k-images-idx3-ubyte"),
+            to: dir.appendingPathComponent("t10k-images.idx3-ubyte"))
         let d = try MNISTFormat.load(.test, from: dir, scaling: .raw, as: Double.self)
         #expect(d.labels == [2, 0, 9] && d.inputs[1, 0] == 1)
         // A big-endian int16 and float64 IDX file.
@@ -119,8 +124,12 @@ struct DatasetTests {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let missing = dir.appendingPathComponent("nowhere")
-        expectFailure(["apt-get install dataset-fashion-mnist", "directory:"]) { _ = try FashionMNIST.load(.train, from: missing, as: Float.self) }
-        expectFailure(["does not exist", "train-images-idx3-ubyte"]) { _ = try MNISTFormat.load(.train, from: missing, as: Float.self) }
+        expectFailure(["apt-get install dataset-fashion-mnist", "directory:"]) {
+            _ = try FashionMNIST.load(.train, from: missing, as: Float.self)
+        }
+        expectFailure(["does not exist", "train-images-idx3-ubyte"]) {
+            _ = try MNISTFormat.load(.train, from: missing, as: Float.self)
+        }
         expectFailure(["no t10k-images-idx3-ubyte"]) { _ = try MNISTFormat.load(.test, from: dir, as: Float.self) }
 
         try writeTinyMNIST(in: dir, compress: .none)
@@ -129,15 +138,21 @@ struct DatasetTests {
         let images = try Data(contentsOf: imagesURL)
         // Truncated image file.
         try images.prefix(images.count - 1).write(to: imagesURL)
-        expectFailure(["needs 18 data bytes, found 17", "truncated"]) { _ = try MNISTFormat.load(.train, from: dir, as: Float.self) }
+        expectFailure(["needs 18 data bytes, found 17", "truncated"]) {
+            _ = try MNISTFormat.load(.train, from: dir, as: Float.self)
+        }
         try images.prefix(10).write(to: imagesURL)
         expectFailure(["truncated"]) { _ = try MNISTFormat.load(.train, from: dir, as: Float.self) }
         // Wrong magic number (a PNG signature, say).
         try Data([0x89, 0x50, 0x4e, 0x47] + [UInt8](images.dropFirst(4))).write(to: imagesURL)
-        expectFailure(["wrong magic number", "89 50 4e 47"]) { _ = try MNISTFormat.load(.train, from: dir, as: Float.self) }
+        expectFailure(["wrong magic number", "89 50 4e 47"]) {
+            _ = try MNISTFormat.load(.train, from: dir, as: Float.self)
+        }
         // Labels given where images are expected.
         try Data(idxHeader([3]) + [1, 2, 3]).write(to: imagesURL)
-        expectFailure(["expected unsigned-byte images", "00 00 08 03"]) { _ = try MNISTFormat.load(.train, from: dir, as: Float.self) }
+        expectFailure(["expected unsigned-byte images", "00 00 08 03"]) {
+            _ = try MNISTFormat.load(.train, from: dir, as: Float.self)
+        }
         // Label count ≠ image count.
         try images.write(to: imagesURL)
         try Data(idxHeader([2]) + [1, 2]).write(to: labelsURL)
@@ -162,7 +177,8 @@ struct DatasetTests {
     }
 
     @Test func gzipHandlesConcatenatedMembersAndRoundTrips() throws {
-        let a = Data("hello ".utf8), b = Data("world".utf8)
+        let a = Data("hello ".utf8)
+        let b = Data("world".utf8)
         let joined = try Gzip.compress(a) + Gzip.compress(b, level: 9)
         #expect(try Gzip.decompress(joined) == [UInt8]("hello world".utf8))
         let big = Data((0..<200_000).map { UInt8(truncatingIfNeeded: $0 * 7 / 3) })
@@ -182,9 +198,12 @@ struct DatasetTests {
         defer { try? FileManager.default.removeItem(at: root) }
         let dir10 = root.appendingPathComponent("cifar-10-batches-bin")
         try FileManager.default.createDirectory(at: dir10, withIntermediateDirectories: true)
-        func image(_ seed: Int) -> [UInt8] { (0..<3072).map { UInt8(truncatingIfNeeded: seed * 31 + $0 / 1024 * 100 + $0 % 7) } }
+        func image(_ seed: Int) -> [UInt8] {
+            (0..<3072).map { UInt8(truncatingIfNeeded: seed * 31 + $0 / 1024 * 100 + $0 % 7) }
+        }
         for b in 1...5 {  // two records per batch, labels b and b+4 (mod 10)
-            let data = try CIFAR.encodeRecords(images: image(2 * b) + image(2 * b + 1), labels: [[UInt8(b)], [UInt8((b + 4) % 10)]])
+            let data = try CIFAR.encodeRecords(
+                images: image(2 * b) + image(2 * b + 1), labels: [[UInt8(b)], [UInt8((b + 4) % 10)]])
             let url = dir10.appendingPathComponent("data_batch_\(b).bin")
             if b == 3 {
                 try Gzip.compress(data).write(to: url)  // detected by content
@@ -192,7 +211,8 @@ struct DatasetTests {
                 try data.write(to: url)
             }
         }
-        try CIFAR.encodeRecords(images: image(100), labels: [[7]]).write(to: dir10.appendingPathComponent("test_batch.bin"))
+        try CIFAR.encodeRecords(images: image(100), labels: [[7]]).write(
+            to: dir10.appendingPathComponent("test_batch.bin"))
         // The parent folder works as well as the batches folder itself.
         let train = try CIFAR.load10(.train, from: root, scaling: .raw, as: Float.self)
         #expect(train.inputs.rows == 3072 && train.inputs.cols == 10)
@@ -210,7 +230,8 @@ struct DatasetTests {
         try FileManager.default.createDirectory(at: dir100, withIntermediateDirectories: true)
         try CIFAR.encodeRecords(images: image(1) + image(2) + image(3), labels: [[4, 40], [19, 99], [0, 0]])
             .write(to: dir100.appendingPathComponent("train.bin"))
-        try CIFAR.encodeRecords(images: image(4), labels: [[3, 30]]).write(to: dir100.appendingPathComponent("test.bin"))
+        try CIFAR.encodeRecords(images: image(4), labels: [[3, 30]]).write(
+            to: dir100.appendingPathComponent("test.bin"))
         let fine = try CIFAR.load100(.train, from: root, as: Float.self)
         #expect(fine.labels == [40, 99, 0] && fine.classCount == 100)
         let coarse = try CIFAR.load100(.train, from: dir100, labels: .coarse, scaling: .raw, as: Float.self)
@@ -219,16 +240,22 @@ struct DatasetTests {
         #expect(try CIFAR.load100(.test, from: dir100, as: Float.self).labels == [30])
 
         // Bad input: missing directory, missing batch, truncated file, wrong variant.
-        expectFailure(["does not exist", "cifar-10-batches-bin"]) { _ = try CIFAR.load10(.train, from: root.appendingPathComponent("nope"), as: Float.self) }
+        expectFailure(["does not exist", "cifar-10-batches-bin"]) {
+            _ = try CIFAR.load10(.train, from: root.appendingPathComponent("nope"), as: Float.self)
+        }
         let batch5 = try Data(contentsOf: dir10.appendingPathComponent("data_batch_5.bin"))
         try batch5.prefix(3000).write(to: dir10.appendingPathComponent("data_batch_5.bin"))
-        expectFailure(["3000 bytes is not a whole number of 3073-byte records", "truncated"]) { _ = try CIFAR.load10(.train, from: dir10, as: Float.self) }
+        expectFailure(["3000 bytes is not a whole number of 3073-byte records", "truncated"]) {
+            _ = try CIFAR.load10(.train, from: dir10, as: Float.self)
+        }
         try FileManager.default.removeItem(at: dir10.appendingPathComponent("data_batch_5.bin"))
         expectFailure(["data_batch_5.bin", "not found"]) { _ = try CIFAR.load10(.train, from: dir10, as: Float.self) }
         // CIFAR-100 records read as CIFAR-10 do not divide into 3073-byte records.
-        try FileManager.default.copyItem(at: dir100.appendingPathComponent("test.bin"), to: dir10.appendingPathComponent("data_batch_5.bin"))
+        try FileManager.default.copyItem(
+            at: dir100.appendingPathComponent("test.bin"), to: dir10.appendingPathComponent("data_batch_5.bin"))
         #expect(throws: IDLError.self) { _ = try CIFAR.load10(.train, from: dir10, as: Float.self) }
-        try CIFAR.encodeRecords(images: image(0), labels: [[12]]).write(to: dir10.appendingPathComponent("data_batch_5.bin"))
+        try CIFAR.encodeRecords(images: image(0), labels: [[12]]).write(
+            to: dir10.appendingPathComponent("data_batch_5.bin"))
         expectFailure(["label 12", "10 vs 100"]) { _ = try CIFAR.load10(.train, from: dir10, as: Float.self) }
     }
 
@@ -245,7 +272,10 @@ struct DatasetTests {
         #expect(d.prefix(2).labels == [0, 1])
         #expect(d.oneHotLabels().storage == [1, 0, 0, 1, 0, 1, 1, 0])
         #expect(d.labelHistogram() == [2, 2])
-        expectFailure(["cannot draw 5"]) { var g = SeededGenerator(seed: 1); _ = try d.randomSubset(5, using: &g) }
+        expectFailure(["cannot draw 5"]) {
+            var g = SeededGenerator(seed: 1)
+            _ = try d.randomSubset(5, using: &g)
+        }
     }
 
     @Test func standardizerFitsOnTrainAppliesToTestAndSurvivesConstantFeatures() throws {
@@ -286,7 +316,9 @@ struct DatasetTests {
         #expect(try d.batches(size: 20).count == 1)
         expectFailure(["at least 1"]) { _ = try d.batches(size: 0) }
 
-        var g1 = SeededGenerator(seed: 42), g2 = SeededGenerator(seed: 42), g3 = SeededGenerator(seed: 43)
+        var g1 = SeededGenerator(seed: 42)
+        var g2 = SeededGenerator(seed: 42)
+        var g3 = SeededGenerator(seed: 43)
         let a = try d.batches(size: 3, shuffledWith: &g1).map(\.indices)
         let b = try d.batches(size: 3, shuffledWith: &g2).map(\.indices)
         let c = try d.batches(size: 3, shuffledWith: &g3).map(\.indices)
@@ -305,8 +337,10 @@ struct DatasetTests {
             #expect(batch.labels == batch.indices.map { $0 % 3 })
         }
         // Random subsets: same seed, same subset.
-        var s1 = SeededGenerator(seed: 5), s2 = SeededGenerator(seed: 5)
-        let r1 = try d.randomSubset(4, using: &s1), r2 = try d.randomSubset(4, using: &s2)
+        var s1 = SeededGenerator(seed: 5)
+        var s2 = SeededGenerator(seed: 5)
+        let r1 = try d.randomSubset(4, using: &s1)
+        let r2 = try d.randomSubset(4, using: &s2)
         #expect(r1.inputs == r2.inputs && r1.labels == r2.labels && Set(r1.inputs.storage).count == 4)
     }
 
@@ -333,14 +367,21 @@ struct DatasetTests {
         let peak = a.series.map(abs).max() ?? 0
         #expect(peak > 5 && peak <= 14)
         #expect(a.train.flattened().rows == 59)
-        expectFailure(["lookBack must be at least 2"]) { _ = try SpikyTimeSeries.windows(of: [1, 2, 3], lookBack: 1, testFraction: 0.4, as: Float.self) }
-        expectFailure(["no windows"]) { _ = try SpikyTimeSeries.windows(of: [1, 2, 3], lookBack: 3, testFraction: 0.4, as: Float.self) }
+        expectFailure(["lookBack must be at least 2"]) {
+            _ = try SpikyTimeSeries.windows(of: [1, 2, 3], lookBack: 1, testFraction: 0.4, as: Float.self)
+        }
+        expectFailure(["no windows"]) {
+            _ = try SpikyTimeSeries.windows(of: [1, 2, 3], lookBack: 3, testFraction: 0.4, as: Float.self)
+        }
     }
 
     @Test func argmaxSequencesLabelTheMaximumAndWidenTheTestRange() throws {
-        let (train, test) = try ArgmaxSequences.makeSplits(trainCount: 200, testCount: 100, length: 6, factor: 4, seed: 9, as: Double.self)
-        let again = try ArgmaxSequences.makeSplits(trainCount: 200, testCount: 100, length: 6, factor: 4, seed: 9, as: Double.self)
-        let other = try ArgmaxSequences.makeSplits(trainCount: 200, testCount: 100, length: 6, factor: 4, seed: 10, as: Double.self)
+        let (train, test) = try ArgmaxSequences.makeSplits(
+            trainCount: 200, testCount: 100, length: 6, factor: 4, seed: 9, as: Double.self)
+        let again = try ArgmaxSequences.makeSplits(
+            trainCount: 200, testCount: 100, length: 6, factor: 4, seed: 9, as: Double.self)
+        let other = try ArgmaxSequences.makeSplits(
+            trainCount: 200, testCount: 100, length: 6, factor: 4, seed: 10, as: Double.self)
         #expect(train.sequenceLength == 6 && train.count == 200 && test.count == 100)
         #expect(train.steps == again.train.steps && test.labels == again.test.labels)
         #expect(train.steps != other.train.steps)
@@ -349,7 +390,8 @@ struct DatasetTests {
             #expect(train.labels[j] == values.firstIndex(of: values.max()!)!)
             #expect(train.targets.columnArray(j) == (0..<6).map { $0 == train.labels[j] ? 1 : 0 })
         }
-        let trainValues = train.steps.flatMap(\.storage), testValues = test.steps.flatMap(\.storage)
+        let trainValues = train.steps.flatMap(\.storage)
+        let testValues = test.steps.flatMap(\.storage)
         #expect(trainValues.allSatisfy { $0 >= -1 && $0 < 1 })
         #expect(testValues.allSatisfy { $0 >= -4 && $0 < 4 })
         #expect(testValues.contains { abs($0) > 1 })
@@ -362,6 +404,9 @@ struct DatasetTests {
         #expect(batches[0].steps.count == 6 && batches[0].steps[0].rows == 1 && batches[0].steps[0].cols == 64)
         let k = batches[1].indices[5]
         #expect(batches[1].steps[2][0, 5] == train.steps[2][0, k] && batches[1].labels[5] == train.labels[k])
-        expectFailure(["length must be at least 1"]) { var g = SeededGenerator(seed: 0); _ = try ArgmaxSequences.make(count: 1, length: 0, using: &g, as: Float.self) }
+        expectFailure(["length must be at least 1"]) {
+            var g = SeededGenerator(seed: 0)
+            _ = try ArgmaxSequences.make(count: 1, length: 0, using: &g, as: Float.self)
+        }
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import IDL
+import Testing
 
 // The code snippets of the DocC articles (Sources/IDL/IDL.docc), run verbatim so that the
 // documentation cannot drift from the API: when a snippet stops compiling or stops doing what
@@ -24,9 +24,9 @@ import IDL
         var losses: [Float] = []
         for _ in 1...60 {
             optimizer.zeroGrad()
-            let output = try model(Tensor(inputs))    // solves X = φ(AX + BU), then Ŷ = CX + DU
+            let output = try model(Tensor(inputs))  // solves X = φ(AX + BU), then Ŷ = CX + DU
             let loss = try mseLoss(output, targets)
-            loss.backward()                           // implicit differentiation: one adjoint solve
+            loss.backward()  // implicit differentiation: one adjoint solve
             optimizer.step()
             losses.append(loss.value[0, 0])
         }
@@ -37,11 +37,11 @@ import IDL
         #expect(losses.last! < losses.first! / 10, "loss \(losses.first!) → \(losses.last!)")
 
         // --- "Look at what the solver did" (verbatim)
-        print(model.log.summary)             // solves, mean iterations, how many did not converge
-        print(model.log.lastForward!)        // e.g. "converged after 13 iterations, residual …"
-        print(model.wellPosednessReport)     // ‖A‖∞ (≤ κ) and λ_pf(|A|) (< 1)
+        print(model.log.summary)  // solves, mean iterations, how many did not converge
+        print(model.log.lastForward!)  // e.g. "converged after 13 iterations, residual …"
+        print(model.wellPosednessReport)  // ‖A‖∞ (≤ κ) and λ_pf(|A|) (< 1)
 
-        let firstFive = try model.predict(inputs.columns(0..<5))   // 3×5, no graph recorded
+        let firstFive = try model.predict(inputs.columns(0..<5))  // 3×5, no graph recorded
 
         // 60 training steps and one predict: 61 forward solves, 60 backward solves.
         #expect(model.log.forwardSolves == 61)
@@ -74,13 +74,13 @@ import IDL
         var rng = SeededGenerator(seed: 1)
         let model = try ImplicitModel<Double>(
             inputDim: 784, outputDim: 10, hiddenDim: 100,
-            bias: true,                        // append a constant-one row to U (B, D get p + 1 columns)
-            noD: false,                        // keep the feedthrough D
-            rank: nil,                         // or an Int for A = L Rᵀ
-            kappa: 0.95,                       // ‖A‖∞ ≤ κ
-            wellPosedness: .rowL1Projection,   // or .infinityNorm, .strictlyUpperTriangular, .none
+            bias: true,  // append a constant-one row to U (B, D get p + 1 columns)
+            noD: false,  // keep the feedthrough D
+            rank: nil,  // or an Int for A = L Rᵀ
+            kappa: 0.95,  // ‖A‖∞ ≤ κ
+            wellPosedness: .rowL1Projection,  // or .infinityNorm, .strictlyUpperTriangular, .none
             activation: Tanh(),
-            solver: Anderson(),                // forward and backward solver
+            solver: Anderson(),  // forward and backward solver
             maxIterations: 300, tolerance: 1e-8,
             gradMaxIterations: 300, gradTolerance: 1e-8,
             using: &rng)
@@ -97,16 +97,17 @@ import IDL
         var rng = SeededGenerator(seed: 0)
         let a = Tensor(parameter: Matrix<Double>.randomNormal(16, 16, scale: 0.02, using: &rng), name: "A")
         let b = Tensor(parameter: Matrix<Double>.randomNormal(16, 4, scale: 0.25, using: &rng), name: "B")
-        let u = Tensor(Matrix<Double>.randomNormal(4, 10, using: &rng))           // 4 features × 10 samples
+        let u = Tensor(Matrix<Double>.randomNormal(4, 10, using: &rng))  // 4 features × 10 samples
         let log = SolveLog()
 
-        let x = equilibrium(a: a, injection: matmul(b, u), activation: ReLU(),
-                            forward: FixedPointSettings(tolerance: 1e-12),
-                            backward: FixedPointSettings(tolerance: 1e-12), log: log)
+        let x = equilibrium(
+            a: a, injection: matmul(b, u), activation: ReLU(),
+            forward: FixedPointSettings(tolerance: 1e-12),
+            backward: FixedPointSettings(tolerance: 1e-12), log: log)
         let loss = x.sum()
-        loss.backward()          // one adjoint solve; fills a.grad and b.grad
+        loss.backward()  // one adjoint solve; fills a.grad and b.grad
         print(log.summary)
-        print(a.grad!.shapeDescription, b.grad!.shapeDescription)   // 16×16 16×4
+        print(a.grad!.shapeDescription, b.grad!.shapeDescription)  // 16×16 16×4
 
         #expect(log.forwardSolves == 1 && log.backwardSolves == 1)
         #expect(log.forwardFailures == 0 && log.backwardFailures == 0)
@@ -117,13 +118,17 @@ import IDL
             var shifted = a.value
             shifted[2, 3] += shift
             let z0 = matmul(b.value, u.value)
-            let (xs, _) = Picard().solve(initial: Matrix<Double>(rows: 16, cols: 10), tolerance: 1e-14, maxIterations: 1000) { x, out in
+            let (xs, _) = Picard().solve(
+                initial: Matrix<Double>(rows: 16, cols: 10), tolerance: 1e-14, maxIterations: 1000
+            ) { x, out in
                 out = ReLU().apply(matmul(shifted, x) + z0)
             }
             return xs.sum()
         }
         let numeric = (lossAt(h) - lossAt(-h)) / (2 * h)
-        #expect(abs(numeric - a.grad![2, 3]) < 1e-6 * max(1, abs(numeric)), "finite difference \(numeric), implicit \(a.grad![2, 3])")
+        #expect(
+            abs(numeric - a.grad![2, 3]) < 1e-6 * max(1, abs(numeric)),
+            "finite difference \(numeric), implicit \(a.grad![2, 3])")
     }
 
     /// FixedPointSolvers.md: Picard with a trace, then Anderson on the same model.
@@ -132,10 +137,11 @@ import IDL
         var rng = SeededGenerator(seed: 0)
         let u = Matrix<Double>.randomNormal(20, 50, using: &rng)
 
-        let picard = try ImplicitModel<Double>(inputDim: 20, outputDim: 5, hiddenDim: 60, kappa: 0.99,
-                                               solver: Picard(recordTrace: true), tolerance: 1e-10, using: &rng)
+        let picard = try ImplicitModel<Double>(
+            inputDim: 20, outputDim: 5, hiddenDim: 60, kappa: 0.99,
+            solver: Picard(recordTrace: true), tolerance: 1e-10, using: &rng)
         _ = try picard.predict(u)
-        print(picard.log.lastForward!)          // converged after … iterations, residual …
+        print(picard.log.lastForward!)  // converged after … iterations, residual …
         print(picard.log.lastForward!.residualTrace.prefix(5))
 
         let picardStatistics = picard.log.lastForward!
@@ -156,16 +162,17 @@ import IDL
     @Test func implicitRNN() throws {
         // --- "Training" (verbatim)
         var rng = SeededGenerator(seed: 0)
-        let steps = (0..<20).map { _ in Matrix<Float>.randomNormal(1, 50, using: &rng) }   // 20 steps, 1×50
+        let steps = (0..<20).map { _ in Matrix<Float>.randomNormal(1, 50, using: &rng) }  // 20 steps, 1×50
         let targets = Matrix<Float>.randomNormal(1, 50, using: &rng)
 
-        let model = try ImplicitRNN<Float>(inputDim: 1, outputDim: 1, implicitHiddenDim: 10, hiddenDim: 10,
-                                           using: &rng)
+        let model = try ImplicitRNN<Float>(
+            inputDim: 1, outputDim: 1, implicitHiddenDim: 10, hiddenDim: 10,
+            using: &rng)
         let optimizer = try Adam(model.parameters, learningRate: 0.01)
         for epoch in 1...10 {
             optimizer.zeroGrad()
             let loss = try mseLoss(model(steps), targets)
-            loss.backward()          // back through time, one adjoint solve per step
+            loss.backward()  // back through time, one adjoint solve per step
             optimizer.step()
             print("epoch \(epoch): \(loss.value[0, 0])")
         }
@@ -182,15 +189,16 @@ import IDL
         var rng = SeededGenerator(seed: 0)
         // A small bias-free ReLU teacher; in practice you would train it first.
         let teacher = Sequential<Double>.mlp([6, 12, 8, 3], bias: false, using: &rng)
-        try rescaleForWellPosedness(teacher, kappa: 0.99)     // same function, hidden ‖W‖∞ ≤ 0.99
+        try rescaleForWellPosedness(teacher, kappa: 0.99)  // same function, hidden ‖W‖∞ ≤ 0.99
 
-        let inputs = Matrix<Double>.randomNormal(6, 400, using: &rng)       // 6 features × 400 samples
+        let inputs = Matrix<Double>.randomNormal(6, 400, using: &rng)  // 6 features × 400 samples
         let states = try StateExtraction.states(of: teacher, inputs: inputs)
         print(states.inputs.shapeDescription, states.states.shapeDescription)  // 6×400 20×400
 
-        let solver = SIMExactSolver(lambdaState: 1e-3, lambdaOutput: 1e-3,
-                                    wellPosedness: .infinityNorm(kappa: 0.99),
-                                    tolerance: 1e-6, zeroThreshold: 1e-9, regenerateStates: true)
+        let solver = SIMExactSolver(
+            lambdaState: 1e-3, lambdaOutput: 1e-3,
+            wellPosedness: .infinityNorm(kappa: 0.99),
+            tolerance: 1e-6, zeroThreshold: 1e-9, regenerateStates: true)
         let fit = try solver.fit(states)
         print(fit.report.infinityNormA, fit.report.maxGap, fit.report.sparsity)
 
@@ -212,18 +220,21 @@ import IDL
     @Test func robustness() throws {
         // --- (verbatim)
         var rng = SeededGenerator(seed: 0)
-        let model = try ImplicitModel<Double>(inputDim: 10, outputDim: 3, hiddenDim: 20, kappa: 0.5,
-                                              using: &rng)
+        let model = try ImplicitModel<Double>(
+            inputDim: 10, outputDim: 3, hiddenDim: 20, kappa: 0.5,
+            using: &rng)
         let inputs = Matrix<Double>.randomNormal(10, 64, using: &rng)
-        let labels = try model.predict(inputs).argmaxPerColumn()     // the model's own predictions
+        let labels = try model.predict(inputs).argmaxPerColumn()  // the model's own predictions
 
         let certificate = LipschitzCertificate(model)
-        print(certificate)                                           // norms, λ_pf and the constant L
-        let certified = try certificate.certifiedAccuracy(scores: try model.predict(inputs),
-                                                          labels: labels, epsilon: 1e-3)
+        print(certificate)  // norms, λ_pf and the constant L
+        let certified = try certificate.certifiedAccuracy(
+            scores: try model.predict(inputs),
+            labels: labels, epsilon: 1e-3)
 
-        let adversarial = try Attack.pgd(model, inputs: inputs, labels: labels,
-                                         epsilon: 0.1, stepSize: 0.025, steps: 10)
+        let adversarial = try Attack.pgd(
+            model, inputs: inputs, labels: labels,
+            epsilon: 0.1, stepSize: 0.025, steps: 10)
         let attacked = try Metrics.accuracy(try model.predict(adversarial), labels)
         print("certified at ε = 0.001: \(certified), accuracy under PGD at ε = 0.1: \(attacked)")
 
@@ -240,17 +251,17 @@ import IDL
         // --- "numpy .npy" (verbatim)
         let folder = FileManager.default.temporaryDirectory
         var rng = SeededGenerator(seed: 0)
-        let batch = Matrix<Float>.randomNormal(784, 32, using: &rng)     // 32 samples as columns
+        let batch = Matrix<Float>.randomNormal(784, 32, using: &rng)  // 32 samples as columns
 
         let url = folder.appendingPathComponent("batch.npy")
-        try writeNpy(batch, to: url)                 // numpy sees shape (32, 784), C order
-        let back: Matrix<Float> = try readNpy(url)   // 784×32 again
-        print(back == batch)                         // true
+        try writeNpy(batch, to: url)  // numpy sees shape (32, 784), C order
+        let back: Matrix<Float> = try readNpy(url)  // 784×32 again
+        print(back == batch)  // true
 
         let weights = Matrix<Double>.randomNormal(10, 784, using: &rng)
         let weightsURL = folder.appendingPathComponent("W.npy")
-        try writeNpy(weights, to: weightsURL, layout: .sameShape)        // numpy sees (10, 784)
-        print(try readNpy(weightsURL, as: Double.self, layout: .sameShape) == weights)   // true
+        try writeNpy(weights, to: weightsURL, layout: .sameShape)  // numpy sees (10, 784)
+        print(try readNpy(weightsURL, as: Double.self, layout: .sameShape) == weights)  // true
 
         #expect(back == batch)
         #expect(try NpyArray(contentsOf: url).shape == [32, 784])
@@ -267,10 +278,10 @@ import IDL
         try model.save(to: url)
 
         let file = try SafeTensors(contentsOf: url)
-        print(file.names)                                   // ["A", "B", "C", "D"]
-        print(try file.matrix("B", as: Float.self).shapeDescription)   // 8×5: the bias adds a column
+        print(file.names)  // ["A", "B", "C", "D"]
+        print(try file.matrix("B", as: Float.self).shapeDescription)  // 8×5: the bias adds a column
 
-        let loaded = try ImplicitModel<Float>.load(from: url)          // configuration from the metadata
+        let loaded = try ImplicitModel<Float>.load(from: url)  // configuration from the metadata
         let fromPython = try ImplicitModel<Float>.load(
             from: url, options: ImplicitModelLoadOptions(kappa: 0.99, activation: ReLU(), bias: true))
         print(loaded.summary, fromPython.hiddenDim)
@@ -291,8 +302,10 @@ func gettingStartedFashionMNISTSnippet() throws {
     let (train, test) = try FashionMNIST.loadTrainAndTest(scaling: .symmetric, as: Float.self)
     let model = try ImplicitModel<Float>(inputDim: 784, outputDim: 10, hiddenDim: 100, using: &rng)
     let optimizer = try Adam(model.parameters, learningRate: 5e-3)
-    _ = try trainClassifier(model, optimizer: optimizer, train: train, test: test,
-                            epochs: 10, batchSize: 64, generator: &rng, solveLog: model.log) { report in
+    _ = try trainClassifier(
+        model, optimizer: optimizer, train: train, test: test,
+        epochs: 10, batchSize: 64, generator: &rng, solveLog: model.log
+    ) { report in
         print("epoch \(report.epoch): loss \(report.loss), test accuracy \(report.testAccuracy!)")
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import IDL
+import Testing
 
 // Edge cases of the hardening work: training health, degenerate numbers and shapes, bad input,
 // memory limits and atomic writes under SIGKILL. Sizes are small: each test runs well under a
@@ -65,16 +65,21 @@ private func idlError(sourceLocation: SourceLocation = #_sourceLocation, _ body:
             let opt = FiniteRecordingOptimizer(try SGD(model.parameters, learningRate: lr))
             let initial = model.parameters.map(\.value)
             let error = idlError {
-                _ = try trainClassifier(model, optimizer: opt, train: try twoBlobs(64, seed: 1, as: Float.self),
-                                        epochs: 3, batchSize: 8, generator: &g, solveLog: model.log)
+                _ = try trainClassifier(
+                    model, optimizer: opt, train: try twoBlobs(64, seed: 1, as: Float.self),
+                    epochs: 3, batchSize: 8, generator: &g, solveLog: model.log)
             }
             guard case .nonFinite(let message)? = error else {
-                Issue.record("lr \(lr): expected nonFinite, got \(String(describing: error))"); continue
+                Issue.record("lr \(lr): expected nonFinite, got \(String(describing: error))")
+                continue
             }
-            #expect(message.contains("step") && message.contains("learning rate") && message.contains("κ"), "\(message)")
+            #expect(
+                message.contains("step") && message.contains("learning rate") && message.contains("κ"), "\(message)")
             #expect(opt.steps >= 1)
             #expect(model.parameters.allSatisfy { $0.value.isFinite }, "lr \(lr)")
-            #expect(model.parameters.map(\.value) == opt.lastFinite, "lr \(lr): the parameters are not the last finite ones")
+            #expect(
+                model.parameters.map(\.value) == opt.lastFinite, "lr \(lr): the parameters are not the last finite ones"
+            )
             if lr == 1e300 { #expect(model.parameters.map(\.value) == initial) }  // the first step was undone
         }
         // The same in Double: an infinite learning rate makes the first step non-finite; it is undone.
@@ -82,8 +87,9 @@ private func idlError(sourceLocation: SourceLocation = #_sourceLocation, _ body:
         let model = try ImplicitModel<Double>(inputDim: 2, outputDim: 2, hiddenDim: 4, using: &g)
         let initial = model.parameters.map(\.value)
         let error = idlError {
-            _ = try trainClassifier(model, optimizer: try SGD(model.parameters, learningRate: .infinity), train: try twoBlobs(16, seed: 1),
-                                    epochs: 1, batchSize: 8, generator: &g)
+            _ = try trainClassifier(
+                model, optimizer: try SGD(model.parameters, learningRate: .infinity), train: try twoBlobs(16, seed: 1),
+                epochs: 1, batchSize: 8, generator: &g)
         }
         #expect(error.map { "\($0)".contains("step 1 made parameter") } == true, "\(String(describing: error))")
         #expect(model.parameters.map(\.value) == initial)
@@ -92,11 +98,13 @@ private func idlError(sourceLocation: SourceLocation = #_sourceLocation, _ body:
     @Test func nonConvergingSolvesAreCountedPerEpochWithAdvice() throws {
         var g = SeededGenerator(seed: 12)
         // Three iterations at a tolerance no solve reaches: every forward and backward solve fails.
-        let model = try ImplicitModel<Double>(inputDim: 2, outputDim: 2, hiddenDim: 6, maxIterations: 3, tolerance: 1e-300,
-                                              gradMaxIterations: 3, gradTolerance: 1e-300, using: &g)
+        let model = try ImplicitModel<Double>(
+            inputDim: 2, outputDim: 2, hiddenDim: 6, maxIterations: 3, tolerance: 1e-300,
+            gradMaxIterations: 3, gradTolerance: 1e-300, using: &g)
         let opt = try Adam(model.parameters, learningRate: 0.01)
-        let reports = try trainClassifier(model, optimizer: opt, train: try twoBlobs(40, seed: 2), test: try twoBlobs(20, seed: 3),
-                                          epochs: 2, batchSize: 10, generator: &g, solveLog: model.log)
+        let reports = try trainClassifier(
+            model, optimizer: opt, train: try twoBlobs(40, seed: 2), test: try twoBlobs(20, seed: 3),
+            epochs: 2, batchSize: 10, generator: &g, solveLog: model.log)
         for r in reports {
             // 4 steps, one forward and one backward solve each; the test-set evaluation is not counted.
             #expect(r.steps == 4)
@@ -110,8 +118,9 @@ private func idlError(sourceLocation: SourceLocation = #_sourceLocation, _ body:
         }
         // A healthy run has no warning.
         let healthy = try ImplicitModel<Double>(inputDim: 2, outputDim: 2, hiddenDim: 6, using: &g)
-        let ok = try trainClassifier(healthy, optimizer: try Adam(healthy.parameters, learningRate: 0.01), train: try twoBlobs(40, seed: 2),
-                                     epochs: 1, batchSize: 10, generator: &g, solveLog: healthy.log)
+        let ok = try trainClassifier(
+            healthy, optimizer: try Adam(healthy.parameters, learningRate: 0.01), train: try twoBlobs(40, seed: 2),
+            epochs: 1, batchSize: 10, generator: &g, solveLog: healthy.log)
         #expect(ok[0].forwardFailures == 0 && ok[0].solveWarning == nil)
     }
 }
@@ -124,8 +133,9 @@ private func idlError(sourceLocation: SourceLocation = #_sourceLocation, _ body:
         // Without bias, U = 0 gives the fixed point X = 0 and Ŷ = 0 exactly.
         #expect(try model.predict(zeros) == Matrix<Double>(rows: 2, cols: 4))
         let data = try Dataset(inputs: zeros, labels: [0, 1, 0, 1], classCount: 2)
-        let reports = try trainClassifier(model, optimizer: try Adam(model.parameters, learningRate: 0.01), train: data,
-                                          epochs: 1, batchSize: 2, generator: &g, solveLog: model.log)
+        let reports = try trainClassifier(
+            model, optimizer: try Adam(model.parameters, learningRate: 0.01), train: data,
+            epochs: 1, batchSize: 2, generator: &g, solveLog: model.log)
         #expect(abs(reports[0].loss - log(2)) < 1e-12)  // uniform scores: cross-entropy log 2
         #expect(model.parameters.allSatisfy { $0.value.isFinite })
         // Standardising all-zero data: nothing divided by zero.
@@ -166,11 +176,13 @@ private func idlError(sourceLocation: SourceLocation = #_sourceLocation, _ body:
         #expect((try model.predict(batch).columns(0..<1) - y).maxAbs < 1e-12)
         // Training with batches of one, and a last batch of one (5 = 2 + 2 + 1).
         let opt = try Adam(model.parameters, learningRate: 0.01)
-        let single = try trainClassifier(model, optimizer: opt, train: try twoBlobs(5, seed: 4), epochs: 1, batchSize: 1,
-                                         generator: &g, solveLog: model.log)
+        let single = try trainClassifier(
+            model, optimizer: opt, train: try twoBlobs(5, seed: 4), epochs: 1, batchSize: 1,
+            generator: &g, solveLog: model.log)
         #expect(single[0].steps == 5 && single[0].loss.isFinite)
-        let ragged = try trainClassifier(model, optimizer: opt, train: try twoBlobs(5, seed: 4), epochs: 1, batchSize: 2,
-                                         generator: &g, solveLog: model.log)
+        let ragged = try trainClassifier(
+            model, optimizer: opt, train: try twoBlobs(5, seed: 4), epochs: 1, batchSize: 2,
+            generator: &g, solveLog: model.log)
         #expect(ragged[0].steps == 3 && model.parameters.allSatisfy { $0.value.isFinite })
     }
 
@@ -179,7 +191,9 @@ private func idlError(sourceLocation: SourceLocation = #_sourceLocation, _ body:
         let model = try ImplicitModel<Double>(inputDim: 3, outputDim: 2, hiddenDim: 4, rank: 4, using: &g)
         #expect(model.rank == 4 && model.wellPosednessReport.infinityNorm <= 0.99 + 1e-12)
         #expect(try model.predict(Matrix<Double>.randomNormal(3, 5, scale: 1, using: &g)).isFinite)
-        let error = idlError { _ = try ImplicitModel<Double>(inputDim: 3, outputDim: 2, hiddenDim: 4, rank: 5, using: &g) }
+        let error = idlError {
+            _ = try ImplicitModel<Double>(inputDim: 3, outputDim: 2, hiddenDim: 4, rank: 5, using: &g)
+        }
         #expect(error.map { "\($0)".contains("1 ≤ rank ≤ hiddenDim = 4") } == true)
     }
 
@@ -190,7 +204,10 @@ private func idlError(sourceLocation: SourceLocation = #_sourceLocation, _ body:
         var u = Matrix<Double>.randomUniform(3, m, 0, 1, using: &g)
         if duplicateInput { for j in 0..<m { u[2, j] = u[1, j] } }  // rank-deficient [X; U]
         var w = Matrix<Double>.randomNormal(4, 3, scale: 1, using: &g)
-        for j in 0..<3 { w[0, j] = 0; w[1, j] = -1 }
+        for j in 0..<3 {
+            w[0, j] = 0
+            w[1, j] = -1
+        }
         let z = matmul(w, u)
         let x = z.map { max($0, 0) }
         let y = matmul(Matrix<Double>.randomNormal(2, 4, scale: 1, using: &g), x)
@@ -200,9 +217,11 @@ private func idlError(sourceLocation: SourceLocation = #_sourceLocation, _ body:
     @Test func simSolversHandleDeadUnitsAndRankDeficientDesigns() throws {
         let solvers: [any SIMSolver] = [
             SIMLeastSquaresSolver(wellPosedness: .unconstrained),
-            SIMExactSolver(lambdaState: 0.01, lambdaOutput: 0.01, wellPosedness: .infinityNorm(kappa: 0.9), tolerance: 1e-8),
+            SIMExactSolver(
+                lambdaState: 0.01, lambdaOutput: 0.01, wellPosedness: .infinityNorm(kappa: 0.9), tolerance: 1e-8),
             SIMADMMSolver(lambdaState: 0.01, lambdaOutput: 0.01, wellPosedness: .infinityNorm(kappa: 0.9)),
-            SIMLowRankSolver(rank: 4, lambdaState: 1e-4, wellPosedness: .infinityNorm(kappa: 0.9), epochs: 200, learningRate: 1e-2),
+            SIMLowRankSolver(
+                rank: 4, lambdaState: 1e-4, wellPosedness: .infinityNorm(kappa: 0.9), epochs: 200, learningRate: 1e-2),
         ]
         for duplicate in [false, true] {
             let states = try statesWithDeadUnits(duplicateInput: duplicate)
@@ -214,17 +233,23 @@ private func idlError(sourceLocation: SourceLocation = #_sourceLocation, _ body:
                 }
                 // Row 0 of Z is zero: every solver that minimises a convex objective gives the zero row.
                 if !(solver is SIMLowRankSolver) {
-                    #expect((0..<4).allSatisfy { fit.A[0, $0] == 0 } && (0..<3).allSatisfy { fit.B[0, $0] == 0 }, "\(what): \(fit.A), \(fit.B)")
+                    #expect(
+                        (0..<4).allSatisfy { fit.A[0, $0] == 0 } && (0..<3).allSatisfy { fit.B[0, $0] == 0 },
+                        "\(what): \(fit.A), \(fit.B)")
                     // States 0 and 1 are identically zero features: no weight is put on them.
                     #expect((0..<4).allSatisfy { fit.A[$0, 0] == 0 && fit.A[$0, 1] == 0 }, "\(what): \(fit.A)")
                 }
-                if solver is SIMExactSolver { #expect(fit.report.unconvergedRows == 0, "\(what): \(fit.report.warnings)") }
+                if solver is SIMExactSolver {
+                    #expect(fit.report.unconvergedRows == 0, "\(what): \(fit.report.warnings)")
+                }
                 if solver is SIMLeastSquaresSolver {
                     // Exact data, so least squares reproduces Z; the rank deficiency (the two dead
                     // units, and the duplicated input) is reported.
                     let residual = matmul(fit.A, states.states) + matmul(fit.B, states.inputs) - states.preActivations
                     #expect(residual.maxAbs < 1e-9, "\(what)")
-                    #expect(fit.report.warnings.contains { $0.contains("has rank \(duplicate ? 4 : 5) < 7") }, "\(what): \(fit.report.warnings)")
+                    #expect(
+                        fit.report.warnings.contains { $0.contains("has rank \(duplicate ? 4 : 5) < 7") },
+                        "\(what): \(fit.report.warnings)")
                 }
             }
         }
@@ -256,13 +281,15 @@ private func idlError(sourceLocation: SourceLocation = #_sourceLocation, _ body:
         #expect(big.rowsProjectedOntoL1Ball(radius: 0.999).infinityNorm <= 0.999 * (1 + 1e-12))
         // Training at κ = 0.999 stays finite and counts any failed solves.
         let model = try ImplicitModel<Float>(inputDim: 2, outputDim: 2, hiddenDim: 6, kappa: 0.999, using: &g)
-        let r = try trainClassifier(model, optimizer: try Adam(model.parameters, learningRate: 0.05),
-                                    train: try twoBlobs(40, seed: 5, as: Float.self), epochs: 2, batchSize: 10,
-                                    generator: &g, solveLog: model.log)
+        let r = try trainClassifier(
+            model, optimizer: try Adam(model.parameters, learningRate: 0.05),
+            train: try twoBlobs(40, seed: 5, as: Float.self), epochs: 2, batchSize: 10,
+            generator: &g, solveLog: model.log)
         #expect(r.allSatisfy { $0.loss.isFinite && $0.forwardFailures != nil })
         #expect(Double(model.effectiveA.infinityNorm) <= 0.999 * (1 + 1e-6))
         // SIM at κ = 0.999 meets the bound.
-        let fit = try SIMExactSolver(lambdaState: 0.01, lambdaOutput: 0.01, wellPosedness: .infinityNorm(kappa: 0.999)).fit(statesWithDeadUnits())
+        let fit = try SIMExactSolver(lambdaState: 0.01, lambdaOutput: 0.01, wellPosedness: .infinityNorm(kappa: 0.999))
+            .fit(statesWithDeadUnits())
         #expect(fit.report.wellPosednessMet && fit.report.infinityNormA <= 0.999 * (1 + 1e-12))
     }
 }
@@ -277,7 +304,9 @@ private func idlError(sourceLocation: SourceLocation = #_sourceLocation, _ body:
             _ = try trainClassifier(model, optimizer: opt, train: empty, epochs: 1, batchSize: 4, generator: &g)
         }
         expectFailure(["test set has no samples"]) {
-            _ = try trainClassifier(model, optimizer: opt, train: try twoBlobs(4, seed: 1), test: empty, epochs: 1, batchSize: 4, generator: &g)
+            _ = try trainClassifier(
+                model, optimizer: opt, train: try twoBlobs(4, seed: 1), test: empty, epochs: 1, batchSize: 4,
+                generator: &g)
         }
         expectFailure(["no samples"]) { _ = try evaluateAccuracy(model, empty) }
         expectFailure(["no samples"]) { _ = try Standardizer(fitting: Matrix<Double>(rows: 2, cols: 0)) }
@@ -293,45 +322,56 @@ private func idlError(sourceLocation: SourceLocation = #_sourceLocation, _ body:
     @Test func mismatchedShapesNameWhatWasExpectedAndFound() throws {
         var g = SeededGenerator(seed: 32)
         let model = try ImplicitModel<Double>(inputDim: 3, outputDim: 2, hiddenDim: 4, using: &g)
-        expectFailure(["expects 3 input features", "got a 4×5 batch"]) { _ = try model.predict(Matrix(rows: 4, cols: 5)) }
+        expectFailure(["expects 3 input features", "got a 4×5 batch"]) {
+            _ = try model.predict(Matrix(rows: 4, cols: 5))
+        }
         expectFailure(["initial state must be 4×5", "got 4×2"]) {
             _ = try model.forward(Tensor(Matrix<Double>(rows: 3, cols: 5)), initialState: Matrix(rows: 4, cols: 2))
         }
         expectFailure(["A must be n×n with n = rows of B = 4", "got 3×3"]) {
-            _ = try ImplicitModel<Double>(A: Matrix(rows: 3, cols: 3), B: Matrix(rows: 4, cols: 2), C: Matrix(rows: 1, cols: 4))
+            _ = try ImplicitModel<Double>(
+                A: Matrix(rows: 3, cols: 3), B: Matrix(rows: 4, cols: 2), C: Matrix(rows: 1, cols: 4))
         }
         let rnn = try ImplicitRNN<Double>(inputDim: 2, outputDim: 1, implicitHiddenDim: 4, hiddenDim: 3, using: &g)
         expectFailure(["shape mismatch"]) { _ = try rnn([Matrix<Double>(rows: 3, cols: 2)]) }
         expectFailure(["same number of samples", "3×5", "4×6"]) {
-            _ = try SIMStates(inputs: Matrix<Double>(rows: 3, cols: 5), states: Matrix(rows: 4, cols: 6),
-                              preActivations: Matrix(rows: 4, cols: 6), outputs: Matrix(rows: 1, cols: 6))
+            _ = try SIMStates(
+                inputs: Matrix<Double>(rows: 3, cols: 5), states: Matrix(rows: 4, cols: 6),
+                preActivations: Matrix(rows: 4, cols: 6), outputs: Matrix(rows: 1, cols: 6))
         }
-        let fit = try SIMLeastSquaresSolver(wellPosedness: .unconstrained).fit(NumericalEdgeCaseTests().statesWithDeadUnits())
+        let fit = try SIMLeastSquaresSolver(wellPosedness: .unconstrained).fit(
+            NumericalEdgeCaseTests().statesWithDeadUnits())
         let sim = try SIMModel(fit)
         expectFailure(["expects 3 input features", "got a 5×2 batch"]) { _ = try sim.predict(Matrix(rows: 5, cols: 2)) }
         expectFailure(["features [X; U] have 4 samples", "targets have 3"]) {
-            _ = try SIMLeastSquaresSolver().fitStage(features: Matrix<Double>(rows: 2, cols: 4), targets: Matrix(rows: 1, cols: 3),
-                                                     stateCount: 1, lambda: 0, constraint: .unconstrained, progress: nil)
+            _ = try SIMLeastSquaresSolver().fitStage(
+                features: Matrix<Double>(rows: 2, cols: 4), targets: Matrix(rows: 1, cols: 3),
+                stateCount: 1, lambda: 0, constraint: .unconstrained, progress: nil)
         }
     }
 
     @Test func labelsOutOfRangeAreRefused() throws {
         let x = Matrix<Double>(rows: 2, cols: 3)
-        expectFailure(["label 3 of sample 2 is outside 0..<3"]) { _ = try Dataset(inputs: x, labels: [0, 1, 3], classCount: 3) }
+        expectFailure(["label 3 of sample 2 is outside 0..<3"]) {
+            _ = try Dataset(inputs: x, labels: [0, 1, 3], classCount: 3)
+        }
         expectFailure(["label -1 of sample 0"]) { _ = try Dataset(inputs: x, labels: [-1, 1, 2], classCount: 3) }
         // A data set with more classes than the model has outputs.
         var g = SeededGenerator(seed: 33)
         let model = try ImplicitModel<Double>(inputDim: 2, outputDim: 2, hiddenDim: 3, using: &g)
         let three = try Dataset(inputs: x, labels: [0, 1, 2], classCount: 3)
         expectFailure(["label 2 outside 0..<2"]) {
-            _ = try trainClassifier(model, optimizer: try Adam(model.parameters), train: three, epochs: 1, batchSize: 3, generator: &g)
+            _ = try trainClassifier(
+                model, optimizer: try Adam(model.parameters), train: three, epochs: 1, batchSize: 3, generator: &g)
         }
     }
 
     @Test func nanAndInfinityInInputsAreRefused() throws {
         var x = Matrix<Double>(rows: 2, cols: 3)
         x[1, 2] = .nan
-        expectFailure(["non-finite", "feature 1 of sample 2"]) { _ = try Dataset(inputs: x, labels: [0, 1, 0], classCount: 2) }
+        expectFailure(["non-finite", "feature 1 of sample 2"]) {
+            _ = try Dataset(inputs: x, labels: [0, 1, 0], classCount: 2)
+        }
         var g = SeededGenerator(seed: 34)
         let model = try ImplicitModel<Double>(inputDim: 2, outputDim: 2, hiddenDim: 3, using: &g)
         expectFailure(["NaN or infinite"]) { _ = try model.predict(x) }
@@ -340,7 +380,9 @@ private func idlError(sourceLocation: SourceLocation = #_sourceLocation, _ body:
         expectFailure(["NaN or infinite"]) { _ = try model.predict(inf) }
         expectFailure(["NaN or infinite"]) { _ = try Standardizer(fitting: x) }
         expectFailure(["inputs U", "row 1, column 2"]) {
-            _ = try SIMStates(inputs: x, states: Matrix(rows: 1, cols: 3), preActivations: Matrix(rows: 1, cols: 3), outputs: Matrix(rows: 1, cols: 3))
+            _ = try SIMStates(
+                inputs: x, states: Matrix(rows: 1, cols: 3), preActivations: Matrix(rows: 1, cols: 3),
+                outputs: Matrix(rows: 1, cols: 3))
         }
         expectFailure(["matrix B contains NaN"]) {
             _ = try ImplicitModel<Double>(A: Matrix(rows: 2, cols: 2), B: x.columns(1..<3), C: Matrix(rows: 1, cols: 2))
@@ -352,7 +394,9 @@ private func idlError(sourceLocation: SourceLocation = #_sourceLocation, _ body:
     @Test func absurdHiddenDimensionIsRefusedUpFront() throws {
         var g = SeededGenerator(seed: 41)
         let start = Date()
-        let error = idlError { _ = try ImplicitModel<Float>(inputDim: 784, outputDim: 10, hiddenDim: 10_000_000, using: &g) }
+        let error = idlError {
+            _ = try ImplicitModel<Float>(inputDim: 784, outputDim: 10, hiddenDim: 10_000_000, using: &g)
+        }
         #expect(Date().timeIntervalSince(start) < 1)
         let text = error.map { "\($0)" } ?? ""
         for word in ["not enough memory", "n=10000000", "GiB", "available", "reduce the hidden dimension"] {
@@ -364,13 +408,16 @@ private func idlError(sourceLocation: SourceLocation = #_sourceLocation, _ body:
         // n = 100, p = 784, q = 10, batch 64, Float, Picard (2 buffers):
         // parameters 100² + 100·784 + 10·100 + 10·784 = 97 240 numbers, ×4 bytes ×5 copies = 1 944 800;
         // activations (784 + 6·100 + 3·10)·64·4 = 361 984; solver 2·100·64·4 = 51 200.
-        let e = MemoryEstimate.implicitModel(inputDim: 784, outputDim: 10, hiddenDim: 100, batchSize: 64, scalarSize: 4, solverBuffers: 2)
+        let e = MemoryEstimate.implicitModel(
+            inputDim: 784, outputDim: 10, hiddenDim: 100, batchSize: 64, scalarSize: 4, solverBuffers: 2)
         #expect(e.bytes == 1_944_800 + 361_984 + 51_200)
         #expect(throws: Never.self) { try e.check(available: 1e9) }
         expectFailure(["not enough memory", "0.0022 GiB", "available"]) { try e.check(available: 1e6) }
         // SIM and data loading estimates refuse absurd sizes too.
         expectFailure(["not enough memory", "m=1000000000"]) {
-            try MemoryEstimate.sim(stateCount: 1000, inputCount: 784, outputCount: 10, sampleCount: 1_000_000_000, scalarSize: 8).check()
+            try MemoryEstimate.sim(
+                stateCount: 1000, inputCount: 784, outputCount: 10, sampleCount: 1_000_000_000, scalarSize: 8
+            ).check()
         }
         expectFailure(["not enough memory", "loading"]) {
             try MemoryEstimate.decodedData("images", elements: Int(1) << 50, scalarSize: 8).check()
@@ -386,9 +433,13 @@ private func idlError(sourceLocation: SourceLocation = #_sourceLocation, _ body:
         defer { try? FileManager.default.removeItem(at: dir) }
         try CLITests().writeTinyDataset(dir)
         let start = Date()
-        let r = try runTool("idl", ["train", "--dataset", "mnist-format", "--data-dir", dir.path, "--hidden-dim", "10000000",
-                                    "--output", dir.appendingPathComponent("m.safetensors").path,
-                                    "--log-dir", dir.appendingPathComponent("log").path, "--quiet"])
+        let r = try runTool(
+            "idl",
+            [
+                "train", "--dataset", "mnist-format", "--data-dir", dir.path, "--hidden-dim", "10000000",
+                "--output", dir.appendingPathComponent("m.safetensors").path,
+                "--log-dir", dir.appendingPathComponent("log").path, "--quiet",
+            ])
         #expect(Date().timeIntervalSince(start) < 5)
         #expect(r.status != 0)
         #expect(r.err.contains("not enough memory") && r.err.contains("GiB"), "\(r.err)")
@@ -401,7 +452,8 @@ private func idlError(sourceLocation: SourceLocation = #_sourceLocation, _ body:
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         #expect(AtomicFile.isTemporaryFileName(".w.npy.tmp-123-456"))
-        #expect(!AtomicFile.isTemporaryFileName("w.npy") && !AtomicFile.isTemporaryFileName(".w.npy.tmp-x-1")
+        #expect(
+            !AtomicFile.isTemporaryFileName("w.npy") && !AtomicFile.isTemporaryFileName(".w.npy.tmp-x-1")
                 && !AtomicFile.isTemporaryFileName("w.npy.tmp-1-2"))
         // Every writer goes through the atomic path: each removes a stale temporary file of a
         // dead process (pid 2^22 + 1 is above Linux's largest pid) but not that of a live one (pid 1).
@@ -412,14 +464,28 @@ private func idlError(sourceLocation: SourceLocation = #_sourceLocation, _ body:
         let u = Matrix<Double>(rows: 1, cols: 2, repeating: 1)
         let writers: [(String, () throws -> Void)] = [
             ("w.npy", { try writeNpy(Matrix<Float>.ones(2, 2), to: dir.appendingPathComponent("w.npy")) }),
-            ("t.safetensors", { var f = SafeTensors(); f.setMatrix("x", Matrix<Float>.ones(1, 1)); try f.write(to: dir.appendingPathComponent("t.safetensors")) }),
+            (
+                "t.safetensors",
+                {
+                    var f = SafeTensors()
+                    f.setMatrix("x", Matrix<Float>.ones(1, 1))
+                    try f.write(to: dir.appendingPathComponent("t.safetensors"))
+                }
+            ),
             ("m.safetensors", { try model.save(to: dir.appendingPathComponent("m.safetensors")) }),
-            ("s.safetensors", { try SIMStates(inputs: u, states: u, preActivations: u, outputs: u).save(to: dir.appendingPathComponent("s.safetensors")) }),
+            (
+                "s.safetensors",
+                {
+                    try SIMStates(inputs: u, states: u, preActivations: u, outputs: u).save(
+                        to: dir.appendingPathComponent("s.safetensors"))
+                }
+            ),
             ("r.md", { try table.write(to: dir.appendingPathComponent("r")) }),
             ("r.csv", { try table.write(to: dir.appendingPathComponent("r")) }),
         ]
         for (name, write) in writers {
-            let dead = dir.appendingPathComponent(".\(name).tmp-4194305-7"), alive = dir.appendingPathComponent(".\(name).tmp-1-7")
+            let dead = dir.appendingPathComponent(".\(name).tmp-4194305-7")
+            let alive = dir.appendingPathComponent(".\(name).tmp-1-7")
             try Data("partial".utf8).write(to: dead)
             try Data("partial".utf8).write(to: alive)
             try write()
@@ -437,15 +503,21 @@ private func idlError(sourceLocation: SourceLocation = #_sourceLocation, _ body:
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         // p = 1, n = 1, q = 200 outputs for 50 000 samples: a 40 MB float32 output, little compute.
-        let q = 200, m = 50_000
-        let model = try ImplicitModel<Float>(A: Matrix(rows: 1, cols: 1), B: Matrix(rows: 1, cols: 1, repeating: 1),
-                                             C: Matrix(rows: q, cols: 1) { i, _ in Float(i) })
-        let modelURL = dir.appendingPathComponent("model.safetensors"), inputURL = dir.appendingPathComponent("u.npy")
+        let q = 200
+        let m = 50_000
+        let model = try ImplicitModel<Float>(
+            A: Matrix(rows: 1, cols: 1), B: Matrix(rows: 1, cols: 1, repeating: 1),
+            C: Matrix(rows: q, cols: 1) { i, _ in Float(i) })
+        let modelURL = dir.appendingPathComponent("model.safetensors")
+        let inputURL = dir.appendingPathComponent("u.npy")
         try model.save(to: modelURL)
         try writeNpy(Matrix<Float>(rows: 1, cols: m) { _, j in Float(j % 7) }, to: inputURL)
-        let reference = dir.appendingPathComponent("ref"), output = dir.appendingPathComponent("y.npy")
+        let reference = dir.appendingPathComponent("ref")
+        let output = dir.appendingPathComponent("y.npy")
         try FileManager.default.createDirectory(at: reference, withIntermediateDirectories: true)
-        let arguments = { (out: URL) in ["predict", "--model", modelURL.path, "--input", inputURL.path, "--output", out.path, "--quiet"] }
+        let arguments = { (out: URL) in
+            ["predict", "--model", modelURL.path, "--input", inputURL.path, "--output", out.path, "--quiet"]
+        }
         let done = try runTool("idl", arguments(reference.appendingPathComponent("y.npy")))
         #expect(done.status == 0, "\(done.err)")
         let newBytes = try Data(contentsOf: reference.appendingPathComponent("y.npy"))
@@ -453,9 +525,11 @@ private func idlError(sourceLocation: SourceLocation = #_sourceLocation, _ body:
         try writeNpy(Matrix<Float>.ones(2, 2), to: output)
         let oldBytes = try Data(contentsOf: output)
 
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("idl")
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+            "idl")
         func temporaries() -> [String] {
-            ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).filter(AtomicFile.isTemporaryFileName)
+            ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).filter(
+                AtomicFile.isTemporaryFileName)
         }
         var killedMidway = 0
         for delay in [0, 0, 3_000, 15_000] {  // microseconds after the temporary file appears
@@ -473,14 +547,17 @@ private func idlError(sourceLocation: SourceLocation = #_sourceLocation, _ body:
             kill(p.processIdentifier, SIGKILL)
             p.waitUntilExit()
             let now = try Data(contentsOf: output)
-            #expect(now == oldBytes || now == newBytes, "delay \(delay) µs: \(now.count) bytes, neither the old nor the new file")
+            #expect(
+                now == oldBytes || now == newBytes,
+                "delay \(delay) µs: \(now.count) bytes, neither the old nor the new file")
             if wasRunning && now == oldBytes { killedMidway += 1 }
             if now == newBytes { try writeNpy(Matrix<Float>.ones(2, 2), to: output) }  // old content again
         }
         #expect(killedMidway >= 1, "no kill landed while the file was being written")
         print("killed while writing: \(killedMidway) of 4 runs")
         // Leftovers of killed runs are hidden, recognisable temporary files only ...
-        let visible = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { !$0.hasPrefix(".") }.sorted()
+        let visible = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { !$0.hasPrefix(".") }
+            .sorted()
         #expect(visible == ["model.safetensors", "ref", "u.npy", "y.npy"])
         #expect(temporaries().count >= 1)
         // ... which the next complete run removes.

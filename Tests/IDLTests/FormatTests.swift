@@ -2,7 +2,6 @@ import Foundation
 import IDL
 import Testing
 
-
 private let interop = fixturesDirectory.appendingPathComponent("interop/implicit_small")
 
 /// A little-endian Float read straight from file bytes (independent of the readers).
@@ -223,37 +222,53 @@ struct FormatTests {
         let good = npyFile(header: "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", data: four + four)
         #expect(try NpyArray(npyData: good).values(as: Float.self) == [1, 1])
 
-        expectFailure(["not found", "missing.npy"]) { _ = try NpyArray(contentsOf: dir.appendingPathComponent("missing.npy")) }
+        expectFailure(["not found", "missing.npy"]) {
+            _ = try NpyArray(contentsOf: dir.appendingPathComponent("missing.npy"))
+        }
         expectFailure(["too short"]) { _ = try NpyArray(npyData: Data([0x93, 0x4E])) }
-        expectFailure(["magic", "found 50 4b"]) { _ = try NpyArray(npyData: Data([0x50, 0x4b, 3, 4] + [UInt8](repeating: 0, count: 20))) }
+        expectFailure(["magic", "found 50 4b"]) {
+            _ = try NpyArray(npyData: Data([0x50, 0x4b, 3, 4] + [UInt8](repeating: 0, count: 20)))
+        }
         // Truncated data: header says 2 floats, one follows.
         expectFailure(["needs 8 data bytes", "4 follow", "truncated"]) {
             _ = try NpyArray(npyData: good.prefix(good.count - 4))
         }
         // Header length that lies (larger than the file).
         expectFailure(["header claims 60000 bytes"]) {
-            _ = try NpyArray(npyData: npyFile(header: "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", data: four, headerLength: 60000))
+            _ = try NpyArray(
+                npyData: npyFile(
+                    header: "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", data: four, headerLength: 60000
+                ))
         }
         // Unsupported dtypes: complex, strings, structured; big-endian.
         expectFailure(["'<c8'", "not supported"]) {
-            _ = try NpyArray(npyData: npyFile(header: "{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }", data: four + four))
+            _ = try NpyArray(
+                npyData: npyFile(header: "{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }", data: four + four)
+            )
         }
         expectFailure(["'<U3'"]) {
-            _ = try NpyArray(npyData: npyFile(header: "{'descr': '<U3', 'fortran_order': False, 'shape': (1,), }", data: four))
+            _ = try NpyArray(
+                npyData: npyFile(header: "{'descr': '<U3', 'fortran_order': False, 'shape': (1,), }", data: four))
         }
         expectFailure(["structured"]) {
-            _ = try NpyArray(npyData: npyFile(header: "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,), }", data: four))
+            _ = try NpyArray(
+                npyData: npyFile(
+                    header: "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,), }", data: four))
         }
         expectFailure(["'>f4'", "big-endian", "newbyteorder"]) {
-            _ = try NpyArray(npyData: npyFile(header: "{'descr': '>f4', 'fortran_order': False, 'shape': (1,), }", data: four))
+            _ = try NpyArray(
+                npyData: npyFile(header: "{'descr': '>f4', 'fortran_order': False, 'shape': (1,), }", data: four))
         }
         // Shape and data disagree (more data than the shape needs).
         expectFailure(["shape (1,)", "needs 4 data bytes", "8 follow"]) {
-            _ = try NpyArray(npyData: npyFile(header: "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", data: four + four))
+            _ = try NpyArray(
+                npyData: npyFile(header: "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", data: four + four)
+            )
         }
         // Malformed header, missing keys, unknown version.
         expectFailure(["malformed"]) {
-            _ = try NpyArray(npyData: npyFile(header: "{'descr': '<f4', 'fortran_order': False, 'shape': (1, ", data: four))
+            _ = try NpyArray(
+                npyData: npyFile(header: "{'descr': '<f4', 'fortran_order': False, 'shape': (1, ", data: four))
         }
         expectFailure(["'shape'"]) {
             _ = try NpyArray(npyData: npyFile(header: "{'descr': '<f4', 'fortran_order': False}", data: four))
@@ -266,7 +281,9 @@ struct FormatTests {
             #expect(throws: IDLError.self) { _ = try NpyArray(npyData: good.prefix(cut)) }
         }
         // Constructing an array with the wrong amount of data is refused too.
-        expectFailure(["needs 3 × 4 bytes", "8 bytes"]) { _ = try NpyArray(shape: [3], dtype: .float32, data: Data(four + four)) }
+        expectFailure(["needs 3 × 4 bytes", "8 bytes"]) {
+            _ = try NpyArray(shape: [3], dtype: .float32, data: Data(four + four))
+        }
     }
 
     // MARK: bad input, safetensors
@@ -293,29 +310,47 @@ struct FormatTests {
         expectFailure(["bytes 0..<8 of a data section of 4 bytes"]) {
             _ = try SafeTensors(safetensorsData: good.prefix(good.count - 4))
         }
-        expectFailure(["JSON object"]) { _ = try SafeTensors(safetensorsData: safetensorsFile(header: "[1, 2]", data: [])) }
-        expectFailure(["malformed"]) { _ = try SafeTensors(safetensorsData: safetensorsFile(header: #"{"x": {"dtype": "F32", "#, data: data)) }
+        expectFailure(["JSON object"]) {
+            _ = try SafeTensors(safetensorsData: safetensorsFile(header: "[1, 2]", data: []))
+        }
+        expectFailure(["malformed"]) {
+            _ = try SafeTensors(safetensorsData: safetensorsFile(header: #"{"x": {"dtype": "F32", "#, data: data))
+        }
         expectFailure(["malformed", "data_offsets"]) {
-            _ = try SafeTensors(safetensorsData: safetensorsFile(header: #"{"x":{"dtype":"F32","shape":[2]}}"#, data: data))
+            _ = try SafeTensors(
+                safetensorsData: safetensorsFile(header: #"{"x":{"dtype":"F32","shape":[2]}}"#, data: data))
         }
         expectFailure(["F8_E4M3", "supported"]) {
-            _ = try SafeTensors(safetensorsData: safetensorsFile(header: #"{"x":{"dtype":"F8_E4M3","shape":[8],"data_offsets":[0,8]}}"#, data: data))
+            _ = try SafeTensors(
+                safetensorsData: safetensorsFile(
+                    header: #"{"x":{"dtype":"F8_E4M3","shape":[8],"data_offsets":[0,8]}}"#, data: data))
         }
         expectFailure(["shape [3]", "needs 12 bytes", "span 8"]) {
-            _ = try SafeTensors(safetensorsData: safetensorsFile(header: #"{"x":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, data: data))
+            _ = try SafeTensors(
+                safetensorsData: safetensorsFile(
+                    header: #"{"x":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, data: data))
         }
         expectFailure(["invalid shape"]) {
-            _ = try SafeTensors(safetensorsData: safetensorsFile(header: #"{"x":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}"#, data: data))
+            _ = try SafeTensors(
+                safetensorsData: safetensorsFile(
+                    header: #"{"x":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}"#, data: data))
         }
         expectFailure(["overlap"]) {
-            _ = try SafeTensors(safetensorsData: safetensorsFile(
-                header: #"{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"y":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, data: data))
+            _ = try SafeTensors(
+                safetensorsData: safetensorsFile(
+                    header:
+                        #"{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"y":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#,
+                    data: data))
         }
         expectFailure(["bytes 8..<4"]) {
-            _ = try SafeTensors(safetensorsData: safetensorsFile(header: #"{"x":{"dtype":"F32","shape":[0],"data_offsets":[8,4]}}"#, data: data))
+            _ = try SafeTensors(
+                safetensorsData: safetensorsFile(
+                    header: #"{"x":{"dtype":"F32","shape":[0],"data_offsets":[8,4]}}"#, data: data))
         }
         expectFailure(["malformed"]) {  // a fractional offset is not an integer
-            _ = try SafeTensors(safetensorsData: safetensorsFile(header: #"{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8.5]}}"#, data: data))
+            _ = try SafeTensors(
+                safetensorsData: safetensorsFile(
+                    header: #"{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8.5]}}"#, data: data))
         }
         expectFailure(["no tensor named 'y'", "x"]) { _ = try parsed.matrix("y", as: Float.self) }
         for cut in 0..<good.count {
@@ -324,6 +359,6 @@ struct FormatTests {
     }
 }
 
-private extension Sequence where Element: Equatable {
-    func elementsAreEqual(_ other: [Element]) -> Bool { Array(self) == other }
+extension Sequence where Element: Equatable {
+    fileprivate func elementsAreEqual(_ other: [Element]) -> Bool { Array(self) == other }
 }

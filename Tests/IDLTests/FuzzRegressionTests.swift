@@ -18,7 +18,9 @@ private func npy(_ dictionary: String, data: [UInt8] = []) -> Data {
     var header = Array(dictionary.utf8)
     while (10 + header.count + 1) % 64 != 0 { header.append(0x20) }
     header.append(0x0A)
-    return Data([0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59, 1, 0, UInt8(header.count & 0xff), UInt8(header.count >> 8)] + header + data)
+    return Data(
+        [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59, 1, 0, UInt8(header.count & 0xff), UInt8(header.count >> 8)] + header + data
+    )
 }
 
 /// A `.safetensors` file with the given JSON header and data bytes.
@@ -52,7 +54,9 @@ private func safetensors(_ json: String, data: [UInt8] = []) -> Data {
     @Test func idxEmptyArrayWithHugeSidesIsRefused() {
         let images = idx([0, .max, .max])
         expectFailure(["too large"]) { _ = try IDXArray(fileContents: images) }
-        expectFailure(["too large"]) { _ = try MNISTFormat.dataset(imageFile: images, labelFile: idx([0]), as: Float.self) }
+        expectFailure(["too large"]) {
+            _ = try MNISTFormat.dataset(imageFile: images, labelFile: idx([0]), as: Float.self)
+        }
     }
 
     /// `.npy` shape (0, 2⁴⁰, 2⁴⁰): zero elements and zero data bytes, so it parsed, and then
@@ -74,8 +78,9 @@ private func safetensors(_ json: String, data: [UInt8] = []) -> Data {
     /// A tensor of shape (2⁴⁰, 0) is valid and empty, but converting it to a matrix transposed
     /// a 0×2⁴⁰ matrix block by block, 2³⁵ empty blocks: the state_dict loaders hung on it.
     @Test func emptyTensorWithOneHugeSideConvertsInstantly() throws {
-        let file = try SafeTensors(safetensorsData: safetensors(
-            #"{"w":{"dtype":"F32","shape":[1099511627776,0],"data_offsets":[0,0]}}"#))
+        let file = try SafeTensors(
+            safetensorsData: safetensors(
+                #"{"w":{"dtype":"F32","shape":[1099511627776,0],"data_offsets":[0,0]}}"#))
         let start = ContinuousClock.now
         let m = try file.matrix("w", as: Float.self)
         #expect(m.rows == 1 << 40 && m.cols == 0)
@@ -87,18 +92,22 @@ private func safetensors(_ json: String, data: [UInt8] = []) -> Data {
     /// was fixed it built an RNN with no hidden state and 2⁴⁰ inputs and outputs. Empty
     /// tensors are now refused, quickly.
     @Test func stateDictOfEmptyTensorsIsRefused() throws {
-        let file = try SafeTensors(safetensorsData: safetensors(
-            #"{"recurrent.layer.A":{"dtype":"F32","shape":[0,0],"data_offsets":[0,0]},"#
-                + #""recurrent.layer.B":{"dtype":"F32","shape":[0,1099511627776],"data_offsets":[0,0]},"#
-                + #""recurrent.layer.C":{"dtype":"F32","shape":[0,0],"data_offsets":[0,0]},"#
-                + #""linear.weight":{"dtype":"F32","shape":[1099511627776,0],"data_offsets":[0,0]}}"#))
+        let file = try SafeTensors(
+            safetensorsData: safetensors(
+                #"{"recurrent.layer.A":{"dtype":"F32","shape":[0,0],"data_offsets":[0,0]},"#
+                    + #""recurrent.layer.B":{"dtype":"F32","shape":[0,1099511627776],"data_offsets":[0,0]},"#
+                    + #""recurrent.layer.C":{"dtype":"F32","shape":[0,0],"data_offsets":[0,0]},"#
+                    + #""linear.weight":{"dtype":"F32","shape":[1099511627776,0],"data_offsets":[0,0]}}"#))
         let start = ContinuousClock.now
-        expectFailure(["tensor 'recurrent.layer.B' is empty (0×1099511627776)"]) { _ = try ImplicitRNN<Double>.load(stateDict: file) }
+        expectFailure(["tensor 'recurrent.layer.B' is empty (0×1099511627776)"]) {
+            _ = try ImplicitRNN<Double>.load(stateDict: file)
+        }
         #expect(ContinuousClock.now - start < .seconds(1))
-        let model = try SafeTensors(safetensorsData: safetensors(
-            #"{"A":{"dtype":"F32","shape":[0,0],"data_offsets":[0,0]},"#
-                + #""B":{"dtype":"F32","shape":[0,2],"data_offsets":[0,0]},"#
-                + #""C":{"dtype":"F32","shape":[1099511627776,0],"data_offsets":[0,0]}}"#))
+        let model = try SafeTensors(
+            safetensorsData: safetensors(
+                #"{"A":{"dtype":"F32","shape":[0,0],"data_offsets":[0,0]},"#
+                    + #""B":{"dtype":"F32","shape":[0,2],"data_offsets":[0,0]},"#
+                    + #""C":{"dtype":"F32","shape":[1099511627776,0],"data_offsets":[0,0]}}"#))
         expectFailure(["tensor 'A' is empty (0×0)"]) { _ = try ImplicitModel<Float>.load(stateDict: model) }
     }
 
@@ -107,7 +116,7 @@ private func safetensors(_ json: String, data: [UInt8] = []) -> Data {
     @Test func gzipRefusesOutputBeyondItsLimit() throws {
         let zeros = Data(count: 1 << 20)
         let packed = try Gzip.compress(zeros, level: 9)
-        #expect(packed.count < 2_000)   // a thousandfold expansion
+        #expect(packed.count < 2_000)  // a thousandfold expansion
         expectFailure(["expands to more than 100000 bytes"]) { _ = try Gzip.decompress(packed, limit: 100_000) }
         expectFailure(["expands to more than 1048575 bytes"]) { _ = try Gzip.decompress(packed, limit: (1 << 20) - 1) }
         #expect(try Gzip.decompress(packed, limit: 1 << 20) == [UInt8](zeros))

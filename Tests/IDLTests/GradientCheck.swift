@@ -21,7 +21,8 @@ func gradientCheckError(
     for (k, x) in inputs.enumerated() {
         let analytic = leaves[k].grad ?? Matrix(rows: x.rows, cols: x.cols)
         for e in 0..<x.count {
-            var plus = inputs, minus = inputs
+            var plus = inputs
+            var minus = inputs
             plus[k].storage[e] += step
             minus[k].storage[e] -= step
             let numeric = (try scalar(plus) - scalar(minus)) / (2 * step)

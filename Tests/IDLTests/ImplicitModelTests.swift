@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import IDL
+import Testing
 
 /// The notebook's "custom activation" chapter: a SiLU written by the user, not the built-in one.
 struct UserSiLU: Activation {
@@ -26,7 +26,8 @@ struct UserSiLU: Activation {
         case "silu": activation = UserSiLU()
         default: activation = Tanh()
         }
-        let wp: WellPosedness = (config["wellposedness"] as! String) == "triu" ? .strictlyUpperTriangular : .infinityNorm
+        let wp: WellPosedness =
+            (config["wellposedness"] as! String) == "triu" ? .strictlyUpperTriangular : .infinityNorm
         let lowRank = config["low_rank"] as? Bool ?? false
         let model = try ImplicitModel<Double>(
             A: lowRank ? nil : try fixtureMatrix(params["A"]),
@@ -35,7 +36,8 @@ struct UserSiLU: Activation {
             B: try fixtureMatrix(params["B"]), C: try fixtureMatrix(params["C"]),
             D: (config["no_D"] as? Bool ?? false) ? nil : try fixtureMatrix(params["D"]),
             bias: config["bias"] as? Bool ?? false, kappa: config["kappa"] as! Double, wellPosedness: wp,
-            activation: activation, maxIterations: 5000, tolerance: 1e-15, gradMaxIterations: 5000, gradTolerance: 1e-15)
+            activation: activation, maxIterations: 5000, tolerance: 1e-15, gradMaxIterations: 5000, gradTolerance: 1e-15
+        )
         // Fixture data are batch-first (m × p): our matrices are their transposes.
         let u = Tensor(try fixtureMatrix(f["input"]).transposed, requiresGrad: true)
         let y = try model(u)
@@ -49,7 +51,9 @@ struct UserSiLU: Activation {
         }
         errors["output"] = relErr(y.value, try fixtureMatrix(f["output"]).transposed)
         errors["input"] = relErr(u.grad!, try fixtureMatrix(grads["input"]).transposed)
-        for (name, t) in [("A", model.A), ("L", model.L), ("R", model.R), ("B", model.B), ("C", model.C), ("D", model.D)] {
+        for (name, t) in [
+            ("A", model.A), ("L", model.L), ("R", model.R), ("B", model.B), ("C", model.C), ("D", model.D),
+        ] {
             guard let t else { continue }
             errors[name] = relErr(t.grad!, try fixtureMatrix(grads[name]))
         }
@@ -58,7 +62,9 @@ struct UserSiLU: Activation {
         return errors
     }
 
-    @Test(arguments: ["relu_small.json", "relu_bias.json", "relu_lowrank.json", "relu_triu.json", "silu_custom_activation.json"])
+    @Test(arguments: [
+        "relu_small.json", "relu_bias.json", "relu_lowrank.json", "relu_triu.json", "silu_custom_activation.json",
+    ])
     func matchesTorchidlFixture(file: String) throws {
         let errors = try fixtureErrors(file)
         #expect(errors.count >= 5)
@@ -67,12 +73,15 @@ struct UserSiLU: Activation {
         }
     }
 
-    func smallModel(_ wp: WellPosedness, activation: any Activation = ReLU(), rank: Int? = nil, bias: Bool = false, seed: UInt64 = 3) throws -> ImplicitModel<Double> {
+    func smallModel(
+        _ wp: WellPosedness, activation: any Activation = ReLU(), rank: Int? = nil, bias: Bool = false, seed: UInt64 = 3
+    ) throws -> ImplicitModel<Double> {
         var g = SeededGenerator(seed: seed)
-        let model = try ImplicitModel<Double>(inputDim: 4, outputDim: 3, hiddenDim: 6, bias: bias, rank: rank, kappa: 0.9,
-                                              wellPosedness: wp, activation: activation,
-                                              maxIterations: 2000, tolerance: 1e-14, gradMaxIterations: 2000, gradTolerance: 1e-14,
-                                              using: &g)
+        let model = try ImplicitModel<Double>(
+            inputDim: 4, outputDim: 3, hiddenDim: 6, bias: bias, rank: rank, kappa: 0.9,
+            wellPosedness: wp, activation: activation,
+            maxIterations: 2000, tolerance: 1e-14, gradMaxIterations: 2000, gradTolerance: 1e-14,
+            using: &g)
         // Larger weights than the randn/n initialisation, so the constraint is active.
         if let a = model.A { a.value = a.value * 8 }
         return model
@@ -100,9 +109,10 @@ struct UserSiLU: Activation {
         let w = Matrix<Double>.randomNormal(model.outputDim, 5, using: &g)
         let target: ImplicitModel<Double>
         if straightThroughA {
-            target = try ImplicitModel(A: model.effectiveA, B: model.B.value, C: model.C.value, D: model.D?.value, bias: model.bias,
-                                       kappa: 0.9, wellPosedness: .none, activation: model.activation,
-                                       maxIterations: 2000, tolerance: 1e-14, gradMaxIterations: 2000, gradTolerance: 1e-14)
+            target = try ImplicitModel(
+                A: model.effectiveA, B: model.B.value, C: model.C.value, D: model.D?.value, bias: model.bias,
+                kappa: 0.9, wellPosedness: .none, activation: model.activation,
+                maxIterations: 2000, tolerance: 1e-14, gradMaxIterations: 2000, gradTolerance: 1e-14)
         } else {
             target = model
         }
@@ -155,10 +165,13 @@ struct UserSiLU: Activation {
             let c = Matrix<Double>.randomNormal(3, n, using: &g)
             let u = Matrix<Double>.randomNormal(8, 16, using: &g).absolute
             let picard = try ImplicitModel(A: a, B: b, C: c, solver: Picard(), maxIterations: 10_000, tolerance: 1e-10)
-            let anderson = try ImplicitModel(A: a, B: b, C: c, solver: Anderson(), maxIterations: 10_000, tolerance: 1e-10)
-            let y1 = try picard.predict(u), y2 = try anderson.predict(u)
+            let anderson = try ImplicitModel(
+                A: a, B: b, C: c, solver: Anderson(), maxIterations: 10_000, tolerance: 1e-10)
+            let y1 = try picard.predict(u)
+            let y2 = try anderson.predict(u)
             #expect(y1.isApproximatelyEqual(to: y2, tolerance: 1e-7))
-            let ip = picard.log.lastForward!.iterations, ia = anderson.log.lastForward!.iterations
+            let ip = picard.log.lastForward!.iterations
+            let ia = anderson.log.lastForward!.iterations
             #expect(picard.log.lastForward!.converged && anderson.log.lastForward!.converged)
             #expect(factor == 1 ? ia <= ip : ia * factor < ip, "Anderson \(ia) iterations vs Picard \(ip)")
         }
@@ -175,8 +188,9 @@ struct UserSiLU: Activation {
         let c = Matrix<Double>.randomNormal(2, n, using: &g)
         let u = Matrix<Double>.randomUniform(4, 8, 0, 1, using: &g)
         let exact = try ImplicitModel(A: a, B: b, C: c, maxIterations: 100_000, tolerance: 1e-12).predict(u)
-        let single = try ImplicitModel(A: a.converted(to: Float.self), B: b.converted(to: Float.self), C: c.converted(to: Float.self),
-                                       solver: Picard(), maxIterations: 5000, tolerance: 3e-6)
+        let single = try ImplicitModel(
+            A: a.converted(to: Float.self), B: b.converted(to: Float.self), C: c.converted(to: Float.self),
+            solver: Picard(), maxIterations: 5000, tolerance: 3e-6)
         let y = try single.predict(u.converted(to: Float.self)).converted(to: Double.self)
         let stats = try #require(single.log.lastForward)
         #expect(stats.converged && stats.iterations < 5000, "\(stats)")
@@ -190,10 +204,18 @@ struct UserSiLU: Activation {
         var nan = Matrix<Double>.ones(4, 2)
         nan[1, 1] = .nan
         #expect(throws: IDLError.self) { try model(Tensor(nan)) }
-        #expect(throws: IDLError.self) { try ImplicitModel<Double>(inputDim: 4, outputDim: 2, hiddenDim: 5, rank: 6, using: &g) }
-        #expect(throws: IDLError.self) { try ImplicitModel<Double>(inputDim: 4, outputDim: 2, hiddenDim: 5, kappa: 1.0, using: &g) }
-        #expect(throws: IDLError.self) { try ImplicitModel<Double>(inputDim: 4, outputDim: 2, hiddenDim: 5, kappa: 0, using: &g) }
-        #expect(throws: IDLError.self) { try model.forward(Tensor(Matrix<Double>.ones(4, 2)), initialState: Matrix.ones(5, 3)) }
+        #expect(throws: IDLError.self) {
+            try ImplicitModel<Double>(inputDim: 4, outputDim: 2, hiddenDim: 5, rank: 6, using: &g)
+        }
+        #expect(throws: IDLError.self) {
+            try ImplicitModel<Double>(inputDim: 4, outputDim: 2, hiddenDim: 5, kappa: 1.0, using: &g)
+        }
+        #expect(throws: IDLError.self) {
+            try ImplicitModel<Double>(inputDim: 4, outputDim: 2, hiddenDim: 5, kappa: 0, using: &g)
+        }
+        #expect(throws: IDLError.self) {
+            try model.forward(Tensor(Matrix<Double>.ones(4, 2)), initialState: Matrix.ones(5, 3))
+        }
         do {
             _ = try model(Tensor(Matrix<Double>.ones(3, 2)))
         } catch {
@@ -205,8 +227,9 @@ struct UserSiLU: Activation {
         var g = SeededGenerator(seed: 2)
         // No constraint and a large A: the iteration diverges within its budget.
         let a = Matrix<Double>.identity(5) * 3
-        let model = try ImplicitModel(A: a, B: Matrix.randomNormal(5, 2, using: &g), C: Matrix.ones(1, 5),
-                                      wellPosedness: .none, activation: Identity(), maxIterations: 20)
+        let model = try ImplicitModel(
+            A: a, B: Matrix.randomNormal(5, 2, using: &g), C: Matrix.ones(1, 5),
+            wellPosedness: .none, activation: Identity(), maxIterations: 20)
         _ = try model.predict(Matrix.ones(2, 3))
         #expect(model.log.lastForward?.converged == false)
         #expect(model.log.forwardFailures == 1)
@@ -218,7 +241,8 @@ struct UserSiLU: Activation {
         let r = WellPosednessReport(a)
         #expect(abs(r.infinityNorm - 0.6) < 1e-15)
         // |A| = [[.2,.3],[.5,.1]]: eigenvalues (0.3 ± √(0.01+0.6)... ) → ρ = 0.15 + √(0.0025 + 0.15·... )
-        let tr = 0.3, det = 0.2 * 0.1 - 0.3 * 0.5
+        let tr = 0.3
+        let det = 0.2 * 0.1 - 0.3 * 0.5
         let rho = tr / 2 + (tr * tr / 4 - det).squareRoot()
         #expect(abs(r.perronFrobenius - rho) < 1e-8)
         #expect(r.isWellPosed)
@@ -259,8 +283,9 @@ struct UserSiLU: Activation {
         defer { try? FileManager.default.removeItem(at: dir) }
         var g = SeededGenerator(seed: 8)
         for rank in [nil, 3] as [Int?] {
-            let model = try ImplicitModel<Double>(inputDim: 5, outputDim: 2, hiddenDim: 7, bias: true, rank: rank, kappa: 0.8,
-                                                  wellPosedness: .rowL1Projection, activation: Tanh(), using: &g)
+            let model = try ImplicitModel<Double>(
+                inputDim: 5, outputDim: 2, hiddenDim: 7, bias: true, rank: rank, kappa: 0.8,
+                wellPosedness: .rowL1Projection, activation: Tanh(), using: &g)
             let url = dir.appendingPathComponent("m\(rank ?? 0).safetensors")
             try model.save(to: url)
             let back = try ImplicitModel<Double>.load(from: url)
@@ -269,11 +294,15 @@ struct UserSiLU: Activation {
             let u = Matrix<Double>.randomNormal(5, 3, using: &g)
             #expect(try back.predict(u) == model.predict(u))
         }
-        #expect(throws: IDLError.self) { try ImplicitModel<Double>.load(from: dir.appendingPathComponent("missing.safetensors")) }
+        #expect(throws: IDLError.self) {
+            try ImplicitModel<Double>.load(from: dir.appendingPathComponent("missing.safetensors"))
+        }
         // A file without B.
         var partial = SafeTensors()
         partial.setMatrix("A", Matrix<Double>.identity(3))
         try partial.write(to: dir.appendingPathComponent("partial.safetensors"))
-        #expect(throws: IDLError.self) { try ImplicitModel<Double>.load(from: dir.appendingPathComponent("partial.safetensors")) }
+        #expect(throws: IDLError.self) {
+            try ImplicitModel<Double>.load(from: dir.appendingPathComponent("partial.safetensors"))
+        }
     }
 }

@@ -1,5 +1,5 @@
-import Testing
 import IDL
+import Testing
 
 /// Naive triple loop: the reference the BLAS products are checked against.
 func naiveProduct<T: BLASScalar>(_ a: Matrix<T>, _ b: Matrix<T>, _ ta: Bool, _ tb: Bool) -> Matrix<T> {
@@ -28,7 +28,9 @@ func naiveTranspose<T: BLASScalar>(_ a: Matrix<T>) -> Matrix<T> {
                     let got = matmul(a, b, transposeA: ta, transposeB: tb)
                     let want = naiveProduct(a, b, ta, tb)
                     #expect(got.rows == m && got.cols == n)
-                    #expect(got.isApproximatelyEqual(to: want, tolerance: tolerance), "m=\(m) k=\(k) n=\(n) ta=\(ta) tb=\(tb)")
+                    #expect(
+                        got.isApproximatelyEqual(to: want, tolerance: tolerance),
+                        "m=\(m) k=\(k) n=\(n) ta=\(ta) tb=\(tb)")
                 }
             }
         }
@@ -50,7 +52,8 @@ func naiveTranspose<T: BLASScalar>(_ a: Matrix<T>) -> Matrix<T> {
         let x = Matrix<Double>.randomNormal(6, 1, using: &g)
         #expect(matmul(a, x).isApproximatelyEqual(to: naiveProduct(a, x, false, false), tolerance: 1e-12))
         let y = Matrix<Double>.randomNormal(4, 1, using: &g)
-        #expect(matmul(a, y, transposeA: true).isApproximatelyEqual(to: naiveProduct(a, y, true, false), tolerance: 1e-12))
+        #expect(
+            matmul(a, y, transposeA: true).isApproximatelyEqual(to: naiveProduct(a, y, true, false), tolerance: 1e-12))
     }
 
     @Test func structureOperations() throws {
@@ -134,12 +137,18 @@ func naiveTranspose<T: BLASScalar>(_ a: Matrix<T>) -> Matrix<T> {
         // A V = V Λ, ascending eigenvalues, all ≥ 1.
         #expect(matmul(spd, v).isApproximatelyEqual(to: matmul(v, Matrix.diagonal(values)), tolerance: 1e-10))
         #expect(values == values.sorted() && values[0] >= 1 - 1e-10)
-        #expect(throws: IDLError.self) { try Matrix<Double>(rowMajor: [[1, 2], [2, 4]]).solve(Matrix(column: [1, 1])) }
-        #expect(throws: IDLError.self) { try Matrix<Double>(rowMajor: [[1, 0], [0, -1]]).choleskySolve(Matrix(column: [1, 1])) }
+        #expect(throws: IDLError.self) {
+            try Matrix<Double>(rowMajor: [[1, 2], [2, 4]]).solve(Matrix(column: [1, 1]))
+        }
+        #expect(throws: IDLError.self) {
+            try Matrix<Double>(rowMajor: [[1, 0], [0, -1]]).choleskySolve(Matrix(column: [1, 1]))
+        }
     }
 
     @Test func seededGeneratorIsDeterministic() {
-        var a = SeededGenerator(seed: 42), b = SeededGenerator(seed: 42), c = SeededGenerator(seed: 43)
+        var a = SeededGenerator(seed: 42)
+        var b = SeededGenerator(seed: 42)
+        var c = SeededGenerator(seed: 43)
         let xa = (0..<5).map { _ in a.next() }
         #expect(xa == (0..<5).map { _ in b.next() })
         #expect(xa != (0..<5).map { _ in c.next() })

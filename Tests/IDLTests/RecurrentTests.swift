@@ -1,11 +1,13 @@
 import Foundation
-import Testing
 import IDL
+import Testing
 
 @Suite struct RecurrentTests {
     /// A batch-first (batch, T, p) nested JSON list as T steps of p × batch.
     func fixtureSteps(_ value: Any?) throws -> [Matrix<Double>] {
-        guard let nested = value as? [[[Double]]], let first = nested.first, let steps = first.first.map({ _ in first.count }) else {
+        guard let nested = value as? [[[Double]]], let first = nested.first,
+            let steps = first.first.map({ _ in first.count })
+        else {
             throw IDLError.io("fixture input is not a (batch, T, p) list")
         }
         let p = first[0].count
@@ -28,7 +30,8 @@ import IDL
         let cell = try ImplicitRNNCell(layer: layer, inputDim: p)
         #expect(cell.hiddenDim == config["hidden_dim"] as! Int)
         #expect(cell.implicitHiddenDim == config["implicit_hidden_dim"] as! Int)
-        let linear = try Linear(weight: try fixtureMatrix(params["linear.weight"]), bias: try fixtureMatrix(params["linear.bias"]))
+        let linear = try Linear(
+            weight: try fixtureMatrix(params["linear.weight"]), bias: try fixtureMatrix(params["linear.bias"]))
         let model = try ImplicitRNN(recurrent: cell, linear: linear)
         let steps = try fixtureSteps(f["input"]).map { Tensor($0, requiresGrad: true) }
         #expect(steps.count == config["seq_len"] as! Int)
@@ -52,7 +55,9 @@ import IDL
         for (name, e) in errors.sorted(by: { $0.key < $1.key }) {
             #expect(e < 1e-8, "\(name): relative error \(e)")
         }
-        print("ImplicitRNN fixture (\(fused ? "fused" : "step-by-step graph")): max relative error \(errors.values.max()!) (\(errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))")
+        print(
+            "ImplicitRNN fixture (\(fused ? "fused" : "step-by-step graph")): max relative error \(errors.values.max()!) (\(errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))"
+        )
         #expect(layer.log.forwardSolves == steps.count)
         #expect(layer.log.forwardConverged == steps.count)
         #expect(layer.log.backwardConverged == layer.log.backwardSolves)
@@ -63,8 +68,10 @@ import IDL
     }
 
     /// Finite differences of L = Σ f(steps) ∘ W with respect to every parameter and input step.
-    func finiteDifferenceError(parameters: [Tensor<Double>], steps: [Matrix<Double>], h: Double = 1e-6,
-                               _ f: ([Tensor<Double>]) throws -> Tensor<Double>) throws -> Double {
+    func finiteDifferenceError(
+        parameters: [Tensor<Double>], steps: [Matrix<Double>], h: Double = 1e-6,
+        _ f: ([Tensor<Double>]) throws -> Tensor<Double>
+    ) throws -> Double {
         var g = SeededGenerator(seed: 23)
         let leaves = steps.map { Tensor($0, requiresGrad: true) }
         let out = try f(leaves)
@@ -91,7 +98,8 @@ import IDL
         for (t, x) in steps.enumerated() {
             let analytic = leaves[t].grad ?? Matrix(rows: x.rows, cols: x.cols)
             for e in 0..<x.count {
-                var plus = steps, minus = steps
+                var plus = steps
+                var minus = steps
                 plus[t].storage[e] += h
                 minus[t].storage[e] -= h
                 compare(analytic.storage[e], (try loss(plus) - loss(minus)) / (2 * h))
@@ -111,25 +119,31 @@ import IDL
         var g = SeededGenerator(seed: 8)
         // No well-posedness rule (torchidl's ∞-norm scaling passes A's gradient straight through,
         // which finite differences do not see); A is put inside the ball by hand instead.
-        let model = try ImplicitRNN<Double>(inputDim: 2, outputDim: 2, implicitHiddenDim: 5, hiddenDim: 3, noD: noD, kappa: 0.9,
-                                            wellPosedness: .none, activation: Tanh(), maxIterations: 3000, tolerance: 1e-14,
-                                            gradMaxIterations: 3000, gradTolerance: 1e-14, using: &g)
+        let model = try ImplicitRNN<Double>(
+            inputDim: 2, outputDim: 2, implicitHiddenDim: 5, hiddenDim: 3, noD: noD, kappa: 0.9,
+            wellPosedness: .none, activation: Tanh(), maxIterations: 3000, tolerance: 1e-14,
+            gradMaxIterations: 3000, gradTolerance: 1e-14, using: &g)
         model.recurrent.warmStart = warmStart
         // Larger weights than randn/n, so the state is far from linear.
         for t in [model.implicitLayer.B, model.implicitLayer.C] { t.value = t.value * 3 }
         model.implicitLayer.A!.value = (model.implicitLayer.A!.value * 10).scaledIntoInfinityBall(radius: 0.7)
         #expect(model.parameters.count == (noD ? 5 : 6))
-        let error = try finiteDifferenceError(parameters: model.parameters, steps: randomSteps(3, features: 2, batch: 4, seed: 9)) { try model($0) }
+        let error = try finiteDifferenceError(
+            parameters: model.parameters, steps: randomSteps(3, features: 2, batch: 4, seed: 9)
+        ) { try model($0) }
         #expect(error < 1e-6, "worst finite-difference error \(error)")
     }
 
     @Test func lowRankBiasImplicitRNNFiniteDifferences() throws {
         var g = SeededGenerator(seed: 12)
-        let model = try ImplicitRNN<Double>(inputDim: 1, outputDim: 1, implicitHiddenDim: 4, hiddenDim: 3, bias: true, rank: 2,
-                                            activation: Tanh(), maxIterations: 3000, tolerance: 1e-14,
-                                            gradMaxIterations: 3000, gradTolerance: 1e-14, using: &g)
-        model.implicitLayer.L!.value = model.implicitLayer.L!.value * 20   // the factor scaling is active
-        let error = try finiteDifferenceError(parameters: model.parameters, steps: randomSteps(3, features: 1, batch: 3, seed: 2)) { try model($0) }
+        let model = try ImplicitRNN<Double>(
+            inputDim: 1, outputDim: 1, implicitHiddenDim: 4, hiddenDim: 3, bias: true, rank: 2,
+            activation: Tanh(), maxIterations: 3000, tolerance: 1e-14,
+            gradMaxIterations: 3000, gradTolerance: 1e-14, using: &g)
+        model.implicitLayer.L!.value = model.implicitLayer.L!.value * 20  // the factor scaling is active
+        let error = try finiteDifferenceError(
+            parameters: model.parameters, steps: randomSteps(3, features: 1, batch: 3, seed: 2)
+        ) { try model($0) }
         #expect(error < 1e-6, "worst finite-difference error \(error)")
     }
 
@@ -141,7 +155,9 @@ import IDL
         let error = try finiteDifferenceError(parameters: model.parameters, steps: steps) { try model($0) }
         #expect(error < 1e-7, "worst finite-difference error \(error)")
         // All hidden states (T·h × batch) as the output.
-        let allError = try finiteDifferenceError(parameters: model.lstm.parameters, steps: steps) { try model.lstm.outputs($0) }
+        let allError = try finiteDifferenceError(parameters: model.lstm.parameters, steps: steps) {
+            try model.lstm.outputs($0)
+        }
         #expect(allError < 1e-7, "worst finite-difference error (all outputs) \(allError)")
     }
 
@@ -159,12 +175,15 @@ import IDL
         for p in lstm.parameters { p.grad = nil }
 
         let x2 = steps.map { Tensor($0, requiresGrad: true) }
-        var hPrev = Tensor(Matrix<Double>(rows: h, cols: 6)), cPrev = Tensor(Matrix<Double>(rows: h, cols: 6))
+        var hPrev = Tensor(Matrix<Double>(rows: h, cols: 6))
+        var cPrev = Tensor(Matrix<Double>(rows: h, cols: 6))
         var outs = [Tensor<Double>]()
         for x in x2 {
             let z = matmul(lstm.weightIH, x) + lstm.biasIH + matmul(lstm.weightHH, hPrev) + lstm.biasHH
-            let i = sigmoid(z.rows(0..<h)), f = sigmoid(z.rows(h..<(2 * h)))
-            let gg = tanh(z.rows((2 * h)..<(3 * h))), o = sigmoid(z.rows((3 * h)..<(4 * h)))
+            let i = sigmoid(z.rows(0..<h))
+            let f = sigmoid(z.rows(h..<(2 * h)))
+            let gg = tanh(z.rows((2 * h)..<(3 * h)))
+            let o = sigmoid(z.rows((3 * h)..<(4 * h)))
             cPrev = f * cPrev + i * gg
             hPrev = o * tanh(cPrev)
             outs.append(hPrev)
@@ -216,13 +235,24 @@ import IDL
         let lstm = try LSTMRegressor<Double>(inputDim: 2, hiddenDim: 3, outputDim: 1, using: &g)
         let good = Matrix<Double>(rows: 2, cols: 5, repeating: 0.5)
         let cases: [(String, [Matrix<Double>], (IDLError) -> Bool)] = [
-            ("wrong feature count", [good, Matrix(rows: 3, cols: 5)], { if case .shapeMismatch = $0 { true } else { false } }),
+            (
+                "wrong feature count", [good, Matrix(rows: 3, cols: 5)],
+                { if case .shapeMismatch = $0 { true } else { false } }
+            ),
             ("empty sequence", [], { if case .invalidArgument = $0 { true } else { false } }),
-            ("ragged batch sizes", [good, Matrix(rows: 2, cols: 4)], { if case .shapeMismatch = $0 { true } else { false } }),
-            ("NaN input", [good, Matrix(rows: 2, cols: 5, repeating: .nan)], { if case .nonFinite = $0 { true } else { false } }),
+            (
+                "ragged batch sizes", [good, Matrix(rows: 2, cols: 4)],
+                { if case .shapeMismatch = $0 { true } else { false } }
+            ),
+            (
+                "NaN input", [good, Matrix(rows: 2, cols: 5, repeating: .nan)],
+                { if case .nonFinite = $0 { true } else { false } }
+            ),
         ]
         for (name, steps, matches) in cases {
-            for (modelName, run) in [("ImplicitRNN", { _ = try rnn(steps) }), ("LSTM", { _ = try lstm(steps) })] as [(String, () throws -> Void)] {
+            for (modelName, run) in [("ImplicitRNN", { _ = try rnn(steps) }), ("LSTM", { _ = try lstm(steps) })]
+                as [(String, () throws -> Void)]
+            {
                 do {
                     try run()
                     Issue.record("\(modelName), \(name): no error thrown")

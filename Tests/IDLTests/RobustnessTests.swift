@@ -1,11 +1,12 @@
-import Testing
 import IDL
+import Testing
 
 @Suite struct RobustnessTests {
     @Test func certificateBoundsTheRealChange() throws {
         var g = SeededGenerator(seed: 21)
-        let model = try ImplicitModel<Double>(inputDim: 6, outputDim: 3, hiddenDim: 10, bias: true, kappa: 0.9,
-                                              maxIterations: 2000, tolerance: 1e-13, using: &g)
+        let model = try ImplicitModel<Double>(
+            inputDim: 6, outputDim: 3, hiddenDim: 10, bias: true, kappa: 0.9,
+            maxIterations: 2000, tolerance: 1e-13, using: &g)
         model.A!.value = model.A!.value * 20  // the scaling makes ‖A‖∞ = κ
         let cert = LipschitzCertificate(model)
         #expect(abs(cert.normA - 0.9) < 1e-12)
@@ -15,7 +16,8 @@ import IDL
         // Random pairs of inputs: ‖ŷ₁ − ŷ₂‖∞ ≤ L‖u₁ − u₂‖∞, per sample.
         let u1 = Matrix<Double>.randomNormal(6, 50, using: &g)
         let u2 = u1 + Matrix<Double>.randomNormal(6, 50, scale: 0.1, using: &g)
-        let y1 = try model.predict(u1), y2 = try model.predict(u2)
+        let y1 = try model.predict(u1)
+        let y2 = try model.predict(u2)
         for j in 0..<50 {
             let dy = (y1.column(j) - y2.column(j)).maxAbs
             let du = (u1.column(j) - u2.column(j)).maxAbs
@@ -35,12 +37,14 @@ import IDL
         // entrywise bound is finite and holds.
         let a = try Matrix<Double>(rowMajor: [[0, 3, 0], [0, 0, 2], [0, 0, 0]])
         var g = SeededGenerator(seed: 4)
-        let b = Matrix<Double>.randomNormal(3, 2, using: &g), c = Matrix<Double>.randomNormal(1, 3, using: &g)
+        let b = Matrix<Double>.randomNormal(3, 2, using: &g)
+        let c = Matrix<Double>.randomNormal(1, 3, using: &g)
         let model = try ImplicitModel(A: a, B: b, C: c, wellPosedness: .strictlyUpperTriangular)
         let cert = LipschitzCertificate(model)
         #expect(cert.normBound == .infinity && cert.entrywiseBound.isFinite)
         for _ in 0..<20 {
-            let u1 = Matrix<Double>.randomNormal(2, 1, using: &g), u2 = u1 + Matrix<Double>.randomNormal(2, 1, scale: 0.3, using: &g)
+            let u1 = Matrix<Double>.randomNormal(2, 1, using: &g)
+            let u2 = u1 + Matrix<Double>.randomNormal(2, 1, scale: 0.3, using: &g)
             let dy = (try model.predict(u1) - model.predict(u2)).maxAbs
             #expect(dy <= cert.outputConstant * (u1 - u2).maxAbs * (1 + 1e-9))
         }
@@ -53,7 +57,8 @@ import IDL
         let weights = mlp.layers.compactMap { $0 as? Linear<Double> }.map(\.weight.value)
         #expect(bound <= weights.map { $0.infinityNorm }.reduce(1, *) * (1 + 1e-12))
         for _ in 0..<20 {
-            let u1 = Matrix<Double>.randomNormal(5, 1, using: &g), u2 = u1 + Matrix<Double>.randomNormal(5, 1, scale: 0.2, using: &g)
+            let u1 = Matrix<Double>.randomNormal(5, 1, using: &g)
+            let u2 = u1 + Matrix<Double>.randomNormal(5, 1, scale: 0.2, using: &g)
             let dy = (try mlp.predict(u1) - mlp.predict(u2)).maxAbs
             #expect(dy <= bound * (u1 - u2).maxAbs * (1 + 1e-9))
         }
@@ -65,13 +70,17 @@ import IDL
         let x = Matrix<Double>.randomUniform(4, 20, -0.5, 0.5, using: &g)
         let labels = (0..<20).map { $0 % 3 }
         let clean = try crossEntropyLoss(model(Tensor(x)), labels).value[0, 0]
-        for adversarial in [try Attack.fgsm(model, inputs: x, labels: labels, epsilon: 0.1, range: -1...1),
-                            try Attack.pgd(model, inputs: x, labels: labels, epsilon: 0.1, stepSize: 0.03, steps: 10, range: -1...1)] {
+        for adversarial in [
+            try Attack.fgsm(model, inputs: x, labels: labels, epsilon: 0.1, range: -1...1),
+            try Attack.pgd(model, inputs: x, labels: labels, epsilon: 0.1, stepSize: 0.03, steps: 10, range: -1...1),
+        ] {
             #expect((adversarial - x).maxAbs <= 0.1 + 1e-12)
             let attacked = try crossEntropyLoss(model(Tensor(adversarial)), labels).value[0, 0]
             #expect(attacked > clean)
         }
-        #expect(throws: IDLError.self) { try Attack.pgd(model, inputs: x, labels: labels, epsilon: -1, stepSize: 0.1, steps: 1) }
+        #expect(throws: IDLError.self) {
+            try Attack.pgd(model, inputs: x, labels: labels, epsilon: -1, stepSize: 0.1, steps: 1)
+        }
     }
 
     @Test func certifiedAccuracyRefusesBadLabelsAndRadii() throws {

@@ -129,7 +129,8 @@ struct SIMSolverTests {
     @Test func exactSolverMatchesCvxpyObjectives() throws {
         let fx = try StateMatchingFixture()
         let tol = 1e-10
-        let solver = SIMExactSolver(wellPosedness: .infinityNorm(kappa: fx.kappa), tolerance: tol, maxIterations: 200_000)
+        let solver = SIMExactSolver(
+            wellPosedness: .infinityNorm(kappa: fx.kappa), tolerance: tol, maxIterations: 200_000)
         let result = try solver.fitStage(
             features: fx.features, targets: fx.z, stateCount: fx.x.rows, lambda: fx.lambda,
             constraint: .infinityNorm(kappa: fx.kappa), progress: nil)
@@ -150,7 +151,9 @@ struct SIMSolverTests {
             // The certificate is honest: the gap bounds the distance to the reference optimum.
             #expect(mine - fx.objectives[i] <= stats.gap + 1e-9 * fx.objectives[i])
         }
-        print("exact solver: max relative objective error vs cvxpy = \(worst), iterations \(result.rows.map(\.iterations))")
+        print(
+            "exact solver: max relative objective error vs cvxpy = \(worst), iterations \(result.rows.map(\.iterations))"
+        )
     }
 }
 
@@ -186,7 +189,8 @@ struct ReLUTeacher {
 extension SIMSolverTests {
     @Test func admmMatchesCvxpyObjectivesAndMeetsTheConstraint() throws {
         let fx = try StateMatchingFixture()
-        let solver = SIMADMMSolver(wellPosedness: .infinityNorm(kappa: fx.kappa), tolerance: 1e-10, maxIterations: 20_000)
+        let solver = SIMADMMSolver(
+            wellPosedness: .infinityNorm(kappa: fx.kappa), tolerance: 1e-10, maxIterations: 20_000)
         let result = try solver.fitStage(
             features: fx.features, targets: fx.z, stateCount: fx.x.rows, lambda: fx.lambda,
             constraint: .infinityNorm(kappa: fx.kappa), progress: nil)
@@ -201,7 +205,8 @@ extension SIMSolverTests {
             #expect(l1 <= fx.kappa * (1 + 1e-12))
             #expect(result.rows[i].gap >= 0 && result.rows[i].gap.isFinite)
         }
-        print("ADMM: max relative objective error vs cvxpy = \(worst), iterations \(result.rows.first?.iterations ?? 0)")
+        print(
+            "ADMM: max relative objective error vs cvxpy = \(worst), iterations \(result.rows.first?.iterations ?? 0)")
     }
 
     @Test func leastSquaresWarnsThatItIgnoresWellPosedness() throws {
@@ -218,15 +223,18 @@ extension SIMSolverTests {
     func recoversAnExactlyRepresentableTeacher(_ which: String) throws {
         let teacher = ReLUTeacher(p: 8, h1: 6, h2: 5, q: 3, m: 300, seed: 42)
         let states = try teacher.states()
-        let solver: any SIMSolver = which == "least squares"
+        let solver: any SIMSolver =
+            which == "least squares"
             ? SIMLeastSquaresSolver(zeroThreshold: 0)
-            : SIMExactSolver(lambdaState: 1e-10, lambdaOutput: 1e-10, wellPosedness: .strictlyUpperTriangular,
-                             tolerance: 1e-12, maxIterations: 200_000)
+            : SIMExactSolver(
+                lambdaState: 1e-10, lambdaOutput: 1e-10, wellPosedness: .strictlyUpperTriangular,
+                tolerance: 1e-12, maxIterations: 200_000)
         let fit = try solver.fit(states, progress: nil)
         // Fresh inputs: the implicit model must reproduce the network, not just the training set.
         var g = SeededGenerator(seed: 7)
         let uTest = Matrix<Double>.randomNormal(8, 100, scale: 1, using: &g)
-        let yTest = matmul(teacher.w2, matmul(teacher.w1, matmul(teacher.w0, uTest).map { Swift.max($0, 0) }).map { Swift.max($0, 0) })
+        let yTest = matmul(
+            teacher.w2, matmul(teacher.w1, matmul(teacher.w0, uTest).map { Swift.max($0, 0) }).map { Swift.max($0, 0) })
         let (yHat, eq) = try simPredict(fit, inputs: uTest)
         #expect(eq.converged)
         let err = (yHat - yTest).maxAbs
@@ -236,14 +244,17 @@ extension SIMSolverTests {
             #expect(fit.report.wellPosednessMet)
             #expect(fit.A.strictlyUpperTriangular == fit.A)
         }
-        print("\(which): teacher recovery max |Ŷ − Y| = \(err), ‖A‖∞ = \(fit.report.infinityNormA), max gap \(fit.report.maxGap)")
+        print(
+            "\(which): teacher recovery max |Ŷ − Y| = \(err), ‖A‖∞ = \(fit.report.infinityNormA), max gap \(fit.report.maxGap)"
+        )
     }
 
     @Test func fitReportsConstraintGapsAndSparsity() throws {
         let teacher = ReLUTeacher(p: 10, h1: 8, h2: 6, q: 3, m: 200, seed: 3)
         let states = try teacher.states()
-        let solver = SIMExactSolver(lambdaState: 0.05, lambdaOutput: 0.05, wellPosedness: .infinityNorm(kappa: 0.5),
-                                    tolerance: 1e-9, zeroThreshold: 1e-8, regenerateStates: true)
+        let solver = SIMExactSolver(
+            lambdaState: 0.05, lambdaOutput: 0.05, wellPosedness: .infinityNorm(kappa: 0.5),
+            tolerance: 1e-9, zeroThreshold: 1e-8, regenerateStates: true)
         let calls = ProgressLog()
         let fit = try solver.fit(states) { done, total in calls.record(done, total) }
         #expect(fit.report.wellPosednessMet)
@@ -264,7 +275,8 @@ extension SIMSolverTests {
 
     @Test func badInputThrowsClearErrors() throws {
         let teacher = ReLUTeacher(p: 4, h1: 3, h2: 2, q: 2, m: 20, seed: 1)
-        let x = Matrix.vcat([teacher.x2, teacher.x1]), z = Matrix.vcat([teacher.z2, teacher.z1])
+        let x = Matrix.vcat([teacher.x2, teacher.x1])
+        let z = Matrix.vcat([teacher.z2, teacher.z1])
         // Mismatched sample counts.
         #expect(throws: IDLError.self) {
             try SIMStates(inputs: teacher.u, states: x.columns(0..<19), preActivations: z, outputs: teacher.y)
@@ -273,7 +285,10 @@ extension SIMSolverTests {
             _ = try SIMStates(inputs: teacher.u, states: x, preActivations: z, outputs: teacher.y.columns(0..<10))
             Issue.record("expected a shape mismatch")
         } catch let error as IDLError {
-            guard case .shapeMismatch(let message) = error else { Issue.record("wrong error \(error)"); return }
+            guard case .shapeMismatch(let message) = error else {
+                Issue.record("wrong error \(error)")
+                return
+            }
             #expect(message.contains("same number of samples"))
         }
         // NaN states.
@@ -283,21 +298,28 @@ extension SIMSolverTests {
             _ = try SIMStates(inputs: teacher.u, states: bad, preActivations: z, outputs: teacher.y)
             Issue.record("expected a non-finite error")
         } catch let error as IDLError {
-            guard case .nonFinite(let message) = error else { Issue.record("wrong error \(error)"); return }
+            guard case .nonFinite(let message) = error else {
+                Issue.record("wrong error \(error)")
+                return
+            }
             #expect(message.contains("row 1, column 3"))
         }
         let states = try teacher.states()
         // κ outside (0, 1), negative λ.
         for kappa in [1.0, 1.5, 0.0, -0.2] {
             let solver = SIMExactSolver(wellPosedness: .infinityNorm(kappa: kappa))
-            #expect(throws: IDLError.invalidArgument(
-                "the well-posedness bound κ must lie in (0, 1) so that ‖A‖∞ ≤ κ < 1, got κ = \(kappa)")) {
+            #expect(
+                throws: IDLError.invalidArgument(
+                    "the well-posedness bound κ must lie in (0, 1) so that ‖A‖∞ ≤ κ < 1, got κ = \(kappa)")
+            ) {
                 try solver.fit(states, progress: nil)
             }
         }
         #expect(throws: IDLError.self) { try SIMExactSolver(lambdaState: -1).fit(states, progress: nil) }
         #expect(throws: IDLError.self) { try SIMADMMSolver(lambdaOutput: -0.1).fit(states, progress: nil) }
-        #expect(throws: IDLError.self) { try SIMExactSolver(lambdaState: 0, lambdaOutput: 0).fit(states, progress: nil) }
+        #expect(throws: IDLError.self) {
+            try SIMExactSolver(lambdaState: 0, lambdaOutput: 0).fit(states, progress: nil)
+        }
     }
 }
 
@@ -306,10 +328,13 @@ final class ProgressLog: @unchecked Sendable {
     private let lock = NSLock()
     private var calls: [(Int, Int)] = []
     func record(_ done: Int, _ total: Int) {
-        lock.lock(); calls.append((done, total)); lock.unlock()
+        lock.lock()
+        calls.append((done, total))
+        lock.unlock()
     }
     func snapshot() -> [(Int, Int)] {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return calls
     }
 }
@@ -328,18 +353,24 @@ extension SIMSolverTests {
         let z = matmul(w, u)
         let x = z.map { Swift.max($0, 0) }
         let features = Matrix.vcat([x, u])
-        let constraint: SIMWellPosedness = structure == "ball" ? .infinityNorm(kappa: 0.5)
+        let constraint: SIMWellPosedness =
+            structure == "ball"
+            ? .infinityNorm(kappa: 0.5)
             : structure == "triangular" ? .strictlyUpperTriangular : .unconstrained
         let tol = 1e-10
         var results: [SIMStageResult<Double>] = []
         for deflate in [true, false] {
-            let solver = SIMExactSolver(lambda2: lambda2, tolerance: tol, maxIterations: 400_000,
-                                        deflateTopEigenvalue: deflate)
-            results.append(try solver.fitStage(features: features, targets: z, stateCount: n, lambda: 0.05,
-                                               constraint: constraint, progress: nil))
+            let solver = SIMExactSolver(
+                lambda2: lambda2, tolerance: tol, maxIterations: 400_000,
+                deflateTopEigenvalue: deflate)
+            results.append(
+                try solver.fitStage(
+                    features: features, targets: z, stateCount: n, lambda: 0.05,
+                    constraint: constraint, progress: nil))
         }
-        let certificates = try simRowCertificates(weights: results[0].weights, features: features, targets: z,
-                                                  stateCount: n, lambda: 0.05, lambda2: lambda2, constraint: constraint)
+        let certificates = try simRowCertificates(
+            weights: results[0].weights, features: features, targets: z,
+            stateCount: n, lambda: 0.05, lambda2: lambda2, constraint: constraint)
         for i in 0..<n {
             let (fast, plain) = (results[0].rows[i], results[1].rows[i])
             #expect(fast.converged && plain.converged)
@@ -369,8 +400,9 @@ extension SIMSolverTests {
     @Test func lowRankSolverIsWellPosedLowRankAndDeterministic() throws {
         let teacher = ReLUTeacher(p: 10, h1: 8, h2: 6, q: 3, m: 200, seed: 8)
         let states = try teacher.states()
-        let solver = SIMLowRankSolver(rank: 2, lambdaState: 1e-4, wellPosedness: .infinityNorm(kappa: 0.9),
-                                      epochs: 300, learningRate: 1e-2, zeroThreshold: 0, seed: 4)
+        let solver = SIMLowRankSolver(
+            rank: 2, lambdaState: 1e-4, wellPosedness: .infinityNorm(kappa: 0.9),
+            epochs: 300, learningRate: 1e-2, zeroThreshold: 0, seed: 4)
         let fit = try solver.fit(states, progress: nil)
         #expect(fit.A.infinityNorm <= 0.81 + 1e-12)
         #expect(fit.report.wellPosednessMet)
@@ -396,9 +428,11 @@ extension SIMSolverTests {
         let fx = try StateMatchingFixture()
         let features: Matrix<Float> = fx.features.converted()
         let z: Matrix<Float> = fx.z.converted()
-        let solver = SIMExactSolver(wellPosedness: .infinityNorm(kappa: fx.kappa), tolerance: 1e-4, maxIterations: 50_000)
-        let result = try solver.fitStage(features: features, targets: z, stateCount: fx.x.rows, lambda: fx.lambda,
-                                         constraint: .infinityNorm(kappa: fx.kappa), progress: nil)
+        let solver = SIMExactSolver(
+            wellPosedness: .infinityNorm(kappa: fx.kappa), tolerance: 1e-4, maxIterations: 50_000)
+        let result = try solver.fitStage(
+            features: features, targets: z, stateCount: fx.x.rows, lambda: fx.lambda,
+            constraint: .infinityNorm(kappa: fx.kappa), progress: nil)
         let weights: Matrix<Double> = result.weights.converted()
         for i in 0..<fx.z.rows {
             let mine = fx.objective(row: i, weights: weights)

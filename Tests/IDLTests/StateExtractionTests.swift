@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import IDL
+import Testing
 
 @Suite struct StateExtractionTests {
     func teacher(_ g: inout SeededGenerator) -> Sequential<Double> {
@@ -16,9 +16,12 @@ import IDL
         #expect(try StateExtraction.stateBlockSizes(of: net, inputDim: 6) == [4, 5])
         let w = net.layers.compactMap { $0 as? Linear<Double> }.map(\.weight.value)
         // X = (x2; x1): x1 = relu(W0 u), x2 = relu(W1 x1), Ŷ = W2 x2.
-        let x1 = ReLU().apply(matmul(w[0], u)), x2 = ReLU().apply(matmul(w[1], x1))
+        let x1 = ReLU().apply(matmul(w[0], u))
+        let x2 = ReLU().apply(matmul(w[1], x1))
         #expect(states.states.isApproximatelyEqual(to: Matrix.vcat([x2, x1]), tolerance: 1e-14))
-        #expect(states.preActivations.isApproximatelyEqual(to: Matrix.vcat([matmul(w[1], x1), matmul(w[0], u)]), tolerance: 1e-14))
+        #expect(
+            states.preActivations.isApproximatelyEqual(
+                to: Matrix.vcat([matmul(w[1], x1), matmul(w[0], u)]), tolerance: 1e-14))
         #expect(states.outputs.isApproximatelyEqual(to: try net.predict(u), tolerance: 1e-14))
         // The feedforward-as-implicit matrices reproduce Z and Ŷ exactly.
         var a = Matrix<Double>(rows: 9, cols: 9)
@@ -49,7 +52,9 @@ import IDL
         let fresh = Matrix<Double>.randomNormal(6, 10, using: &g)
         #expect((try model.predict(fresh) - net.predict(fresh)).maxAbs < 1e-8)
         #expect(model.nonzeros > 0 && model.sparsity >= 0 && model.sparsity < 1)
-        #expect(throws: IDLError.self) { try rescaleForWellPosedness(Sequential<Double>.mlp([2, 3, 2], bias: true, using: &g)) }
+        #expect(throws: IDLError.self) {
+            try rescaleForWellPosedness(Sequential<Double>.mlp([2, 3, 2], bias: true, using: &g))
+        }
     }
 
     @Test func statesRoundTripThroughSafetensors() throws {
@@ -63,20 +68,26 @@ import IDL
         let back = try SIMStates<Double>(contentsOf: url)
         #expect(back.inputs == states.inputs && back.states == states.states)
         #expect(back.preActivations == states.preActivations && back.outputs == states.outputs)
-        #expect(throws: IDLError.self) { try SIMStates<Double>(contentsOf: dir.appendingPathComponent("none.safetensors")) }
+        #expect(throws: IDLError.self) {
+            try SIMStates<Double>(contentsOf: dir.appendingPathComponent("none.safetensors"))
+        }
     }
 
     @Test func skipLayersKeepsTheLastActivationOfEachBlock() throws {
         var g = SeededGenerator(seed: 34)
         // Two blocks of (Linear, ReLU, Linear, ReLU) inside a Sequential of more than 1 child.
         func block(_ i: Int, _ o: Int) -> Sequential<Double> {
-            Sequential([Linear<Double>(i, o, bias: false, using: &g), ActivationLayer<Double>(ReLU()),
-                        Linear<Double>(o, o, bias: false, using: &g), ActivationLayer<Double>(ReLU())])
+            Sequential([
+                Linear<Double>(i, o, bias: false, using: &g), ActivationLayer<Double>(ReLU()),
+                Linear<Double>(o, o, bias: false, using: &g), ActivationLayer<Double>(ReLU()),
+            ])
         }
         let net = Sequential<Double>([block(4, 3), block(3, 2), Linear<Double>(2, 2, bias: false, using: &g)])
         let u = Matrix<Double>.randomNormal(4, 5, using: &g)
         #expect(try StateExtraction.states(of: net, inputs: u).stateCount == 3 + 3 + 2 + 2)
-        #expect(try StateExtraction.states(of: net, inputs: u, selection: .lastOfEachBlock(threshold: 1)).stateCount == 3 + 2)
+        #expect(
+            try StateExtraction.states(of: net, inputs: u, selection: .lastOfEachBlock(threshold: 1)).stateCount == 3
+                + 2)
     }
 }
 
@@ -89,9 +100,12 @@ import IDL
         let raw = try StateExtraction.states(of: net, inputs: u)
         let (standardised, scaler) = try raw.standardizingInputs()
         #expect(standardised.inputCount == 9)
-        for (states, scalerOrNil) in [(raw, nil), (standardised, scaler)] as [(SIMStates<Double>, Standardizer<Double>?)] {
-            let solver = SIMExactSolver(lambdaState: 1e-3, lambdaOutput: 1e-3, lambda2: 1e-3, wellPosedness: .infinityNorm(kappa: 0.95),
-                                        tolerance: 1e-8, zeroThreshold: 1e-6)
+        for (states, scalerOrNil) in [(raw, nil), (standardised, scaler)]
+            as [(SIMStates<Double>, Standardizer<Double>?)]
+        {
+            let solver = SIMExactSolver(
+                lambdaState: 1e-3, lambdaOutput: 1e-3, lambda2: 1e-3, wellPosedness: .infinityNorm(kappa: 0.95),
+                tolerance: 1e-8, zeroThreshold: 1e-6)
             let model = try SIMModel(try solver.fit(states), inputStandardizer: scalerOrNil)
             let fresh = Matrix<Double>.randomUniform(8, 20, 0, 1, using: &g)
             let dense = try model.predict(fresh)

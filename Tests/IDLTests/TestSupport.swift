@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import IDL
+import Testing
 
 /// The repository root, found from this file's path (Tests/IDLTests/TestSupport.swift).
 let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
@@ -46,7 +46,8 @@ func expectFailure(
 ) {
     do {
         try body()
-        Issue.record("expected an IDLError mentioning \(fragments), but nothing was thrown", sourceLocation: sourceLocation)
+        Issue.record(
+            "expected an IDLError mentioning \(fragments), but nothing was thrown", sourceLocation: sourceLocation)
     } catch let error as IDLError {
         let text = error.description
         for f in fragments {

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import IDL
+import Testing
 
 @Suite struct TrainingTests {
     @Test func sgdMomentumTwoStepsByHand() throws {
@@ -22,7 +22,9 @@ import IDL
         // step 1: g = 4, m = 0.4, v = 0.016, m̂ = 4, v̂ = 16 → p = 2 − 0.1·4/(4 + 1e-8)
         let p = Tensor(parameter: Matrix<Double>(column: [2]))
         let opt = try Adam([p], learningRate: 0.1)
-        var pv = 2.0, m = 0.0, v = 0.0
+        var pv = 2.0
+        var m = 0.0
+        var v = 0.0
         for t in 1...2 {
             opt.zeroGrad()
             (p * p).sum().backward()
@@ -30,7 +32,8 @@ import IDL
             let g = 2 * pv
             m = 0.9 * m + 0.1 * g
             v = 0.999 * v + 0.001 * g * g
-            let mHat = m / (1 - pow(0.9, Double(t))), vHat = v / (1 - pow(0.999, Double(t)))
+            let mHat = m / (1 - pow(0.9, Double(t)))
+            let vHat = v / (1 - pow(0.999, Double(t)))
             pv -= 0.1 * mHat / (vHat.squareRoot() + 1e-8)
         }
         #expect(abs(p.value[0, 0] - pv) < 1e-12)
@@ -124,7 +127,8 @@ import IDL
         let scores = try Matrix<Double>(rowMajor: [[0.1, 0.9, 0.3], [0.8, 0.05, 0.3]])
         #expect(try Metrics.accuracy(scores, [1, 0, 0]) == 1)
         #expect(try Metrics.accuracy(scores, [0, 0, 1]) == 1.0 / 3)
-        let y = Matrix<Double>(row: [1, 2, 3, 4]), p = Matrix<Double>(row: [1, 2, 3, 5])
+        let y = Matrix<Double>(row: [1, 2, 3, 4])
+        let p = Matrix<Double>(row: [1, 2, 3, 5])
         #expect(try Metrics.mse(p, y) == 0.25)
         #expect(try Metrics.mae(p, y) == 0.25)
         #expect(abs(try Metrics.r2(p, y) - (1 - 1 / 5.0)) < 1e-15)
@@ -151,8 +155,9 @@ import IDL
         var g = SeededGenerator(seed: 3)
         let model = try ImplicitModel<Double>(inputDim: 2, outputDim: 2, hiddenDim: 8, using: &g)
         let opt = try Adam(model.parameters, learningRate: 0.05)
-        let reports = try trainClassifier(model, optimizer: opt, train: try blobs(200, seed: 1), test: try blobs(100, seed: 2),
-                                          epochs: 3, batchSize: 20, generator: &g, solveLog: model.log)
+        let reports = try trainClassifier(
+            model, optimizer: opt, train: try blobs(200, seed: 1), test: try blobs(100, seed: 2),
+            epochs: 3, batchSize: 20, generator: &g, solveLog: model.log)
         #expect(reports.count == 3 && reports.allSatisfy { $0.steps == 10 })
         #expect(reports.last!.testAccuracy! > 0.95)
         #expect(reports.last!.convergedFraction == 1)
@@ -166,7 +171,8 @@ import IDL
         let opt = try SGD(model.parameters, learningRate: 1e30)
         var caught: IDLError?
         do {
-            _ = try trainClassifier(model, optimizer: opt, train: try blobs(64, seed: 1), epochs: 5, batchSize: 8, generator: &g)
+            _ = try trainClassifier(
+                model, optimizer: opt, train: try blobs(64, seed: 1), epochs: 5, batchSize: 8, generator: &g)
         } catch let e as IDLError {
             caught = e
         }

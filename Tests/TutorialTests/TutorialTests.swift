@@ -41,7 +41,8 @@ func numbers(in line: String) -> [Double] {
     }
     for ch in line {
         if ch.isNumber || ch == "." || ch == "e" && !current.isEmpty && current.last!.isNumber
-            || (ch == "-" && (current.isEmpty || current.last == "e")) {
+            || (ch == "-" && (current.isEmpty || current.last == "e"))
+        {
             current.append(ch)
         } else {
             flush()
@@ -85,9 +86,11 @@ final class QuickRuns: @unchecked Sendable {
     private func runQuick(_ folder: String) throws -> ChapterRun {
         let source = try #require(try Repository.chapters().first { $0.folder == folder }?.source)
         let executable = Repository.binaries.appendingPathComponent(TutorialChapters.executableName(folder))
-        try #require(FileManager.default.isExecutableFile(atPath: executable.path),
-                     "missing \(executable.path): build with swift build -c release")
-        let results = FileManager.default.temporaryDirectory.appendingPathComponent("tutorial-test-\(UUID().uuidString)")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: executable.path),
+            "missing \(executable.path): build with swift build -c release")
+        let results = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "tutorial-test-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: results) }
         let result = try TutorialChapters.run(
             executable, arguments: ["--quick"],
@@ -132,7 +135,8 @@ final class QuickRuns: @unchecked Sendable {
         let used = try #require(value(dense, "A used in the solve: ‖A‖∞ ="))
         #expect(used[0] <= 0.99 && used[1] < 1)
         #expect(dense.contains { $0.hasPrefix("Picard solve: converged after") })
-        #expect(run.steps.flatMap(\.figures) == ["feedforward-blocks.png", "dense-blocks.png", "dense-convergence.png"])
+        #expect(
+            run.steps.flatMap(\.figures) == ["feedforward-blocks.png", "dense-blocks.png", "dense-convergence.png"])
     }
 
     @Test func implicitModelTrainsOnTheNotebooksRegression() throws {
@@ -153,7 +157,8 @@ final class QuickRuns: @unchecked Sendable {
     @Test func customActivationMatchesTheBuiltInAndTrains() throws {
         let run = try runQuick("custom-activation")
         let check = try #require(run.output(of: "Check the derivative numerically"))
-        let derivativeError = try #require(value(check, "largest |finite difference − φ′| on 49 points in [-6, 6]:")?.first)
+        let derivativeError = try #require(
+            value(check, "largest |finite difference − φ′| on 49 points in [-6, 6]:")?.first)
         #expect(derivativeError < 1e-8)
         #expect(value(check, "largest gap to the built-in SiLU (φ and φ′):") == [0])
         // The loss table: epoch, ReLU, my SiLU, built-in SiLU.
@@ -166,7 +171,9 @@ final class QuickRuns: @unchecked Sendable {
         #expect(rows.allSatisfy { $0[2] == $0[3] }, "the user's SiLU should train exactly like the built-in one")
         let comparison = try #require(run.output(of: "Compare the models and their solves"))
         #expect(comparison.contains("my SiLU and the built-in SiLU trained identically: true"))
-        #expect(comparison.filter { $0.contains("0 not converged; backward") && $0.hasSuffix("0 not converged") }.count == 3)
+        #expect(
+            comparison.filter { $0.contains("0 not converged; backward") && $0.hasSuffix("0 not converged") }.count == 3
+        )
         #expect(run.steps.flatMap(\.figures) == ["activations.png", "losses.png"])
     }
 
@@ -223,7 +230,8 @@ final class QuickRuns: @unchecked Sendable {
     @Test func simFitsAWellPosedSparseModel() throws {
         let run = try runQuick("sim")
         let teacher = try #require(run.output(of: "Train the teacher network"))
-        let teacherAccuracy = try #require(teacher.first { $0.hasPrefix("Test epoch 1:") }.flatMap { numbers(in: $0).last })
+        let teacherAccuracy = try #require(
+            teacher.first { $0.hasPrefix("Test epoch 1:") }.flatMap { numbers(in: $0).last })
         #expect(teacherAccuracy > 55, "one epoch on 5 000 images, got \(teacherAccuracy) %")
         let rescale = try #require(run.output(of: "Rescale the teacher for well-posedness"))
         let norms = try #require(value(rescale, "‖W‖∞ of the layers now:"))
@@ -245,10 +253,14 @@ final class QuickRuns: @unchecked Sendable {
         #expect(comparison.contains { $0.hasPrefix("least squares on 300 samples, 896 unknowns per row: ‖A‖∞ =") })
         #expect(comparison.contains { $0.contains("SIM, exact solver") })
         let sweep = try #require(run.output(of: "Trade accuracy for sparsity"))
-        let sweepRows = sweep.filter { $0.first?.isWhitespace == true || $0.first?.isNumber == true }.map { numbers(in: $0) }
-            .filter { $0.count == 5 }
+        let sweepRows = sweep.filter { $0.first?.isWhitespace == true || $0.first?.isNumber == true }.map {
+            numbers(in: $0)
+        }
+        .filter { $0.count == 5 }
         #expect(sweepRows.count == 2, "two values of λ_state in quick mode: \(sweep)")
-        if sweepRows.count == 2 { #expect(sweepRows[1][1] < sweepRows[0][1], "a larger λ_state should give fewer nonzeros") }
+        if sweepRows.count == 2 {
+            #expect(sweepRows[1][1] < sweepRows[0][1], "a larger λ_state should give fewer nonzeros")
+        }
         let robustness = try #require(run.output(of: "Robustness: FGSM attacks and Lipschitz bounds"))
         #expect(robustness.contains("accuracy under FGSM on 200 test images:"))
         let constants = try #require(value(robustness, "certified ℓ∞ Lipschitz constants: SIM"))
@@ -271,14 +283,17 @@ final class QuickRuns: @unchecked Sendable {
     func pageMatchesSource(_ folder: String) throws {
         let source = try #require(try Repository.chapters().first { $0.folder == folder }?.source)
         let url = Repository.tutorials.appendingPathComponent("\(folder)/README.md")
-        let committed = try #require(try? String(contentsOf: url, encoding: .utf8),
-                                     "Tutorials/\(folder)/README.md is missing: run swift run -c release tutorial-pages")
+        let committed = try #require(
+            try? String(contentsOf: url, encoding: .utf8),
+            "Tutorials/\(folder)/README.md is missing: run swift run -c release tutorial-pages")
         let expected = try PageWeaver.page(for: folder, source: source, run: nil)
         let a = PageWeaver.maskingOutputs(committed).split(separator: "\n", omittingEmptySubsequences: false)
         let b = PageWeaver.maskingOutputs(expected).split(separator: "\n", omittingEmptySubsequences: false)
         let firstDifference = (0..<min(a.count, b.count)).first { a[$0] != b[$0] } ?? min(a.count, b.count)
-        let current = a == b   // (compared outside #expect, which would print both pages in full)
-        #expect(current, """
+        let current = a == b  // (compared outside #expect, which would print both pages in full)
+        #expect(
+            current,
+            """
             Tutorials/\(folder)/README.md is stale (regenerate with swift run -c release tutorial-pages); \
             first difference at line \(firstDifference + 1): \
             page has "\(firstDifference < a.count ? a[firstDifference] : "<end>")", \
@@ -287,8 +302,11 @@ final class QuickRuns: @unchecked Sendable {
         // Every figure the page shows was committed.
         for line in committed.split(separator: "\n") where line.hasPrefix("![") {
             let path = line.split(separator: "(").last!.dropLast()
-            let figure = Repository.tutorials.appendingPathComponent(folder).appendingPathComponent(String(path)).standardized
-            #expect(FileManager.default.fileExists(atPath: figure.path), "\(folder): the page shows \(path), which does not exist")
+            let figure = Repository.tutorials.appendingPathComponent(folder).appendingPathComponent(String(path))
+                .standardized
+            #expect(
+                FileManager.default.fileExists(atPath: figure.path),
+                "\(folder): the page shows \(path), which does not exist")
         }
     }
 
@@ -296,7 +314,9 @@ final class QuickRuns: @unchecked Sendable {
         let url = Repository.tutorials.appendingPathComponent("README.md")
         let readme = try String(contentsOf: url, encoding: .utf8)
         let regenerated = try PageWeaver.replacingIndex(in: readme, with: PageWeaver.index(try Repository.chapters()))
-        #expect(readme == regenerated, "the chapter table of Tutorials/README.md is stale: run swift run -c release tutorial-pages")
+        #expect(
+            readme == regenerated,
+            "the chapter table of Tutorials/README.md is stale: run swift run -c release tutorial-pages")
         #expect(Repository.chapterFolders.count >= 4)
     }
 }
@@ -365,9 +385,12 @@ final class QuickRuns: @unchecked Sendable {
 
     @Test func weavesAndMasksPages() throws {
         let source = try ChapterSource(text: Self.sample)
-        let run = ChapterRun(markedOutput: [TutorialMarkers.step(1, "First \"step\""), "1",
-                                            TutorialMarkers.figure("f.png"),
-                                            TutorialMarkers.step(2, "Second"), "2"].joined(separator: "\n"))
+        let run = ChapterRun(
+            markedOutput: [
+                TutorialMarkers.step(1, "First \"step\""), "1",
+                TutorialMarkers.figure("f.png"),
+                TutorialMarkers.step(2, "Second"), "2",
+            ].joined(separator: "\n"))
         let page = try PageWeaver.page(for: "sample", source: source, run: run)
         #expect(page.contains("## Step 1 · First \"step\"\n\nProse of the first step."))
         #expect(page.contains("```swift\nlet a = 1\n"))
@@ -378,7 +401,8 @@ final class QuickRuns: @unchecked Sendable {
         let empty = try PageWeaver.page(for: "sample", source: source, run: nil)
         #expect(empty != page)
         #expect(PageWeaver.maskingOutputs(empty) == PageWeaver.maskingOutputs(page))
-        let edited = try ChapterSource(text: Self.sample.replacingOccurrences(of: "Second paragraph.", with: "Changed."))
+        let edited = try ChapterSource(
+            text: Self.sample.replacingOccurrences(of: "Second paragraph.", with: "Changed."))
         let editedPage = try PageWeaver.page(for: "sample", source: edited, run: nil)
         #expect(PageWeaver.maskingOutputs(editedPage) != PageWeaver.maskingOutputs(page))
     }
@@ -386,7 +410,9 @@ final class QuickRuns: @unchecked Sendable {
     @Test func refusesARunWithOtherSteps() throws {
         let source = try ChapterSource(text: Self.sample)
         let stale = ChapterRun(markedOutput: TutorialMarkers.step(1, "First \"step\""))
-        #expect(throws: PageWeaver.MismatchError.self) { try PageWeaver.page(for: "sample", source: source, run: stale) }
+        #expect(throws: PageWeaver.MismatchError.self) {
+            try PageWeaver.page(for: "sample", source: source, run: stale)
+        }
     }
 
     @Test func readsNumbersFromPrintedLines() {

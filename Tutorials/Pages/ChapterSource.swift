@@ -54,7 +54,10 @@ public struct ChapterSource: Equatable, Sendable {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         if lines.last == "" { lines.removeLast() }
         guard let first = lines.first, first.hasPrefix("// # ") else {
-            throw LayoutError(description: "a chapter must start with a title line `// # Chapter N · Title`, found \(lines.first.map { "`\($0)`" } ?? "an empty file")")
+            throw LayoutError(
+                description:
+                    "a chapter must start with a title line `// # Chapter N · Title`, found \(lines.first.map { "`\($0)`" } ?? "an empty file")"
+            )
         }
         title = String(first.dropFirst("// # ".count)).trimmingTrailingWhitespace
         number = ChapterSource.chapterNumber(in: title)
@@ -72,7 +75,8 @@ public struct ChapterSource: Equatable, Sendable {
         // Closing prose: the comment (and blank) lines ending the file, after the last code line.
         var closingStart = lines.count
         while closingStart > stepLines.last! + 1,
-              ChapterSource.isComment(lines[closingStart - 1]) || ChapterSource.isBlank(lines[closingStart - 1]) {
+            ChapterSource.isComment(lines[closingStart - 1]) || ChapterSource.isBlank(lines[closingStart - 1])
+        {
             closingStart -= 1
         }
         while closingStart < lines.count, ChapterSource.isBlank(lines[closingStart]) { closingStart += 1 }
@@ -86,11 +90,12 @@ public struct ChapterSource: Equatable, Sendable {
         var steps: [Step] = []
         for (i, s) in stepLines.enumerated() {
             let end = i + 1 < stepLines.count ? proseStarts[i + 1] : closingStart
-            steps.append(Step(
-                title: try ChapterSource.stepTitle(lines[s], line: s + 1),
-                prose: trimBlankLines(lines[proseStarts[i]..<s].map(ChapterSource.markdown)),
-                code: trimBlankLines(Array(lines[(s + 1)..<max(s + 1, end)]))
-            ))
+            steps.append(
+                Step(
+                    title: try ChapterSource.stepTitle(lines[s], line: s + 1),
+                    prose: trimBlankLines(lines[proseStarts[i]..<s].map(ChapterSource.markdown)),
+                    code: trimBlankLines(Array(lines[(s + 1)..<max(s + 1, end)]))
+                ))
         }
         self.steps = steps
         closing = trimBlankLines(lines[closingStart...].map(ChapterSource.markdown))
@@ -112,17 +117,28 @@ public struct ChapterSource: Equatable, Sendable {
     /// The string literal of a `step("…")` line.
     static func stepTitle(_ line: String, line number: Int) throws -> String {
         guard line.hasPrefix("step(\"") else {
-            throw LayoutError(description: "line \(number): a step's title must be a string literal, as in step(\"Train the model\"), found `\(line)`")
+            throw LayoutError(
+                description:
+                    "line \(number): a step's title must be a string literal, as in step(\"Train the model\"), found `\(line)`"
+            )
         }
         var title = ""
         var escaped = false
         for ch in line.dropFirst("step(\"".count) {
-            if escaped { title.append(ch); escaped = false; continue }
-            if ch == "\\" { escaped = true; continue }
+            if escaped {
+                title.append(ch)
+                escaped = false
+                continue
+            }
+            if ch == "\\" {
+                escaped = true
+                continue
+            }
             if ch == "\"" { return title }
             title.append(ch)
         }
-        throw LayoutError(description: "line \(number): the step title's string literal is not closed on its line: `\(line)`")
+        throw LayoutError(
+            description: "line \(number): the step title's string literal is not closed on its line: `\(line)`")
     }
 
     /// N in a title such as `Chapter N · …`.

@@ -11,7 +11,9 @@ public enum TutorialChapters {
         var chapters: [(folder: String, source: ChapterSource)] = []
         for folder in folders {
             let file = tutorials.appendingPathComponent(folder).appendingPathComponent("main.swift")
-            guard let text = try? String(contentsOf: file, encoding: .utf8), text.hasPrefix("// # Chapter") else { continue }
+            guard let text = try? String(contentsOf: file, encoding: .utf8), text.hasPrefix("// # Chapter") else {
+                continue
+            }
             chapters.append((folder, try ChapterSource(text: text)))
         }
         return chapters.sorted { ($0.source.number ?? .max, $0.folder) < ($1.source.number ?? .max, $1.folder) }
@@ -30,16 +32,20 @@ public enum TutorialChapters {
     /// Runs `executable` with `arguments`, the current environment plus `environment`, in
     /// `directory`, and collects both output streams (through temporary files, so a chatty
     /// program can never block on a full pipe).
-    public static func run(_ executable: URL, arguments: [String] = [], environment: [String: String] = [:],
-                           in directory: URL) throws -> ProcessResult {
+    public static func run(
+        _ executable: URL, arguments: [String] = [], environment: [String: String] = [:],
+        in directory: URL
+    ) throws -> ProcessResult {
         let fm = FileManager.default
         let scratch = fm.temporaryDirectory.appendingPathComponent("tutorial-run-\(UUID().uuidString)")
         try fm.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? fm.removeItem(at: scratch) }
-        let outURL = scratch.appendingPathComponent("stdout"), errURL = scratch.appendingPathComponent("stderr")
+        let outURL = scratch.appendingPathComponent("stdout")
+        let errURL = scratch.appendingPathComponent("stderr")
         _ = fm.createFile(atPath: outURL.path, contents: nil)
         _ = fm.createFile(atPath: errURL.path, contents: nil)
-        let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
+        let out = try FileHandle(forWritingTo: outURL)
+        let err = try FileHandle(forWritingTo: errURL)
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -51,8 +57,9 @@ public enum TutorialChapters {
         process.waitUntilExit()
         try out.close()
         try err.close()
-        return ProcessResult(status: process.terminationStatus,
-                             standardOutput: try String(contentsOf: outURL, encoding: .utf8),
-                             standardError: try String(contentsOf: errURL, encoding: .utf8))
+        return ProcessResult(
+            status: process.terminationStatus,
+            standardOutput: try String(contentsOf: outURL, encoding: .utf8),
+            standardError: try String(contentsOf: errURL, encoding: .utf8))
     }
 }

@@ -25,21 +25,26 @@ public struct Tutorial: Sendable {
     public let printsMarkers: Bool
 
     /// Reads the command line (`--quick`, `--help`) and the environment.
-    public init(_ chapter: String, arguments: [String] = CommandLine.arguments,
-                environment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(
+        _ chapter: String, arguments: [String] = CommandLine.arguments,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) {
         let flags = arguments.dropFirst()
         if flags.contains("--help") || flags.contains("-h") {
             print("usage: tutorial-\(chapter) [--quick]\n  --quick  a shorter run (smaller data, fewer epochs)")
             exit(0)
         }
         if let unknown = flags.first(where: { $0 != "--quick" }) {
-            FileHandle.standardError.write(Data("tutorial-\(chapter): unknown argument \(unknown); the only option is --quick\n".utf8))
+            FileHandle.standardError.write(
+                Data("tutorial-\(chapter): unknown argument \(unknown); the only option is --quick\n".utf8))
             exit(2)
         }
         self.chapter = chapter
         isQuick = flags.contains("--quick")
         printsMarkers = environment[TutorialMarkers.environmentVariable] == "1"
-        let base = environment[TutorialMarkers.resultsVariable].flatMap { $0.isEmpty ? nil : $0 } ?? TutorialMarkers.defaultResults
+        let base =
+            environment[TutorialMarkers.resultsVariable].flatMap { $0.isEmpty ? nil : $0 }
+            ?? TutorialMarkers.defaultResults
         resultsDirectory = URL(fileURLWithPath: base, isDirectory: true)
             .appendingPathComponent(isQuick ? "quick/\(chapter)" : chapter, isDirectory: true)
         TutorialState.current.printsMarkers = printsMarkers
@@ -79,7 +84,12 @@ final class TutorialState: @unchecked Sendable {
         set { lock.withLock { _markers = newValue } }
     }
 
-    func nextStep() -> Int { lock.withLock { _step += 1; return _step } }
+    func nextStep() -> Int {
+        lock.withLock {
+            _step += 1
+            return _step
+        }
+    }
 }
 
 /// Begins the next step of the chapter: prints a visible heading (and, for the page weaver, a

@@ -30,7 +30,8 @@ let requested = arguments.filter { !$0.hasPrefix("--") }
 let root = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
 let tutorials = root.appendingPathComponent("Tutorials")
 guard FileManager.default.fileExists(atPath: root.appendingPathComponent("Package.swift").path),
-      FileManager.default.fileExists(atPath: tutorials.path) else {
+    FileManager.default.fileExists(atPath: tutorials.path)
+else {
     fail("run me from the repository root (the folder with Package.swift and Tutorials/), not \(root.path)")
 }
 
@@ -55,7 +56,8 @@ if !checkOnly && build {
         let swift = URL(fileURLWithPath: "/usr/bin/env")
         let result: TutorialChapters.ProcessResult
         do {
-            result = try TutorialChapters.run(swift, arguments: ["swift", "build", "-c", "release", products[pair], products[pair + 1]], in: root)
+            result = try TutorialChapters.run(
+                swift, arguments: ["swift", "build", "-c", "release", products[pair], products[pair + 1]], in: root)
         } catch { fail("could not run swift build: \(error)") }
         if result.status != 0 {
             fail("swift build --product \(products[pair + 1]) failed:\n\(result.standardOutput)\(result.standardError)")
@@ -67,7 +69,8 @@ for (folder, source) in chapters {
     let url = pageURL(folder)
     if checkOnly {
         let expected = try PageWeaver.page(for: folder, source: source, run: nil)
-        guard let committed = read(url), PageWeaver.maskingOutputs(committed) == PageWeaver.maskingOutputs(expected) else {
+        guard let committed = read(url), PageWeaver.maskingOutputs(committed) == PageWeaver.maskingOutputs(expected)
+        else {
             stale.append("Tutorials/\(folder)/README.md")
             continue
         }
@@ -76,15 +79,21 @@ for (folder, source) in chapters {
     }
     let executable = binaries.appendingPathComponent(TutorialChapters.executableName(folder))
     guard FileManager.default.isExecutableFile(atPath: executable.path) else {
-        fail("\(executable.path) is missing; build it with swift build -c release --product \(TutorialChapters.executableName(folder))")
+        fail(
+            "\(executable.path) is missing; build it with swift build -c release --product \(TutorialChapters.executableName(folder))"
+        )
     }
     print("running \(TutorialChapters.executableName(folder)) …")
     let started = Date()
     let result: TutorialChapters.ProcessResult
     do {
         // Markers on; figures in the default results/tutorials/ whatever the caller's environment says.
-        result = try TutorialChapters.run(executable, environment: [TutorialMarkers.environmentVariable: "1",
-                                                                    TutorialMarkers.resultsVariable: ""], in: root)
+        result = try TutorialChapters.run(
+            executable,
+            environment: [
+                TutorialMarkers.environmentVariable: "1",
+                TutorialMarkers.resultsVariable: "",
+            ], in: root)
     } catch { fail("could not run \(executable.path): \(error)") }
     guard result.status == 0 else {
         fail("\(executable.lastPathComponent) exited with status \(result.status):\n\(result.standardError)")
@@ -93,10 +102,14 @@ for (folder, source) in chapters {
     let page: String
     do { page = try PageWeaver.page(for: folder, source: source, run: run) } catch { fail("\(error)") }
     if read(url) != page {
-        do { try page.write(to: url, atomically: true, encoding: .utf8) } catch { fail("cannot write \(url.path): \(error)") }
+        do { try page.write(to: url, atomically: true, encoding: .utf8) } catch {
+            fail("cannot write \(url.path): \(error)")
+        }
     }
     let figures = run.steps.flatMap(\.figures)
-    print("\(folder): \(run.steps.count) steps, \(figures.count) figures, ran in \(String(format: "%.1f", Date().timeIntervalSince(started))) s → Tutorials/\(folder)/README.md")
+    print(
+        "\(folder): \(run.steps.count) steps, \(figures.count) figures, ran in \(String(format: "%.1f", Date().timeIntervalSince(started))) s → Tutorials/\(folder)/README.md"
+    )
 }
 
 // The chapter table of Tutorials/README.md.
@@ -108,7 +121,9 @@ if updated != readme {
     if checkOnly {
         stale.append("Tutorials/README.md (chapter table)")
     } else {
-        do { try updated.write(to: indexURL, atomically: true, encoding: .utf8) } catch { fail("cannot write \(indexURL.path): \(error)") }
+        do { try updated.write(to: indexURL, atomically: true, encoding: .utf8) } catch {
+            fail("cannot write \(indexURL.path): \(error)")
+        }
         print("updated the chapter table of Tutorials/README.md")
     }
 }

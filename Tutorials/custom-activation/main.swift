@@ -73,8 +73,9 @@ var models: [ImplicitModel<Float>] = []
 var losses: [[Double]] = []
 for (_, activation) in activations {
     var modelGenerator = SeededGenerator(seed: 7)
-    let model = try ImplicitModel<Float>(inputDim: 64, outputDim: 10, hiddenDim: 128,
-                                         activation: activation, using: &modelGenerator)
+    let model = try ImplicitModel<Float>(
+        inputDim: 64, outputDim: 10, hiddenDim: 128,
+        activation: activation, using: &modelGenerator)
     let optimizer = try Adam(model.parameters, learningRate: 0.01)
     var curve: [Double] = []
     for _ in 1...epochs {
@@ -87,8 +88,10 @@ for (_, activation) in activations {
     models.append(model)
     losses.append(curve)
 }
-print(table(["epoch"] + activations.map(\.label),
-            (0..<epochs).map { e in ["\(e + 1)"] + losses.map { fixed($0[e]) } }))
+print(
+    table(
+        ["epoch"] + activations.map(\.label),
+        (0..<epochs).map { e in ["\(e + 1)"] + losses.map { fixed($0[e]) } }))
 
 // SiLU is not quite what the theory of implicit models asks for. The well-posedness results
 // assume φ monotone and 1-Lipschitz; SiLU dips below zero (it is not monotone for x < −1.28)

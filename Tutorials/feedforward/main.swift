@@ -32,7 +32,10 @@ var rng = SeededGenerator(seed: 42)
 // `Linear` stores its weight as outputs × inputs, so `W₀` is 6×8. We keep the sizes tiny so
 // that every single weight is visible in the picture of Step 4.
 step("Build a two-layer ReLU network")
-let inputs = 8, hidden1 = 6, hidden2 = 5, outputs = 3
+let inputs = 8
+let hidden1 = 6
+let hidden2 = 5
+let outputs = 3
 let layer0 = Linear<Float>(inputs, hidden1, bias: false, using: &rng)
 let layer1 = Linear<Float>(hidden1, hidden2, bias: false, using: &rng)
 let layer2 = Linear<Float>(hidden2, outputs, bias: false, using: &rng)
@@ -61,7 +64,9 @@ print("output for the first sample: \(vector(explicitOutput.column(0)))")
 // `wellPosedness: .strictlyUpperTriangular`: such a model is a feedforward network, and it is
 // well-posed (one solution, found by iteration) whatever the size of the weights.
 step("Write the network as (A, B, C, D)")
-let W0 = layer0.weight.value, W1 = layer1.weight.value, W2 = layer2.weight.value
+let W0 = layer0.weight.value
+let W1 = layer1.weight.value
+let W2 = layer2.weight.value
 let n = hidden2 + hidden1
 let A = Matrix.vcat([
     Matrix.hcat([Matrix<Float>.zeros(hidden2, hidden2), W1]),
@@ -100,10 +105,11 @@ print("Picard solve: \(asImplicit.log.lastForward!)")
 // triangular matrix with a zero diagonal — well-posed, even if ‖A‖∞ were 100.
 step("Look at the block structure")
 let blocks = Matrix.vcat([Matrix.hcat([A, B]), Matrix.hcat([C, D])])
-let spy = try SpyPlot(matrix: blocks,
-                      rowBlocks: [hidden2, hidden1, outputs], colBlocks: [hidden2, hidden1, inputs],
-                      rowBlockLabels: ["x2", "x1", "y"], colBlockLabels: ["x2", "x1", "u"],
-                      title: "Feedforward network as [[A, B], [C, D]]")
+let spy = try SpyPlot(
+    matrix: blocks,
+    rowBlocks: [hidden2, hidden1, outputs], colBlocks: [hidden2, hidden1, inputs],
+    rowBlockLabels: ["x2", "x1", "y"], colBlockLabels: ["x2", "x1", "u"],
+    title: "Feedforward network as [[A, B], [C, D]]")
 try tutorial.save(spy, as: "feedforward-blocks.png", width: 640, height: 560)
 print("well-posedness: \(asImplicit.wellPosednessReport)")
 
@@ -134,16 +140,20 @@ let denseBlocks = Matrix.vcat([
     Matrix.hcat([dense.effectiveA, dense.B.value]),
     Matrix.hcat([dense.C.value, dense.D!.value]),
 ])
-let denseSpy = try SpyPlot(matrix: denseBlocks, rowBlocks: [n, outputs], colBlocks: [n, inputs],
-                           rowBlockLabels: ["X", "y"], colBlockLabels: ["X", "u"],
-                           title: "General implicit model: dense [[A, B], [C, D]]")
+let denseSpy = try SpyPlot(
+    matrix: denseBlocks, rowBlocks: [n, outputs], colBlocks: [n, inputs],
+    rowBlockLabels: ["X", "y"], colBlockLabels: ["X", "u"],
+    title: "General implicit model: dense [[A, B], [C, D]]")
 try tutorial.save(denseSpy, as: "dense-blocks.png", width: 640, height: 560)
-var convergence = LinePlot(title: "Picard iteration on the dense model", xLabel: "iteration",
-                           yLabel: "max |X(k+1) - X(k)|", logY: true)
+var convergence = LinePlot(
+    title: "Picard iteration on the dense model", xLabel: "iteration",
+    yLabel: "max |X(k+1) - X(k)|", logY: true)
 convergence.add(y: solve.residualTrace, label: "residual")
 try tutorial.save(convergence, as: "dense-convergence.png")
-print("residual after iterations 1, 5, 10: " + [1, 5, 10].filter { $0 <= solve.residualTrace.count }
-    .map { scientific(solve.residualTrace[$0 - 1]) }.joined(separator: ", "))
+print(
+    "residual after iterations 1, 5, 10: "
+        + [1, 5, 10].filter { $0 <= solve.residualTrace.count }
+        .map { scientific(solve.residualTrace[$0 - 1]) }.joined(separator: ", "))
 
 // ## What to take away
 //

@@ -27,11 +27,14 @@ final class MLPWithImplicit: Layer {
     let fc1: Linear<Float>
     let implicitLayer: ImplicitModel<Float>
 
-    init(inputDim: Int, hiddenDim: Int, implicitHiddenDim: Int, outputDim: Int,
-         using generator: inout SeededGenerator) throws {
+    init(
+        inputDim: Int, hiddenDim: Int, implicitHiddenDim: Int, outputDim: Int,
+        using generator: inout SeededGenerator
+    ) throws {
         fc1 = Linear(inputDim, hiddenDim, using: &generator)
-        implicitLayer = try ImplicitModel(inputDim: hiddenDim, outputDim: outputDim,
-                                          hiddenDim: implicitHiddenDim, using: &generator)
+        implicitLayer = try ImplicitModel(
+            inputDim: hiddenDim, outputDim: outputDim,
+            hiddenDim: implicitHiddenDim, using: &generator)
     }
 
     func callAsFunction(_ x: Tensor<Float>) throws -> Tensor<Float> {
@@ -39,7 +42,9 @@ final class MLPWithImplicit: Layer {
     }
 }
 let model = try MLPWithImplicit(inputDim: 64, hiddenDim: 128, implicitHiddenDim: 64, outputDim: 10, using: &rng)
-print("parameters found: " + model.parameters.map { "\($0.name ?? "?") \($0.value.shapeDescription)" }.joined(separator: ", "))
+print(
+    "parameters found: "
+        + model.parameters.map { "\($0.name ?? "?") \($0.value.shapeDescription)" }.joined(separator: ", "))
 print("\(model.parameterCount) numbers in all")
 
 // The same kind of data and the same loop as in Chapter 2: five random samples of 64
@@ -54,7 +59,7 @@ let epochs = 10
 for epoch in 1...epochs {
     optimizer.zeroGrad()
     let loss = try mseLoss(model(Tensor(x)), y)
-    loss.backward()        // through the implicit layer (adjoint solve), then through fc1
+    loss.backward()  // through the implicit layer (adjoint solve), then through fc1
     optimizer.step()
     print("Epoch [\(epoch)/\(epochs)], Loss: \(fixed(loss.value[0, 0]))")
 }
@@ -98,7 +103,8 @@ var batchLosses: [Double] = []
 for epoch in 1...trainingEpochs {
     classifier.implicitLayer.log.reset()
     let started = Date()
-    var epochLoss = 0.0, batches = 0
+    var epochLoss = 0.0
+    var batches = 0
     for batch in try trainSet.batches(size: 64, shuffledWith: &rng) {
         classifierOptimizer.zeroGrad()
         let loss = try crossEntropyLoss(classifier(Tensor(batch.inputs)), batch.labels)
@@ -109,7 +115,9 @@ for epoch in 1...trainingEpochs {
         batches += 1
     }
     let accuracy = try accuracy(of: classifier, on: testSet)
-    print("epoch \(epoch)/\(trainingEpochs): mean training loss \(fixed(epochLoss / Double(batches))), test accuracy \(percent(accuracy))")
+    print(
+        "epoch \(epoch)/\(trainingEpochs): mean training loss \(fixed(epochLoss / Double(batches))), test accuracy \(percent(accuracy))"
+    )
     print("  solves: \(classifier.implicitLayer.log.summary)")
     volatile("  time: \(fixed(Date().timeIntervalSince(started), 1)) s")
 }
@@ -122,7 +130,9 @@ step("Read the solver statistics")
 let layerLog = classifier.implicitLayer.log
 print("last forward solve:  \(layerLog.lastForward!)")
 print("last backward solve: \(layerLog.lastBackward!)")
-print("mean iterations per solve: forward \(fixed(layerLog.meanForwardIterations, 1)), backward \(fixed(layerLog.meanBackwardIterations, 1))")
+print(
+    "mean iterations per solve: forward \(fixed(layerLog.meanForwardIterations, 1)), backward \(fixed(layerLog.meanBackwardIterations, 1))"
+)
 print("well-posedness of the implicit layer: \(classifier.implicitLayer.wellPosednessReport)")
 
 // Two pictures: the training loss of every mini-batch (pale) with its running mean over 50
@@ -134,15 +144,17 @@ let smoothed = batchLosses.indices.map { i in
     let lo = max(0, i - window + 1)
     return batchLosses[lo...i].reduce(0, +) / Double(i - lo + 1)
 }
-var lossPlot = LinePlot(title: "Linear -> ReLU -> ImplicitModel on FashionMNIST", xLabel: "mini-batch", yLabel: "cross-entropy loss")
+var lossPlot = LinePlot(
+    title: "Linear -> ReLU -> ImplicitModel on FashionMNIST", xLabel: "mini-batch", yLabel: "cross-entropy loss")
 lossPlot.add(y: batchLosses, label: "per batch", color: Color(hex: 0xC6DBEF), markers: false)
 lossPlot.add(y: smoothed, label: "mean of the last \(window)", color: Color(hex: 0x1F77B4), markers: false)
 try tutorial.save(lossPlot, as: "training-loss.png")
 
 let shown = testSet.prefix(24)
 let predicted = try classifier.predict(shown.inputs).argmaxPerColumn()
-let grid = try ImageGrid(images: shown.inputs, imageWidth: 28, labels: shown.labels, predictions: predicted,
-                         classNames: FashionMNIST.classNames, title: "First 24 test images: true class / prediction")
+let grid = try ImageGrid(
+    images: shown.inputs, imageWidth: 28, labels: shown.labels, predictions: predicted,
+    classNames: FashionMNIST.classNames, title: "First 24 test images: true class / prediction")
 try tutorial.save(grid, as: "predictions.png", width: 900, height: 640)
 print("correct among these 24: \(zip(predicted, shown.labels).filter { $0 == $1 }.count)")
 

@@ -26,8 +26,8 @@ var rng = SeededGenerator(seed: 42)
 // shows the mechanics. (Our generator is not PyTorch's, so the numbers differ from the
 // notebook's even though both use seed 42.)
 step("Make random data")
-let x = Matrix<Float>.randomNormal(64, 5, using: &rng)   // 64 features × 5 samples
-let y = Matrix<Float>.randomNormal(10, 5, using: &rng)   // 10 targets × 5 samples
+let x = Matrix<Float>.randomNormal(64, 5, using: &rng)  // 64 features × 5 samples
+let y = Matrix<Float>.randomNormal(10, 5, using: &rng)  // 10 targets × 5 samples
 print("inputs  x: \(x.shapeDescription) (features × samples)")
 print("targets y: \(y.shapeDescription) (outputs × samples)")
 
@@ -56,9 +56,9 @@ let epochs = 10
 var losses: [Double] = []
 for epoch in 1...epochs {
     optimizer.zeroGrad()
-    let output = try model(Tensor(x))       // forward: solve X = φ(AX + BU), then Ŷ = CX + DU
-    let loss = try mseLoss(output, y)       // mean of (Ŷ − Y)² over all 50 entries
-    loss.backward()                         // implicit differentiation, no unrolled iterations
+    let output = try model(Tensor(x))  // forward: solve X = φ(AX + BU), then Ŷ = CX + DU
+    let loss = try mseLoss(output, y)  // mean of (Ŷ − Y)² over all 50 entries
+    loss.backward()  // implicit differentiation, no unrolled iterations
     optimizer.step()
     losses.append(Double(loss.value[0, 0]))
     print("Epoch [\(epoch)/\(epochs)], Loss: \(fixed(loss.value[0, 0]))")

@@ -29,7 +29,8 @@ var rng = SeededGenerator(seed: 0)
 // of a batch-first (50, 20, 1) array are the flattened 20×50 matrix; `sequenceSteps` splits
 // such a matrix into steps when you load data saved from Python.)
 step("Make random sequences")
-let sequenceLength = 20, batchSize = 50
+let sequenceLength = 20
+let batchSize = 50
 let x = (0..<sequenceLength).map { _ in Matrix<Float>.randomNormal(1, batchSize, using: &rng) }
 let y = Matrix<Float>.randomNormal(1, batchSize, using: &rng)
 print("inputs:  \(x.count) steps, each \(x[0].shapeDescription) (features × sequences)")
@@ -44,7 +45,10 @@ print("targets: \(y.shapeDescription) (one value per sequence)")
 step("Create the ImplicitRNN")
 let model = try ImplicitRNN<Float>(inputDim: 1, outputDim: 1, implicitHiddenDim: 10, hiddenDim: 10, using: &rng)
 print(model.summary)
-print("implicit layer of the cell: " + model.implicitLayer.parameters.map { "\($0.name ?? "?") \($0.value.shapeDescription)" }.joined(separator: ", "))
+print(
+    "implicit layer of the cell: "
+        + model.implicitLayer.parameters.map { "\($0.name ?? "?") \($0.value.shapeDescription)" }.joined(
+            separator: ", "))
 print("output layer: Linear(\(model.linear.inputDim) → \(model.linear.outputDim))")
 
 // The loop of the notebook: Adam at 0.01, the mean squared error, ten full-batch epochs. The
@@ -58,7 +62,7 @@ let epochs = 10
 for epoch in 1...epochs {
     optimizer.zeroGrad()
     let loss = try mseLoss(model(x), y)
-    loss.backward()        // back through time, with one adjoint solve per step
+    loss.backward()  // back through time, with one adjoint solve per step
     optimizer.step()
     print("Epoch [\(epoch)/\(epochs)], Loss: \(fixed(loss.value[0, 0]))")
 }
@@ -78,8 +82,12 @@ let spiky = try SpikyTimeSeries.make(seed: 0, as: Float.self)
 let trainSet = tutorial.isQuick ? try spiky.train.subset(Array(0..<1_000)) : spiky.train
 let testSet = tutorial.isQuick ? try spiky.test.subset(Array(0..<500)) : spiky.test
 print("series: \(spiky.series.count) points")
-print("training windows: \(trainSet.count), test windows: \(testSet.count), each \(trainSet.sequenceLength) steps of \(trainSet.featureCount) feature")
-print("a training batch is \(trainSet.steps.count) matrices of \(trainSet.steps[0].shapeDescription), targets \(trainSet.targets.shapeDescription)")
+print(
+    "training windows: \(trainSet.count), test windows: \(testSet.count), each \(trainSet.sequenceLength) steps of \(trainSet.featureCount) feature"
+)
+print(
+    "a training batch is \(trainSet.steps.count) matrices of \(trainSet.steps[0].shapeDescription), targets \(trainSet.targets.shapeDescription)"
+)
 
 // The model of torchidl's example is a little larger: a recurrent state of 22 numbers and an
 // implicit state of 20. We train it full-batch (every step sees all training windows) with
@@ -90,8 +98,10 @@ print("a training batch is \(trainSet.steps.count) matrices of \(trainSet.steps[
 step("Train an ImplicitRNN on the series")
 let seriesEpochs = tutorial.choose(full: 30, quick: 5)
 
-func trainFullBatch(_ parameters: [Tensor<Float>], epochs: Int,
-                    _ forward: ([Matrix<Float>]) throws -> Tensor<Float>) throws -> [Double] {
+func trainFullBatch(
+    _ parameters: [Tensor<Float>], epochs: Int,
+    _ forward: ([Matrix<Float>]) throws -> Tensor<Float>
+) throws -> [Double] {
     let optimizer = try Adam(parameters, learningRate: 5e-3)
     var losses: [Double] = []
     let started = Date()
@@ -114,7 +124,9 @@ let rnn = try ImplicitRNN<Float>(inputDim: 1, outputDim: 1, implicitHiddenDim: 2
 print("ImplicitRNN: \(rnn.parameterCount) parameters")
 let rnnLosses = try trainFullBatch(rnn.parameters, epochs: seriesEpochs) { try rnn($0) }
 let seriesLog = rnn.implicitLayer.log
-print("Picard iterations per solve during training: forward \(fixed(seriesLog.meanForwardIterations, 1)), backward \(fixed(seriesLog.meanBackwardIterations, 1)) (\(seriesLog.forwardSolves) forward solves: one per step and epoch)")
+print(
+    "Picard iterations per solve during training: forward \(fixed(seriesLog.meanForwardIterations, 1)), backward \(fixed(seriesLog.meanBackwardIterations, 1)) (\(seriesLog.forwardSolves) forward solves: one per step and epoch)"
+)
 
 // The coefficient of determination R² = 1 − Σ(ŷ − y)² / Σ(y − ȳ)² compares the predictions
 // on the test windows with always predicting the mean: 1 is perfect, 0 is no better than the
@@ -137,27 +149,35 @@ let lstmLosses = try trainFullBatch(lstm.parameters, epochs: seriesEpochs) { try
 let lstmPrediction = try lstm.predict(testSet.steps)
 let lstmR2 = try Metrics.r2(lstmPrediction, testSet.targets)
 print("LSTM test R²: \(fixed(lstmR2, 3)), test MSE \(fixed(try Metrics.mse(lstmPrediction, testSet.targets)))")
-print(table(["model", "parameters", "first loss", "last loss", "test R²"], [
-    ["ImplicitRNN", "\(rnn.parameterCount)", fixed(rnnLosses.first!), fixed(rnnLosses.last!), fixed(rnnR2, 3)],
-    ["LSTM", "\(lstm.parameterCount)", fixed(lstmLosses.first!), fixed(lstmLosses.last!), fixed(lstmR2, 3)],
-]))
+print(
+    table(
+        ["model", "parameters", "first loss", "last loss", "test R²"],
+        [
+            ["ImplicitRNN", "\(rnn.parameterCount)", fixed(rnnLosses.first!), fixed(rnnLosses.last!), fixed(rnnR2, 3)],
+            ["LSTM", "\(lstm.parameterCount)", fixed(lstmLosses.first!), fixed(lstmLosses.last!), fixed(lstmR2, 3)],
+        ]))
 
 // Two pictures: the training loss of both models per epoch, and the targets of test windows
 // 150 to 349 (the series itself, one dot per window; a calm stretch, then a spiky region)
 // with both models' predictions.
 step("Plot the losses and the predictions")
-var lossPlot = LinePlot(title: "Full-batch training on the spiky series (Adam 5e-3)", xLabel: "epoch", yLabel: "training MSE")
+var lossPlot = LinePlot(
+    title: "Full-batch training on the spiky series (Adam 5e-3)", xLabel: "epoch", yLabel: "training MSE")
 lossPlot.add(y: rnnLosses, label: "ImplicitRNN", markers: false)
 lossPlot.add(y: lstmLosses, label: "LSTM", markers: false)
 try tutorial.save(lossPlot, as: "series-loss.png")
 
 let shown = (testSet.count >= 350 ? 150 : 0)..<min(350, testSet.count)
 let time = Array(shown)
-var predictionPlot = LinePlot(title: "Test windows \(shown.lowerBound)-\(shown.upperBound - 1): next value of the series and its predictions",
-                              xLabel: "test window (later windows to the right)", yLabel: "value")
-try predictionPlot.add(x: time, y: Array(testSet.targets.storage[shown]), label: "truth", color: Color(hex: 0x000000), markers: true)
-try predictionPlot.add(x: time, y: Array(rnnPrediction.storage[shown]), label: "ImplicitRNN", color: Color(hex: 0x1F77B4), markers: false)
-try predictionPlot.add(x: time, y: Array(lstmPrediction.storage[shown]), label: "LSTM", color: Color(hex: 0xFF7F0E), markers: false)
+var predictionPlot = LinePlot(
+    title: "Test windows \(shown.lowerBound)-\(shown.upperBound - 1): next value of the series and its predictions",
+    xLabel: "test window (later windows to the right)", yLabel: "value")
+try predictionPlot.add(
+    x: time, y: Array(testSet.targets.storage[shown]), label: "truth", color: Color(hex: 0x000000), markers: true)
+try predictionPlot.add(
+    x: time, y: Array(rnnPrediction.storage[shown]), label: "ImplicitRNN", color: Color(hex: 0x1F77B4), markers: false)
+try predictionPlot.add(
+    x: time, y: Array(lstmPrediction.storage[shown]), label: "LSTM", color: Color(hex: 0xFF7F0E), markers: false)
 try tutorial.save(predictionPlot, as: "series-predictions.png", width: 1000, height: 500)
 
 // ## What to take away

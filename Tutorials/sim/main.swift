@@ -42,9 +42,13 @@ let teacher = Sequential<Float>.mlp([784, 64, 32, 16, 10], bias: false, using: &
 let teacherOptimizer = try Adam(teacher.parameters, learningRate: 0.01)
 let teacherEpochs = tutorial.choose(full: 5, quick: 1)
 let started = Date()
-_ = try trainClassifier(teacher, optimizer: teacherOptimizer, train: trainSet, test: testSet,
-                        epochs: teacherEpochs, batchSize: 128, generator: &rng) { report in
-    print("Test epoch \(report.epoch): training loss \(fixed(report.loss)), test accuracy \(percent(report.testAccuracy!, 2))")
+_ = try trainClassifier(
+    teacher, optimizer: teacherOptimizer, train: trainSet, test: testSet,
+    epochs: teacherEpochs, batchSize: 128, generator: &rng
+) { report in
+    print(
+        "Test epoch \(report.epoch): training loss \(fixed(report.loss)), test accuracy \(percent(report.testAccuracy!, 2))"
+    )
 }
 volatile("teacher training: \(fixed(Date().timeIntervalSince(started), 1)) s")
 let teacherNonzeros = teacher.parameters.reduce(0) { $0 + $1.value.count - $1.value.zeroCount }
@@ -78,7 +82,9 @@ let sampleCount = tutorial.choose(full: 2_000, quick: 300)
 let subset = try trainSet.randomSubset(sampleCount, using: &rng)
 let states = try StateExtraction.states(of: teacher, inputs: subset.inputs).converted(to: Double.self)
 let blocks = try StateExtraction.stateBlockSizes(of: teacher, inputDim: 784)
-print("samples m = \(states.sampleCount): inputs U \(states.inputs.shapeDescription), states X \(states.states.shapeDescription), outputs Ŷ \(states.outputs.shapeDescription)")
+print(
+    "samples m = \(states.sampleCount): inputs U \(states.inputs.shapeDescription), states X \(states.states.shapeDescription), outputs Ŷ \(states.outputs.shapeDescription)"
+)
 print("state blocks, last layer first: \(blocks)")
 let testInputs = testSet.inputs.converted(to: Double.self)
 
@@ -93,8 +99,9 @@ let testInputs = testSet.inputs.converted(to: Double.self)
 // seconds.)
 step("Fit a SIM model with the exact solver")
 func exactSolver(lambdaState: Double) -> SIMExactSolver {
-    SIMExactSolver(lambdaState: lambdaState, lambdaOutput: 1, lambda2: 2, wellPosedness: .infinityNorm(kappa: 0.99),
-                   tolerance: 1e-4, zeroThreshold: 1e-8, regenerateStates: true)
+    SIMExactSolver(
+        lambdaState: lambdaState, lambdaOutput: 1, lambda2: 2, wellPosedness: .infinityNorm(kappa: 0.99),
+        tolerance: 1e-4, zeroThreshold: 1e-8, regenerateStates: true)
 }
 let fitStarted = Date()
 let sim = try SIMModel(try exactSolver(lambdaState: 35).fit(states))
@@ -119,17 +126,30 @@ step("Compare with least squares and magnitude pruning")
 let leastSquares = try SIMModel(try SIMLeastSquaresSolver(wellPosedness: .unconstrained).fit(states))
 let leastSquaresAccuracy = try Metrics.accuracy(try leastSquares.predict(testInputs), testSet.labels)
 let leastSquaresReport = leastSquares.wellPosednessReport
-print("least squares on \(states.sampleCount) samples, \(states.stateCount + states.inputCount) unknowns per row: ‖A‖∞ = \(fixed(leastSquaresReport.infinityNorm, 2)), λ_pf(|A|) = \(fixed(leastSquaresReport.perronFrobenius, 3)) → \(leastSquaresReport.infinityNorm < 1 ? "within" : "outside") the ∞-norm ball")
-print("last Picard solve of the least-squares model: \(leastSquares.implicitModel.log.lastForward.map { "\($0)" } ?? "none")")
+print(
+    "least squares on \(states.sampleCount) samples, \(states.stateCount + states.inputCount) unknowns per row: ‖A‖∞ = \(fixed(leastSquaresReport.infinityNorm, 2)), λ_pf(|A|) = \(fixed(leastSquaresReport.perronFrobenius, 3)) → \(leastSquaresReport.infinityNorm < 1 ? "within" : "outside") the ∞-norm ball"
+)
+print(
+    "last Picard solve of the least-squares model: \(leastSquares.implicitModel.log.lastForward.map { "\($0)" } ?? "none")"
+)
 let pruneFraction = 1 - Double(sim.nonzeros) / Double(teacherNonzeros)
 let (pruned, prunedNonzeros) = try magnitudePruned(teacher, fraction: pruneFraction)
 let prunedAccuracy = try evaluateAccuracy(pruned, testSet)
-print(table(["model", "test accuracy", "nonzeros", "‖A‖∞"], [
-    ["teacher 784-64-32-16-10", percent(teacherAccuracy, 2), "\(teacherNonzeros)", "—"],
-    ["SIM, exact solver", percent(simAccuracy, 2), "\(sim.nonzeros)", fixed(sim.fit.A.infinityNorm, 4)],
-    ["SIM, least squares", percent(leastSquaresAccuracy, 2), "\(leastSquares.nonzeros)", fixed(leastSquaresReport.infinityNorm, 2)],
-    ["teacher pruned \(percent(pruneFraction)) per layer", percent(prunedAccuracy, 2), "\(prunedNonzeros)", "—"],
-]))
+print(
+    table(
+        ["model", "test accuracy", "nonzeros", "‖A‖∞"],
+        [
+            ["teacher 784-64-32-16-10", percent(teacherAccuracy, 2), "\(teacherNonzeros)", "—"],
+            ["SIM, exact solver", percent(simAccuracy, 2), "\(sim.nonzeros)", fixed(sim.fit.A.infinityNorm, 4)],
+            [
+                "SIM, least squares", percent(leastSquaresAccuracy, 2), "\(leastSquares.nonzeros)",
+                fixed(leastSquaresReport.infinityNorm, 2),
+            ],
+            [
+                "teacher pruned \(percent(pruneFraction)) per layer", percent(prunedAccuracy, 2), "\(prunedNonzeros)",
+                "—",
+            ],
+        ]))
 
 // λ_state trades accuracy for sparsity. We refit with a weaker and a stronger penalty (the
 // quick run only with a stronger one) and plot test accuracy against the number of nonzeros,
@@ -142,18 +162,24 @@ for lambda in lambdas {
     let model = lambda == 35 ? sim : try SIMModel(try exactSolver(lambdaState: lambda).fit(states))
     let accuracy = lambda == 35 ? simAccuracy : try Metrics.accuracy(try model.predict(testInputs), testSet.labels)
     simPoints.append((lambda, model.nonzeros, accuracy))
-    let (prunedModel, nonzeros) = try magnitudePruned(teacher, fraction: 1 - Double(model.nonzeros) / Double(teacherNonzeros))
+    let (prunedModel, nonzeros) = try magnitudePruned(
+        teacher, fraction: 1 - Double(model.nonzeros) / Double(teacherNonzeros))
     prunedPoints.append((nonzeros, try evaluateAccuracy(prunedModel, testSet)))
 }
-print(table(["λ_state", "SIM nonzeros", "SIM accuracy", "pruned nonzeros", "pruned accuracy"],
-            zip(simPoints, prunedPoints).map { s, p in
-                [fixed(s.lambda, 0), "\(s.nonzeros)", percent(s.accuracy, 2), "\(p.nonzeros)", percent(p.accuracy, 2)]
-            }))
-var tradeOff = ScatterPlot(title: "Sparsity against accuracy on FashionMNIST", xLabel: "nonzero weights", yLabel: "test accuracy (%)")
-try tradeOff.add(x: simPoints.map { Double($0.nonzeros) }, y: simPoints.map { 100 * $0.accuracy }, label: "SIM (exact solver)",
-                 connect: true, pointLabels: simPoints.map { "λ = \(fixed($0.lambda, 0))" })
-try tradeOff.add(x: prunedPoints.map { Double($0.nonzeros) }, y: prunedPoints.map { 100 * $0.accuracy },
-                 label: "teacher, magnitude-pruned", connect: true)
+print(
+    table(
+        ["λ_state", "SIM nonzeros", "SIM accuracy", "pruned nonzeros", "pruned accuracy"],
+        zip(simPoints, prunedPoints).map { s, p in
+            [fixed(s.lambda, 0), "\(s.nonzeros)", percent(s.accuracy, 2), "\(p.nonzeros)", percent(p.accuracy, 2)]
+        }))
+var tradeOff = ScatterPlot(
+    title: "Sparsity against accuracy on FashionMNIST", xLabel: "nonzero weights", yLabel: "test accuracy (%)")
+try tradeOff.add(
+    x: simPoints.map { Double($0.nonzeros) }, y: simPoints.map { 100 * $0.accuracy }, label: "SIM (exact solver)",
+    connect: true, pointLabels: simPoints.map { "λ = \(fixed($0.lambda, 0))" })
+try tradeOff.add(
+    x: prunedPoints.map { Double($0.nonzeros) }, y: prunedPoints.map { 100 * $0.accuracy },
+    label: "teacher, magnitude-pruned", connect: true)
 try tradeOff.add(x: [Double(teacherNonzeros)], y: [100 * teacherAccuracy], label: "teacher, dense")
 try tutorial.save(tradeOff, as: "sparsity-accuracy.png")
 
@@ -169,18 +195,22 @@ try tutorial.save(tradeOff, as: "sparsity-accuracy.png")
 // layer 1 only.
 step("Look at the structure of A and B")
 let blockLabels = ["layer 3", "layer 2", "layer 1"]
-let spyA = try SpyPlot(matrix: sim.fit.A, rowBlocks: blocks, colBlocks: blocks, rowBlockLabels: blockLabels,
-                       colBlockLabels: blockLabels, title: "A of the SIM model (states × states)")
+let spyA = try SpyPlot(
+    matrix: sim.fit.A, rowBlocks: blocks, colBlocks: blocks, rowBlockLabels: blockLabels,
+    colBlockLabels: blockLabels, title: "A of the SIM model (states × states)")
 try tutorial.save(spyA, as: "spy-A.png", width: 640, height: 640)
-var spyB = try SpyPlot(matrix: sim.fit.B, rowBlocks: blocks, rowBlockLabels: blockLabels,
-                       title: "B of the SIM model (states × 784 pixels)")
+var spyB = try SpyPlot(
+    matrix: sim.fit.B, rowBlocks: blocks, rowBlockLabels: blockLabels,
+    title: "B of the SIM model (states × 784 pixels)")
 spyB.aspect = .fill
 try tutorial.save(spyB, as: "spy-B.png", width: 1000, height: 420)
 var offset = 0
 for (label, size) in zip(blockLabels, blocks) {
     let rows = offset..<(offset + size)
-    let a = sim.fit.A.rows(rows), b = sim.fit.B.rows(rows)
-    print("\(label) (\(size) states): nonzeros in its rows of A \(a.count - a.zeroCount), of B \(b.count - b.zeroCount)")
+    let a = sim.fit.A.rows(rows)
+    let b = sim.fit.B.rows(rows)
+    print(
+        "\(label) (\(size) states): nonzeros in its rows of A \(a.count - a.zeroCount), of B \(b.count - b.zeroCount)")
     offset += size
 }
 
@@ -201,10 +231,15 @@ let attackedInputs = attacked.inputs.converted(to: Double.self)
 let epsilons = [0, 0.01, 0.02, 0.05, 0.1]
 var robustnessRows: [[String]] = []
 for epsilon in epsilons {
-    let teacherAdversarial = epsilon == 0 ? attacked.inputs
+    let teacherAdversarial =
+        epsilon == 0
+        ? attacked.inputs
         : try Attack.fgsm(teacher, inputs: attacked.inputs, labels: attacked.labels, epsilon: epsilon, range: 0...1)
-    let simAdversarial = epsilon == 0 ? attackedInputs
-        : try Attack.fgsm(sim.implicitModel, inputs: attackedInputs, labels: attacked.labels, epsilon: epsilon, range: 0...1)
+    let simAdversarial =
+        epsilon == 0
+        ? attackedInputs
+        : try Attack.fgsm(
+            sim.implicitModel, inputs: attackedInputs, labels: attacked.labels, epsilon: epsilon, range: 0...1)
     let teacherRobust = try Metrics.accuracy(try teacher.predict(teacherAdversarial), attacked.labels)
     let simRobust = try Metrics.accuracy(try sim.predict(simAdversarial), attacked.labels)
     robustnessRows.append([fixed(epsilon, 2), percent(teacherRobust), percent(simRobust)])
@@ -213,7 +248,9 @@ print("accuracy under FGSM on \(attacked.count) test images:")
 print(table(["ε", "teacher", "SIM"], robustnessRows))
 let certificate = LipschitzCertificate(sim.implicitModel)
 print("SIM certificate: \(certificate)")
-print("certified ℓ∞ Lipschitz constants: SIM \(fixed(certificate.outputConstant, 2)), teacher \(fixed(try lipschitzBound(teacher), 2))")
+print(
+    "certified ℓ∞ Lipschitz constants: SIM \(fixed(certificate.outputConstant, 2)), teacher \(fixed(try lipschitzBound(teacher), 2))"
+)
 
 // ## What to take away
 //

@@ -10,15 +10,17 @@ public func matmul<T>(_ a: Tensor<T>, _ b: Tensor<T>, transposeA: Bool = false, 
     let value = matmul(a.value, b.value, transposeA: transposeA, transposeB: transposeB)
     return Tensor(value: value, inputs: [a, b]) { g in
         if a.requiresGrad {
-            let ga = transposeA
-                ? matmul(b.value, g, transposeA: transposeB, transposeB: true)    // op(B) gᵀ
-                : matmul(g, b.value, transposeB: !transposeB)                      // g op(B)ᵀ
+            let ga =
+                transposeA
+                ? matmul(b.value, g, transposeA: transposeB, transposeB: true)  // op(B) gᵀ
+                : matmul(g, b.value, transposeB: !transposeB)  // g op(B)ᵀ
             a.accumulateGradient(ga)
         }
         if b.requiresGrad {
-            let gb = transposeB
-                ? matmul(g, a.value, transposeA: true, transposeB: transposeA)    // gᵀ op(A)
-                : matmul(a.value, g, transposeA: !transposeA)                      // op(A)ᵀ g
+            let gb =
+                transposeB
+                ? matmul(g, a.value, transposeA: true, transposeB: transposeA)  // gᵀ op(A)
+                : matmul(a.value, g, transposeA: !transposeA)  // op(A)ᵀ g
             b.accumulateGradient(gb)
         }
     }
@@ -35,8 +37,10 @@ func reduceBroadcast<T>(_ g: Matrix<T>, to operand: Matrix<T>) -> Matrix<T> {
 
 @usableFromInline
 func checkBroadcast<T>(_ a: Matrix<T>, _ b: Matrix<T>, _ op: String) {
-    precondition(a.rows == b.rows && (a.cols == b.cols || b.cols == 1),
-                 "\(op): shapes \(a.shapeDescription) and \(b.shapeDescription) do not match (the second may also be a \(a.rows)×1 column broadcast over columns)")
+    precondition(
+        a.rows == b.rows && (a.cols == b.cols || b.cols == 1),
+        "\(op): shapes \(a.shapeDescription) and \(b.shapeDescription) do not match (the second may also be a \(a.rows)×1 column broadcast over columns)"
+    )
 }
 
 /// a + b, where b may be a column (rows×1) added to every column of a (a bias).

@@ -61,8 +61,10 @@ public final class Tensor<T: BLASScalar> {
     @inlinable
     public func accumulateGradient(_ g: Matrix<T>) {
         guard requiresGrad else { return }
-        precondition(g.rows == value.rows && g.cols == value.cols,
-                     "gradient \(g.shapeDescription) does not match value \(value.shapeDescription)\(name.map { " of \($0)" } ?? "")")
+        precondition(
+            g.rows == value.rows && g.cols == value.cols,
+            "gradient \(g.shapeDescription) does not match value \(value.shapeDescription)\(name.map { " of \($0)" } ?? "")"
+        )
         if grad == nil { grad = g } else { grad!.addScaled(g, 1) }
     }
 
@@ -71,11 +73,13 @@ public final class Tensor<T: BLASScalar> {
     public func backward(seed: Matrix<T>? = nil) {
         guard requiresGrad else { return }
         if let seed {
-            precondition(seed.rows == value.rows && seed.cols == value.cols,
-                         "backward seed \(seed.shapeDescription) does not match value \(value.shapeDescription)")
+            precondition(
+                seed.rows == value.rows && seed.cols == value.cols,
+                "backward seed \(seed.shapeDescription) does not match value \(value.shapeDescription)")
             accumulateGradient(seed)
         } else {
-            precondition(value.count == 1, "backward() without a seed needs a scalar (1×1) value, got \(value.shapeDescription)")
+            precondition(
+                value.count == 1, "backward() without a seed needs a scalar (1×1) value, got \(value.shapeDescription)")
             accumulateGradient(Matrix(rows: 1, cols: 1, repeating: 1))
         }
         for node in topologicalOrder().reversed() {
@@ -113,7 +117,9 @@ public final class Tensor<T: BLASScalar> {
     ) -> Tensor<T> {
         Tensor(value: value, inputs: inputs) { g in
             let grads = backward(g)
-            precondition(grads.count == inputs.count, "custom node: backward returned \(grads.count) gradients for \(inputs.count) inputs")
+            precondition(
+                grads.count == inputs.count,
+                "custom node: backward returned \(grads.count) gradients for \(inputs.count) inputs")
             for (x, gx) in zip(inputs, grads) {
                 if let gx { x.accumulateGradient(gx) }
             }

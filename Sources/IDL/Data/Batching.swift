@@ -24,7 +24,9 @@ public struct BatchSampler: Sequence, Sendable {
     ///   - dropLast: drop a final batch smaller than `batchSize`.
     ///   - generator: the seeded generator, advanced by one permutation.
     /// - Throws: ``IDLError/invalidArgument(_:)`` as the unshuffled initializer.
-    public init(count: Int, batchSize: Int, dropLast: Bool = false, shuffledWith generator: inout SeededGenerator) throws {
+    public init(count: Int, batchSize: Int, dropLast: Bool = false, shuffledWith generator: inout SeededGenerator)
+        throws
+    {
         guard count >= 0 else { throw IDLError.invalidArgument("sample count must be non-negative, got \(count)") }
         try self.init(order: generator.permutation(count), count: count, batchSize: batchSize, dropLast: dropLast)
     }
@@ -84,8 +86,9 @@ public struct DatasetBatches<T: BLASScalar>: Sequence, Sendable {
             guard position < batches.count else { return nil }
             let indices = batches[position]
             position += 1
-            return Batch(inputs: dataset.inputs.columns(at: indices),
-                         labels: indices.map { dataset.labels[$0] }, indices: indices)
+            return Batch(
+                inputs: dataset.inputs.columns(at: indices),
+                labels: indices.map { dataset.labels[$0] }, indices: indices)
         }
     }
 }
@@ -106,7 +109,11 @@ extension Dataset {
     ///   - dropLast: drop a final incomplete batch.
     ///   - generator: the seeded generator; same seed, same batches.
     /// - Throws: ``IDLError/invalidArgument(_:)`` for a size below 1.
-    public func batches(size: Int, dropLast: Bool = false, shuffledWith generator: inout SeededGenerator) throws -> DatasetBatches<T> {
-        DatasetBatches(dataset: self, sampler: try BatchSampler(count: count, batchSize: size, dropLast: dropLast, shuffledWith: &generator))
+    public func batches(size: Int, dropLast: Bool = false, shuffledWith generator: inout SeededGenerator) throws
+        -> DatasetBatches<T>
+    {
+        DatasetBatches(
+            dataset: self,
+            sampler: try BatchSampler(count: count, batchSize: size, dropLast: dropLast, shuffledWith: &generator))
     }
 }

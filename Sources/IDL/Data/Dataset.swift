@@ -33,20 +33,30 @@ public struct Dataset<T: BLASScalar>: Sendable {
     /// - Throws: ``IDLError/shapeMismatch(_:)`` if the label count differs from the number of
     ///   columns or the sample shape does not fit; ``IDLError/invalidArgument(_:)`` for a label
     ///   outside 0..<classCount; ``IDLError/nonFinite(_:)`` for a NaN or infinite input entry.
-    public init(inputs: Matrix<T>, labels: [Int], classCount: Int, sampleShape: [Int]? = nil, classNames: [String] = []) throws {
+    public init(inputs: Matrix<T>, labels: [Int], classCount: Int, sampleShape: [Int]? = nil, classNames: [String] = [])
+        throws
+    {
         guard inputs.cols == labels.count else {
-            throw IDLError.shapeMismatch("\(labels.count) labels for \(inputs.cols) samples (input matrix \(inputs.shapeDescription), one column per sample); they must be equal")
+            throw IDLError.shapeMismatch(
+                "\(labels.count) labels for \(inputs.cols) samples (input matrix \(inputs.shapeDescription), one column per sample); they must be equal"
+            )
         }
         guard classCount > 0 else { throw IDLError.invalidArgument("classCount must be positive, got \(classCount)") }
         if let bad = labels.firstIndex(where: { $0 < 0 || $0 >= classCount }) {
-            throw IDLError.invalidArgument("label \(labels[bad]) of sample \(bad) is outside 0..<\(classCount); labels must count classes from 0 (pass a larger classCount if there are more classes)")
+            throw IDLError.invalidArgument(
+                "label \(labels[bad]) of sample \(bad) is outside 0..<\(classCount); labels must count classes from 0 (pass a larger classCount if there are more classes)"
+            )
         }
         if !inputs.isFinite, let bad = inputs.storage.firstIndex(where: { !$0.isFinite }) {
-            throw IDLError.nonFinite("input entry \(inputs.storage[bad]) at feature \(bad % max(inputs.rows, 1)) of sample \(bad / max(inputs.rows, 1)); every input must be a finite number (remove or impute missing values first)")
+            throw IDLError.nonFinite(
+                "input entry \(inputs.storage[bad]) at feature \(bad % max(inputs.rows, 1)) of sample \(bad / max(inputs.rows, 1)); every input must be a finite number (remove or impute missing values first)"
+            )
         }
         let shape = sampleShape ?? [inputs.rows]
         guard BinaryIO.elementCount(shape) == inputs.rows else {
-            throw IDLError.shapeMismatch("sample shape \(shape) has \(BinaryIO.elementCount(shape) ?? -1) entries but each sample has \(inputs.rows) features")
+            throw IDLError.shapeMismatch(
+                "sample shape \(shape) has \(BinaryIO.elementCount(shape) ?? -1) entries but each sample has \(inputs.rows) features"
+            )
         }
         guard classNames.isEmpty || classNames.count == classCount else {
             throw IDLError.shapeMismatch("\(classNames.count) class names for \(classCount) classes")
@@ -183,16 +193,20 @@ public enum MNISTFormat {
         classNames: [String] = (0..<10).map(String.init), as type: T.Type = T.self
     ) throws -> Dataset<T> {
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw IDLError.io("the MNIST-format directory \(directory.path) does not exist; pass the folder that holds train-images-idx3-ubyte[.gz] and the other three files")
+        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue
+        else {
+            throw IDLError.io(
+                "the MNIST-format directory \(directory.path) does not exist; pass the folder that holds train-images-idx3-ubyte[.gz] and the other three files"
+            )
         }
         let prefix = split == .train ? "train" : "t10k"
         let imagesURL = try findFile(in: directory, stem: "\(prefix)-images", kind: "idx3-ubyte")
         let labelsURL = try findFile(in: directory, stem: "\(prefix)-labels", kind: "idx1-ubyte")
         let labelFile = try IDXArray(contentsOf: labelsURL)
         let imageFile = try IDXArray(contentsOf: imagesURL)
-        return try dataset(images: imageFile, labels: labelFile, imagesName: imagesURL.path, labelsName: labelsURL.path,
-                           scaling: scaling, classNames: classNames)
+        return try dataset(
+            images: imageFile, labels: labelFile, imagesName: imagesURL.path, labelsName: labelsURL.path,
+            scaling: scaling, classNames: classNames)
     }
 
     /// Builds a data set from the contents of an image file and a label file held in memory
@@ -212,8 +226,9 @@ public enum MNISTFormat {
     ) throws -> Dataset<T> {
         let labels = try IDXArray(fileContents: labelFile, source: "label file")
         let images = try IDXArray(fileContents: imageFile, source: "image file")
-        return try dataset(images: images, labels: labels, imagesName: "image file", labelsName: "label file",
-                           scaling: scaling, classNames: classNames)
+        return try dataset(
+            images: images, labels: labels, imagesName: "image file", labelsName: "label file",
+            scaling: scaling, classNames: classNames)
     }
 
     /// Builds a data set from parsed image and label IDX arrays (validating both).
@@ -222,29 +237,41 @@ public enum MNISTFormat {
         scaling: PixelScaling, classNames: [String]
     ) throws -> Dataset<T> {
         guard images.elementType == .uint8, images.shape.count == 3 else {
-            throw IDLError.io("\(imagesName): expected unsigned-byte images of shape (count, rows, cols) (magic 00 00 08 03), found type \(images.elementType) with shape \(images.shape)")
+            throw IDLError.io(
+                "\(imagesName): expected unsigned-byte images of shape (count, rows, cols) (magic 00 00 08 03), found type \(images.elementType) with shape \(images.shape)"
+            )
         }
         guard labels.elementType == .uint8, labels.shape.count == 1 else {
-            throw IDLError.io("\(labelsName): expected unsigned-byte labels of shape (count) (magic 00 00 08 01), found type \(labels.elementType) with shape \(labels.shape)")
+            throw IDLError.io(
+                "\(labelsName): expected unsigned-byte labels of shape (count) (magic 00 00 08 01), found type \(labels.elementType) with shape \(labels.shape)"
+            )
         }
         let count = images.shape[0]
         let (features, overflow) = images.shape[1].multipliedReportingOverflow(by: images.shape[2])
         guard images.shape[1] >= 1, images.shape[2] >= 1, !overflow else {
-            throw IDLError.io("\(imagesName): images of \(images.shape[1])×\(images.shape[2]) pixels; each image needs at least one pixel and fewer than 2^63, so the header is corrupt")
+            throw IDLError.io(
+                "\(imagesName): images of \(images.shape[1])×\(images.shape[2]) pixels; each image needs at least one pixel and fewer than 2^63, so the header is corrupt"
+            )
         }
         guard labels.shape[0] == count else {
-            throw IDLError.io("\(labelsName) has \(labels.shape[0]) labels but \(imagesName) has \(count) images; the files do not belong together")
+            throw IDLError.io(
+                "\(labelsName) has \(labels.shape[0]) labels but \(imagesName) has \(count) images; the files do not belong together"
+            )
         }
         let classCount = max(classNames.count, 1)
         let labelValues = labels.withPayload { $0.map { Int($0) } }
         if let bad = labelValues.firstIndex(where: { $0 >= classCount }) {
-            throw IDLError.io("\(labelsName): label \(labelValues[bad]) at index \(bad) is not below the \(classCount) classes")
+            throw IDLError.io(
+                "\(labelsName): label \(labelValues[bad]) at index \(bad) is not below the \(classCount) classes")
         }
-        try MemoryEstimate.decodedData("\(imagesName) (\(count) images of \(features) pixels as \(T.self))",
-                                       elements: features * count, scalarSize: MemoryLayout<T>.size).check()
+        try MemoryEstimate.decodedData(
+            "\(imagesName) (\(count) images of \(features) pixels as \(T.self))",
+            elements: features * count, scalarSize: MemoryLayout<T>.size
+        ).check()
         let inputs: Matrix<T> = images.withPayload { scaling.matrix($0, rows: features, cols: count) }
-        return try Dataset(inputs: inputs, labels: labelValues, classCount: classCount,
-                           sampleShape: [1, images.shape[1], images.shape[2]], classNames: classNames)
+        return try Dataset(
+            inputs: inputs, labels: labelValues, classCount: classCount,
+            sampleShape: [1, images.shape[1], images.shape[2]], classNames: classNames)
     }
 
     /// The first existing file among the name variants, or an error listing what was tried.
@@ -254,7 +281,9 @@ public enum MNISTFormat {
             let url = directory.appendingPathComponent(name)
             if FileManager.default.fileExists(atPath: url.path) { return url }
         }
-        throw IDLError.io("\(directory.path) has no \(stem)-\(kind) file (tried \(names.joined(separator: ", "))); it should hold the four MNIST-format files")
+        throw IDLError.io(
+            "\(directory.path) has no \(stem)-\(kind) file (tried \(names.joined(separator: ", "))); it should hold the four MNIST-format files"
+        )
     }
 }
 
@@ -284,8 +313,11 @@ public enum FashionMNIST {
         as type: T.Type = T.self
     ) throws -> Dataset<T> {
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw IDLError.io("FashionMNIST not found: \(directory.path) does not exist. Install it with `sudo apt-get install dataset-fashion-mnist` (files in \(defaultDirectory.path)), or pass `directory:` pointing at a folder with train-images-idx3-ubyte.gz and the other three files")
+        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue
+        else {
+            throw IDLError.io(
+                "FashionMNIST not found: \(directory.path) does not exist. Install it with `sudo apt-get install dataset-fashion-mnist` (files in \(defaultDirectory.path)), or pass `directory:` pointing at a folder with train-images-idx3-ubyte.gz and the other three files"
+            )
         }
         return try MNISTFormat.load(split, from: directory, scaling: scaling, classNames: classNames, as: type)
     }
@@ -299,7 +331,10 @@ public enum FashionMNIST {
     public static func loadTrainAndTest<T: BLASScalar>(
         from directory: URL = defaultDirectory, scaling: PixelScaling = .unit, as type: T.Type = T.self
     ) throws -> (train: Dataset<T>, test: Dataset<T>) {
-        (try load(.train, from: directory, scaling: scaling, as: type), try load(.test, from: directory, scaling: scaling, as: type))
+        (
+            try load(.train, from: directory, scaling: scaling, as: type),
+            try load(.test, from: directory, scaling: scaling, as: type)
+        )
     }
 }
 
@@ -334,10 +369,12 @@ public enum CIFAR {
     public static func load10<T: BLASScalar>(
         _ split: DataSplit, from directory: URL, scaling: PixelScaling = .unit, as type: T.Type = T.self
     ) throws -> Dataset<T> {
-        let dir = try resolve(directory, subfolder: "cifar-10-batches-bin", marker: "test_batch.bin", dataset: "CIFAR-10")
+        let dir = try resolve(
+            directory, subfolder: "cifar-10-batches-bin", marker: "test_batch.bin", dataset: "CIFAR-10")
         let files = split == .train ? (1...5).map { "data_batch_\($0).bin" } : ["test_batch.bin"]
-        return try load(files: files.map { dir.appendingPathComponent($0) }, labelBytes: 1, labelIndex: 0,
-                        classNames: cifar10ClassNames, scaling: scaling)
+        return try load(
+            files: files.map { dir.appendingPathComponent($0) }, labelBytes: 1, labelIndex: 0,
+            classNames: cifar10ClassNames, scaling: scaling)
     }
 
     /// Loads CIFAR-100 from a directory holding `train.bin` and `test.bin` (the
@@ -362,19 +399,24 @@ public enum CIFAR {
             let lines = text.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.isEmpty }
             if lines.count == count { names = lines }
         }
-        return try load(files: [file], labelBytes: 2, labelIndex: labels == .fine ? 1 : 0, classCount: count,
-                        classNames: names, scaling: scaling)
+        return try load(
+            files: [file], labelBytes: 2, labelIndex: labels == .fine ? 1 : 0, classCount: count,
+            classNames: names, scaling: scaling)
     }
 
     /// The directory itself if it holds `marker`, else its `subfolder` if that does.
     static func resolve(_ directory: URL, subfolder: String, marker: String, dataset: String) throws -> URL {
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw IDLError.io("the \(dataset) directory \(directory.path) does not exist; download the binary version, extract it, and pass the \(subfolder) folder as `from:`")
+        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue
+        else {
+            throw IDLError.io(
+                "the \(dataset) directory \(directory.path) does not exist; download the binary version, extract it, and pass the \(subfolder) folder as `from:`"
+            )
         }
         let nested = directory.appendingPathComponent(subfolder)
         if !FileManager.default.fileExists(atPath: directory.appendingPathComponent(marker).path),
-           FileManager.default.fileExists(atPath: nested.appendingPathComponent(marker).path) {
+            FileManager.default.fileExists(atPath: nested.appendingPathComponent(marker).path)
+        {
             return nested
         }
         return directory
@@ -391,8 +433,9 @@ public enum CIFAR {
     public static func decode10<T: BLASScalar>(
         _ records: Data, scaling: PixelScaling = .unit, as type: T.Type = T.self
     ) throws -> Dataset<T> {
-        try decode([("CIFAR-10 data", records)], labelBytes: 1, labelIndex: 0,
-                   classNames: cifar10ClassNames, scaling: scaling)
+        try decode(
+            [("CIFAR-10 data", records)], labelBytes: 1, labelIndex: 0,
+            classNames: cifar10ClassNames, scaling: scaling)
     }
 
     /// Decodes CIFAR-100 records held in memory: the contents of `train.bin` or `test.bin`
@@ -407,8 +450,9 @@ public enum CIFAR {
     public static func decode100<T: BLASScalar>(
         _ records: Data, labels: Labels = .fine, scaling: PixelScaling = .unit, as type: T.Type = T.self
     ) throws -> Dataset<T> {
-        try decode([("CIFAR-100 data", records)], labelBytes: 2, labelIndex: labels == .fine ? 1 : 0,
-                   classCount: labels == .fine ? 100 : 20, classNames: [], scaling: scaling)
+        try decode(
+            [("CIFAR-100 data", records)], labelBytes: 2, labelIndex: labels == .fine ? 1 : 0,
+            classCount: labels == .fine ? 100 : 20, classNames: [], scaling: scaling)
     }
 
     /// Reads and concatenates record files.
@@ -417,8 +461,9 @@ public enum CIFAR {
         scaling: PixelScaling
     ) throws -> Dataset<T> {
         let contents = try files.map { url in (url.path, try BinaryIO.readFile(url, what: "CIFAR batch file")) }
-        return try decode(contents, labelBytes: labelBytes, labelIndex: labelIndex, classCount: classCount,
-                          classNames: classNames, scaling: scaling)
+        return try decode(
+            contents, labelBytes: labelBytes, labelIndex: labelIndex, classCount: classCount,
+            classNames: classNames, scaling: scaling)
     }
 
     /// Decodes and concatenates the contents of record files (each plain or gzip-compressed).
@@ -433,7 +478,9 @@ public enum CIFAR {
         for (name, raw) in files {
             let bytes = Gzip.isCompressed(raw) ? try Gzip.decompress(raw, source: name) : [UInt8](raw)
             guard bytes.count % recordSize == 0 else {
-                throw IDLError.io("\(name): \(bytes.count) bytes is not a whole number of \(recordSize)-byte records (\(labelBytes) label byte\(labelBytes > 1 ? "s" : "") + 3072 pixels); the file is truncated or not the binary CIFAR format")
+                throw IDLError.io(
+                    "\(name): \(bytes.count) bytes is not a whole number of \(recordSize)-byte records (\(labelBytes) label byte\(labelBytes > 1 ? "s" : "") + 3072 pixels); the file is truncated or not the binary CIFAR format"
+                )
             }
             contents.append((name, bytes))
         }
@@ -448,14 +495,17 @@ public enum CIFAR {
             for r in 0..<n {
                 let label = Int(bytes[r * recordSize + labelIndex])
                 guard label < classes else {
-                    throw IDLError.io("\(name): record \(r) has label \(label), expected below \(classes); is this the right CIFAR variant (10 vs 100)?")
+                    throw IDLError.io(
+                        "\(name): record \(r) has label \(label), expected below \(classes); is this the right CIFAR variant (10 vs 100)?"
+                    )
                 }
                 labels.append(label)
             }
             storage.withUnsafeMutableBufferPointer { out in
                 bytes.withUnsafeBufferPointer { src in
                     for r in 0..<n {
-                        let from = r * recordSize + labelBytes, to = (column + r) * pixels
+                        let from = r * recordSize + labelBytes
+                        let to = (column + r) * pixels
                         for k in 0..<pixels { out[to + k] = table[Int(src[from + k])] }
                     }
                 }
@@ -463,7 +513,8 @@ public enum CIFAR {
             column += n
         }
         let inputs = Matrix(uncheckedRows: pixels, cols: total, storage: storage)
-        return try Dataset(inputs: inputs, labels: labels, classCount: classes, sampleShape: [3, 32, 32], classNames: classNames)
+        return try Dataset(
+            inputs: inputs, labels: labels, classCount: classes, sampleShape: [3, 32, 32], classNames: classNames)
     }
 
     /// Encodes images and labels as CIFAR binary records (e.g. to write test data).
@@ -474,7 +525,8 @@ public enum CIFAR {
     /// - Throws: ``IDLError/shapeMismatch(_:)`` if the image bytes and label count disagree.
     public static func encodeRecords(images: [UInt8], labels: [[UInt8]]) throws -> Data {
         guard images.count == labels.count * 3072 else {
-            throw IDLError.shapeMismatch("\(images.count) image bytes for \(labels.count) records; each record needs 3072")
+            throw IDLError.shapeMismatch(
+                "\(images.count) image bytes for \(labels.count) records; each record needs 3072")
         }
         var out = Data()
         for (i, l) in labels.enumerated() {

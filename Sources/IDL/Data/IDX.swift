@@ -72,19 +72,27 @@ public struct IDXArray: Sendable {
     /// - Throws: as ``init(contentsOf:)``.
     public init(idxBytes bytes: [UInt8], source: String = "IDX data") throws {
         guard bytes.count >= 4 else {
-            throw IDLError.io("\(source): \(bytes.count) bytes is too short for an IDX file (the magic number alone is 4 bytes); the file is truncated")
+            throw IDLError.io(
+                "\(source): \(bytes.count) bytes is too short for an IDX file (the magic number alone is 4 bytes); the file is truncated"
+            )
         }
         guard bytes[0] == 0, bytes[1] == 0 else {
             let found = bytes[0..<4].map { String(format: "%02x", $0) }.joined(separator: " ")
-            throw IDLError.io("\(source): wrong magic number: an IDX file starts with 00 00 <type> <dims> (e.g. 00 00 08 03 for images, 00 00 08 01 for labels), found \(found); is this an MNIST-format file?")
+            throw IDLError.io(
+                "\(source): wrong magic number: an IDX file starts with 00 00 <type> <dims> (e.g. 00 00 08 03 for images, 00 00 08 01 for labels), found \(found); is this an MNIST-format file?"
+            )
         }
         guard let type = ElementType(rawValue: bytes[2]) else {
-            throw IDLError.unsupported("\(source): IDX type code 0x\(String(format: "%02x", bytes[2])); known codes are 08, 09, 0B, 0C, 0D, 0E")
+            throw IDLError.unsupported(
+                "\(source): IDX type code 0x\(String(format: "%02x", bytes[2])); known codes are 08, 09, 0B, 0C, 0D, 0E"
+            )
         }
         let rank = Int(bytes[3])
         let headerSize = 4 + 4 * rank
         guard bytes.count >= headerSize else {
-            throw IDLError.io("\(source): the header declares \(rank) dimensions (\(headerSize) header bytes) but the file has \(bytes.count) bytes; the file is truncated")
+            throw IDLError.io(
+                "\(source): the header declares \(rank) dimensions (\(headerSize) header bytes) but the file has \(bytes.count) bytes; the file is truncated"
+            )
         }
         var shape: [Int] = []
         for d in 0..<rank {
@@ -97,10 +105,15 @@ public struct IDXArray: Sendable {
         let (needed, overflow) = count.multipliedReportingOverflow(by: type.byteCount)
         let found = bytes.count - headerSize
         guard !overflow else {
-            throw IDLError.io("\(source): shape \(shape) of \(type.byteCount)-byte elements needs more than Int.max bytes; the header is corrupt")
+            throw IDLError.io(
+                "\(source): shape \(shape) of \(type.byteCount)-byte elements needs more than Int.max bytes; the header is corrupt"
+            )
         }
         guard needed == found else {
-            let why = found < needed ? "the file is truncated; download or copy it again" : "the file has extra bytes after the data; it is corrupt"
+            let why =
+                found < needed
+                ? "the file is truncated; download or copy it again"
+                : "the file has extra bytes after the data; it is corrupt"
             throw IDLError.io("\(source): shape \(shape) needs \(needed) data bytes, found \(found) (\(why))")
         }
         self.shape = shape
@@ -111,16 +124,25 @@ public struct IDXArray: Sendable {
 
     /// The elements in file order (C order) as `Double`s, decoding big-endian values.
     public func values() -> [Double] {
-        let n = elementCount, o = payloadOffset
+        let n = elementCount
+        let o = payloadOffset
         return bytes.withUnsafeBytes { raw in
             (0..<n).map { k -> Double in
                 switch elementType {
                 case .uint8: return Double(raw[o + k])
                 case .int8: return Double(Int8(bitPattern: raw[o + k]))
-                case .int16: return Double(Int16(bigEndian: raw.loadUnaligned(fromByteOffset: o + 2 * k, as: Int16.self)))
-                case .int32: return Double(Int32(bigEndian: raw.loadUnaligned(fromByteOffset: o + 4 * k, as: Int32.self)))
-                case .float32: return Double(Float(bitPattern: UInt32(bigEndian: raw.loadUnaligned(fromByteOffset: o + 4 * k, as: UInt32.self))))
-                case .float64: return Double(bitPattern: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: o + 8 * k, as: UInt64.self)))
+                case .int16:
+                    return Double(Int16(bigEndian: raw.loadUnaligned(fromByteOffset: o + 2 * k, as: Int16.self)))
+                case .int32:
+                    return Double(Int32(bigEndian: raw.loadUnaligned(fromByteOffset: o + 4 * k, as: Int32.self)))
+                case .float32:
+                    return Double(
+                        Float(
+                            bitPattern: UInt32(bigEndian: raw.loadUnaligned(fromByteOffset: o + 4 * k, as: UInt32.self))
+                        ))
+                case .float64:
+                    return Double(
+                        bitPattern: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: o + 8 * k, as: UInt64.self)))
                 }
             }
         }
@@ -137,11 +159,17 @@ public struct IDXArray: Sendable {
     ///   - shape: the dimensions; their product must equal `values.count`.
     /// - Throws: ``IDLError/shapeMismatch(_:)`` if the counts differ.
     public static func encode(_ values: [UInt8], shape: [Int]) throws -> Data {
-        guard shape.count < 256, BinaryIO.elementCount(shape) == values.count, shape.allSatisfy({ $0 <= Int(UInt32.max) }) else {
+        guard shape.count < 256, BinaryIO.elementCount(shape) == values.count,
+            shape.allSatisfy({ $0 <= Int(UInt32.max) })
+        else {
             throw IDLError.shapeMismatch("IDX shape \(shape) does not hold \(values.count) elements")
         }
         var out = Data([0, 0, ElementType.uint8.rawValue, UInt8(shape.count)])
-        for d in shape { out.append(contentsOf: [UInt8(d >> 24 & 0xff), UInt8(d >> 16 & 0xff), UInt8(d >> 8 & 0xff), UInt8(d & 0xff)]) }
+        for d in shape {
+            out.append(contentsOf: [
+                UInt8(d >> 24 & 0xff), UInt8(d >> 16 & 0xff), UInt8(d >> 8 & 0xff), UInt8(d & 0xff),
+            ])
+        }
         out.append(contentsOf: values)
         return out
     }

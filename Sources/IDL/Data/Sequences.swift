@@ -35,10 +35,13 @@ public struct SequenceDataset<T: BLASScalar>: Sendable {
             throw IDLError.invalidArgument("a sequence data set needs at least one time step")
         }
         if let bad = steps.firstIndex(where: { $0.rows != first.rows || $0.cols != first.cols }) {
-            throw IDLError.shapeMismatch("time step \(bad) is \(steps[bad].shapeDescription) but step 0 is \(first.shapeDescription); every step must be features × count")
+            throw IDLError.shapeMismatch(
+                "time step \(bad) is \(steps[bad].shapeDescription) but step 0 is \(first.shapeDescription); every step must be features × count"
+            )
         }
         guard targets.cols == first.cols else {
-            throw IDLError.shapeMismatch("targets are \(targets.shapeDescription) but the steps have \(first.cols) samples (columns)")
+            throw IDLError.shapeMismatch(
+                "targets are \(targets.shapeDescription) but the steps have \(first.cols) samples (columns)")
         }
         guard labels.isEmpty || labels.count == first.cols else {
             throw IDLError.shapeMismatch("\(labels.count) labels for \(first.cols) sequences")
@@ -73,8 +76,12 @@ public struct SequenceDataset<T: BLASScalar>: Sendable {
 
     /// One epoch of shuffled batches (a fresh permutation drawn from `generator`).
     /// - Throws: ``IDLError/invalidArgument(_:)`` for a size below 1.
-    public func batches(size: Int, dropLast: Bool = false, shuffledWith generator: inout SeededGenerator) throws -> SequenceBatches<T> {
-        SequenceBatches(dataset: self, sampler: try BatchSampler(count: count, batchSize: size, dropLast: dropLast, shuffledWith: &generator))
+    public func batches(size: Int, dropLast: Bool = false, shuffledWith generator: inout SeededGenerator) throws
+        -> SequenceBatches<T>
+    {
+        SequenceBatches(
+            dataset: self,
+            sampler: try BatchSampler(count: count, batchSize: size, dropLast: dropLast, shuffledWith: &generator))
     }
 }
 
@@ -164,14 +171,20 @@ public enum SpikyTimeSeries {
     ///   - generator: the seeded generator (region positions, then noise).
     /// - Throws: ``IDLError/invalidArgument(_:)`` if the series is too short for one spiky
     ///   region or the level is negative.
-    public static func series(_ configuration: Configuration = .init(), using generator: inout SeededGenerator) throws -> [Double] {
-        let level = configuration.level, n = configuration.pointCount
-        let regionSize = 100 + level, regionCount = 20 + level
+    public static func series(_ configuration: Configuration = .init(), using generator: inout SeededGenerator) throws
+        -> [Double]
+    {
+        let level = configuration.level
+        let n = configuration.pointCount
+        let regionSize = 100 + level
+        let regionCount = 20 + level
         guard level >= 0 else { throw IDLError.invalidArgument("level must be non-negative, got \(level)") }
         guard n > regionSize else {
-            throw IDLError.invalidArgument("the series needs more than \(regionSize) points for spiky regions of that size, got \(n)")
+            throw IDLError.invalidArgument(
+                "the series needs more than \(regionSize) points for spiky regions of that size, got \(n)")
         }
-        let magnitude = Double(level) / 2, noise = 0.05 * Double(level)
+        let magnitude = Double(level) / 2
+        let noise = 0.05 * Double(level)
         let x = (0..<n).map { 100 * Double($0) / Double(n - 1) }
         var y = [Double](repeating: 0, count: n)
         var spiky = [Bool](repeating: false, count: n)
@@ -201,7 +214,9 @@ public enum SpikyTimeSeries {
     public static func windows<T: BLASScalar>(
         of series: [Double], lookBack: Int, testFraction: Double, as type: T.Type = T.self
     ) throws -> (train: SequenceDataset<T>, test: SequenceDataset<T>) {
-        guard lookBack >= 2 else { throw IDLError.invalidArgument("lookBack must be at least 2 (inputs plus a target), got \(lookBack)") }
+        guard lookBack >= 2 else {
+            throw IDLError.invalidArgument("lookBack must be at least 2 (inputs plus a target), got \(lookBack)")
+        }
         guard series.count > lookBack else {
             throw IDLError.invalidArgument("a series of \(series.count) points has no windows of length \(lookBack)")
         }
@@ -236,7 +251,8 @@ public enum SpikyTimeSeries {
     ) throws -> (train: SequenceDataset<T>, test: SequenceDataset<T>, series: [Double]) {
         var g = SeededGenerator(seed: seed)
         let y = try series(configuration, using: &g)
-        let (train, test) = try windows(of: y, lookBack: configuration.lookBack, testFraction: configuration.testFraction, as: type)
+        let (train, test) = try windows(
+            of: y, lookBack: configuration.lookBack, testFraction: configuration.testFraction, as: type)
         return (train, test, y)
     }
 }
@@ -262,16 +278,22 @@ public enum ArgmaxSequences {
     ) throws -> SequenceDataset<T> {
         guard count >= 0 else { throw IDLError.invalidArgument("count must be non-negative, got \(count)") }
         guard length >= 1 else { throw IDLError.invalidArgument("sequence length must be at least 1, got \(length)") }
-        guard range > 0 && range.isFinite else { throw IDLError.invalidArgument("range must be positive and finite, got \(range)") }
+        guard range > 0 && range.isFinite else {
+            throw IDLError.invalidArgument("range must be positive and finite, got \(range)")
+        }
         var steps = (0..<length).map { _ in Matrix<T>(rows: 1, cols: count) }
         var labels = [Int](repeating: 0, count: count)
         var targets = Matrix<T>(rows: length, cols: count)
         for j in 0..<count {
-            var best = 0, bestValue = -Double.infinity
+            var best = 0
+            var bestValue = -Double.infinity
             for t in 0..<length {
                 let v = range * (2 * generator.uniform() - 1)
                 steps[t].storage[j] = T(v)
-                if T(v) > T(bestValue) || t == 0 { best = t; bestValue = v }
+                if T(v) > T(bestValue) || t == 0 {
+                    best = t
+                    bestValue = v
+                }
             }
             labels[j] = best
             targets.storage[best + j * length] = 1

@@ -19,12 +19,14 @@ public struct Standardizer<T: BLASScalar>: Sendable, Equatable {
     ///   ``IDLError/nonFinite(_:)`` if it contains NaN or ±∞.
     public init(fitting data: Matrix<T>, minimumScale: T = 1e-7) throws {
         guard data.cols > 0 else {
-            throw IDLError.invalidArgument("cannot fit a standardiser to a \(data.shapeDescription) matrix with no samples")
+            throw IDLError.invalidArgument(
+                "cannot fit a standardiser to a \(data.shapeDescription) matrix with no samples")
         }
         guard data.isFinite else {
             throw IDLError.nonFinite("the training data for the standardiser contains NaN or infinite values")
         }
-        let p = data.rows, m = data.cols
+        let p = data.rows
+        let m = data.cols
         var sum = [Double](repeating: 0, count: p)
         var sumSq = [Double](repeating: 0, count: p)
         data.storage.withUnsafeBufferPointer { x in
@@ -94,7 +96,8 @@ public struct Standardizer<T: BLASScalar>: Sendable, Equatable {
 
     private func check(_ data: Matrix<T>) throws {
         guard data.rows == mean.count else {
-            throw IDLError.shapeMismatch("the standardiser was fitted to \(mean.count) features (rows) but the data is \(data.shapeDescription)")
+            throw IDLError.shapeMismatch(
+                "the standardiser was fitted to \(mean.count) features (rows) but the data is \(data.shapeDescription)")
         }
     }
 }

@@ -2,7 +2,7 @@ import CZlib
 import Foundation
 
 #if _endian(big)
-#error("The IDL file readers and writers assume a little-endian host (x86-64, arm64).")
+    #error("The IDL file readers and writers assume a little-endian host (x86-64, arm64).")
 #endif
 
 /// Writing files so that a reader never sees a half-written file.
@@ -26,7 +26,8 @@ public enum AtomicFile {
         let directory = url.deletingLastPathComponent()
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory),
-              isDirectory.boolValue else {
+            isDirectory.boolValue
+        else {
             throw IDLError.io(
                 "cannot write \(url.path): the directory \(directory.path) does not exist; create it first")
         }
@@ -36,7 +37,9 @@ public enum AtomicFile {
             try data.write(to: temporary)
         } catch {
             try? FileManager.default.removeItem(at: temporary)
-            throw IDLError.io("cannot write \(url.path) (temporary file \(temporary.lastPathComponent)): \(error.localizedDescription)")
+            throw IDLError.io(
+                "cannot write \(url.path) (temporary file \(temporary.lastPathComponent)): \(error.localizedDescription)"
+            )
         }
         if rename(temporary.path, url.path) != 0 {
             let reason = String(cString: strerror(errno))
@@ -53,7 +56,8 @@ public enum AtomicFile {
     /// (`.<name>.tmp-<pid>-<random>`), e.g. left over by a killed run.
     public static func isTemporaryFileName(_ fileName: String) -> Bool {
         guard fileName.hasPrefix("."), let range = fileName.range(of: ".tmp-", options: .backwards),
-              range.lowerBound > fileName.index(after: fileName.startIndex) else { return false }
+            range.lowerBound > fileName.index(after: fileName.startIndex)
+        else { return false }
         let tail = fileName[range.upperBound...].split(separator: "-", omittingEmptySubsequences: false)
         return tail.count == 2 && tail.allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isNumber) }
     }
@@ -65,7 +69,8 @@ public enum AtomicFile {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return }
         for name in names where name.hasPrefix(prefix) && isTemporaryFileName(name) {
             guard let pid = Int32(name.dropFirst(prefix.count).split(separator: "-").first ?? ""), pid > 0,
-                  pid != getpid() else { continue }
+                pid != getpid()
+            else { continue }
             if kill(pid, 0) != 0 && errno == ESRCH {
                 unlink(directory.appendingPathComponent(name).path)
             }
@@ -95,7 +100,9 @@ public enum Gzip {
     /// - Returns: the decompressed bytes.
     /// - Throws: ``IDLError/io(_:)`` when the stream is corrupt or ends early (truncated file)
     ///   or expands to more than `limit` bytes.
-    public static func decompress(_ compressed: Data, source: String = "gzip data", limit: Int = defaultLimit) throws -> [UInt8] {
+    public static func decompress(_ compressed: Data, source: String = "gzip data", limit: Int = defaultLimit) throws
+        -> [UInt8]
+    {
         if compressed.isEmpty { return [] }
         // The last four bytes of a gzip member hold the uncompressed size modulo 2^32: a good
         // first guess for the output buffer. A corrupt trailer may lie, so the guess is capped
@@ -103,12 +110,15 @@ public enum Gzip {
         // grows as output arrives.
         let plausible = compressed.count.multipliedReportingOverflow(by: 1032)
         let limit = max(limit, 0)
-        let tooLarge = IDLError.io("\(source): the compressed data expands to more than \(limit) bytes, the limit for decompression; the file is corrupt or not a data file (pass a larger limit if it is genuine)")
+        let tooLarge = IDLError.io(
+            "\(source): the compressed data expands to more than \(limit) bytes, the limit for decompression; the file is corrupt or not a data file (pass a larger limit if it is genuine)"
+        )
         let ceiling = min(plausible.overflow ? Int.max : plausible.partialValue, limit == Int.max ? limit : limit + 1)
         var capacity = min(max(compressed.count * 2, 1 << 16), ceiling)
         if compressed.count >= 18 {
             let e = compressed.endIndex
-            let isize = Int(compressed[e - 4]) | Int(compressed[e - 3]) << 8
+            let isize =
+                Int(compressed[e - 4]) | Int(compressed[e - 3]) << 8
                 | Int(compressed[e - 2]) << 16 | Int(compressed[e - 1]) << 24
             if isize > 0 { capacity = min(isize, ceiling) }
         }
@@ -116,7 +126,9 @@ public enum Gzip {
         var produced = 0
         var stream = z_stream()
         var status = inflateInit2_(&stream, 15 + 32, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
-        guard status == Z_OK else { throw IDLError.io("\(source): zlib could not start (inflateInit2 returned \(status))") }
+        guard status == Z_OK else {
+            throw IDLError.io("\(source): zlib could not start (inflateInit2 returned \(status))")
+        }
         defer { inflateEnd(&stream) }
 
         try compressed.withUnsafeBytes { (input: UnsafeRawBufferPointer) in
@@ -127,11 +139,14 @@ public enum Gzip {
                     guard output.count <= limit else {
                         throw tooLarge
                     }
-                    output.append(contentsOf: [UInt8](repeating: 0, count: min(max(output.count / 2, 1 << 16), (limit - output.count) + 1)))
+                    output.append(
+                        contentsOf: [UInt8](
+                            repeating: 0, count: min(max(output.count / 2, 1 << 16), (limit - output.count) + 1)))
                 }
                 let inAvailable = min(input.count - consumed, Int(UInt32.max))
                 let outAvailable = min(output.count - produced, Int(UInt32.max))
-                stream.next_in = UnsafeMutablePointer(mutating: base.advanced(by: consumed).assumingMemoryBound(to: Bytef.self))
+                stream.next_in = UnsafeMutablePointer(
+                    mutating: base.advanced(by: consumed).assumingMemoryBound(to: Bytef.self))
                 stream.avail_in = uInt(inAvailable)
                 status = output.withUnsafeMutableBufferPointer { out in
                     stream.next_out = out.baseAddress!.advanced(by: produced)
@@ -147,7 +162,9 @@ public enum Gzip {
                     // No progress possible: either the output is full (grow it above) or the
                     // input ended in the middle of the stream.
                     if produced < output.count {
-                        throw IDLError.io("\(source): the compressed data ends early (truncated file?) after \(consumed) of \(input.count) bytes; download or copy the file again")
+                        throw IDLError.io(
+                            "\(source): the compressed data ends early (truncated file?) after \(consumed) of \(input.count) bytes; download or copy the file again"
+                        )
                     }
                 case Z_STREAM_END:
                     // Skip zero padding some tools leave after the last member.
@@ -158,7 +175,8 @@ public enum Gzip {
                     inflateReset(&stream)  // another gzip member follows
                 default:
                     let message = stream.msg.map { String(cString: $0) } ?? "error \(status)"
-                    throw IDLError.io("\(source): the compressed data is corrupt (zlib: \(message)); download or copy the file again")
+                    throw IDLError.io(
+                        "\(source): the compressed data is corrupt (zlib: \(message)); download or copy the file again")
                 }
             }
         }
@@ -181,18 +199,22 @@ public enum Gzip {
             throw IDLError.invalidArgument("gzip level must be in 0...9, got \(level)")
         }
         var stream = z_stream()
-        var status = deflateInit2_(&stream, Int32(level), Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY,
-                                   ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
-        guard status == Z_OK else { throw IDLError.io("zlib could not start compressing (deflateInit2 returned \(status))") }
+        var status = deflateInit2_(
+            &stream, Int32(level), Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY,
+            ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+        guard status == Z_OK else {
+            throw IDLError.io("zlib could not start compressing (deflateInit2 returned \(status))")
+        }
         defer { deflateEnd(&stream) }
         let bound = Int(deflateBound(&stream, uLong(bytes.count))) + 64
         var output = [UInt8](repeating: 0, count: bound)
         status = bytes.withUnsafeBytes { (input: UnsafeRawBufferPointer) -> Int32 in
             output.withUnsafeMutableBufferPointer { out in
                 var empty: UInt8 = 0
-                stream.next_in = input.baseAddress.map {
-                    UnsafeMutablePointer(mutating: $0.assumingMemoryBound(to: Bytef.self))
-                } ?? withUnsafeMutablePointer(to: &empty) { $0 }
+                stream.next_in =
+                    input.baseAddress.map {
+                        UnsafeMutablePointer(mutating: $0.assumingMemoryBound(to: Bytef.self))
+                    } ?? withUnsafeMutablePointer(to: &empty) { $0 }
                 stream.avail_in = uInt(input.count)
                 stream.next_out = out.baseAddress!
                 stream.avail_out = uInt(out.count)
@@ -232,7 +254,10 @@ enum BinaryIO {
         var hasZero = false
         for d in shape {
             guard d >= 0 else { return nil }
-            if d == 0 { hasZero = true; continue }
+            if d == 0 {
+                hasZero = true
+                continue
+            }
             let (p, overflow) = nonZero.multipliedReportingOverflow(by: d)
             if overflow { return nil }
             nonZero = p

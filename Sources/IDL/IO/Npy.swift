@@ -56,14 +56,17 @@ public struct NpyArray: Sendable, Equatable {
     ///   ``IDLError/unsupported(_:)`` for `bfloat16`.
     public init(shape: [Int], dtype: TensorDType, fortranOrder: Bool = false, data: Data) throws {
         guard let count = BinaryIO.elementCount(shape) else {
-            throw IDLError.invalidArgument("npy shape \(BinaryIO.describe(shape)) has a negative dimension or too many elements")
+            throw IDLError.invalidArgument(
+                "npy shape \(BinaryIO.describe(shape)) has a negative dimension or too many elements")
         }
         guard dtype.npyDescriptor != nil else {
             throw IDLError.unsupported("numpy has no \(dtype) dtype; convert to float32 before writing .npy")
         }
         let (bytes, overflow) = count.multipliedReportingOverflow(by: dtype.byteCount)
         guard !overflow, bytes == data.count else {
-            throw IDLError.shapeMismatch("an npy array of shape \(BinaryIO.describe(shape)) and dtype \(dtype) needs \(count) × \(dtype.byteCount) bytes, but \(data.count) bytes were given")
+            throw IDLError.shapeMismatch(
+                "an npy array of shape \(BinaryIO.describe(shape)) and dtype \(dtype) needs \(count) × \(dtype.byteCount) bytes, but \(data.count) bytes were given"
+            )
         }
         self.shape = shape
         self.dtype = dtype
@@ -112,29 +115,39 @@ public struct NpyArray: Sendable, Equatable {
         let file = Data(bytes)  // indices from 0
         let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // \x93NUMPY
         guard file.count >= 10 else {
-            throw IDLError.io("\(source): \(file.count) bytes is too short for an .npy file (the preamble alone is 10 bytes); the file is truncated or not .npy")
+            throw IDLError.io(
+                "\(source): \(file.count) bytes is too short for an .npy file (the preamble alone is 10 bytes); the file is truncated or not .npy"
+            )
         }
         guard Array(file[0..<6]) == magic else {
             let found = file[0..<6].map { String(format: "%02x", $0) }.joined(separator: " ")
-            throw IDLError.io("\(source): not an .npy file: expected the magic bytes 93 4e 55 4d 50 59 (\"\\x93NUMPY\"), found \(found); save the array with numpy.save")
+            throw IDLError.io(
+                "\(source): not an .npy file: expected the magic bytes 93 4e 55 4d 50 59 (\"\\x93NUMPY\"), found \(found); save the array with numpy.save"
+            )
         }
-        let major = file[6], minor = file[7]
-        let headerLength: Int, headerStart: Int
+        let major = file[6]
+        let minor = file[7]
+        let headerLength: Int
+        let headerStart: Int
         switch major {
         case 1:
             headerLength = Int(file[8]) | Int(file[9]) << 8
             headerStart = 10
         case 2, 3:
             guard file.count >= 12 else {
-                throw IDLError.io("\(source): truncated .npy preamble (\(file.count) bytes, version \(major).\(minor) needs 12)")
+                throw IDLError.io(
+                    "\(source): truncated .npy preamble (\(file.count) bytes, version \(major).\(minor) needs 12)")
             }
             headerLength = Int(file[8]) | Int(file[9]) << 8 | Int(file[10]) << 16 | Int(file[11]) << 24
             headerStart = 12
         default:
-            throw IDLError.unsupported("\(source): .npy format version \(major).\(minor); versions 1.0, 2.0 and 3.0 are supported")
+            throw IDLError.unsupported(
+                "\(source): .npy format version \(major).\(minor); versions 1.0, 2.0 and 3.0 are supported")
         }
         guard headerLength <= file.count - headerStart else {
-            throw IDLError.io("\(source): the .npy header claims \(headerLength) bytes but only \(file.count - headerStart) follow the preamble; the file is truncated or its header length is corrupt")
+            throw IDLError.io(
+                "\(source): the .npy header claims \(headerLength) bytes but only \(file.count - headerStart) follow the preamble; the file is truncated or its header length is corrupt"
+            )
         }
         let headerBytes = file[headerStart..<(headerStart + headerLength)]
         guard let header = String(bytes: headerBytes, encoding: major == 3 ? .utf8 : .isoLatin1) else {
@@ -144,9 +157,12 @@ public struct NpyArray: Sendable, Equatable {
 
         guard case .string(let descr)? = dict["descr"] else {
             if case .other? = dict["descr"] {
-                throw IDLError.unsupported("\(source): structured (record) dtypes are not supported; save a plain numeric array")
+                throw IDLError.unsupported(
+                    "\(source): structured (record) dtypes are not supported; save a plain numeric array")
             }
-            throw IDLError.io("\(source): the .npy header has no 'descr' string (found: \(header.trimmingCharacters(in: .whitespacesAndNewlines)))")
+            throw IDLError.io(
+                "\(source): the .npy header has no 'descr' string (found: \(header.trimmingCharacters(in: .whitespacesAndNewlines)))"
+            )
         }
         guard case .bool(let fortran)? = dict["fortran_order"] else {
             throw IDLError.io("\(source): the .npy header has no 'fortran_order' True/False entry")
@@ -163,7 +179,9 @@ public struct NpyArray: Sendable, Equatable {
         let (needed, overflow) = count.multipliedReportingOverflow(by: dtype.byteCount)
         guard !overflow, needed == available else {
             let what = !overflow && available < needed ? "the file is truncated" : "the header and data disagree"
-            throw IDLError.io("\(source): shape \(BinaryIO.describe(shape)) of \(dtype) needs \(overflow ? "more than Int.max" : String(needed)) data bytes, but \(available) follow the header (\(what)); write the file again")
+            throw IDLError.io(
+                "\(source): shape \(BinaryIO.describe(shape)) of \(dtype) needs \(overflow ? "more than Int.max" : String(needed)) data bytes, but \(available) follow the header (\(what)); write the file again"
+            )
         }
         self.shape = shape
         self.dtype = dtype
@@ -175,11 +193,15 @@ public struct NpyArray: Sendable, Equatable {
     static func dtype(fromDescriptor descr: String, source: String) throws -> TensorDType {
         let chars = Array(descr)
         guard chars.count >= 3, "<>=|".contains(chars[0]), let size = Int(String(chars[2...])) else {
-            throw IDLError.unsupported("\(source): dtype '\(descr)' is not a simple numeric type; expected something like '<f4', '<f8', '<i8', '|u1' or '|b1'")
+            throw IDLError.unsupported(
+                "\(source): dtype '\(descr)' is not a simple numeric type; expected something like '<f4', '<f8', '<i8', '|u1' or '|b1'"
+            )
         }
         let kind = chars[1]
         if chars[0] == ">" && size > 1 {
-            throw IDLError.unsupported("\(source): dtype '\(descr)' is big-endian; only little-endian data is read. Convert it in numpy with a.astype(a.dtype.newbyteorder('<')) and save again")
+            throw IDLError.unsupported(
+                "\(source): dtype '\(descr)' is big-endian; only little-endian data is read. Convert it in numpy with a.astype(a.dtype.newbyteorder('<')) and save again"
+            )
         }
         let table: [String: TensorDType] = [
             "f2": .float16, "f4": .float32, "f8": .float64,
@@ -187,7 +209,9 @@ public struct NpyArray: Sendable, Equatable {
             "u1": .uint8, "u2": .uint16, "u4": .uint32, "u8": .uint64, "b1": .bool,
         ]
         guard let dtype = table["\(kind)\(size)"] else {
-            throw IDLError.unsupported("\(source): dtype '\(descr)' is not supported; supported are float16/32/64 (f2, f4, f8), signed and unsigned integers of 1, 2, 4, 8 bytes and bool. Convert with a.astype(numpy.float32)")
+            throw IDLError.unsupported(
+                "\(source): dtype '\(descr)' is not supported; supported are float16/32/64 (f2, f4, f8), signed and unsigned integers of 1, 2, 4, 8 bytes and bool. Convert with a.astype(numpy.float32)"
+            )
         }
         return dtype
     }
@@ -195,7 +219,8 @@ public struct NpyArray: Sendable, Equatable {
     /// The complete `.npy` file contents (format 1.0, or 2.0 if the header needs it).
     public func encoded() -> Data {
         let descr = dtype.npyDescriptor ?? "<f4"  // init refuses bfloat16
-        var header = "{'descr': '\(descr)', 'fortran_order': \(fortranOrder ? "True" : "False"), 'shape': \(BinaryIO.describe(shape)), }"
+        var header =
+            "{'descr': '\(descr)', 'fortran_order': \(fortranOrder ? "True" : "False"), 'shape': \(BinaryIO.describe(shape)), }"
         var preamble = 10
         if header.utf8.count + 1 + preamble > 65535 { preamble = 12 }
         let total = preamble + header.utf8.count + 1
@@ -287,7 +312,9 @@ public func writeNpy<T: BLASScalar>(_ matrix: Matrix<T>, to url: URL, layout: Np
 ///   - type: `Float` or `Double`; other stored dtypes are converted.
 ///   - layout: `.batchFirst` (default): shape (m, p) → p×m.
 /// - Throws: as ``NpyArray/init(contentsOf:)``.
-public func readNpy<T: BLASScalar>(_ url: URL, as type: T.Type = T.self, layout: NpyLayout = .batchFirst) throws -> Matrix<T> {
+public func readNpy<T: BLASScalar>(_ url: URL, as type: T.Type = T.self, layout: NpyLayout = .batchFirst) throws
+    -> Matrix<T>
+{
     try NpyArray(contentsOf: url).matrix(as: type, layout: layout)
 }
 
@@ -306,9 +333,15 @@ enum NpyHeaderParser {
         let chars = Array(text.unicodeScalars)
         var i = 0
         func fail(_ what: String) -> IDLError {
-            IDLError.io("\(source): malformed .npy header (\(what) at character \(i)): \(text.trimmingCharacters(in: .whitespacesAndNewlines).prefix(200))")
+            IDLError.io(
+                "\(source): malformed .npy header (\(what) at character \(i)): \(text.trimmingCharacters(in: .whitespacesAndNewlines).prefix(200))"
+            )
         }
-        func skipSpace() { while i < chars.count && (chars[i] == " " || chars[i] == "\n" || chars[i] == "\t" || chars[i] == "\r") { i += 1 } }
+        func skipSpace() {
+            while i < chars.count && (chars[i] == " " || chars[i] == "\n" || chars[i] == "\t" || chars[i] == "\r") {
+                i += 1
+            }
+        }
         func expect(_ c: Unicode.Scalar) throws {
             skipSpace()
             guard i < chars.count && chars[i] == c else { throw fail("expected '\(c)'") }
@@ -321,7 +354,10 @@ enum NpyHeaderParser {
             i += 1
             var s = String.UnicodeScalarView()
             while i < chars.count && chars[i] != quote {
-                if chars[i] == "\\" { i += 1; guard i < chars.count else { break } }
+                if chars[i] == "\\" {
+                    i += 1
+                    guard i < chars.count else { break }
+                }
                 s.append(chars[i])
                 i += 1
             }
@@ -346,7 +382,10 @@ enum NpyHeaderParser {
             var depth = 0
             while i < chars.count {
                 let c = chars[i]
-                if c == "'" || c == "\"" { _ = try parseString(); continue }
+                if c == "'" || c == "\"" {
+                    _ = try parseString()
+                    continue
+                }
                 if c == "(" || c == "[" || c == "{" { depth += 1 }
                 if c == ")" || c == "]" || c == "}" {
                     if depth == 0 { return }
@@ -365,20 +404,33 @@ enum NpyHeaderParser {
                 let w = Array(word.unicodeScalars)
                 return i + w.count <= chars.count && Array(chars[i..<(i + w.count)]) == w
             }
-            if matches("True") { i += 4; return .bool(true) }
-            if matches("False") { i += 5; return .bool(false) }
+            if matches("True") {
+                i += 4
+                return .bool(true)
+            }
+            if matches("False") {
+                i += 5
+                return .bool(false)
+            }
             if c == "(" {
                 i += 1
                 var items: [Int] = []
                 while true {
                     skipSpace()
                     guard i < chars.count else { throw fail("unterminated tuple") }
-                    if chars[i] == ")" { i += 1; break }
+                    if chars[i] == ")" {
+                        i += 1
+                        break
+                    }
                     items.append(try parseInt())
                     skipSpace()
-                    if i < chars.count && chars[i] == "," { i += 1 }
-                    else if i < chars.count && chars[i] == ")" { continue }
-                    else { throw fail("expected ',' or ')' in the shape") }
+                    if i < chars.count && chars[i] == "," {
+                        i += 1
+                    } else if i < chars.count && chars[i] == ")" {
+                        continue
+                    } else {
+                        throw fail("expected ',' or ')' in the shape")
+                    }
                 }
                 return .tuple(items)
             }
@@ -391,14 +443,21 @@ enum NpyHeaderParser {
         while true {
             skipSpace()
             guard i < chars.count else { throw fail("unterminated dictionary") }
-            if chars[i] == "}" { i += 1; break }
+            if chars[i] == "}" {
+                i += 1
+                break
+            }
             let key = try parseString()
             try expect(":")
             result[key] = try parseValue()
             skipSpace()
-            if i < chars.count && chars[i] == "," { i += 1 }
-            else if i < chars.count && chars[i] == "}" { continue }
-            else { throw fail("expected ',' or '}'") }
+            if i < chars.count && chars[i] == "," {
+                i += 1
+            } else if i < chars.count && chars[i] == "}" {
+                continue
+            } else {
+                throw fail("expected ',' or '}'")
+            }
         }
         return result
     }

@@ -19,7 +19,8 @@ public struct ResultTable: Sendable {
     /// - Throws: ``IDLError/shapeMismatch(_:)`` when the cell count differs from the column count.
     public mutating func append(_ cells: [String]) throws {
         guard cells.count == columns.count else {
-            throw IDLError.shapeMismatch("a result row has \(cells.count) cells but the table has \(columns.count) columns (\(columns))")
+            throw IDLError.shapeMismatch(
+                "a result row has \(cells.count) cells but the table has \(columns.count) columns (\(columns))")
         }
         rows.append(cells)
     }
@@ -31,7 +32,8 @@ public struct ResultTable: Sendable {
         s += "|" + columns.map { _ in " --- |" }.joined() + "\n"
         for r in rows { s += "| " + r.joined(separator: " | ") + " |\n" }
         if !timingColumns.isEmpty {
-            s += "\nTiming columns (\(columns.filter { timingColumns.contains($0) }.joined(separator: ", "))) vary between runs\(footnote == nil ? "; all other cells are deterministic for the seed" : "").\n"
+            s +=
+                "\nTiming columns (\(columns.filter { timingColumns.contains($0) }.joined(separator: ", "))) vary between runs\(footnote == nil ? "; all other cells are deterministic for the seed" : "").\n"
         }
         if let footnote { s += "\n" + footnote + "\n" }
         return s
@@ -40,7 +42,8 @@ public struct ResultTable: Sendable {
     /// The CSV rendering (RFC 4180 quoting where needed).
     public var csv: String {
         func quote(_ c: String) -> String {
-            c.contains(",") || c.contains("\"") || c.contains("\n") ? "\"" + c.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : c
+            c.contains(",") || c.contains("\"") || c.contains("\n")
+                ? "\"" + c.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : c
         }
         return ([columns] + rows).map { $0.map(quote).joined(separator: ",") }.joined(separator: "\n") + "\n"
     }

@@ -37,7 +37,9 @@ public struct SafeTensors: Sendable, Equatable {
             }
             let (bytes, overflow) = count.multipliedReportingOverflow(by: dtype.byteCount)
             guard !overflow, bytes == data.count else {
-                throw IDLError.shapeMismatch("a \(dtype) tensor of shape \(shape) needs \(count) × \(dtype.byteCount) bytes, but \(data.count) were given")
+                throw IDLError.shapeMismatch(
+                    "a \(dtype) tensor of shape \(shape) needs \(count) × \(dtype.byteCount) bytes, but \(data.count) were given"
+                )
             }
             self.dtype = dtype
             self.shape = shape
@@ -125,20 +127,27 @@ public struct SafeTensors: Sendable, Equatable {
     public init(safetensorsData bytes: Data, source: String = "safetensors data") throws {
         let file = Data(bytes)
         guard file.count >= 8 else {
-            throw IDLError.io("\(source): \(file.count) bytes is too short for a safetensors file (it starts with an 8-byte header length); the file is truncated or not safetensors")
+            throw IDLError.io(
+                "\(source): \(file.count) bytes is too short for a safetensors file (it starts with an 8-byte header length); the file is truncated or not safetensors"
+            )
         }
         let n = file.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
         let available = UInt64(file.count - 8)
         guard n <= available else {
-            throw IDLError.io("\(source): the header length field says \(n) bytes, but only \(available) bytes follow it; the file is truncated or not a safetensors file")
+            throw IDLError.io(
+                "\(source): the header length field says \(n) bytes, but only \(available) bytes follow it; the file is truncated or not a safetensors file"
+            )
         }
         guard n <= 100_000_000 else {
-            throw IDLError.io("\(source): the header length \(n) exceeds the 100 MB limit of the format; the file is corrupt")
+            throw IDLError.io(
+                "\(source): the header length \(n) exceeds the 100 MB limit of the format; the file is corrupt")
         }
         let headerEnd = 8 + Int(n)
         let headerData = file[8..<headerEnd]
         guard headerData.first(where: { $0 != 0x20 }) == UInt8(ascii: "{") else {
-            throw IDLError.io("\(source): the header must be a JSON object starting with '{'; this is not a safetensors file or it is corrupt")
+            throw IDLError.io(
+                "\(source): the header must be a JSON object starting with '{'; this is not a safetensors file or it is corrupt"
+            )
         }
         let header: SafeTensorsHeader
         do {
@@ -146,36 +155,49 @@ public struct SafeTensors: Sendable, Equatable {
         } catch let error as IDLError {
             throw IDLError.io("\(source): \(error)")
         } catch {
-            throw IDLError.io("\(source): the JSON header is malformed: \(SafeTensors.describe(error)); expected {\"name\": {\"dtype\": …, \"shape\": […], \"data_offsets\": [begin, end]}, …}")
+            throw IDLError.io(
+                "\(source): the JSON header is malformed: \(SafeTensors.describe(error)); expected {\"name\": {\"dtype\": …, \"shape\": […], \"data_offsets\": [begin, end]}, …}"
+            )
         }
         let dataSize = file.count - headerEnd
         var parsed: [String: Tensor] = [:]
         var ranges: [(begin: Int, end: Int, name: String)] = []
         for (name, info) in header.entries {
             guard let dtype = TensorDType(safetensorsName: info.dtype) else {
-                throw IDLError.unsupported("\(source): tensor '\(name)' has dtype \(info.dtype); supported are F16, BF16, F32, F64, I8–I64, U8–U64 and BOOL. Convert it (tensor.float()) before saving")
+                throw IDLError.unsupported(
+                    "\(source): tensor '\(name)' has dtype \(info.dtype); supported are F16, BF16, F32, F64, I8–I64, U8–U64 and BOOL. Convert it (tensor.float()) before saving"
+                )
             }
             guard let count = BinaryIO.elementCount(info.shape) else {
-                throw IDLError.io("\(source): tensor '\(name)' has an invalid shape \(info.shape) (negative or too large)")
+                throw IDLError.io(
+                    "\(source): tensor '\(name)' has an invalid shape \(info.shape) (negative or too large)")
             }
             guard info.offsets.count == 2 else {
                 throw IDLError.io("\(source): tensor '\(name)' has data_offsets \(info.offsets); expected [begin, end]")
             }
-            let begin = info.offsets[0], end = info.offsets[1]
+            let begin = info.offsets[0]
+            let end = info.offsets[1]
             guard begin >= 0, begin <= end, end <= dataSize else {
-                throw IDLError.io("\(source): tensor '\(name)' claims bytes \(begin)..<\(end) of a data section of \(dataSize) bytes; the file is truncated or its header is corrupt")
+                throw IDLError.io(
+                    "\(source): tensor '\(name)' claims bytes \(begin)..<\(end) of a data section of \(dataSize) bytes; the file is truncated or its header is corrupt"
+                )
             }
             let (needed, overflow) = count.multipliedReportingOverflow(by: dtype.byteCount)
             guard !overflow, needed == end - begin else {
-                throw IDLError.io("\(source): tensor '\(name)' of shape \(info.shape) and dtype \(info.dtype) needs \(overflow ? "too many" : String(needed)) bytes, but its data_offsets span \(end - begin); the header is corrupt")
+                throw IDLError.io(
+                    "\(source): tensor '\(name)' of shape \(info.shape) and dtype \(info.dtype) needs \(overflow ? "too many" : String(needed)) bytes, but its data_offsets span \(end - begin); the header is corrupt"
+                )
             }
             ranges.append((begin, end, name))
-            parsed[name] = try Tensor(dtype: dtype, shape: info.shape,
-                                      data: file.subdata(in: (headerEnd + begin)..<(headerEnd + end)))
+            parsed[name] = try Tensor(
+                dtype: dtype, shape: info.shape,
+                data: file.subdata(in: (headerEnd + begin)..<(headerEnd + end)))
         }
         ranges.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
         for k in ranges.indices.dropFirst() where ranges[k].begin < ranges[k - 1].end {
-            throw IDLError.io("\(source): tensors '\(ranges[k - 1].name)' (bytes \(ranges[k - 1].begin)..<\(ranges[k - 1].end)) and '\(ranges[k].name)' (bytes \(ranges[k].begin)..<\(ranges[k].end)) overlap; the header is corrupt")
+            throw IDLError.io(
+                "\(source): tensors '\(ranges[k - 1].name)' (bytes \(ranges[k - 1].begin)..<\(ranges[k - 1].end)) and '\(ranges[k].name)' (bytes \(ranges[k].begin)..<\(ranges[k].end)) overlap; the header is corrupt"
+            )
         }
         tensors = parsed
         metadata = header.metadata
@@ -193,7 +215,8 @@ public struct SafeTensors: Sendable, Equatable {
     /// - Throws: ``IDLError/invalidArgument(_:)`` if there is no tensor of that name.
     public func tensor(_ name: String) throws -> Tensor {
         guard let t = tensors[name] else {
-            throw IDLError.invalidArgument("no tensor named '\(name)'; the file holds: \(names.joined(separator: ", "))")
+            throw IDLError.invalidArgument(
+                "no tensor named '\(name)'; the file holds: \(names.joined(separator: ", "))")
         }
         return t
     }
@@ -209,17 +232,22 @@ public struct SafeTensors: Sendable, Equatable {
     public func encoded() throws -> Data {
         var entries: [String] = []
         if !metadata.isEmpty {
-            let pairs = metadata.keys.sorted().map { "\(SafeTensors.jsonString($0)):\(SafeTensors.jsonString(metadata[$0]!))" }
+            let pairs = metadata.keys.sorted().map {
+                "\(SafeTensors.jsonString($0)):\(SafeTensors.jsonString(metadata[$0]!))"
+            }
             entries.append("\"__metadata__\":{\(pairs.joined(separator: ","))}")
         }
         var offset = 0
         for name in names {
             guard name != "__metadata__" else {
-                throw IDLError.invalidArgument("'__metadata__' is reserved by the safetensors format; rename the tensor")
+                throw IDLError.invalidArgument(
+                    "'__metadata__' is reserved by the safetensors format; rename the tensor")
             }
             let t = tensors[name]!
             let shape = t.shape.map(String.init).joined(separator: ",")
-            entries.append("\(SafeTensors.jsonString(name)):{\"dtype\":\"\(t.dtype.safetensorsName)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + t.data.count)]}")
+            entries.append(
+                "\(SafeTensors.jsonString(name)):{\"dtype\":\"\(t.dtype.safetensorsName)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + t.data.count)]}"
+            )
             offset += t.data.count
         }
         var header = Array(("{" + entries.joined(separator: ",") + "}").utf8)
@@ -258,7 +286,8 @@ public struct SafeTensors: Sendable, Equatable {
     static func describe(_ error: Error) -> String {
         switch error {
         case DecodingError.dataCorrupted(let c): return c.debugDescription
-        case DecodingError.keyNotFound(let k, let c): return "missing key '\(k.stringValue)' at \(c.codingPath.map(\.stringValue).joined(separator: "."))"
+        case DecodingError.keyNotFound(let k, let c):
+            return "missing key '\(k.stringValue)' at \(c.codingPath.map(\.stringValue).joined(separator: "."))"
         case DecodingError.typeMismatch(_, let c), DecodingError.valueNotFound(_, let c):
             return "\(c.debugDescription) at \(c.codingPath.map(\.stringValue).joined(separator: "."))"
         default: return "\(error)"
@@ -272,7 +301,10 @@ struct SafeTensorsHeader: Decodable {
         let dtype: String
         let shape: [Int]
         let offsets: [Int]
-        enum CodingKeys: String, CodingKey { case dtype, shape, offsets = "data_offsets" }
+        enum CodingKeys: String, CodingKey {
+            case dtype, shape
+            case offsets = "data_offsets"
+        }
     }
 
     struct Key: CodingKey {

@@ -169,12 +169,16 @@ enum TensorBytes {
     static func decodeIntegers(_ data: Data, dtype: TensorDType, count: Int, source: String) throws -> [Int] {
         precondition(data.count == count * dtype.byteCount, "tensor byte count was not validated")
         guard !dtype.isFloatingPoint else {
-            throw IDLError.unsupported("\(source) holds \(dtype) values, expected an integer or bool dtype for integer data (labels); read it as a matrix instead")
+            throw IDLError.unsupported(
+                "\(source) holds \(dtype) values, expected an integer or bool dtype for integer data (labels); read it as a matrix instead"
+            )
         }
         return try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> [Int] in
             var out = [Int](repeating: 0, count: count)
             func fill<S: BinaryInteger>(_: S.Type) {
-                for k in 0..<count { out[k] = Int(raw.loadUnaligned(fromByteOffset: k * MemoryLayout<S>.stride, as: S.self)) }
+                for k in 0..<count {
+                    out[k] = Int(raw.loadUnaligned(fromByteOffset: k * MemoryLayout<S>.stride, as: S.self))
+                }
             }
             switch dtype {
             case .int8: fill(Int8.self)

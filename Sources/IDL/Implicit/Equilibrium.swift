@@ -23,8 +23,12 @@ public final class SolveLog {
 
     /// Forgets all counts (e.g. at the start of an epoch).
     public func reset() {
-        forwardSolves = 0; forwardConverged = 0; forwardIterations = 0
-        backwardSolves = 0; backwardConverged = 0; backwardIterations = 0
+        forwardSolves = 0
+        forwardConverged = 0
+        forwardIterations = 0
+        backwardSolves = 0
+        backwardConverged = 0
+        backwardIterations = 0
     }
 
     func recordForward(_ s: SolverStatistics) {
@@ -42,9 +46,13 @@ public final class SolveLog {
     }
 
     /// Mean forward iterations per solve.
-    public var meanForwardIterations: Double { forwardSolves == 0 ? 0 : Double(forwardIterations) / Double(forwardSolves) }
+    public var meanForwardIterations: Double {
+        forwardSolves == 0 ? 0 : Double(forwardIterations) / Double(forwardSolves)
+    }
     /// Mean backward iterations per solve.
-    public var meanBackwardIterations: Double { backwardSolves == 0 ? 0 : Double(backwardIterations) / Double(backwardSolves) }
+    public var meanBackwardIterations: Double {
+        backwardSolves == 0 ? 0 : Double(backwardIterations) / Double(backwardSolves)
+    }
     /// Forward solves that did not converge.
     public var forwardFailures: Int { forwardSolves - forwardConverged }
     /// Backward solves that did not converge.
@@ -52,10 +60,13 @@ public final class SolveLog {
 
     /// A one-line summary, with advice when solves failed to converge.
     public var summary: String {
-        var s = "forward: \(forwardSolves) solves, mean \(formatFixed(meanForwardIterations, decimals: 1)) it, \(forwardFailures) not converged; "
-        s += "backward: \(backwardSolves) solves, mean \(formatFixed(meanBackwardIterations, decimals: 1)) it, \(backwardFailures) not converged"
+        var s =
+            "forward: \(forwardSolves) solves, mean \(formatFixed(meanForwardIterations, decimals: 1)) it, \(forwardFailures) not converged; "
+        s +=
+            "backward: \(backwardSolves) solves, mean \(formatFixed(meanBackwardIterations, decimals: 1)) it, \(backwardFailures) not converged"
         if forwardFailures + backwardFailures > 0 {
-            s += " (try the Anderson solver, a larger iteration budget, a looser tolerance in Float, or a smaller kappa)"
+            s +=
+                " (try the Anderson solver, a larger iteration budget, a looser tolerance in Float, or a smaller kappa)"
         }
         return s
     }
@@ -105,7 +116,9 @@ public func equilibrium<T>(
     let aValue = a.value
     let z0 = injection.value
     let start = initial ?? Matrix<T>(rows: z0.rows, cols: z0.cols)
-    let (x, stats) = forward.solver.solve(initial: start, tolerance: forward.tolerance, maxIterations: forward.maxIterations) { x, out in
+    let (x, stats) = forward.solver.solve(
+        initial: start, tolerance: forward.tolerance, maxIterations: forward.maxIterations
+    ) { x, out in
         equilibriumMap(aValue, x, z0, activation, into: &out)
     }
     log?.recordForward(stats)
@@ -128,7 +141,9 @@ public func equilibrium<T>(
 
 /// out = φ(A x + z₀), without allocating.
 @inlinable
-func equilibriumMap<T>(_ a: Matrix<T>, _ x: Matrix<T>, _ z0: Matrix<T>, _ phi: any Activation, into out: inout Matrix<T>) {
+func equilibriumMap<T>(
+    _ a: Matrix<T>, _ x: Matrix<T>, _ z0: Matrix<T>, _ phi: any Activation, into out: inout Matrix<T>
+) {
     out.storage.withUnsafeMutableBufferPointer { o in
         z0.storage.withUnsafeBufferPointer { z in copyEntries(z, into: o.baseAddress!) }
     }

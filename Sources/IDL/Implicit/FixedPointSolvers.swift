@@ -56,7 +56,9 @@ public protocol FixedPointSolver: Sendable {
 /// in float32, then runs every solve to its iteration cap). In Double the floor is ~1e-15 and
 /// torchidl's tolerances apply unchanged.
 @inlinable
-func fixedPointResidual<T: BLASScalar>(_ next: Matrix<T>, _ current: Matrix<T>, tolerance: Double) -> (residual: Double, done: Bool) {
+func fixedPointResidual<T: BLASScalar>(_ next: Matrix<T>, _ current: Matrix<T>, tolerance: Double) -> (
+    residual: Double, done: Bool
+) {
     let (d, size) = next.storage.withUnsafeBufferPointer { ap in
         current.storage.withUnsafeBufferPointer { bp in T.maxAbsDifference(ap, bp) }
     }
@@ -109,9 +111,15 @@ public struct Picard: FixedPointSolver {
             if done {
                 return (x, SolverStatistics(converged: true, iterations: k, residual: residual, residualTrace: trace))
             }
-            if residual.isNaN { return (x, SolverStatistics(converged: false, iterations: k, residual: residual, residualTrace: trace)) }
+            if residual.isNaN {
+                return (x, SolverStatistics(converged: false, iterations: k, residual: residual, residualTrace: trace))
+            }
         }
-        return (x, SolverStatistics(converged: false, iterations: max(1, maxIterations), residual: residual, residualTrace: trace))
+        return (
+            x,
+            SolverStatistics(
+                converged: false, iterations: max(1, maxIterations), residual: residual, residualTrace: trace)
+        )
     }
 }
 
@@ -179,7 +187,9 @@ public struct Anderson: FixedPointSolver {
             residual = r
             if recordTrace { trace.append(residual) }
             if done || residual.isNaN {
-                return (fx, SolverStatistics(converged: done, iterations: k + 1, residual: residual, residualTrace: trace))
+                return (
+                    fx, SolverStatistics(converged: done, iterations: k + 1, residual: residual, residualTrace: trace)
+                )
             }
             // Store column k mod m.
             let slot = k % mem
@@ -229,18 +239,22 @@ public struct Anderson: FixedPointSolver {
             alpha.storage.withUnsafeBufferPointer { ap in
                 x.storage.withUnsafeMutableBufferPointer { xp in
                     fs.storage.withUnsafeBufferPointer { fsp in
-                        T.gemv(.none, m: size, n: filled, alpha: b, a: fsp.baseAddress!, lda: size,
-                               x: ap.baseAddress!, incx: 1, beta: 0, y: xp.baseAddress!, incy: 1)
+                        T.gemv(
+                            .none, m: size, n: filled, alpha: b, a: fsp.baseAddress!, lda: size,
+                            x: ap.baseAddress!, incx: 1, beta: 0, y: xp.baseAddress!, incy: 1)
                     }
                     if beta != 1 {
                         xs.storage.withUnsafeBufferPointer { xsp in
-                            T.gemv(.none, m: size, n: filled, alpha: 1 - b, a: xsp.baseAddress!, lda: size,
-                                   x: ap.baseAddress!, incx: 1, beta: 1, y: xp.baseAddress!, incy: 1)
+                            T.gemv(
+                                .none, m: size, n: filled, alpha: 1 - b, a: xsp.baseAddress!, lda: size,
+                                x: ap.baseAddress!, incx: 1, beta: 1, y: xp.baseAddress!, incy: 1)
                         }
                     }
                 }
             }
         }
-        return (fx, SolverStatistics(converged: false, iterations: iterations, residual: residual, residualTrace: trace))
+        return (
+            fx, SolverStatistics(converged: false, iterations: iterations, residual: residual, residualTrace: trace)
+        )
     }
 }

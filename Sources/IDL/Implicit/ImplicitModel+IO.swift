@@ -20,7 +20,10 @@ public struct ImplicitModelLoadOptions: Sendable {
     ///   - activation: The activation φ.
     ///   - bias: Whether the model appends a constant-one input row.
     ///   - wellPosedness: The well-posedness rule.
-    public init(kappa: Double? = nil, activation: (any Activation)? = nil, bias: Bool? = nil, wellPosedness: WellPosedness? = nil) {
+    public init(
+        kappa: Double? = nil, activation: (any Activation)? = nil, bias: Bool? = nil,
+        wellPosedness: WellPosedness? = nil
+    ) {
         self.kappa = kappa
         self.activation = activation
         self.bias = bias
@@ -80,8 +83,10 @@ extension ImplicitModel {
     /// D have one more column than the input has features).
     /// - Throws: ``IDLError/io(_:)`` for a missing or corrupt file or missing tensors,
     ///   ``IDLError/shapeMismatch(_:)`` when the tensors do not fit together.
-    public static func load(from url: URL, options: ImplicitModelLoadOptions = .init(),
-                            solver: any FixedPointSolver = Picard()) throws -> ImplicitModel {
+    public static func load(
+        from url: URL, options: ImplicitModelLoadOptions = .init(),
+        solver: any FixedPointSolver = Picard()
+    ) throws -> ImplicitModel {
         try load(stateDict: try SafeTensors(contentsOf: url), source: url.path, options: options, solver: solver)
     }
 
@@ -93,13 +98,17 @@ extension ImplicitModel {
     ///   - options: settings the file does not record; they win over its metadata.
     ///   - solver: the forward fixed-point solver.
     /// - Throws: as ``load(from:options:solver:)``.
-    public static func load(stateDict file: SafeTensors, source: String = "state_dict", options: ImplicitModelLoadOptions = .init(),
-                            solver: any FixedPointSolver = Picard()) throws -> ImplicitModel {
+    public static func load(
+        stateDict file: SafeTensors, source: String = "state_dict", options: ImplicitModelLoadOptions = .init(),
+        solver: any FixedPointSolver = Picard()
+    ) throws -> ImplicitModel {
         let meta = file.metadata
         let has = Set(file.names)
         func matrix(_ name: String) throws -> Matrix<Scalar> {
             guard has.contains(name) else {
-                throw IDLError.io("\(source) has no tensor '\(name)'; an implicit model needs A (or L and R), B, C and optionally D, found \(file.names)")
+                throw IDLError.io(
+                    "\(source) has no tensor '\(name)'; an implicit model needs A (or L and R), B, C and optionally D, found \(file.names)"
+                )
             }
             return try nonEmpty(file.matrix(name, as: Scalar.self), name, source: source)
         }
@@ -111,17 +120,21 @@ extension ImplicitModel {
         let kappa = options.kappa ?? meta["kappa"].flatMap(Double.init) ?? 0.99
         let bias = options.bias ?? meta["bias"].map { $0 == "true" } ?? false
         let activation = try options.activation ?? meta["activation"].map { try IDL.activation(named: $0) } ?? ReLU()
-        let wp = try options.wellPosedness ?? meta["wellposedness"].map { name in
-            guard let w = WellPosedness(rawValue: name) else {
-                throw IDLError.io("\(source): unknown well-posedness '\(name)' in the metadata; expected one of \(WellPosedness.allCases.map(\.rawValue))")
-            }
-            return w
-        } ?? .infinityNorm
+        let wp =
+            try options.wellPosedness ?? meta["wellposedness"].map { name in
+                guard let w = WellPosedness(rawValue: name) else {
+                    throw IDLError.io(
+                        "\(source): unknown well-posedness '\(name)' in the metadata; expected one of \(WellPosedness.allCases.map(\.rawValue))"
+                    )
+                }
+                return w
+            } ?? .infinityNorm
         return try ImplicitModel(
             A: a, L: l, R: r, B: try matrix("B"), C: try matrix("C"), D: d,
             bias: bias, kappa: kappa, wellPosedness: wp, activation: activation, solver: solver,
             maxIterations: meta["mitr"].flatMap(Int.init) ?? 300, tolerance: meta["tol"].flatMap(Double.init) ?? 3e-6,
-            gradMaxIterations: meta["grad_mitr"].flatMap(Int.init) ?? 300, gradTolerance: meta["grad_tol"].flatMap(Double.init) ?? 3e-6)
+            gradMaxIterations: meta["grad_mitr"].flatMap(Int.init) ?? 300,
+            gradTolerance: meta["grad_tol"].flatMap(Double.init) ?? 3e-6)
     }
 
     /// `m` if it has at least one row and one column: a model needs a hidden unit, an input
@@ -129,7 +142,9 @@ extension ImplicitModel {
     /// would otherwise build a model that cannot be run.
     static func nonEmpty(_ m: Matrix<Scalar>, _ name: String, source: String) throws -> Matrix<Scalar> {
         guard m.rows >= 1 && m.cols >= 1 else {
-            throw IDLError.shapeMismatch("\(source): tensor '\(name)' is empty (\(m.shapeDescription)); every tensor of a model needs at least one row and one column")
+            throw IDLError.shapeMismatch(
+                "\(source): tensor '\(name)' is empty (\(m.shapeDescription)); every tensor of a model needs at least one row and one column"
+            )
         }
         return m
     }

@@ -71,23 +71,31 @@ public final class ImplicitModel<Scalar: BLASScalar>: Layer {
     /// - Throws: ``IDLError/invalidArgument(_:)`` for non-positive dimensions, κ outside (0, 1),
     ///   a rank outside 1...n, or a model too large for the memory available (checked before
     ///   anything is allocated, see ``MemoryEstimate/implicitModel(inputDim:outputDim:hiddenDim:rank:bias:batchSize:scalarSize:solverBuffers:)``).
-    public convenience init(inputDim: Int, outputDim: Int, hiddenDim: Int,
-                bias: Bool = false, noD: Bool = false, rank: Int? = nil,
-                kappa: Double = 0.99, wellPosedness: WellPosedness = .infinityNorm,
-                activation: any Activation = ReLU(),
-                solver: any FixedPointSolver = Picard(),
-                maxIterations: Int = 300, tolerance: Double = 3e-6,
-                gradMaxIterations: Int = 300, gradTolerance: Double = 3e-6,
-                using generator: inout SeededGenerator) throws {
+    public convenience init(
+        inputDim: Int, outputDim: Int, hiddenDim: Int,
+        bias: Bool = false, noD: Bool = false, rank: Int? = nil,
+        kappa: Double = 0.99, wellPosedness: WellPosedness = .infinityNorm,
+        activation: any Activation = ReLU(),
+        solver: any FixedPointSolver = Picard(),
+        maxIterations: Int = 300, tolerance: Double = 3e-6,
+        gradMaxIterations: Int = 300, gradTolerance: Double = 3e-6,
+        using generator: inout SeededGenerator
+    ) throws {
         guard inputDim > 0, outputDim > 0, hiddenDim > 0 else {
-            throw IDLError.invalidArgument("ImplicitModel needs positive dimensions, got input \(inputDim), output \(outputDim), hidden \(hiddenDim)")
+            throw IDLError.invalidArgument(
+                "ImplicitModel needs positive dimensions, got input \(inputDim), output \(outputDim), hidden \(hiddenDim)"
+            )
         }
-        try MemoryEstimate.implicitModel(inputDim: inputDim, outputDim: outputDim, hiddenDim: hiddenDim, rank: rank, bias: bias,
-                                         batchSize: 1, scalarSize: MemoryLayout<Scalar>.size).check()
+        try MemoryEstimate.implicitModel(
+            inputDim: inputDim, outputDim: outputDim, hiddenDim: hiddenDim, rank: rank, bias: bias,
+            batchSize: 1, scalarSize: MemoryLayout<Scalar>.size
+        ).check()
         let n = hiddenDim
         let scale = 1 / Scalar(n)
         let p = inputDim + (bias ? 1 : 0)
-        var a: Matrix<Scalar>? = nil, l: Matrix<Scalar>? = nil, r: Matrix<Scalar>? = nil
+        var a: Matrix<Scalar>? = nil
+        var l: Matrix<Scalar>? = nil
+        var r: Matrix<Scalar>? = nil
         if let rank {
             guard rank >= 1, rank <= n else {
                 throw IDLError.invalidArgument("low rank needs 1 ≤ rank ≤ hiddenDim = \(n), got rank \(rank)")
@@ -100,48 +108,64 @@ public final class ImplicitModel<Scalar: BLASScalar>: Layer {
         let b = Matrix<Scalar>.randomNormal(n, p, scale: scale, using: &generator)
         let c = Matrix<Scalar>.randomNormal(outputDim, n, scale: scale, using: &generator)
         let d = noD ? nil : Matrix<Scalar>.randomNormal(outputDim, p, scale: scale, using: &generator)
-        try self.init(A: a, L: l, R: r, B: b, C: c, D: d, bias: bias, kappa: kappa, wellPosedness: wellPosedness,
-                      activation: activation, solver: solver, maxIterations: maxIterations, tolerance: tolerance,
-                      gradMaxIterations: gradMaxIterations, gradTolerance: gradTolerance)
+        try self.init(
+            A: a, L: l, R: r, B: b, C: c, D: d, bias: bias, kappa: kappa, wellPosedness: wellPosedness,
+            activation: activation, solver: solver, maxIterations: maxIterations, tolerance: tolerance,
+            gradMaxIterations: gradMaxIterations, gradTolerance: gradTolerance)
     }
 
     /// A model with given matrices (e.g. loaded from a file, or written by hand as in the
     /// feedforward-as-implicit tutorial). Give either `A` or both `L` and `R`.
     /// - Throws: ``IDLError/shapeMismatch(_:)`` when the shapes do not fit together,
     ///   ``IDLError/invalidArgument(_:)`` for κ outside (0, 1) or a bad combination of A, L, R.
-    public init(A: Matrix<Scalar>? = nil, L: Matrix<Scalar>? = nil, R: Matrix<Scalar>? = nil,
-                B: Matrix<Scalar>, C: Matrix<Scalar>, D: Matrix<Scalar>? = nil,
-                bias: Bool = false, kappa: Double = 0.99, wellPosedness: WellPosedness = .infinityNorm,
-                activation: any Activation = ReLU(), solver: any FixedPointSolver = Picard(),
-                maxIterations: Int = 300, tolerance: Double = 3e-6,
-                gradMaxIterations: Int = 300, gradTolerance: Double = 3e-6) throws {
+    public init(
+        A: Matrix<Scalar>? = nil, L: Matrix<Scalar>? = nil, R: Matrix<Scalar>? = nil,
+        B: Matrix<Scalar>, C: Matrix<Scalar>, D: Matrix<Scalar>? = nil,
+        bias: Bool = false, kappa: Double = 0.99, wellPosedness: WellPosedness = .infinityNorm,
+        activation: any Activation = ReLU(), solver: any FixedPointSolver = Picard(),
+        maxIterations: Int = 300, tolerance: Double = 3e-6,
+        gradMaxIterations: Int = 300, gradTolerance: Double = 3e-6
+    ) throws {
         guard kappa > 0, kappa < 1 || wellPosedness == .strictlyUpperTriangular || wellPosedness == .none else {
-            throw IDLError.invalidArgument("kappa must lie in (0, 1) for the well-posedness constraint ‖A‖∞ ≤ κ, got \(kappa)")
+            throw IDLError.invalidArgument(
+                "kappa must lie in (0, 1) for the well-posedness constraint ‖A‖∞ ≤ κ, got \(kappa)")
         }
         guard maxIterations > 0, gradMaxIterations > 0, tolerance > 0, gradTolerance > 0 else {
-            throw IDLError.invalidArgument("iteration budgets and tolerances must be positive, got mitr \(maxIterations), tol \(tolerance), grad mitr \(gradMaxIterations), grad tol \(gradTolerance)")
+            throw IDLError.invalidArgument(
+                "iteration budgets and tolerances must be positive, got mitr \(maxIterations), tol \(tolerance), grad mitr \(gradMaxIterations), grad tol \(gradTolerance)"
+            )
         }
         let n = B.rows
         switch (A, L, R) {
-        case let (a?, nil, nil):
+        case (let a?, nil, nil):
             guard a.rows == n, a.cols == n else {
                 throw IDLError.shapeMismatch("A must be n×n with n = rows of B = \(n), got \(a.shapeDescription)")
             }
-        case let (nil, l?, r?):
+        case (nil, let l?, let r?):
             guard l.rows == n, r.rows == n, l.cols == r.cols, l.cols >= 1, l.cols <= n else {
-                throw IDLError.shapeMismatch("L and R must both be n×r with n = \(n) and 1 ≤ r ≤ n, got L \(l.shapeDescription), R \(r.shapeDescription)")
+                throw IDLError.shapeMismatch(
+                    "L and R must both be n×r with n = \(n) and 1 ≤ r ≤ n, got L \(l.shapeDescription), R \(r.shapeDescription)"
+                )
             }
         default:
-            throw IDLError.invalidArgument("give either A, or both L and R (low rank), not \([A == nil ? nil : "A", L == nil ? nil : "L", R == nil ? nil : "R"].compactMap { $0 })")
+            throw IDLError.invalidArgument(
+                "give either A, or both L and R (low rank), not \([A == nil ? nil : "A", L == nil ? nil : "L", R == nil ? nil : "R"].compactMap { $0 })"
+            )
         }
         guard C.cols == n else {
-            throw IDLError.shapeMismatch("C must have n = \(n) columns (the state dimension), got \(C.shapeDescription)")
+            throw IDLError.shapeMismatch(
+                "C must have n = \(n) columns (the state dimension), got \(C.shapeDescription)")
         }
         if let D, D.rows != C.rows || D.cols != B.cols {
-            throw IDLError.shapeMismatch("D must be \(C.rows)×\(B.cols) (outputs × inputs\(bias ? " + 1 bias column" : "")), got \(D.shapeDescription)")
+            throw IDLError.shapeMismatch(
+                "D must be \(C.rows)×\(B.cols) (outputs × inputs\(bias ? " + 1 bias column" : "")), got \(D.shapeDescription)"
+            )
         }
         let p = B.cols - (bias ? 1 : 0)
-        guard p >= 1 else { throw IDLError.shapeMismatch("B has \(B.cols) columns, too few for an input\(bias ? " plus the bias column" : "")") }
+        guard p >= 1 else {
+            throw IDLError.shapeMismatch(
+                "B has \(B.cols) columns, too few for an input\(bias ? " plus the bias column" : "")")
+        }
         for (name, m) in [("A", A), ("L", L), ("R", R), ("B", B), ("C", C), ("D", D)] {
             if let m, !m.isFinite { throw IDLError.nonFinite("matrix \(name) contains NaN or infinite entries") }
         }
@@ -154,7 +178,8 @@ public final class ImplicitModel<Scalar: BLASScalar>: Layer {
         self.wellPosedness = wellPosedness
         self.activation = activation
         self.forwardSettings = FixedPointSettings(solver: solver, tolerance: tolerance, maxIterations: maxIterations)
-        self.backwardSettings = FixedPointSettings(solver: solver, tolerance: gradTolerance, maxIterations: gradMaxIterations)
+        self.backwardSettings = FixedPointSettings(
+            solver: solver, tolerance: gradTolerance, maxIterations: gradMaxIterations)
         self.A = A.map { Tensor(parameter: $0, name: "A") }
         self.L = L.map { Tensor(parameter: $0, name: "L") }
         self.R = R.map { Tensor(parameter: $0, name: "R") }
@@ -183,26 +208,34 @@ public final class ImplicitModel<Scalar: BLASScalar>: Layer {
     /// - Throws: ``IDLError/shapeMismatch(_:)`` for a wrong input dimension or X₀ shape,
     ///   ``IDLError/nonFinite(_:)`` when the input has NaN or infinite entries,
     ///   ``IDLError/invalidArgument(_:)`` for a batch too large for the memory available.
-    public func forward(_ input: Tensor<Scalar>, initialState: Matrix<Scalar>?) throws -> (output: Tensor<Scalar>, state: Tensor<Scalar>) {
+    public func forward(_ input: Tensor<Scalar>, initialState: Matrix<Scalar>?) throws -> (
+        output: Tensor<Scalar>, state: Tensor<Scalar>
+    ) {
         let u0 = input.value
         guard u0.rows == inputDim else {
-            throw IDLError.shapeMismatch("ImplicitModel expects \(inputDim) input features per sample (rows; columns are samples), got a \(u0.shapeDescription) batch. A batch-first (m, p) array must be loaded with the batch-first layout, which makes it p×m.")
+            throw IDLError.shapeMismatch(
+                "ImplicitModel expects \(inputDim) input features per sample (rows; columns are samples), got a \(u0.shapeDescription) batch. A batch-first (m, p) array must be loaded with the batch-first layout, which makes it p×m."
+            )
         }
         guard u0.isFinite else {
             throw IDLError.nonFinite("the input batch contains NaN or infinite entries")
         }
         if let x0 = initialState, x0.rows != hiddenDim || x0.cols != u0.cols {
-            throw IDLError.shapeMismatch("the initial state must be \(hiddenDim)×\(u0.cols) (hidden × batch), got \(x0.shapeDescription)")
+            throw IDLError.shapeMismatch(
+                "the initial state must be \(hiddenDim)×\(u0.cols) (hidden × batch), got \(x0.shapeDescription)")
         }
         // A batch whose solver buffers alone would take more than 1 GiB: check the memory first.
         if 16 * Double(hiddenDim) * Double(u0.cols) * Double(MemoryLayout<Scalar>.size) > 1_073_741_824 {
-            try MemoryEstimate.implicitModel(inputDim: inputDim, outputDim: outputDim, hiddenDim: hiddenDim, rank: rank, bias: bias,
-                                             batchSize: u0.cols, scalarSize: MemoryLayout<Scalar>.size).check()
+            try MemoryEstimate.implicitModel(
+                inputDim: inputDim, outputDim: outputDim, hiddenDim: hiddenDim, rank: rank, bias: bias,
+                batchSize: u0.cols, scalarSize: MemoryLayout<Scalar>.size
+            ).check()
         }
         let u = bias ? vcat([input, Tensor(Matrix<Scalar>.ones(1, u0.cols))]) : input
-        let x = equilibrium(a: stateMatrix(), injection: matmul(B, u), activation: activation,
-                            forward: forwardSettings, backward: backwardSettings,
-                            initial: initialState, log: log)
+        let x = equilibrium(
+            a: stateMatrix(), injection: matmul(B, u), activation: activation,
+            forward: forwardSettings, backward: backwardSettings,
+            initial: initialState, log: log)
         var y = matmul(C, x)
         if let D { y = y + matmul(D, u) }
         return (y, x)
@@ -224,7 +257,9 @@ public final class ImplicitModel<Scalar: BLASScalar>: Layer {
         case .rowL1Projection:
             return straightThrough(raw) { $0.rowsProjectedOntoL1Ball(radius: k) }
         case .strictlyUpperTriangular:
-            return Tensor.custom(inputs: [raw], value: raw.value.strictlyUpperTriangular) { g in [g.strictlyUpperTriangular] }
+            return Tensor.custom(inputs: [raw], value: raw.value.strictlyUpperTriangular) { g in
+                [g.strictlyUpperTriangular]
+            }
         case .none:
             return raw
         }

@@ -32,7 +32,9 @@ extension Matrix {
         for i in 0..<rows {
             for j in 0..<cols { row[j] = self[i, j] }
             row.withUnsafeMutableBufferPointer { p in
-                scratch.withUnsafeMutableBufferPointer { s in projectOntoL1BallInPlace(p, radius: r, scratch: s.baseAddress!) }
+                scratch.withUnsafeMutableBufferPointer { s in
+                    projectOntoL1BallInPlace(p, radius: r, scratch: s.baseAddress!)
+                }
             }
             for j in 0..<cols { out[i, j] = row[j] }
         }
@@ -76,11 +78,14 @@ public struct WellPosednessReport: Sendable, CustomStringConvertible {
 /// positive); returns the Collatz–Wielandt upper bound max_i (|A|x)_i / x_i once it is within
 /// `tolerance` of the lower bound, or after `maxIterations`. Triangular matrices are answered
 /// exactly from their diagonal.
-public func perronFrobeniusEigenvalue<T: BLASScalar>(_ a: Matrix<T>, tolerance: Double = 1e-10, maxIterations: Int = 10_000) -> Double {
+public func perronFrobeniusEigenvalue<T: BLASScalar>(
+    _ a: Matrix<T>, tolerance: Double = 1e-10, maxIterations: Int = 10_000
+) -> Double {
     let n = a.rows
     if n == 0 { return 0 }
     // Triangular (e.g. feedforward) matrices: the eigenvalues are the diagonal entries.
-    var upper = true, lower = true
+    var upper = true
+    var lower = true
     for j in 0..<n {
         for i in 0..<n where a[i, j] != 0 {
             if i > j { upper = false }
@@ -94,16 +99,21 @@ public func perronFrobeniusEigenvalue<T: BLASScalar>(_ a: Matrix<T>, tolerance: 
     var bound = Double.infinity
     for _ in 0..<maxIterations {
         gemm(absA, x, into: &y)
-        var lo = Double.infinity, hi = 0.0
+        var lo = Double.infinity
+        var hi = 0.0
         for i in 0..<n {
             let r = y.storage[i] / x.storage[i]
-            lo = min(lo, r); hi = max(hi, r)
+            lo = min(lo, r)
+            hi = max(hi, r)
         }
         bound = hi
         if hi - lo <= tolerance * max(1, hi) { break }
         // Shifted step x ← (|A| + I) x, normalised.
         var s = 0.0
-        for i in 0..<n { y.storage[i] += x.storage[i]; s = max(s, y.storage[i]) }
+        for i in 0..<n {
+            y.storage[i] += x.storage[i]
+            s = max(s, y.storage[i])
+        }
         for i in 0..<n { x.storage[i] = max(y.storage[i] / s, 1e-300) }
     }
     return bound

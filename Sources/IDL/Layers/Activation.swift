@@ -55,7 +55,8 @@ extension Activation {
 
     /// φ applied to every entry of `z`, written into `y` (same shape); no allocation.
     public func apply<T: BLASScalar>(_ z: Matrix<T>, into y: inout Matrix<T>) {
-        precondition(z.count == y.count, "activation: input \(z.shapeDescription) and output \(y.shapeDescription) differ")
+        precondition(
+            z.count == y.count, "activation: input \(z.shapeDescription) and output \(y.shapeDescription) differ")
         z.storage.withUnsafeBufferPointer { zp in
             y.storage.withUnsafeMutableBufferPointer { yp in apply(zp, into: yp) }
         }
@@ -70,7 +71,9 @@ extension Activation {
 
     /// φ′ at every entry of `z`, written into `d` (same shape); no allocation.
     public func derivative<T: BLASScalar>(_ z: Matrix<T>, into d: inout Matrix<T>) {
-        precondition(z.count == d.count, "activation derivative: input \(z.shapeDescription) and output \(d.shapeDescription) differ")
+        precondition(
+            z.count == d.count,
+            "activation derivative: input \(z.shapeDescription) and output \(d.shapeDescription) differ")
         z.storage.withUnsafeBufferPointer { zp in
             d.storage.withUnsafeMutableBufferPointer { dp in derivative(zp, into: dp) }
         }
@@ -140,7 +143,10 @@ public struct Tanh: Activation {
     public init() {}
     public var name: String { "tanh" }
     @inlinable public func phi<T: BLASScalar>(_ x: T) -> T { T.tanh(x) }
-    @inlinable public func dphi<T: BLASScalar>(_ x: T) -> T { let t = T.tanh(x); return 1 - t * t }
+    @inlinable public func dphi<T: BLASScalar>(_ x: T) -> T {
+        let t = T.tanh(x)
+        return 1 - t * t
+    }
     public func apply<T: BLASScalar>(_ z: UnsafeBufferPointer<T>, into y: UnsafeMutableBufferPointer<T>) {
         mapConcrete(z, y, phi, phi)
     }
@@ -163,7 +169,10 @@ public struct Sigmoid: Activation {
     public init() {}
     public var name: String { "sigmoid" }
     @inlinable public func phi<T: BLASScalar>(_ x: T) -> T { logistic(x) }
-    @inlinable public func dphi<T: BLASScalar>(_ x: T) -> T { let s = logistic(x); return s * (1 - s) }
+    @inlinable public func dphi<T: BLASScalar>(_ x: T) -> T {
+        let s = logistic(x)
+        return s * (1 - s)
+    }
     public func apply<T: BLASScalar>(_ z: UnsafeBufferPointer<T>, into y: UnsafeMutableBufferPointer<T>) {
         mapConcrete(z, y, phi, phi)
     }
@@ -178,7 +187,10 @@ public struct SiLU: Activation {
     public init() {}
     public var name: String { "silu" }
     @inlinable public func phi<T: BLASScalar>(_ x: T) -> T { x * logistic(x) }
-    @inlinable public func dphi<T: BLASScalar>(_ x: T) -> T { let s = logistic(x); return s * (1 + x * (1 - s)) }
+    @inlinable public func dphi<T: BLASScalar>(_ x: T) -> T {
+        let s = logistic(x)
+        return s * (1 + x * (1 - s))
+    }
     public func apply<T: BLASScalar>(_ z: UnsafeBufferPointer<T>, into y: UnsafeMutableBufferPointer<T>) {
         mapConcrete(z, y, phi, phi)
     }
@@ -226,6 +238,7 @@ public func activation(named name: String) throws -> any Activation {
     case "softplus": return Softplus()
     case "identity", "linear": return Identity()
     default:
-        throw IDLError.invalidArgument("unknown activation '\(name)'; expected one of relu, leaky_relu, tanh, sigmoid, silu, softplus, identity")
+        throw IDLError.invalidArgument(
+            "unknown activation '\(name)'; expected one of relu, leaky_relu, tanh, sigmoid, silu, softplus, identity")
     }
 }

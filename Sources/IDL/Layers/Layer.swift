@@ -114,15 +114,21 @@ public final class Linear<Scalar: BLASScalar>: Layer {
     public init(_ inputDim: Int, _ outputDim: Int, bias: Bool = true, using generator: inout SeededGenerator) {
         precondition(inputDim > 0 && outputDim > 0, "Linear needs positive dimensions, got \(inputDim) → \(outputDim)")
         let bound = 1 / Scalar(inputDim).squareRoot()
-        weight = Tensor(parameter: Matrix.randomUniform(outputDim, inputDim, -bound, bound, using: &generator), name: "weight")
-        self.bias = bias ? Tensor(parameter: Matrix.randomUniform(outputDim, 1, -bound, bound, using: &generator), name: "bias") : nil
+        weight = Tensor(
+            parameter: Matrix.randomUniform(outputDim, inputDim, -bound, bound, using: &generator), name: "weight")
+        self.bias =
+            bias
+            ? Tensor(parameter: Matrix.randomUniform(outputDim, 1, -bound, bound, using: &generator), name: "bias")
+            : nil
     }
 
     /// A layer with given weights (and optional bias column).
     /// - Throws: ``IDLError/shapeMismatch(_:)`` if the bias is not outputs×1.
     public init(weight: Matrix<Scalar>, bias: Matrix<Scalar>? = nil) throws {
         if let bias, bias.rows != weight.rows || bias.cols != 1 {
-            throw IDLError.shapeMismatch("Linear: weight is \(weight.shapeDescription), so the bias must be \(weight.rows)×1, got \(bias.shapeDescription)")
+            throw IDLError.shapeMismatch(
+                "Linear: weight is \(weight.shapeDescription), so the bias must be \(weight.rows)×1, got \(bias.shapeDescription)"
+            )
         }
         self.weight = Tensor(parameter: weight, name: "weight")
         self.bias = bias.map { Tensor(parameter: $0, name: "bias") }
@@ -135,7 +141,9 @@ public final class Linear<Scalar: BLASScalar>: Layer {
     /// - Throws: ``IDLError/shapeMismatch(_:)`` if the input does not have `inputDim` rows.
     public func callAsFunction(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
         guard input.value.rows == inputDim else {
-            throw IDLError.shapeMismatch("Linear(\(inputDim) → \(outputDim)) expects \(inputDim) features per sample (rows), got a \(input.value.shapeDescription) batch")
+            throw IDLError.shapeMismatch(
+                "Linear(\(inputDim) → \(outputDim)) expects \(inputDim) features per sample (rows), got a \(input.value.shapeDescription) batch"
+            )
         }
         let y = matmul(weight, input)
         return bias.map { y + $0 } ?? y
@@ -187,8 +195,10 @@ public final class Sequential<Scalar: BLASScalar>: Layer {
 extension Sequential {
     /// A multilayer perceptron: Linear layers of the given widths with `activation` between them
     /// (none after the last), e.g. `[784, 64, 32, 16, 10]`.
-    public static func mlp(_ widths: [Int], activation: any Activation = ReLU(), bias: Bool = true,
-                           using generator: inout SeededGenerator) -> Sequential {
+    public static func mlp(
+        _ widths: [Int], activation: any Activation = ReLU(), bias: Bool = true,
+        using generator: inout SeededGenerator
+    ) -> Sequential {
         precondition(widths.count >= 2, "an MLP needs at least an input and an output width")
         var layers = [any Layer<Scalar>]()
         for k in 0..<(widths.count - 1) {

@@ -107,7 +107,8 @@ where RawSignificand: FixedWidthInteger {
     /// - Complexity: O(m·n·min(m, n) + max(m, n)·min(m, n)·nrhs); workspace allocated per call.
     static func gelsd(
         m: Int, n: Int, nrhs: Int, a: UnsafeMutablePointer<Self>, lda: Int,
-        b: UnsafeMutablePointer<Self>, ldb: Int, rcond: Self) -> (info: Int, rank: Int)
+        b: UnsafeMutablePointer<Self>, ldb: Int, rcond: Self
+    ) -> (info: Int, rank: Int)
 
     /// Solves A X = B by LU with partial pivoting (LAPACK gesv); returns `info`.
     ///
@@ -120,8 +121,10 @@ where RawSignificand: FixedWidthInteger {
     ///   - ldb: The leading dimension of B (≥ n).
     /// - Returns: LAPACK's `info`: 0 on success, i > 0 if U(i, i) is exactly zero (A singular).
     /// - Complexity: O(n³ + n²·nrhs).
-    static func gesv(n: Int, nrhs: Int, a: UnsafeMutablePointer<Self>, lda: Int,
-                     b: UnsafeMutablePointer<Self>, ldb: Int) -> Int
+    static func gesv(
+        n: Int, nrhs: Int, a: UnsafeMutablePointer<Self>, lda: Int,
+        b: UnsafeMutablePointer<Self>, ldb: Int
+    ) -> Int
 
     /// Solves A X = B for symmetric positive definite A by Cholesky (LAPACK posv); returns `info`.
     ///
@@ -135,8 +138,10 @@ where RawSignificand: FixedWidthInteger {
     /// - Returns: LAPACK's `info`: 0 on success, i > 0 if the leading minor of order i is not
     ///   positive definite.
     /// - Complexity: O(n³/3 + n²·nrhs).
-    static func posv(n: Int, nrhs: Int, a: UnsafeMutablePointer<Self>, lda: Int,
-                     b: UnsafeMutablePointer<Self>, ldb: Int) -> Int
+    static func posv(
+        n: Int, nrhs: Int, a: UnsafeMutablePointer<Self>, lda: Int,
+        b: UnsafeMutablePointer<Self>, ldb: Int
+    ) -> Int
 
     /// Eigenvalues (ascending) and, if `vectors`, eigenvectors of a symmetric matrix
     /// (LAPACK syevd, lower triangle used); returns `info`.
@@ -150,8 +155,10 @@ where RawSignificand: FixedWidthInteger {
     ///   - w: Receives the n eigenvalues in ascending order.
     /// - Returns: LAPACK's `info`: 0 on success, > 0 if the algorithm failed to converge.
     /// - Complexity: O(n³) (divide and conquer); workspace allocated per call.
-    static func syevd(vectors: Bool, n: Int, a: UnsafeMutablePointer<Self>, lda: Int,
-                      w: UnsafeMutablePointer<Self>) -> Int
+    static func syevd(
+        vectors: Bool, n: Int, a: UnsafeMutablePointer<Self>, lda: Int,
+        w: UnsafeMutablePointer<Self>
+    ) -> Int
 
     // Elementwise kernels used on the fixed-point hot paths. They are requirements (not generic
     // helpers) so that code reached through an existential, such as `any FixedPointSolver`, still
@@ -165,7 +172,9 @@ where RawSignificand: FixedWidthInteger {
     /// - Returns: The largest absolute difference and the largest magnitude in `a` (both 0 for
     ///   empty buffers).
     /// - Complexity: O(a.count).
-    static func maxAbsDifference(_ a: UnsafeBufferPointer<Self>, _ b: UnsafeBufferPointer<Self>) -> (difference: Self, magnitude: Self)
+    static func maxAbsDifference(_ a: UnsafeBufferPointer<Self>, _ b: UnsafeBufferPointer<Self>) -> (
+        difference: Self, magnitude: Self
+    )
 
     /// aᵢ ← aᵢ·bᵢ for every index of `a`; `b` must be at least as long.
     ///
@@ -175,8 +184,11 @@ where RawSignificand: FixedWidthInteger {
 
 @inline(__always)
 @usableFromInline
-func maxAbsDifferenceKernel<T: BLASScalar>(_ a: UnsafeBufferPointer<T>, _ b: UnsafeBufferPointer<T>) -> (difference: T, magnitude: T) {
-    var m: T = 0, size: T = 0
+func maxAbsDifferenceKernel<T: BLASScalar>(_ a: UnsafeBufferPointer<T>, _ b: UnsafeBufferPointer<T>) -> (
+    difference: T, magnitude: T
+) {
+    var m: T = 0
+    var size: T = 0
     var sawNaN = false
     for i in 0..<a.count {
         let d = abs(a[i] - b[i])
@@ -195,7 +207,9 @@ func multiplyKernel<T: BLASScalar>(_ a: UnsafeMutableBufferPointer<T>, _ b: Unsa
 }
 
 extension Float: BLASScalar {
-    public static func maxAbsDifference(_ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>) -> (difference: Float, magnitude: Float) {
+    public static func maxAbsDifference(_ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>) -> (
+        difference: Float, magnitude: Float
+    ) {
         maxAbsDifferenceKernel(a, b)
     }
 
@@ -211,8 +225,9 @@ extension Float: BLASScalar {
         alpha: Float, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        openBLAS.sgemm(CblasColMajor, transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k),
-                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        openBLAS.sgemm(
+            CblasColMajor, transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k),
+            alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
     @inlinable
@@ -220,8 +235,9 @@ extension Float: BLASScalar {
         _ trans: Transpose, m: Int, n: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
         x: UnsafePointer<Float>, incx: Int, beta: Float, y: UnsafeMutablePointer<Float>, incy: Int
     ) {
-        openBLAS.sgemv(CblasColMajor, trans.cblas, Int32(m), Int32(n), alpha, a, Int32(lda),
-                    x, Int32(incx), beta, y, Int32(incy))
+        openBLAS.sgemv(
+            CblasColMajor, trans.cblas, Int32(m), Int32(n), alpha, a, Int32(lda),
+            x, Int32(incx), beta, y, Int32(incy))
     }
 
     @inlinable
@@ -239,10 +255,14 @@ extension Float: BLASScalar {
         b: UnsafeMutablePointer<Float>, ldb: Int, rcond: Float
     ) -> (info: Int, rank: Int) {
         var (m32, n32, r32, lda32, ldb32) = (Int32(m), Int32(n), Int32(nrhs), Int32(lda), Int32(ldb))
-        var rc = rcond, rank: Int32 = 0, info: Int32 = 0
+        var rc = rcond
+        var rank: Int32 = 0
+        var info: Int32 = 0
         let s = UnsafeMutablePointer<Float>.allocate(capacity: max(1, min(m, n)))
         defer { s.deallocate() }
-        var iworkQuery: Int32 = 0, workQuery: Float = 0, m1: Int32 = -1
+        var iworkQuery: Int32 = 0
+        var workQuery: Float = 0
+        var m1: Int32 = -1
         openBLAS.sgelsd(&m32, &n32, &r32, a, &lda32, b, &ldb32, s, &rc, &rank, &workQuery, &m1, &iworkQuery, &info)
         let iwork = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, Int(iworkQuery)))
         defer { iwork.deallocate() }
@@ -253,27 +273,35 @@ extension Float: BLASScalar {
         return (Int(info), Int(rank))
     }
 
-    public static func gesv(n: Int, nrhs: Int, a: UnsafeMutablePointer<Float>, lda: Int,
-                            b: UnsafeMutablePointer<Float>, ldb: Int) -> Int {
+    public static func gesv(
+        n: Int, nrhs: Int, a: UnsafeMutablePointer<Float>, lda: Int,
+        b: UnsafeMutablePointer<Float>, ldb: Int
+    ) -> Int {
         var (n32, r32, lda32, ldb32, info) = (Int32(n), Int32(nrhs), Int32(lda), Int32(ldb), Int32(0))
         var ipiv = [Int32](repeating: 0, count: max(1, n))
         openBLAS.sgesv(&n32, &r32, a, &lda32, &ipiv, b, &ldb32, &info)
         return Int(info)
     }
 
-    public static func posv(n: Int, nrhs: Int, a: UnsafeMutablePointer<Float>, lda: Int,
-                            b: UnsafeMutablePointer<Float>, ldb: Int) -> Int {
+    public static func posv(
+        n: Int, nrhs: Int, a: UnsafeMutablePointer<Float>, lda: Int,
+        b: UnsafeMutablePointer<Float>, ldb: Int
+    ) -> Int {
         var (n32, r32, lda32, ldb32, info) = (Int32(n), Int32(nrhs), Int32(lda), Int32(ldb), Int32(0))
         var uplo = CChar(UInt8(ascii: "L"))
         openBLAS.sposv(&uplo, &n32, &r32, a, &lda32, b, &ldb32, &info, 1)
         return Int(info)
     }
 
-    public static func syevd(vectors: Bool, n: Int, a: UnsafeMutablePointer<Float>, lda: Int,
-                             w: UnsafeMutablePointer<Float>) -> Int {
+    public static func syevd(
+        vectors: Bool, n: Int, a: UnsafeMutablePointer<Float>, lda: Int,
+        w: UnsafeMutablePointer<Float>
+    ) -> Int {
         var (n32, lda32, info) = (Int32(n), Int32(lda), Int32(0))
-        var jobz = CChar(UInt8(ascii: vectors ? "V" : "N")), uplo = CChar(UInt8(ascii: "L"))
-        var liworkQuery: Int32 = 0, m1: Int32 = -1
+        var jobz = CChar(UInt8(ascii: vectors ? "V" : "N"))
+        var uplo = CChar(UInt8(ascii: "L"))
+        var liworkQuery: Int32 = 0
+        var m1: Int32 = -1
         var workQuery: Float = 0
         openBLAS.ssyevd(&jobz, &uplo, &n32, a, &lda32, w, &workQuery, &m1, &liworkQuery, &m1, &info, 1, 1)
         var liwork = max(1, liworkQuery)
@@ -286,7 +314,9 @@ extension Float: BLASScalar {
 }
 
 extension Double: BLASScalar {
-    public static func maxAbsDifference(_ a: UnsafeBufferPointer<Double>, _ b: UnsafeBufferPointer<Double>) -> (difference: Double, magnitude: Double) {
+    public static func maxAbsDifference(_ a: UnsafeBufferPointer<Double>, _ b: UnsafeBufferPointer<Double>) -> (
+        difference: Double, magnitude: Double
+    ) {
         maxAbsDifferenceKernel(a, b)
     }
 
@@ -302,8 +332,9 @@ extension Double: BLASScalar {
         alpha: Double, a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
         beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int
     ) {
-        openBLAS.dgemm(CblasColMajor, transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k),
-                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        openBLAS.dgemm(
+            CblasColMajor, transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k),
+            alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
     @inlinable
@@ -311,8 +342,9 @@ extension Double: BLASScalar {
         _ trans: Transpose, m: Int, n: Int, alpha: Double, a: UnsafePointer<Double>, lda: Int,
         x: UnsafePointer<Double>, incx: Int, beta: Double, y: UnsafeMutablePointer<Double>, incy: Int
     ) {
-        openBLAS.dgemv(CblasColMajor, trans.cblas, Int32(m), Int32(n), alpha, a, Int32(lda),
-                    x, Int32(incx), beta, y, Int32(incy))
+        openBLAS.dgemv(
+            CblasColMajor, trans.cblas, Int32(m), Int32(n), alpha, a, Int32(lda),
+            x, Int32(incx), beta, y, Int32(incy))
     }
 
     @inlinable
@@ -330,10 +362,14 @@ extension Double: BLASScalar {
         b: UnsafeMutablePointer<Double>, ldb: Int, rcond: Double
     ) -> (info: Int, rank: Int) {
         var (m32, n32, r32, lda32, ldb32) = (Int32(m), Int32(n), Int32(nrhs), Int32(lda), Int32(ldb))
-        var rc = rcond, rank: Int32 = 0, info: Int32 = 0
+        var rc = rcond
+        var rank: Int32 = 0
+        var info: Int32 = 0
         let s = UnsafeMutablePointer<Double>.allocate(capacity: max(1, min(m, n)))
         defer { s.deallocate() }
-        var iworkQuery: Int32 = 0, workQuery: Double = 0, m1: Int32 = -1
+        var iworkQuery: Int32 = 0
+        var workQuery: Double = 0
+        var m1: Int32 = -1
         openBLAS.dgelsd(&m32, &n32, &r32, a, &lda32, b, &ldb32, s, &rc, &rank, &workQuery, &m1, &iworkQuery, &info)
         let iwork = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, Int(iworkQuery)))
         defer { iwork.deallocate() }
@@ -344,27 +380,35 @@ extension Double: BLASScalar {
         return (Int(info), Int(rank))
     }
 
-    public static func gesv(n: Int, nrhs: Int, a: UnsafeMutablePointer<Double>, lda: Int,
-                            b: UnsafeMutablePointer<Double>, ldb: Int) -> Int {
+    public static func gesv(
+        n: Int, nrhs: Int, a: UnsafeMutablePointer<Double>, lda: Int,
+        b: UnsafeMutablePointer<Double>, ldb: Int
+    ) -> Int {
         var (n32, r32, lda32, ldb32, info) = (Int32(n), Int32(nrhs), Int32(lda), Int32(ldb), Int32(0))
         var ipiv = [Int32](repeating: 0, count: max(1, n))
         openBLAS.dgesv(&n32, &r32, a, &lda32, &ipiv, b, &ldb32, &info)
         return Int(info)
     }
 
-    public static func posv(n: Int, nrhs: Int, a: UnsafeMutablePointer<Double>, lda: Int,
-                            b: UnsafeMutablePointer<Double>, ldb: Int) -> Int {
+    public static func posv(
+        n: Int, nrhs: Int, a: UnsafeMutablePointer<Double>, lda: Int,
+        b: UnsafeMutablePointer<Double>, ldb: Int
+    ) -> Int {
         var (n32, r32, lda32, ldb32, info) = (Int32(n), Int32(nrhs), Int32(lda), Int32(ldb), Int32(0))
         var uplo = CChar(UInt8(ascii: "L"))
         openBLAS.dposv(&uplo, &n32, &r32, a, &lda32, b, &ldb32, &info, 1)
         return Int(info)
     }
 
-    public static func syevd(vectors: Bool, n: Int, a: UnsafeMutablePointer<Double>, lda: Int,
-                             w: UnsafeMutablePointer<Double>) -> Int {
+    public static func syevd(
+        vectors: Bool, n: Int, a: UnsafeMutablePointer<Double>, lda: Int,
+        w: UnsafeMutablePointer<Double>
+    ) -> Int {
         var (n32, lda32, info) = (Int32(n), Int32(lda), Int32(0))
-        var jobz = CChar(UInt8(ascii: vectors ? "V" : "N")), uplo = CChar(UInt8(ascii: "L"))
-        var liworkQuery: Int32 = 0, m1: Int32 = -1
+        var jobz = CChar(UInt8(ascii: vectors ? "V" : "N"))
+        var uplo = CChar(UInt8(ascii: "L"))
+        var liworkQuery: Int32 = 0
+        var m1: Int32 = -1
         var workQuery: Double = 0
         openBLAS.dsyevd(&jobz, &uplo, &n32, a, &lda32, w, &workQuery, &m1, &liworkQuery, &m1, &info, 1, 1)
         var liwork = max(1, liworkQuery)

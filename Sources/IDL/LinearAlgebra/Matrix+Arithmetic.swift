@@ -5,8 +5,9 @@ import RealModule
 extension Matrix {
     @inlinable
     func checkSameShape(_ other: Matrix, _ op: String) {
-        precondition(rows == other.rows && cols == other.cols,
-                     "\(op): shapes \(shapeDescription) and \(other.shapeDescription) differ")
+        precondition(
+            rows == other.rows && cols == other.cols,
+            "\(op): shapes \(shapeDescription) and \(other.shapeDescription) differ")
     }
 
     /// Applies `f` to every entry.
@@ -82,7 +83,8 @@ extension Matrix {
     /// Adds a column vector (rows×1) to every column: the bias broadcast of a linear layer.
     @inlinable
     public func addingColumn(_ v: Matrix) -> Matrix {
-        precondition(v.rows == rows && v.cols == 1, "addingColumn: expected a \(rows)×1 vector, got \(v.shapeDescription)")
+        precondition(
+            v.rows == rows && v.cols == 1, "addingColumn: expected a \(rows)×1 vector, got \(v.shapeDescription)")
         var out = self
         let r = rows
         v.storage.withUnsafeBufferPointer { vp in
@@ -156,7 +158,10 @@ extension Matrix {
                 var bestValue = -T.infinity
                 for i in 0..<r {
                     let v = p[i + j * r]
-                    if v > bestValue || (i == 0) { bestValue = v; best = i }
+                    if v > bestValue || (i == 0) {
+                        bestValue = v
+                        best = i
+                    }
                 }
                 return best
             }

@@ -22,7 +22,10 @@ public func gemm<T>(
     let k = transposeA ? a.rows : a.cols
     let kb = transposeB ? b.cols : b.rows
     let n = transposeB ? b.rows : b.cols
-    precondition(k == kb, "matmul: inner dimensions differ, op(A) is \(m)×\(k) and op(B) is \(kb)×\(n) (A \(a.shapeDescription), B \(b.shapeDescription))")
+    precondition(
+        k == kb,
+        "matmul: inner dimensions differ, op(A) is \(m)×\(k) and op(B) is \(kb)×\(n) (A \(a.shapeDescription), B \(b.shapeDescription))"
+    )
     precondition(c.rows == m && c.cols == n, "matmul: the result is \(m)×\(n) but the output is \(c.shapeDescription)")
     if m == 0 || n == 0 { return }
     if k == 0 {
@@ -34,15 +37,17 @@ public func gemm<T>(
             c.storage.withUnsafeMutableBufferPointer { cp in
                 if n == 1 && !transposeB {
                     // A matrix–vector product: gemv is faster than a one-column gemm.
-                    T.gemv(transposeA ? .transpose : .none, m: a.rows, n: a.cols, alpha: alpha,
-                           a: ap.baseAddress!, lda: Swift.max(1, a.rows), x: bp.baseAddress!, incx: 1,
-                           beta: beta, y: cp.baseAddress!, incy: 1)
+                    T.gemv(
+                        transposeA ? .transpose : .none, m: a.rows, n: a.cols, alpha: alpha,
+                        a: ap.baseAddress!, lda: Swift.max(1, a.rows), x: bp.baseAddress!, incx: 1,
+                        beta: beta, y: cp.baseAddress!, incy: 1)
                 } else {
-                    T.gemm(transposeA ? .transpose : .none, transposeB ? .transpose : .none,
-                           m: m, n: n, k: k, alpha: alpha,
-                           a: ap.baseAddress!, lda: Swift.max(1, a.rows),
-                           b: bp.baseAddress!, ldb: Swift.max(1, b.rows),
-                           beta: beta, c: cp.baseAddress!, ldc: Swift.max(1, m))
+                    T.gemm(
+                        transposeA ? .transpose : .none, transposeB ? .transpose : .none,
+                        m: m, n: n, k: k, alpha: alpha,
+                        a: ap.baseAddress!, lda: Swift.max(1, a.rows),
+                        b: bp.baseAddress!, ldb: Swift.max(1, b.rows),
+                        beta: beta, c: cp.baseAddress!, ldc: Swift.max(1, m))
                 }
             }
         }
@@ -61,7 +66,9 @@ extension Matrix {
     ///   ``IDLError/numerical(_:)`` if the SVD fails to converge.
     public func leastSquares(_ b: Matrix, rcond: T? = nil) throws -> (solution: Matrix, rank: Int) {
         guard rows == b.rows else {
-            throw IDLError.shapeMismatch("least squares needs A and B with the same number of rows, got A \(shapeDescription) and B \(b.shapeDescription)")
+            throw IDLError.shapeMismatch(
+                "least squares needs A and B with the same number of rows, got A \(shapeDescription) and B \(b.shapeDescription)"
+            )
         }
         let (m, n, nrhs) = (rows, cols, b.cols)
         if n == 0 || nrhs == 0 { return (Matrix(rows: n, cols: nrhs), 0) }
@@ -86,9 +93,12 @@ extension Matrix {
     /// - Throws: ``IDLError/numerical(_:)`` if A is singular.
     public func solve(_ b: Matrix) throws -> Matrix {
         guard rows == cols else { throw IDLError.shapeMismatch("solve needs a square matrix, got \(shapeDescription)") }
-        guard b.rows == rows else { throw IDLError.shapeMismatch("solve: A is \(shapeDescription) but B is \(b.shapeDescription)") }
+        guard b.rows == rows else {
+            throw IDLError.shapeMismatch("solve: A is \(shapeDescription) but B is \(b.shapeDescription)")
+        }
         if rows == 0 || b.cols == 0 { return b }
-        var a = self, x = b
+        var a = self
+        var x = b
         let n = rows
         let info = a.storage.withUnsafeMutableBufferPointer { ap in
             x.storage.withUnsafeMutableBufferPointer { xp in
@@ -96,7 +106,10 @@ extension Matrix {
             }
         }
         guard info == 0 else {
-            throw IDLError.numerical(info > 0 ? "solve: the matrix is singular (U[\(info - 1),\(info - 1)] = 0)" : "solve: gesv argument \(-info) was illegal")
+            throw IDLError.numerical(
+                info > 0
+                    ? "solve: the matrix is singular (U[\(info - 1),\(info - 1)] = 0)"
+                    : "solve: gesv argument \(-info) was illegal")
         }
         return x
     }
@@ -105,10 +118,15 @@ extension Matrix {
     /// triangle of A is read).
     /// - Throws: ``IDLError/numerical(_:)`` if A is not positive definite.
     public func choleskySolve(_ b: Matrix) throws -> Matrix {
-        guard rows == cols else { throw IDLError.shapeMismatch("Cholesky solve needs a square matrix, got \(shapeDescription)") }
-        guard b.rows == rows else { throw IDLError.shapeMismatch("Cholesky solve: A is \(shapeDescription) but B is \(b.shapeDescription)") }
+        guard rows == cols else {
+            throw IDLError.shapeMismatch("Cholesky solve needs a square matrix, got \(shapeDescription)")
+        }
+        guard b.rows == rows else {
+            throw IDLError.shapeMismatch("Cholesky solve: A is \(shapeDescription) but B is \(b.shapeDescription)")
+        }
         if rows == 0 || b.cols == 0 { return b }
-        var a = self, x = b
+        var a = self
+        var x = b
         let n = rows
         let info = a.storage.withUnsafeMutableBufferPointer { ap in
             x.storage.withUnsafeMutableBufferPointer { xp in
@@ -116,7 +134,10 @@ extension Matrix {
             }
         }
         guard info == 0 else {
-            throw IDLError.numerical(info > 0 ? "Cholesky solve: the matrix is not positive definite (leading minor \(info))" : "Cholesky solve: posv argument \(-info) was illegal")
+            throw IDLError.numerical(
+                info > 0
+                    ? "Cholesky solve: the matrix is not positive definite (leading minor \(info))"
+                    : "Cholesky solve: posv argument \(-info) was illegal")
         }
         return x
     }
@@ -132,7 +153,9 @@ extension Matrix {
     ///   ``IDLError/numerical(_:)`` if LAPACK reports a failure (e.g. NaN entries).
     /// - Complexity: O(n³) for an n×n matrix.
     public func symmetricEigen(vectors: Bool = true) throws -> (values: [T], vectors: Matrix?) {
-        guard rows == cols else { throw IDLError.shapeMismatch("symmetric eigendecomposition needs a square matrix, got \(shapeDescription)") }
+        guard rows == cols else {
+            throw IDLError.shapeMismatch("symmetric eigendecomposition needs a square matrix, got \(shapeDescription)")
+        }
         if rows == 0 { return ([], vectors ? self : nil) }
         var a = self
         var w = [T](repeating: 0, count: rows)
@@ -142,7 +165,9 @@ extension Matrix {
                 T.syevd(vectors: vectors, n: n, a: ap.baseAddress!, lda: n, w: wp.baseAddress!)
             }
         }
-        guard info == 0 else { throw IDLError.numerical("symmetric eigendecomposition (syevd) failed with info = \(info)") }
+        guard info == 0 else {
+            throw IDLError.numerical("symmetric eigendecomposition (syevd) failed with info = \(info)")
+        }
         return (w, vectors ? a : nil)
     }
 }

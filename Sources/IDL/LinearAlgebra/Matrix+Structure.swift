@@ -34,9 +34,12 @@ extension Matrix {
     /// Columns `range` (samples `range` of a data matrix); contiguous, so this is one copy.
     @inlinable
     public func columns(_ range: Range<Int>) -> Matrix {
-        precondition(range.lowerBound >= 0 && range.upperBound <= cols, "columns \(range) out of range for a \(shapeDescription) matrix")
-        return Matrix(uncheckedRows: rows, cols: range.count,
-                      storage: Array(storage[(range.lowerBound * rows)..<(range.upperBound * rows)]))
+        precondition(
+            range.lowerBound >= 0 && range.upperBound <= cols,
+            "columns \(range) out of range for a \(shapeDescription) matrix")
+        return Matrix(
+            uncheckedRows: rows, cols: range.count,
+            storage: Array(storage[(range.lowerBound * rows)..<(range.upperBound * rows)]))
     }
 
     /// The columns at `indices`, in that order (e.g. a shuffled mini-batch).
@@ -58,7 +61,9 @@ extension Matrix {
     /// Rows `range`.
     @inlinable
     public func rows(_ range: Range<Int>) -> Matrix {
-        precondition(range.lowerBound >= 0 && range.upperBound <= rows, "rows \(range) out of range for a \(shapeDescription) matrix")
+        precondition(
+            range.lowerBound >= 0 && range.upperBound <= rows,
+            "rows \(range) out of range for a \(shapeDescription) matrix")
         var out = Matrix(rows: range.count, cols: cols)
         let (r, nr, lo) = (rows, range.count, range.lowerBound)
         storage.withUnsafeBufferPointer { src in
@@ -89,8 +94,9 @@ extension Matrix {
     /// Overwrites rows starting at `start` with `block` (same number of columns).
     @inlinable
     public mutating func setRows(_ start: Int, to block: Matrix) {
-        precondition(block.cols == cols && start >= 0 && start + block.rows <= rows,
-                     "cannot place a \(block.shapeDescription) block at row \(start) of a \(shapeDescription) matrix")
+        precondition(
+            block.cols == cols && start >= 0 && start + block.rows <= rows,
+            "cannot place a \(block.shapeDescription) block at row \(start) of a \(shapeDescription) matrix")
         let (r, br) = (rows, block.rows)
         block.storage.withUnsafeBufferPointer { src in
             storage.withUnsafeMutableBufferPointer { dst in
@@ -104,8 +110,9 @@ extension Matrix {
     /// Overwrites columns starting at `start` with `block` (same number of rows).
     @inlinable
     public mutating func setColumns(_ start: Int, to block: Matrix) {
-        precondition(block.rows == rows && start >= 0 && start + block.cols <= cols,
-                     "cannot place a \(block.shapeDescription) block at column \(start) of a \(shapeDescription) matrix")
+        precondition(
+            block.rows == rows && start >= 0 && start + block.cols <= cols,
+            "cannot place a \(block.shapeDescription) block at column \(start) of a \(shapeDescription) matrix")
         storage.replaceSubrange((start * rows)..<((start + block.cols) * rows), with: block.storage)
     }
 

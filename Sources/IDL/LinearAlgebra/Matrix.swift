@@ -82,7 +82,8 @@ public struct Matrix<T: BLASScalar>: Equatable, Sendable {
         let r = nested.count
         let c = nested.first?.count ?? 0
         for (i, row) in nested.enumerated() where row.count != c {
-            throw IDLError.shapeMismatch("row \(i) has \(row.count) entries, row 0 has \(c); all rows must have the same length")
+            throw IDLError.shapeMismatch(
+                "row \(i) has \(row.count) entries, row 0 has \(c); all rows must have the same length")
         }
         self.init(rows: r, cols: c) { i, j in nested[i][j] }
     }
@@ -102,7 +103,9 @@ public struct Matrix<T: BLASScalar>: Equatable, Sendable {
     /// The all-zeros matrix.
     @inlinable public static func zeros(_ rows: Int, _ cols: Int) -> Matrix { Matrix(rows: rows, cols: cols) }
     /// The all-ones matrix.
-    @inlinable public static func ones(_ rows: Int, _ cols: Int) -> Matrix { Matrix(rows: rows, cols: cols, repeating: 1) }
+    @inlinable public static func ones(_ rows: Int, _ cols: Int) -> Matrix {
+        Matrix(rows: rows, cols: cols, repeating: 1)
+    }
     /// The n×n identity.
     @inlinable
     public static func identity(_ n: Int) -> Matrix {
@@ -122,11 +125,15 @@ public struct Matrix<T: BLASScalar>: Equatable, Sendable {
     @inlinable
     public subscript(i: Int, j: Int) -> T {
         get {
-            precondition(i >= 0 && i < rows && j >= 0 && j < cols, "index (\(i), \(j)) out of range for a \(rows)×\(cols) matrix")
+            precondition(
+                i >= 0 && i < rows && j >= 0 && j < cols, "index (\(i), \(j)) out of range for a \(rows)×\(cols) matrix"
+            )
             return storage[i + j * rows]
         }
         set {
-            precondition(i >= 0 && i < rows && j >= 0 && j < cols, "index (\(i), \(j)) out of range for a \(rows)×\(cols) matrix")
+            precondition(
+                i >= 0 && i < rows && j >= 0 && j < cols, "index (\(i), \(j)) out of range for a \(rows)×\(cols) matrix"
+            )
             storage[i + j * rows] = newValue
         }
     }
@@ -151,7 +158,8 @@ public struct Matrix<T: BLASScalar>: Equatable, Sendable {
     /// - Throws: ``IDLError/shapeMismatch(_:)`` if newRows·newCols differs from the entry count.
     public func reshaped(rows newRows: Int, cols newCols: Int) throws -> Matrix {
         guard newRows * newCols == count, newRows >= 0, newCols >= 0 else {
-            throw IDLError.shapeMismatch("cannot reshape a \(shapeDescription) matrix (\(count) entries) to \(newRows)×\(newCols)")
+            throw IDLError.shapeMismatch(
+                "cannot reshape a \(shapeDescription) matrix (\(count) entries) to \(newRows)×\(newCols)")
         }
         return Matrix(uncheckedRows: newRows, cols: newCols, storage: storage)
     }
@@ -195,7 +203,8 @@ func formatSignificant(_ x: Double, digits: Int) -> String {
     let mag = Int(Double.log10(abs(x)).rounded(.down))
     if mag < -4 || mag >= digits {
         let mant = x / Double.pow(10, Double(mag))
-        return formatFixed(mant, decimals: digits - 1, trim: true) + "e" + (mag < 0 ? "-" : "+") + (abs(mag) < 10 ? "0" : "") + String(abs(mag))
+        return formatFixed(mant, decimals: digits - 1, trim: true) + "e" + (mag < 0 ? "-" : "+")
+            + (abs(mag) < 10 ? "0" : "") + String(abs(mag))
     }
     return formatFixed(x, decimals: max(0, digits - 1 - mag), trim: true)
 }

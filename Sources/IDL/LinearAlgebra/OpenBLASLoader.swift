@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import CBLAS
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// OpenBLAS, opened at first use rather than linked, so that its CPU kernels can be chosen first.
 ///
@@ -17,38 +18,92 @@ import CBLAS
 /// ``blasCoreName`` reports the kernels in use.
 @usableFromInline
 struct OpenBLASLibrary: @unchecked Sendable {
-    @usableFromInline typealias SGemm = @convention(c) (CBLAS_ORDER, CBLAS_TRANSPOSE, CBLAS_TRANSPOSE, Int32, Int32, Int32, Float,
-                                      UnsafePointer<Float>?, Int32, UnsafePointer<Float>?, Int32, Float, UnsafeMutablePointer<Float>?, Int32) -> Void
-    @usableFromInline typealias DGemm = @convention(c) (CBLAS_ORDER, CBLAS_TRANSPOSE, CBLAS_TRANSPOSE, Int32, Int32, Int32, Double,
-                                      UnsafePointer<Double>?, Int32, UnsafePointer<Double>?, Int32, Double, UnsafeMutablePointer<Double>?, Int32) -> Void
-    @usableFromInline typealias SGemv = @convention(c) (CBLAS_ORDER, CBLAS_TRANSPOSE, Int32, Int32, Float, UnsafePointer<Float>?, Int32,
-                                      UnsafePointer<Float>?, Int32, Float, UnsafeMutablePointer<Float>?, Int32) -> Void
-    @usableFromInline typealias DGemv = @convention(c) (CBLAS_ORDER, CBLAS_TRANSPOSE, Int32, Int32, Double, UnsafePointer<Double>?, Int32,
-                                      UnsafePointer<Double>?, Int32, Double, UnsafeMutablePointer<Double>?, Int32) -> Void
-    @usableFromInline typealias SAxpy = @convention(c) (Int32, Float, UnsafePointer<Float>?, Int32, UnsafeMutablePointer<Float>?, Int32) -> Void
-    @usableFromInline typealias DAxpy = @convention(c) (Int32, Double, UnsafePointer<Double>?, Int32, UnsafeMutablePointer<Double>?, Int32) -> Void
-    @usableFromInline typealias SDot = @convention(c) (Int32, UnsafePointer<Float>?, Int32, UnsafePointer<Float>?, Int32) -> Float
-    @usableFromInline typealias DDot = @convention(c) (Int32, UnsafePointer<Double>?, Int32, UnsafePointer<Double>?, Int32) -> Double
-    typealias SGelsd = @convention(c) (UnsafePointer<Int32>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Float>?, UnsafePointer<Int32>?,
-                                       UnsafeMutablePointer<Float>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Float>?, UnsafePointer<Float>?, UnsafeMutablePointer<Int32>?,
-                                       UnsafeMutablePointer<Float>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?) -> Void
-    typealias DGelsd = @convention(c) (UnsafePointer<Int32>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Double>?, UnsafePointer<Int32>?,
-                                       UnsafeMutablePointer<Double>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Double>?, UnsafePointer<Double>?, UnsafeMutablePointer<Int32>?,
-                                       UnsafeMutablePointer<Double>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?) -> Void
-    typealias SGesv = @convention(c) (UnsafePointer<Int32>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Float>?, UnsafePointer<Int32>?,
-                                      UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Float>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Int32>?) -> Void
-    typealias DGesv = @convention(c) (UnsafePointer<Int32>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Double>?, UnsafePointer<Int32>?,
-                                      UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Double>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Int32>?) -> Void
-    typealias SPosv = @convention(c) (UnsafePointer<CChar>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Float>?, UnsafePointer<Int32>?,
-                                      UnsafeMutablePointer<Float>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Int32>?, Int) -> Void
-    typealias DPosv = @convention(c) (UnsafePointer<CChar>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Double>?, UnsafePointer<Int32>?,
-                                      UnsafeMutablePointer<Double>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Int32>?, Int) -> Void
-    typealias SSyevd = @convention(c) (UnsafePointer<CChar>?, UnsafePointer<CChar>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Float>?, UnsafePointer<Int32>?,
-                                       UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Int32>?,
-                                       UnsafePointer<Int32>?, UnsafeMutablePointer<Int32>?, Int, Int) -> Void
-    typealias DSyevd = @convention(c) (UnsafePointer<CChar>?, UnsafePointer<CChar>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Double>?, UnsafePointer<Int32>?,
-                                       UnsafeMutablePointer<Double>?, UnsafeMutablePointer<Double>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Int32>?,
-                                       UnsafePointer<Int32>?, UnsafeMutablePointer<Int32>?, Int, Int) -> Void
+    @usableFromInline typealias SGemm =
+        @convention(c) (
+            CBLAS_ORDER, CBLAS_TRANSPOSE, CBLAS_TRANSPOSE, Int32, Int32, Int32, Float,
+            UnsafePointer<Float>?, Int32, UnsafePointer<Float>?, Int32, Float, UnsafeMutablePointer<Float>?, Int32
+        ) -> Void
+    @usableFromInline typealias DGemm =
+        @convention(c) (
+            CBLAS_ORDER, CBLAS_TRANSPOSE, CBLAS_TRANSPOSE, Int32, Int32, Int32, Double,
+            UnsafePointer<Double>?, Int32, UnsafePointer<Double>?, Int32, Double, UnsafeMutablePointer<Double>?, Int32
+        ) -> Void
+    @usableFromInline typealias SGemv =
+        @convention(c) (
+            CBLAS_ORDER, CBLAS_TRANSPOSE, Int32, Int32, Float, UnsafePointer<Float>?, Int32,
+            UnsafePointer<Float>?, Int32, Float, UnsafeMutablePointer<Float>?, Int32
+        ) -> Void
+    @usableFromInline typealias DGemv =
+        @convention(c) (
+            CBLAS_ORDER, CBLAS_TRANSPOSE, Int32, Int32, Double, UnsafePointer<Double>?, Int32,
+            UnsafePointer<Double>?, Int32, Double, UnsafeMutablePointer<Double>?, Int32
+        ) -> Void
+    @usableFromInline typealias SAxpy =
+        @convention(c) (Int32, Float, UnsafePointer<Float>?, Int32, UnsafeMutablePointer<Float>?, Int32) -> Void
+    @usableFromInline typealias DAxpy =
+        @convention(c) (Int32, Double, UnsafePointer<Double>?, Int32, UnsafeMutablePointer<Double>?, Int32) -> Void
+    @usableFromInline typealias SDot =
+        @convention(c) (Int32, UnsafePointer<Float>?, Int32, UnsafePointer<Float>?, Int32) -> Float
+    @usableFromInline typealias DDot =
+        @convention(c) (Int32, UnsafePointer<Double>?, Int32, UnsafePointer<Double>?, Int32) -> Double
+    typealias SGelsd =
+        @convention(c) (
+            UnsafePointer<Int32>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Float>?,
+            UnsafePointer<Int32>?,
+            UnsafeMutablePointer<Float>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Float>?, UnsafePointer<Float>?,
+            UnsafeMutablePointer<Int32>?,
+            UnsafeMutablePointer<Float>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Int32>?,
+            UnsafeMutablePointer<Int32>?
+        ) -> Void
+    typealias DGelsd =
+        @convention(c) (
+            UnsafePointer<Int32>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Double>?,
+            UnsafePointer<Int32>?,
+            UnsafeMutablePointer<Double>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Double>?, UnsafePointer<Double>?,
+            UnsafeMutablePointer<Int32>?,
+            UnsafeMutablePointer<Double>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Int32>?,
+            UnsafeMutablePointer<Int32>?
+        ) -> Void
+    typealias SGesv =
+        @convention(c) (
+            UnsafePointer<Int32>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Float>?, UnsafePointer<Int32>?,
+            UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Float>?, UnsafePointer<Int32>?,
+            UnsafeMutablePointer<Int32>?
+        ) -> Void
+    typealias DGesv =
+        @convention(c) (
+            UnsafePointer<Int32>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Double>?, UnsafePointer<Int32>?,
+            UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Double>?, UnsafePointer<Int32>?,
+            UnsafeMutablePointer<Int32>?
+        ) -> Void
+    typealias SPosv =
+        @convention(c) (
+            UnsafePointer<CChar>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Float>?,
+            UnsafePointer<Int32>?,
+            UnsafeMutablePointer<Float>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Int32>?, Int
+        ) -> Void
+    typealias DPosv =
+        @convention(c) (
+            UnsafePointer<CChar>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Double>?,
+            UnsafePointer<Int32>?,
+            UnsafeMutablePointer<Double>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Int32>?, Int
+        ) -> Void
+    typealias SSyevd =
+        @convention(c) (
+            UnsafePointer<CChar>?, UnsafePointer<CChar>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Float>?,
+            UnsafePointer<Int32>?,
+            UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?, UnsafePointer<Int32>?,
+            UnsafeMutablePointer<Int32>?,
+            UnsafePointer<Int32>?, UnsafeMutablePointer<Int32>?, Int, Int
+        ) -> Void
+    typealias DSyevd =
+        @convention(c) (
+            UnsafePointer<CChar>?, UnsafePointer<CChar>?, UnsafePointer<Int32>?, UnsafeMutablePointer<Double>?,
+            UnsafePointer<Int32>?,
+            UnsafeMutablePointer<Double>?, UnsafeMutablePointer<Double>?, UnsafePointer<Int32>?,
+            UnsafeMutablePointer<Int32>?,
+            UnsafePointer<Int32>?, UnsafeMutablePointer<Int32>?, Int, Int
+        ) -> Void
     typealias SetThreads = @convention(c) (Int32) -> Void
     typealias GetThreads = @convention(c) () -> Int32
     typealias CoreName = @convention(c) () -> UnsafeMutablePointer<CChar>?
@@ -78,11 +133,14 @@ struct OpenBLASLibrary: @unchecked Sendable {
             if handle != nil { break }
         }
         guard let handle else {
-            fatalError("OpenBLAS could not be loaded (\(String(cString: dlerror()))). Install it with `apt-get install libopenblas-dev` (scripts/bootstrap.sh does this).")
+            fatalError(
+                "OpenBLAS could not be loaded (\(String(cString: dlerror()))). Install it with `apt-get install libopenblas-dev` (scripts/bootstrap.sh does this)."
+            )
         }
         func symbol<F>(_ name: String, as _: F.Type) -> F {
             guard let p = dlsym(handle, name) else {
-                fatalError("OpenBLAS lacks the symbol \(name); a full OpenBLAS with LAPACK is needed (Debian libopenblas-dev)")
+                fatalError(
+                    "OpenBLAS lacks the symbol \(name); a full OpenBLAS with LAPACK is needed (Debian libopenblas-dev)")
             }
             return unsafeBitCast(p, to: F.self)
         }

@@ -16,11 +16,16 @@ public struct SparseMatrix<T: BLASScalar>: Sendable {
     public init(_ dense: Matrix<T>, threshold: T = 0) {
         rows = dense.rows
         cols = dense.cols
-        var starts = [0], indices = [Int](), vals = [T]()
+        var starts = [0]
+        var indices = [Int]()
+        var vals = [T]()
         for i in 0..<dense.rows {
             for j in 0..<dense.cols {
                 let v = dense[i, j]
-                if abs(v) > threshold { indices.append(j); vals.append(v) }
+                if abs(v) > threshold {
+                    indices.append(j)
+                    vals.append(v)
+                }
             }
             starts.append(indices.count)
         }
@@ -42,13 +47,15 @@ public struct SparseMatrix<T: BLASScalar>: Sendable {
     /// y ← self · x + β·y for a dense x (cols × m), touching only the stored entries:
     /// O(nonzeros · m) work instead of O(rows · cols · m).
     public func multiply(_ x: Matrix<T>, into y: inout Matrix<T>, beta: T = 0) {
-        precondition(x.rows == cols && y.rows == rows && y.cols == x.cols,
-                     "sparse multiply: \(rows)×\(cols) times \(x.shapeDescription) into \(y.shapeDescription)")
+        precondition(
+            x.rows == cols && y.rows == rows && y.cols == x.cols,
+            "sparse multiply: \(rows)×\(cols) times \(x.shapeDescription) into \(y.shapeDescription)")
         let (m, r, c) = (x.cols, rows, cols)
         x.storage.withUnsafeBufferPointer { xp in
             y.storage.withUnsafeMutableBufferPointer { yp in
                 for j in 0..<m {
-                    let xc = j * c, yc = j * r
+                    let xc = j * c
+                    let yc = j * r
                     for i in 0..<r {
                         var s: T = 0
                         for k in rowStarts[i]..<rowStarts[i + 1] { s += values[k] * xp[xc + columnIndices[k]] }

@@ -23,7 +23,10 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
             z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
             return z ^ (z >> 31)
         }
-        s0 = splitmix(); s1 = splitmix(); s2 = splitmix(); s3 = splitmix()
+        s0 = splitmix()
+        s1 = splitmix()
+        s2 = splitmix()
+        s3 = splitmix()
     }
 
     /// The next 64 random bits.
@@ -31,7 +34,10 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
     public mutating func next() -> UInt64 {
         let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9
         let t = s1 << 17
-        s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3
+        s2 ^= s0
+        s3 ^= s1
+        s1 ^= s2
+        s0 ^= s3
         s2 ^= t
         s3 = (s3 << 45) | (s3 >> 19)
         return result
@@ -102,7 +108,9 @@ extension Matrix {
     }
 
     /// Entries drawn uniformly from [low, high).
-    public static func randomUniform(_ rows: Int, _ cols: Int, _ low: T, _ high: T, using g: inout SeededGenerator) -> Matrix {
+    public static func randomUniform(_ rows: Int, _ cols: Int, _ low: T, _ high: T, using g: inout SeededGenerator)
+        -> Matrix
+    {
         var m = Matrix(rows: rows, cols: cols)
         for k in 0..<m.count { m.storage[k] = g.uniform(low, high) }
         return m

@@ -13,8 +13,10 @@ extension ImplicitRNN {
     /// is p = columns of B − h. The options a state_dict does not record (κ, activation,
     /// well-posedness) come from `options` (torchidl's defaults otherwise).
     /// - Throws: ``IDLError/io(_:)`` for missing tensors, the shape errors of the layers.
-    public static func load(from url: URL, options: ImplicitModelLoadOptions = .init(),
-                            solver: any FixedPointSolver = Picard()) throws -> ImplicitRNN {
+    public static func load(
+        from url: URL, options: ImplicitModelLoadOptions = .init(),
+        solver: any FixedPointSolver = Picard()
+    ) throws -> ImplicitRNN {
         try load(stateDict: try SafeTensors(contentsOf: url), source: url.path, options: options, solver: solver)
     }
 
@@ -26,16 +28,21 @@ extension ImplicitRNN {
     ///   - options: κ, activation and well-posedness, which a state_dict does not record.
     ///   - solver: the forward fixed-point solver.
     /// - Throws: as ``load(from:options:solver:)``.
-    public static func load(stateDict file: SafeTensors, source: String = "state_dict", options: ImplicitModelLoadOptions = .init(),
-                            solver: any FixedPointSolver = Picard()) throws -> ImplicitRNN {
+    public static func load(
+        stateDict file: SafeTensors, source: String = "state_dict", options: ImplicitModelLoadOptions = .init(),
+        solver: any FixedPointSolver = Picard()
+    ) throws -> ImplicitRNN {
         func matrix(_ name: String) throws -> Matrix<Scalar> {
             guard file.tensors[name] != nil else {
-                throw IDLError.io("\(source) has no tensor '\(name)'; an ImplicitRNN state_dict holds recurrent.layer.A (or .L, .R), .B, .C, .D, linear.weight and linear.bias, found \(file.names)")
+                throw IDLError.io(
+                    "\(source) has no tensor '\(name)'; an ImplicitRNN state_dict holds recurrent.layer.A (or .L, .R), .B, .C, .D, linear.weight and linear.bias, found \(file.names)"
+                )
             }
             return try ImplicitModel<Scalar>.nonEmpty(file.matrix(name, as: Scalar.self), name, source: source)
         }
         let lowRank = file.tensors["recurrent.layer.L"] != nil
-        let b = try matrix("recurrent.layer.B"), c = try matrix("recurrent.layer.C")
+        let b = try matrix("recurrent.layer.B")
+        let c = try matrix("recurrent.layer.C")
         let layer = try ImplicitModel<Scalar>(
             A: lowRank ? nil : try matrix("recurrent.layer.A"),
             L: lowRank ? try matrix("recurrent.layer.L") : nil, R: lowRank ? try matrix("recurrent.layer.R") : nil,
@@ -44,10 +51,12 @@ extension ImplicitRNN {
             activation: options.activation ?? ReLU(), solver: solver)
         let inputDim = b.cols - c.rows
         guard inputDim >= 1 else {
-            throw IDLError.shapeMismatch("recurrent.layer.B has \(b.cols) columns but the state has \(c.rows) entries: no room for the input")
+            throw IDLError.shapeMismatch(
+                "recurrent.layer.B has \(b.cols) columns but the state has \(c.rows) entries: no room for the input")
         }
         let bias = file.tensors["linear.bias"] == nil ? nil : try matrix("linear.bias")
-        return try ImplicitRNN(recurrent: ImplicitRNNCell(layer: layer, inputDim: inputDim),
-                               linear: Linear(weight: try matrix("linear.weight"), bias: bias))
+        return try ImplicitRNN(
+            recurrent: ImplicitRNNCell(layer: layer, inputDim: inputDim),
+            linear: Linear(weight: try matrix("linear.weight"), bias: bias))
     }
 }

@@ -45,15 +45,19 @@ public final class ImplicitRNNCell<Scalar: BLASScalar>: Layer {
     ///   - gradTolerance: tolerance of each backward solve.
     ///   - generator: the seeded generator for the initial weights.
     /// - Throws: ``IDLError/invalidArgument(_:)`` for non-positive dimensions or bad options.
-    public convenience init(inputDim: Int, implicitHiddenDim: Int, hiddenDim: Int,
-                            bias: Bool = false, noD: Bool = false, rank: Int? = nil,
-                            kappa: Double = 0.99, wellPosedness: WellPosedness = .infinityNorm,
-                            activation: any Activation = ReLU(), solver: any FixedPointSolver = Picard(),
-                            maxIterations: Int = 300, tolerance: Double = 3e-6,
-                            gradMaxIterations: Int = 300, gradTolerance: Double = 3e-6,
-                            using generator: inout SeededGenerator) throws {
+    public convenience init(
+        inputDim: Int, implicitHiddenDim: Int, hiddenDim: Int,
+        bias: Bool = false, noD: Bool = false, rank: Int? = nil,
+        kappa: Double = 0.99, wellPosedness: WellPosedness = .infinityNorm,
+        activation: any Activation = ReLU(), solver: any FixedPointSolver = Picard(),
+        maxIterations: Int = 300, tolerance: Double = 3e-6,
+        gradMaxIterations: Int = 300, gradTolerance: Double = 3e-6,
+        using generator: inout SeededGenerator
+    ) throws {
         guard inputDim > 0, hiddenDim > 0, implicitHiddenDim > 0 else {
-            throw IDLError.invalidArgument("ImplicitRNNCell needs positive dimensions, got input \(inputDim), implicit hidden \(implicitHiddenDim), hidden \(hiddenDim)")
+            throw IDLError.invalidArgument(
+                "ImplicitRNNCell needs positive dimensions, got input \(inputDim), implicit hidden \(implicitHiddenDim), hidden \(hiddenDim)"
+            )
         }
         let layer = try ImplicitModel<Scalar>(
             inputDim: inputDim + hiddenDim, outputDim: hiddenDim, hiddenDim: implicitHiddenDim,
@@ -71,7 +75,9 @@ public final class ImplicitRNNCell<Scalar: BLASScalar>: Layer {
     /// - Throws: ``IDLError/shapeMismatch(_:)`` when the layer's input is not p + h wide.
     public init(layer: ImplicitModel<Scalar>, inputDim: Int) throws {
         guard inputDim > 0, layer.inputDim == inputDim + layer.outputDim else {
-            throw IDLError.shapeMismatch("the implicit layer of an RNN cell must take [x_t; h_{t−1}]: input p + h = \(inputDim) + \(layer.outputDim) = \(inputDim + layer.outputDim), got a layer with input \(layer.inputDim)")
+            throw IDLError.shapeMismatch(
+                "the implicit layer of an RNN cell must take [x_t; h_{t−1}]: input p + h = \(inputDim) + \(layer.outputDim) = \(inputDim + layer.outputDim), got a layer with input \(layer.inputDim)"
+            )
         }
         self.layer = layer
         self.inputDim = inputDim
@@ -119,13 +125,21 @@ public final class ImplicitRNNCell<Scalar: BLASScalar>: Layer {
         let m = try validateSequence(steps.map(\.value), features: inputDim, model: "ImplicitRNNCell")
         let layer = self.layer
         let aNode = layer.stateMatrix()
-        let a = aNode.value, b = layer.B.value, c = layer.C.value, d = layer.D?.value
-        let p = inputDim, h = hiddenDim, n = layer.hiddenDim
+        let a = aNode.value
+        let b = layer.B.value
+        let c = layer.C.value
+        let d = layer.D?.value
+        let p = inputDim
+        let h = hiddenDim
+        let n = layer.hiddenDim
         let width = p + h + (layer.bias ? 1 : 0)
         let activation = layer.activation
-        let forwardSettings = layer.forwardSettings, backwardSettings = layer.backwardSettings
-        var us = [Matrix<Scalar>](), xs = [Matrix<Scalar>]()
-        us.reserveCapacity(steps.count); xs.reserveCapacity(steps.count)
+        let forwardSettings = layer.forwardSettings
+        let backwardSettings = layer.backwardSettings
+        var us = [Matrix<Scalar>]()
+        var xs = [Matrix<Scalar>]()
+        us.reserveCapacity(steps.count)
+        xs.reserveCapacity(steps.count)
         var hCurrent = Matrix<Scalar>(rows: h, cols: m)
         for step in steps {
             // U_t = [x_t; h_{t−1}] (and a row of ones with bias), column by column.
@@ -142,14 +156,17 @@ public final class ImplicitRNNCell<Scalar: BLASScalar>: Layer {
             }
             let z = matmul(b, u)
             let start = warmStart ? (xs.last ?? Matrix(rows: n, cols: m)) : Matrix(rows: n, cols: m)
-            let (x, stats) = forwardSettings.solver.solve(initial: start, tolerance: forwardSettings.tolerance,
-                                                          maxIterations: forwardSettings.maxIterations) { x, out in
+            let (x, stats) = forwardSettings.solver.solve(
+                initial: start, tolerance: forwardSettings.tolerance,
+                maxIterations: forwardSettings.maxIterations
+            ) { x, out in
                 equilibriumMap(a, x, z, activation, into: &out)
             }
             layer.log.recordForward(stats)
             var next = matmul(c, x)
             if let d { gemm(d, u, into: &next, alpha: 1, beta: 1) }
-            us.append(u); xs.append(x)
+            us.append(u)
+            xs.append(x)
             hCurrent = next
         }
         let inputs = [aNode, layer.B, layer.C] + (layer.D.map { [$0] } ?? []) + steps
@@ -158,14 +175,17 @@ public final class ImplicitRNNCell<Scalar: BLASScalar>: Layer {
         return Tensor.custom(inputs: inputs, value: hCurrent) { gOut in
             // Transposes made explicit once: BLAS is much faster on these thin products without
             // the transposed operand (see rnn-bench).
-            let aT = a.transposed, bT = b.transposed, cT = c.transposed, dT = d?.transposed
+            let aT = a.transposed
+            let bT = b.transposed
+            let cT = c.transposed
+            let dT = d?.transposed
             let count = uAll.count
             // Per step, vg = [V_t; G_t] and xu = [X_t; U_t], so that every weight gradient is
             // accumulated by one product w += vg · xuᵀ (buffers reused across the steps).
             var vg = Matrix<Scalar>(rows: n + h, cols: m)
             var xu = Matrix<Scalar>(rows: n + width, cols: m)
-            var w = Matrix<Scalar>(rows: n + h, cols: n + width)   // [Σ V Xᵀ, Σ V Uᵀ; Σ G Xᵀ, Σ G Uᵀ]
-            var gh = gOut                                    // ∂L/∂h_t
+            var w = Matrix<Scalar>(rows: n + h, cols: n + width)  // [Σ V Xᵀ, Σ V Uᵀ; Σ G Xᵀ, Σ G Uᵀ]
+            var gh = gOut  // ∂L/∂h_t
             var gxs = [Matrix<Scalar>?](repeating: nil, count: count)
             var dphi = Matrix<Scalar>(rows: n, cols: m)
             for t in stride(from: count - 1, through: 0, by: -1) {
@@ -176,8 +196,10 @@ public final class ImplicitRNNCell<Scalar: BLASScalar>: Layer {
                 gemm(b, uAll[t], into: &dphi)
                 gemm(a, xAll[t], into: &dphi, alpha: 1, beta: 1)
                 activation.derivative(dphi, into: &dphi)
-                var (v, stats) = backwardSettings.solver.solve(initial: Matrix<Scalar>(rows: n, cols: m), tolerance: backwardSettings.tolerance,
-                                                               maxIterations: backwardSettings.maxIterations) { v, out in
+                var (v, stats) = backwardSettings.solver.solve(
+                    initial: Matrix<Scalar>(rows: n, cols: m), tolerance: backwardSettings.tolerance,
+                    maxIterations: backwardSettings.maxIterations
+                ) { v, out in
                     // out = Φ′ ∘ (Aᵀ v + Cᵀ G_t)
                     out.storage.withUnsafeMutableBufferPointer { o in
                         gx.storage.withUnsafeBufferPointer { copyEntries($0, into: o.baseAddress!) }
@@ -197,9 +219,11 @@ public final class ImplicitRNNCell<Scalar: BLASScalar>: Layer {
                 if xRequiresGrad[t] { gxs[t] = gu.rows(0..<p) }
                 gh = gu.rows(p..<(p + h))
             }
-            var grads: [Matrix<Scalar>?] = [aNode.requiresGrad ? w.rows(0..<n).columns(0..<n) : nil,
-                                            w.rows(0..<n).columns(n..<(n + width)),
-                                            w.rows(n..<(n + h)).columns(0..<n)]
+            var grads: [Matrix<Scalar>?] = [
+                aNode.requiresGrad ? w.rows(0..<n).columns(0..<n) : nil,
+                w.rows(0..<n).columns(n..<(n + width)),
+                w.rows(n..<(n + h)).columns(0..<n),
+            ]
             if d != nil { grads.append(w.rows(n..<(n + h)).columns(n..<(n + width))) }
             return grads + gxs
         }
@@ -263,14 +287,18 @@ public final class ImplicitRNN<Scalar: BLASScalar>: Layer {
     ///   - gradTolerance: tolerance of each backward solve.
     ///   - generator: the seeded generator.
     /// - Throws: ``IDLError/invalidArgument(_:)`` for non-positive dimensions or bad options.
-    public convenience init(inputDim: Int, outputDim: Int, implicitHiddenDim: Int, hiddenDim: Int,
-                            bias: Bool = false, noD: Bool = false, rank: Int? = nil,
-                            kappa: Double = 0.99, wellPosedness: WellPosedness = .infinityNorm,
-                            activation: any Activation = ReLU(), solver: any FixedPointSolver = Picard(),
-                            maxIterations: Int = 300, tolerance: Double = 3e-6,
-                            gradMaxIterations: Int = 300, gradTolerance: Double = 3e-6,
-                            using generator: inout SeededGenerator) throws {
-        guard outputDim > 0 else { throw IDLError.invalidArgument("ImplicitRNN needs a positive output dimension, got \(outputDim)") }
+    public convenience init(
+        inputDim: Int, outputDim: Int, implicitHiddenDim: Int, hiddenDim: Int,
+        bias: Bool = false, noD: Bool = false, rank: Int? = nil,
+        kappa: Double = 0.99, wellPosedness: WellPosedness = .infinityNorm,
+        activation: any Activation = ReLU(), solver: any FixedPointSolver = Picard(),
+        maxIterations: Int = 300, tolerance: Double = 3e-6,
+        gradMaxIterations: Int = 300, gradTolerance: Double = 3e-6,
+        using generator: inout SeededGenerator
+    ) throws {
+        guard outputDim > 0 else {
+            throw IDLError.invalidArgument("ImplicitRNN needs a positive output dimension, got \(outputDim)")
+        }
         let cell = try ImplicitRNNCell<Scalar>(
             inputDim: inputDim, implicitHiddenDim: implicitHiddenDim, hiddenDim: hiddenDim,
             bias: bias, noD: noD, rank: rank, kappa: kappa, wellPosedness: wellPosedness,
@@ -283,7 +311,9 @@ public final class ImplicitRNN<Scalar: BLASScalar>: Layer {
     /// - Throws: ``IDLError/shapeMismatch(_:)`` when the Linear layer does not take h inputs.
     public init(recurrent: ImplicitRNNCell<Scalar>, linear: Linear<Scalar>) throws {
         guard linear.inputDim == recurrent.hiddenDim else {
-            throw IDLError.shapeMismatch("the output layer must take the recurrent state (\(recurrent.hiddenDim) inputs), got Linear(\(linear.inputDim) → \(linear.outputDim))")
+            throw IDLError.shapeMismatch(
+                "the output layer must take the recurrent state (\(recurrent.hiddenDim) inputs), got Linear(\(linear.inputDim) → \(linear.outputDim))"
+            )
         }
         self.recurrent = recurrent
         self.linear = linear
@@ -328,7 +358,8 @@ func stackColumns<T: BLASScalar>(_ parts: [(Matrix<T>, Int)], into target: inout
     let ld = target.rows
     target.storage.withUnsafeMutableBufferPointer { tp in
         for (part, row) in parts {
-            let r = part.rows, m = part.cols
+            let r = part.rows
+            let m = part.cols
             let base = tp.baseAddress! + block * m * ld + row
             part.storage.withUnsafeBufferPointer { pp in
                 for j in 0..<m { (base + j * ld).update(from: pp.baseAddress! + j * r, count: r) }

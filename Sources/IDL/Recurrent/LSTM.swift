@@ -57,13 +57,19 @@ public final class LSTM<Scalar: BLASScalar>: Layer {
     /// `bias_hh_l0`; the biases as 4h × 1 columns).
     /// - Throws: ``IDLError/shapeMismatch(_:)`` when the shapes do not fit (4h × p, 4h × h,
     ///   4h × 1, 4h × 1), ``IDLError/nonFinite(_:)`` for NaN or infinite weights.
-    public init(weightIH: Matrix<Scalar>, weightHH: Matrix<Scalar>, biasIH: Matrix<Scalar>, biasHH: Matrix<Scalar>) throws {
+    public init(weightIH: Matrix<Scalar>, weightHH: Matrix<Scalar>, biasIH: Matrix<Scalar>, biasHH: Matrix<Scalar>)
+        throws
+    {
         let h = weightHH.cols
         guard h >= 1, weightHH.rows == 4 * h, weightIH.rows == 4 * h, weightIH.cols >= 1,
-              biasIH.rows == 4 * h, biasIH.cols == 1, biasHH.rows == 4 * h, biasHH.cols == 1 else {
-            throw IDLError.shapeMismatch("LSTM weights must be weight_ih 4h×p, weight_hh 4h×h, biases 4h×1; got \(weightIH.shapeDescription), \(weightHH.shapeDescription), \(biasIH.shapeDescription), \(biasHH.shapeDescription)")
+            biasIH.rows == 4 * h, biasIH.cols == 1, biasHH.rows == 4 * h, biasHH.cols == 1
+        else {
+            throw IDLError.shapeMismatch(
+                "LSTM weights must be weight_ih 4h×p, weight_hh 4h×h, biases 4h×1; got \(weightIH.shapeDescription), \(weightHH.shapeDescription), \(biasIH.shapeDescription), \(biasHH.shapeDescription)"
+            )
         }
-        for (name, m) in [("weight_ih", weightIH), ("weight_hh", weightHH), ("bias_ih", biasIH), ("bias_hh", biasHH)] where !m.isFinite {
+        for (name, m) in [("weight_ih", weightIH), ("weight_hh", weightHH), ("bias_ih", biasIH), ("bias_hh", biasHH)]
+        where !m.isFinite {
             throw IDLError.nonFinite("LSTM \(name) contains NaN or infinite entries")
         }
         self.weightIH = Tensor(parameter: weightIH, name: "weight_ih_l0")
@@ -100,36 +106,42 @@ public final class LSTM<Scalar: BLASScalar>: Layer {
     /// Forward over all steps, recording what the backward pass needs, as one graph node.
     private func run(_ steps: [Tensor<Scalar>], all: Bool) throws -> Tensor<Scalar> {
         let m = try validateSequence(steps.map(\.value), features: inputDim, model: "LSTM")
-        let h = hiddenDim, count = steps.count
-        let wih = weightIH.value, whh = weightHH.value
+        let h = hiddenDim
+        let count = steps.count
+        let wih = weightIH.value
+        let whh = weightHH.value
         let bias = biasIH.value + biasHH.value
         // All input products at once: W_ih [x_1 … x_T] (4h × T·m), then + bias.
         let xs = Matrix.hcat(steps.map(\.value))
-        var gates = matmul(wih, xs)             // becomes the activated gates, step by step
-        var cells = Matrix<Scalar>(rows: h, cols: count * m)    // c_t of every step
-        var hidden = Matrix<Scalar>(rows: h, cols: count * m)   // h_t of every step
-        var tanhCells = Matrix<Scalar>(rows: h, cols: count * m) // tanh(c_t), for the backward pass
-        let block4 = 4 * h * m, block = h * m
+        var gates = matmul(wih, xs)  // becomes the activated gates, step by step
+        var cells = Matrix<Scalar>(rows: h, cols: count * m)  // c_t of every step
+        var hidden = Matrix<Scalar>(rows: h, cols: count * m)  // h_t of every step
+        var tanhCells = Matrix<Scalar>(rows: h, cols: count * m)  // tanh(c_t), for the backward pass
+        let block4 = 4 * h * m
+        let block = h * m
         gates.storage.withUnsafeMutableBufferPointer { gp in
             cells.storage.withUnsafeMutableBufferPointer { cp in
                 hidden.storage.withUnsafeMutableBufferPointer { hp in
-                  tanhCells.storage.withUnsafeMutableBufferPointer { tp in
-                    whh.storage.withUnsafeBufferPointer { wp in
-                        bias.storage.withUnsafeBufferPointer { bp in
-                            for t in 0..<count {
-                                let g = gp.baseAddress! + t * block4
-                                if t > 0 {
-                                    Scalar.gemm(.none, .none, m: 4 * h, n: m, k: h, alpha: 1, a: wp.baseAddress!, lda: 4 * h,
-                                                b: hp.baseAddress! + (t - 1) * block, ldb: h, beta: 1, c: g, ldc: 4 * h)
+                    tanhCells.storage.withUnsafeMutableBufferPointer { tp in
+                        whh.storage.withUnsafeBufferPointer { wp in
+                            bias.storage.withUnsafeBufferPointer { bp in
+                                for t in 0..<count {
+                                    let g = gp.baseAddress! + t * block4
+                                    if t > 0 {
+                                        Scalar.gemm(
+                                            .none, .none, m: 4 * h, n: m, k: h, alpha: 1, a: wp.baseAddress!,
+                                            lda: 4 * h,
+                                            b: hp.baseAddress! + (t - 1) * block, ldb: h, beta: 1, c: g, ldc: 4 * h)
+                                    }
+                                    lstmStepForward(
+                                        gates: g, bias: bp.baseAddress!,
+                                        previousCell: t > 0 ? UnsafePointer(cp.baseAddress! + (t - 1) * block) : nil,
+                                        cell: cp.baseAddress! + t * block, tanhCell: tp.baseAddress! + t * block,
+                                        hidden: hp.baseAddress! + t * block, h: h, m: m)
                                 }
-                                lstmStepForward(gates: g, bias: bp.baseAddress!,
-                                                previousCell: t > 0 ? UnsafePointer(cp.baseAddress! + (t - 1) * block) : nil,
-                                                cell: cp.baseAddress! + t * block, tanhCell: tp.baseAddress! + t * block,
-                                                hidden: hp.baseAddress! + t * block, h: h, m: m)
                             }
                         }
                     }
-                  }
                 }
             }
         }
@@ -139,7 +151,9 @@ public final class LSTM<Scalar: BLASScalar>: Layer {
             var stacked = Matrix<Scalar>(rows: count * h, cols: m)
             for t in 0..<count {
                 for j in 0..<m {
-                    for r in 0..<h { stacked.storage[j * count * h + t * h + r] = hidden.storage[t * block + j * h + r] }
+                    for r in 0..<h {
+                        stacked.storage[j * count * h + t * h + r] = hidden.storage[t * block + j * h + r]
+                    }
                 }
             }
             value = stacked
@@ -154,7 +168,9 @@ public final class LSTM<Scalar: BLASScalar>: Layer {
             if all {
                 for t in 0..<count {
                     for j in 0..<m {
-                        for r in 0..<h { dHidden.storage[t * block + j * h + r] = gOut.storage[j * count * h + t * h + r] }
+                        for r in 0..<h {
+                            dHidden.storage[t * block + j * h + r] = gOut.storage[j * count * h + t * h + r]
+                        }
                     }
                 }
             } else {
@@ -169,29 +185,36 @@ public final class LSTM<Scalar: BLASScalar>: Layer {
                         dWhh.storage.withUnsafeMutableBufferPointer { dwp in
                             gates.storage.withUnsafeBufferPointer { gp in
                                 cells.storage.withUnsafeBufferPointer { cp in
-                                  tanhCells.storage.withUnsafeBufferPointer { tp in
-                                    hidden.storage.withUnsafeBufferPointer { hp in
-                                        whh.storage.withUnsafeBufferPointer { wp in
-                                            for t in stride(from: count - 1, through: 0, by: -1) {
-                                                let dg = dgp.baseAddress! + t * block4
-                                                lstmStepBackward(gates: gp.baseAddress! + t * block4,
-                                                                 previousCell: t > 0 ? cp.baseAddress! + (t - 1) * block : nil,
-                                                                 tanhCell: tp.baseAddress! + t * block,
-                                                                 dHidden: dhp.baseAddress! + t * block, dCell: dcp.baseAddress!,
-                                                                 dGates: dg, h: h, m: m)
-                                                flushSubnormals(dg, count: block4)
-                                                flushSubnormals(dcp.baseAddress!, count: block)
-                                                if t > 0 {
-                                                    // ∂L/∂h_{t−1} += W_hhᵀ dGates_t;  ∂L/∂W_hh += dGates_t h_{t−1}ᵀ.
-                                                    Scalar.gemm(.transpose, .none, m: h, n: m, k: 4 * h, alpha: 1, a: wp.baseAddress!, lda: 4 * h,
-                                                                b: dg, ldb: 4 * h, beta: 1, c: dhp.baseAddress! + (t - 1) * block, ldc: h)
-                                                    Scalar.gemm(.none, .transpose, m: 4 * h, n: h, k: m, alpha: 1, a: dg, lda: 4 * h,
-                                                                b: hp.baseAddress! + (t - 1) * block, ldb: h, beta: 1, c: dwp.baseAddress!, ldc: 4 * h)
+                                    tanhCells.storage.withUnsafeBufferPointer { tp in
+                                        hidden.storage.withUnsafeBufferPointer { hp in
+                                            whh.storage.withUnsafeBufferPointer { wp in
+                                                for t in stride(from: count - 1, through: 0, by: -1) {
+                                                    let dg = dgp.baseAddress! + t * block4
+                                                    lstmStepBackward(
+                                                        gates: gp.baseAddress! + t * block4,
+                                                        previousCell: t > 0 ? cp.baseAddress! + (t - 1) * block : nil,
+                                                        tanhCell: tp.baseAddress! + t * block,
+                                                        dHidden: dhp.baseAddress! + t * block, dCell: dcp.baseAddress!,
+                                                        dGates: dg, h: h, m: m)
+                                                    flushSubnormals(dg, count: block4)
+                                                    flushSubnormals(dcp.baseAddress!, count: block)
+                                                    if t > 0 {
+                                                        // ∂L/∂h_{t−1} += W_hhᵀ dGates_t;  ∂L/∂W_hh += dGates_t h_{t−1}ᵀ.
+                                                        Scalar.gemm(
+                                                            .transpose, .none, m: h, n: m, k: 4 * h, alpha: 1,
+                                                            a: wp.baseAddress!, lda: 4 * h,
+                                                            b: dg, ldb: 4 * h, beta: 1,
+                                                            c: dhp.baseAddress! + (t - 1) * block, ldc: h)
+                                                        Scalar.gemm(
+                                                            .none, .transpose, m: 4 * h, n: h, k: m, alpha: 1, a: dg,
+                                                            lda: 4 * h,
+                                                            b: hp.baseAddress! + (t - 1) * block, ldb: h, beta: 1,
+                                                            c: dwp.baseAddress!, ldc: 4 * h)
+                                                    }
                                                 }
                                             }
                                         }
                                     }
-                                  }
                                 }
                             }
                         }
@@ -201,7 +224,7 @@ public final class LSTM<Scalar: BLASScalar>: Layer {
             let dBias = dGates.rowSums()
             var grads: [Matrix<Scalar>?] = [matmul(dGates, xs, transposeB: true), dWhh, dBias, dBias]
             if xRequiresGrad.contains(true) {
-                let dxs = matmul(wih, dGates, transposeA: true)    // p × T·m
+                let dxs = matmul(wih, dGates, transposeA: true)  // p × T·m
                 for t in 0..<count { grads.append(xRequiresGrad[t] ? dxs.columns((t * m)..<((t + 1) * m)) : nil) }
             } else {
                 grads += [Matrix<Scalar>?](repeating: nil, count: count)
@@ -237,7 +260,9 @@ public final class LSTMRegressor<Scalar: BLASScalar>: Layer {
     ///   - generator: the seeded generator.
     /// - Throws: ``IDLError/invalidArgument(_:)`` for non-positive dimensions.
     public init(inputDim: Int, hiddenDim: Int, outputDim: Int, using generator: inout SeededGenerator) throws {
-        guard outputDim > 0 else { throw IDLError.invalidArgument("LSTMRegressor needs a positive output dimension, got \(outputDim)") }
+        guard outputDim > 0 else {
+            throw IDLError.invalidArgument("LSTMRegressor needs a positive output dimension, got \(outputDim)")
+        }
         lstm = try LSTM(inputDim: inputDim, hiddenDim: hiddenDim, using: &generator)
         linear = Linear(hiddenDim, outputDim, using: &generator)
     }
@@ -276,10 +301,12 @@ public typealias LSTMClassifier<Scalar: BLASScalar> = LSTMRegressor<Scalar>
 /// arithmetic on them is about a hundred times slower), type-specialised.
 func flushSubnormals<T: BLASScalar>(_ p: UnsafeMutablePointer<T>, count: Int) {
     if T.self == Float.self {
-        let q = rebind(p, Float.self), smallest = Float.leastNormalMagnitude
+        let q = rebind(p, Float.self)
+        let smallest = Float.leastNormalMagnitude
         for i in 0..<count { q[i] = abs(q[i]) < smallest ? 0 : q[i] }
     } else if T.self == Double.self {
-        let q = rebind(p, Double.self), smallest = Double.leastNormalMagnitude
+        let q = rebind(p, Double.self)
+        let smallest = Double.leastNormalMagnitude
         for i in 0..<count { q[i] = abs(q[i]) < smallest ? 0 : q[i] }
     } else {
         for i in 0..<count where p[i].isSubnormal { p[i] = 0 }
@@ -290,14 +317,22 @@ func flushSubnormals<T: BLASScalar>(_ p: UnsafeMutablePointer<T>, count: Int) {
 /// activated gates (i, f, g, o) on exit; writes c_t and h_t (h × m). `previousCell` nil means c_0 = 0.
 /// The element type is made concrete before the loop, so it is specialised and vectorised.
 @inline(never)
-func lstmStepForward<T: BLASScalar>(gates: UnsafeMutablePointer<T>, bias: UnsafePointer<T>, previousCell: UnsafePointer<T>?,
-                                    cell: UnsafeMutablePointer<T>, tanhCell: UnsafeMutablePointer<T>, hidden: UnsafeMutablePointer<T>, h: Int, m: Int) {
+func lstmStepForward<T: BLASScalar>(
+    gates: UnsafeMutablePointer<T>, bias: UnsafePointer<T>, previousCell: UnsafePointer<T>?,
+    cell: UnsafeMutablePointer<T>, tanhCell: UnsafeMutablePointer<T>, hidden: UnsafeMutablePointer<T>, h: Int, m: Int
+) {
     if T.self == Float.self {
-        lstmForwardBody(gates: rebind(gates, Float.self), bias: rebind(bias, Float.self), previousCell: previousCell.map { rebind($0, Float.self) },
-                        cell: rebind(cell, Float.self), tanhCell: rebind(tanhCell, Float.self), hidden: rebind(hidden, Float.self), h: h, m: m)
+        lstmForwardBody(
+            gates: rebind(gates, Float.self), bias: rebind(bias, Float.self),
+            previousCell: previousCell.map { rebind($0, Float.self) },
+            cell: rebind(cell, Float.self), tanhCell: rebind(tanhCell, Float.self), hidden: rebind(hidden, Float.self),
+            h: h, m: m)
     } else if T.self == Double.self {
-        lstmForwardBody(gates: rebind(gates, Double.self), bias: rebind(bias, Double.self), previousCell: previousCell.map { rebind($0, Double.self) },
-                        cell: rebind(cell, Double.self), tanhCell: rebind(tanhCell, Double.self), hidden: rebind(hidden, Double.self), h: h, m: m)
+        lstmForwardBody(
+            gates: rebind(gates, Double.self), bias: rebind(bias, Double.self),
+            previousCell: previousCell.map { rebind($0, Double.self) },
+            cell: rebind(cell, Double.self), tanhCell: rebind(tanhCell, Double.self),
+            hidden: rebind(hidden, Double.self), h: h, m: m)
     } else {
         preconditionFailure("BLASScalar is implemented by Float and Double only")
     }
@@ -307,15 +342,23 @@ func lstmStepForward<T: BLASScalar>(gates: UnsafeMutablePointer<T>, bias: Unsafe
 /// term) and ∂L/∂c_t from the later steps (`dCell`, h × m, updated in place to ∂L/∂c_{t−1}),
 /// writes ∂L/∂(pre-activation gates) into `dGates` (4h × m).
 @inline(never)
-func lstmStepBackward<T: BLASScalar>(gates: UnsafePointer<T>, previousCell: UnsafePointer<T>?, tanhCell: UnsafePointer<T>,
-                                     dHidden: UnsafePointer<T>, dCell: UnsafeMutablePointer<T>,
-                                     dGates: UnsafeMutablePointer<T>, h: Int, m: Int) {
+func lstmStepBackward<T: BLASScalar>(
+    gates: UnsafePointer<T>, previousCell: UnsafePointer<T>?, tanhCell: UnsafePointer<T>,
+    dHidden: UnsafePointer<T>, dCell: UnsafeMutablePointer<T>,
+    dGates: UnsafeMutablePointer<T>, h: Int, m: Int
+) {
     if T.self == Float.self {
-        lstmBackwardBody(gates: rebind(gates, Float.self), previousCell: previousCell.map { rebind($0, Float.self) }, tanhCell: rebind(tanhCell, Float.self),
-                         dHidden: rebind(dHidden, Float.self), dCell: rebind(dCell, Float.self), dGates: rebind(dGates, Float.self), h: h, m: m)
+        lstmBackwardBody(
+            gates: rebind(gates, Float.self), previousCell: previousCell.map { rebind($0, Float.self) },
+            tanhCell: rebind(tanhCell, Float.self),
+            dHidden: rebind(dHidden, Float.self), dCell: rebind(dCell, Float.self), dGates: rebind(dGates, Float.self),
+            h: h, m: m)
     } else if T.self == Double.self {
-        lstmBackwardBody(gates: rebind(gates, Double.self), previousCell: previousCell.map { rebind($0, Double.self) }, tanhCell: rebind(tanhCell, Double.self),
-                         dHidden: rebind(dHidden, Double.self), dCell: rebind(dCell, Double.self), dGates: rebind(dGates, Double.self), h: h, m: m)
+        lstmBackwardBody(
+            gates: rebind(gates, Double.self), previousCell: previousCell.map { rebind($0, Double.self) },
+            tanhCell: rebind(tanhCell, Double.self),
+            dHidden: rebind(dHidden, Double.self), dCell: rebind(dCell, Double.self),
+            dGates: rebind(dGates, Double.self), h: h, m: m)
     } else {
         preconditionFailure("BLASScalar is implemented by Float and Double only")
     }
@@ -333,7 +376,12 @@ private func rebind<T, U>(_ p: UnsafePointer<T>, _: U.Type) -> UnsafePointer<U> 
 
 @inline(__always)
 private func sigmoidStable<S: Real & BinaryFloatingPoint>(_ x: S) -> S {
-    x >= 0 ? 1 / (1 + S.exp(-x)) : { let e = S.exp(x); return e / (1 + e) }()
+    x >= 0
+        ? 1 / (1 + S.exp(-x))
+        : {
+            let e = S.exp(x)
+            return e / (1 + e)
+        }()
 }
 
 /// tanh(x) = sign(x)·(1 − e^(−2|x|))/(1 + e^(−2|x|)): one exp instead of libm's tanh (which goes
@@ -346,17 +394,25 @@ private func fastTanh<S: Real & BinaryFloatingPoint>(_ x: S) -> S {
 }
 
 @inline(__always)
-private func lstmForwardBody<S: Real & BinaryFloatingPoint>(gates: UnsafeMutablePointer<S>, bias: UnsafePointer<S>, previousCell: UnsafePointer<S>?,
-                                                            cell: UnsafeMutablePointer<S>, tanhCell: UnsafeMutablePointer<S>,
-                                                            hidden: UnsafeMutablePointer<S>, h: Int, m: Int) {
+private func lstmForwardBody<S: Real & BinaryFloatingPoint>(
+    gates: UnsafeMutablePointer<S>, bias: UnsafePointer<S>, previousCell: UnsafePointer<S>?,
+    cell: UnsafeMutablePointer<S>, tanhCell: UnsafeMutablePointer<S>,
+    hidden: UnsafeMutablePointer<S>, h: Int, m: Int
+) {
     for j in 0..<m {
-        let g = gates + j * 4 * h, c = cell + j * h, tc = tanhCell + j * h, y = hidden + j * h
+        let g = gates + j * 4 * h
+        let c = cell + j * h
+        let tc = tanhCell + j * h
+        let y = hidden + j * h
         for r in 0..<h {
             let ig = sigmoidStable(g[r] + bias[r])
             let fg = sigmoidStable(g[h + r] + bias[h + r])
             let gg = fastTanh(g[2 * h + r] + bias[2 * h + r])
             let og = sigmoidStable(g[3 * h + r] + bias[3 * h + r])
-            g[r] = ig; g[h + r] = fg; g[2 * h + r] = gg; g[3 * h + r] = og
+            g[r] = ig
+            g[h + r] = fg
+            g[2 * h + r] = gg
+            g[3 * h + r] = og
             let cPrev: S = previousCell.map { $0[j * h + r] } ?? 0
             let ct = fg * cPrev + ig * gg
             c[r] = ct
@@ -368,14 +424,20 @@ private func lstmForwardBody<S: Real & BinaryFloatingPoint>(gates: UnsafeMutable
 }
 
 @inline(__always)
-private func lstmBackwardBody<S: Real & BinaryFloatingPoint>(gates: UnsafePointer<S>, previousCell: UnsafePointer<S>?, tanhCell: UnsafePointer<S>,
-                                                             dHidden: UnsafePointer<S>, dCell: UnsafeMutablePointer<S>,
-                                                             dGates: UnsafeMutablePointer<S>, h: Int, m: Int) {
+private func lstmBackwardBody<S: Real & BinaryFloatingPoint>(
+    gates: UnsafePointer<S>, previousCell: UnsafePointer<S>?, tanhCell: UnsafePointer<S>,
+    dHidden: UnsafePointer<S>, dCell: UnsafeMutablePointer<S>,
+    dGates: UnsafeMutablePointer<S>, h: Int, m: Int
+) {
     for j in 0..<m {
-        let g = gates + j * 4 * h, dg = dGates + j * 4 * h
+        let g = gates + j * 4 * h
+        let dg = dGates + j * 4 * h
         for r in 0..<h {
             let k = j * h + r
-            let ig = g[r], fg = g[h + r], gg = g[2 * h + r], og = g[3 * h + r]
+            let ig = g[r]
+            let fg = g[h + r]
+            let gg = g[2 * h + r]
+            let og = g[3 * h + r]
             let tc = tanhCell[k]
             let dh = dHidden[k]
             let dc = dCell[k] + dh * og * (1 - tc * tc)

@@ -38,7 +38,8 @@ public func sequenceSteps<T: BLASScalar>(fromFlattened flattened: Tensor<T>, fea
 func checkFlattened(rows: Int, cols: Int, features: Int) throws {
     guard features >= 1 else { throw IDLError.invalidArgument("features per step must be at least 1, got \(features)") }
     guard rows >= features, rows % features == 0 else {
-        throw IDLError.shapeMismatch("a flattened sequence batch must have (steps × \(features)) rows, got \(rows)×\(cols)")
+        throw IDLError.shapeMismatch(
+            "a flattened sequence batch must have (steps × \(features)) rows, got \(rows)×\(cols)")
     }
 }
 
@@ -50,13 +51,19 @@ func validateSequence<T: BLASScalar>(_ steps: [Matrix<T>], features: Int, model:
     }
     for (t, x) in steps.enumerated() {
         guard x.rows == features else {
-            throw IDLError.shapeMismatch("\(model) expects \(features) input features per step (rows; columns are sequences), but step \(t) is \(x.shapeDescription). A batch-first (batch, time, features) array maps to one features × batch matrix per step.")
+            throw IDLError.shapeMismatch(
+                "\(model) expects \(features) input features per step (rows; columns are sequences), but step \(t) is \(x.shapeDescription). A batch-first (batch, time, features) array maps to one features × batch matrix per step."
+            )
         }
         guard x.cols == first.cols else {
-            throw IDLError.shapeMismatch("\(model): every step must hold the same batch of sequences, but step 0 has \(first.cols) columns and step \(t) has \(x.cols)")
+            throw IDLError.shapeMismatch(
+                "\(model): every step must hold the same batch of sequences, but step 0 has \(first.cols) columns and step \(t) has \(x.cols)"
+            )
         }
         guard x.isFinite else { throw IDLError.nonFinite("\(model): time step \(t) contains NaN or infinite entries") }
     }
-    guard first.cols >= 1 else { throw IDLError.invalidArgument("\(model) needs a batch of at least one sequence, got 0 columns") }
+    guard first.cols >= 1 else {
+        throw IDLError.invalidArgument("\(model) needs a batch of at least one sequence, got 0 columns")
+    }
     return first.cols
 }

@@ -52,8 +52,9 @@ public struct LipschitzCertificate: Sendable, CustomStringConvertible {
     /// The certificate of a trained implicit model. A bias column (constant input) is excluded.
     public init<T: BLASScalar>(_ model: ImplicitModel<T>) {
         let p = model.inputDim
-        self.init(A: model.effectiveA, B: model.B.value.columns(0..<p), C: model.C.value,
-                  D: model.D.map { $0.value.columns(0..<p) })
+        self.init(
+            A: model.effectiveA, B: model.B.value.columns(0..<p), C: model.C.value,
+            D: model.D.map { $0.value.columns(0..<p) })
     }
 
     public var description: String {
@@ -88,17 +89,21 @@ public struct LipschitzCertificate: Sendable, CustomStringConvertible {
 ///   ``IDLError/invalidArgument(_:)`` for a label outside 0..<classes, or a negative or
 ///   non-finite ε or L.
 /// - Complexity: O(classes · samples).
-public func certifiedRobustAccuracy<T: BLASScalar>(scores: Matrix<T>, labels: [Int], epsilon: Double, lipschitz: Double) throws -> Double {
+public func certifiedRobustAccuracy<T: BLASScalar>(scores: Matrix<T>, labels: [Int], epsilon: Double, lipschitz: Double)
+    throws -> Double
+{
     guard scores.cols == labels.count else {
         throw IDLError.shapeMismatch("certified accuracy: \(scores.cols) samples of scores but \(labels.count) labels")
     }
     if let bad = labels.firstIndex(where: { !(0..<scores.rows).contains($0) }) {
         throw IDLError.invalidArgument(
-            "certified accuracy: label \(labels[bad]) of sample \(bad) is outside 0..<\(scores.rows) (one score row per class); labels must count classes from 0")
+            "certified accuracy: label \(labels[bad]) of sample \(bad) is outside 0..<\(scores.rows) (one score row per class); labels must count classes from 0"
+        )
     }
     guard epsilon >= 0, epsilon.isFinite, lipschitz >= 0, lipschitz.isFinite else {
         throw IDLError.invalidArgument(
-            "certified accuracy: ε and the Lipschitz constant must be finite and ≥ 0, got ε = \(epsilon), L = \(lipschitz)")
+            "certified accuracy: ε and the Lipschitz constant must be finite and ≥ 0, got ε = \(epsilon), L = \(lipschitz)"
+        )
     }
     let needed = 2 * lipschitz * epsilon
     var certified = 0
@@ -126,8 +131,10 @@ public enum Attack {
     ///   ``IDLError/shapeMismatch(_:)`` if the labels do not match the samples; whatever the
     ///   model's forward pass throws.
     /// - Complexity: One forward and one backward pass of the model.
-    public static func fgsm<Model: Layer>(_ model: Model, inputs: Matrix<Model.Scalar>, labels: [Int], epsilon: Double,
-                                          range: ClosedRange<Double>? = nil) throws -> Matrix<Model.Scalar> {
+    public static func fgsm<Model: Layer>(
+        _ model: Model, inputs: Matrix<Model.Scalar>, labels: [Int], epsilon: Double,
+        range: ClosedRange<Double>? = nil
+    ) throws -> Matrix<Model.Scalar> {
         try pgd(model, inputs: inputs, labels: labels, epsilon: epsilon, stepSize: epsilon, steps: 1, range: range)
     }
 
@@ -148,11 +155,15 @@ public enum Attack {
     ///   a label outside the classes; ``IDLError/shapeMismatch(_:)`` if the labels do not match
     ///   the samples; whatever the model's forward pass throws.
     /// - Complexity: `steps` forward and backward passes of the model.
-    public static func pgd<Model: Layer>(_ model: Model, inputs: Matrix<Model.Scalar>, labels: [Int], epsilon: Double,
-                                         stepSize: Double, steps: Int, range: ClosedRange<Double>? = nil) throws -> Matrix<Model.Scalar> {
+    public static func pgd<Model: Layer>(
+        _ model: Model, inputs: Matrix<Model.Scalar>, labels: [Int], epsilon: Double,
+        stepSize: Double, steps: Int, range: ClosedRange<Double>? = nil
+    ) throws -> Matrix<Model.Scalar> {
         typealias T = Model.Scalar
         guard epsilon >= 0, stepSize >= 0, steps >= 1 else {
-            throw IDLError.invalidArgument("attacks need ε ≥ 0, step size ≥ 0 and at least one step, got ε=\(epsilon), step \(stepSize), steps \(steps)")
+            throw IDLError.invalidArgument(
+                "attacks need ε ≥ 0, step size ≥ 0 and at least one step, got ε=\(epsilon), step \(stepSize), steps \(steps)"
+            )
         }
         var x = inputs
         let (eps, alpha) = (T(epsilon), T(stepSize))
@@ -182,16 +193,23 @@ public enum Attack {
 public func lipschitzBound<T>(_ network: Sequential<T>) throws -> Double {
     var product: Matrix<Double>? = nil
     func visit(_ layer: any Layer<T>) throws {
-        if let s = layer as? Sequential<T> { for l in s.layers { try visit(l) }; return }
+        if let s = layer as? Sequential<T> {
+            for l in s.layers { try visit(l) }
+            return
+        }
         if let linear = layer as? Linear<T> {
             let w = linear.weight.value.absolute.converted(to: Double.self)
             product = product.map { matmul(w, $0) } ?? w
             return
         }
-        if let a = layer as? ActivationLayer<T>, [ReLU().name, LeakyReLU().name, Tanh().name, Sigmoid().name, Identity().name].contains(a.activation.name) {
+        if let a = layer as? ActivationLayer<T>,
+            [ReLU().name, LeakyReLU().name, Tanh().name, Sigmoid().name, Identity().name].contains(a.activation.name)
+        {
             return
         }
-        throw IDLError.invalidArgument("the Lipschitz bound covers Linear layers and 1-Lipschitz activations (relu, leaky_relu, tanh, sigmoid), found \(type(of: layer))")
+        throw IDLError.invalidArgument(
+            "the Lipschitz bound covers Linear layers and 1-Lipschitz activations (relu, leaky_relu, tanh, sigmoid), found \(type(of: layer))"
+        )
     }
     try visit(network)
     return product.map { Double($0.infinityNorm) } ?? 1

@@ -78,11 +78,13 @@ public struct SIMExactSolver: SIMSolver {
 
     /// A solver with the given hyperparameters (see the properties). The default tolerance,
     /// 1e-6, certifies every row's objective within 1e-6 relative of its optimum.
-    public init(lambdaState: Double = 1e-3, lambdaOutput: Double = 1e-3, lambda2: Double = 0,
-                wellPosedness: SIMWellPosedness = .infinityNorm(kappa: 0.99),
-                tolerance: Double = 1e-6, maxIterations: Int = 20_000, zeroThreshold: Double = 0,
-                regenerateStates: Bool = false, gapCheckInterval: Int = 5, rowsPerBlock: Int? = nil,
-                deflateTopEigenvalue: Bool = true) {
+    public init(
+        lambdaState: Double = 1e-3, lambdaOutput: Double = 1e-3, lambda2: Double = 0,
+        wellPosedness: SIMWellPosedness = .infinityNorm(kappa: 0.99),
+        tolerance: Double = 1e-6, maxIterations: Int = 20_000, zeroThreshold: Double = 0,
+        regenerateStates: Bool = false, gapCheckInterval: Int = 5, rowsPerBlock: Int? = nil,
+        deflateTopEigenvalue: Bool = true
+    ) {
         self.lambdaState = lambdaState
         self.lambdaOutput = lambdaOutput
         self.lambda2 = lambda2
@@ -106,8 +108,9 @@ public struct SIMExactSolver: SIMSolver {
         features: Matrix<T>, targets: Matrix<T>, stateCount: Int, lambda: Double,
         constraint: SIMWellPosedness, progress: (@Sendable (Int) -> Void)?
     ) throws -> SIMStageResult<T> {
-        try fitStage(features: features, targets: targets, stateCount: stateCount, lambda: lambda,
-                     constraint: constraint, progress: progress, cache: nil)
+        try fitStage(
+            features: features, targets: targets, stateCount: stateCount, lambda: lambda,
+            constraint: constraint, progress: progress, cache: nil)
     }
 
     /// The two-stage fit of ``SIMSolver/fit(_:progress:)``, computing G and its spectrum once
@@ -143,18 +146,21 @@ public struct SIMExactSolver: SIMSolver {
                 "features [X; U] have \(features.cols) samples (columns) but the targets have \(targets.cols)")
         }
         guard stateCount >= 0, stateCount <= features.rows else {
-            throw IDLError.shapeMismatch("stateCount n = \(stateCount) must lie in 0...\(features.rows) (rows of [X; U])")
+            throw IDLError.shapeMismatch(
+                "stateCount n = \(stateCount) must lie in 0...\(features.rows) (rows of [X; U])")
         }
         guard lambda >= 0, lambda.isFinite, lambda2 >= 0, lambda2.isFinite else {
             throw IDLError.invalidArgument("λ and λ₂ must be finite and ≥ 0, got λ = \(lambda), λ₂ = \(lambda2)")
         }
         guard lambda > 0 || lambda2 > 0 else {
             throw IDLError.invalidArgument(
-                "the exact solver needs λ > 0 or λ₂ > 0 for its duality-gap certificate; for λ = 0 use SIMLeastSquaresSolver")
+                "the exact solver needs λ > 0 or λ₂ > 0 for its duality-gap certificate; for λ = 0 use SIMLeastSquaresSolver"
+            )
         }
         guard tolerance > 0, maxIterations > 0, gapCheckInterval > 0, (rowsPerBlock ?? 1) > 0 else {
             throw IDLError.invalidArgument(
-                "tolerance, maxIterations, gapCheckInterval and rowsPerBlock must be positive, got \(tolerance), \(maxIterations), \(gapCheckInterval), \(rowsPerBlock.map(String.init) ?? "automatic")")
+                "tolerance, maxIterations, gapCheckInterval and rowsPerBlock must be positive, got \(tolerance), \(maxIterations), \(gapCheckInterval), \(rowsPerBlock.map(String.init) ?? "automatic")"
+            )
         }
         guard zeroThreshold >= 0 else {
             throw IDLError.invalidArgument("zeroThreshold must be ≥ 0, got \(zeroThreshold)")
@@ -163,15 +169,19 @@ public struct SIMExactSolver: SIMSolver {
             throw IDLError.nonFinite("the features [X; U] and the targets must be finite")
         }
 
-        let d = features.rows, m = features.cols, rowCount = targets.rows
+        let d = features.rows
+        let m = features.cols
+        let rowCount = targets.rows
         var weights = Matrix<T>(rows: rowCount, cols: d)
-        var stats = [SIMRowStatistics](repeating: SIMRowStatistics(iterations: 0, objective: 0, gap: 0, converged: true),
-                                       count: rowCount)
+        var stats = [SIMRowStatistics](
+            repeating: SIMRowStatistics(iterations: 0, objective: 0, gap: 0, converged: true),
+            count: rowCount)
         if rowCount == 0 { return SIMStageResult(weights: weights, rows: []) }
 
         // Gram matrix and its spectrum (reused across stages when the features are the same),
         // linear terms (one gemm for all rows) and ‖t‖².
-        let spectrum = try cache?.spectrum(of: features, deflate: deflateTopEigenvalue)
+        let spectrum =
+            try cache?.spectrum(of: features, deflate: deflateTopEigenvalue)
             ?? SIMGramSpectrum(features: features, deflate: deflateTopEigenvalue)
         let gram = spectrum.gram
         let linear = matmul(features, targets, transposeB: true)  // d × rows
@@ -207,24 +217,33 @@ public struct SIMExactSolver: SIMSolver {
             metricBeta: metricBeta)
 
         gram.storage.withUnsafeBufferPointer { gp in
-        features.storage.withUnsafeBufferPointer { mp in
-        targets.storage.withUnsafeBufferPointer { tp in
-        linear.storage.withUnsafeBufferPointer { cp in
-        targetNorms.withUnsafeBufferPointer { np in
-        topVector.withUnsafeBufferPointer { vp in
-        weights.storage.withUnsafeMutableBufferPointer { wp in
-        stats.withUnsafeMutableBufferPointer { sp in
-            let shared = FISTAShared(
-                gram: gp.baseAddress!, features: mp.baseAddress!, targets: tp.baseAddress!,
-                linear: cp.baseAddress!, targetNorms: np.baseAddress!, topVector: vp.baseAddress!,
-                weights: wp.baseAddress!, stats: sp.baseAddress!, counter: counter)
-            let previousThreads = blasThreads
-            if workers > 1 { setBLASThreads(1) }
-            DispatchQueue.concurrentPerform(iterations: workers) { _ in
-                solveFISTABlock(capacity: capacity, pool: pool, settings: settings, shared: shared)
+            features.storage.withUnsafeBufferPointer { mp in
+                targets.storage.withUnsafeBufferPointer { tp in
+                    linear.storage.withUnsafeBufferPointer { cp in
+                        targetNorms.withUnsafeBufferPointer { np in
+                            topVector.withUnsafeBufferPointer { vp in
+                                weights.storage.withUnsafeMutableBufferPointer { wp in
+                                    stats.withUnsafeMutableBufferPointer { sp in
+                                        let shared = FISTAShared(
+                                            gram: gp.baseAddress!, features: mp.baseAddress!, targets: tp.baseAddress!,
+                                            linear: cp.baseAddress!, targetNorms: np.baseAddress!,
+                                            topVector: vp.baseAddress!,
+                                            weights: wp.baseAddress!, stats: sp.baseAddress!, counter: counter)
+                                        let previousThreads = blasThreads
+                                        if workers > 1 { setBLASThreads(1) }
+                                        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+                                            solveFISTABlock(
+                                                capacity: capacity, pool: pool, settings: settings, shared: shared)
+                                        }
+                                        if workers > 1 { setBLASThreads(previousThreads) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
             }
-            if workers > 1 { setBLASThreads(previousThreads) }
-        }}}}}}}}
+        }
 
         return SIMStageResult(weights: weights, rows: stats)
     }
@@ -243,11 +262,19 @@ struct SIMGramSpectrum<T: BLASScalar>: @unchecked Sendable {
     init(features: Matrix<T>, deflate: Bool) throws {
         let d = features.rows
         gram = matmul(features, features, transposeB: true)
-        guard d > 0 else { top = 0; second = 0; topVector = nil; return }
+        guard d > 0 else {
+            top = 0
+            second = 0
+            topVector = nil
+            return
+        }
         let values = try gram.symmetricEigen(vectors: false).values
         top = Swift.max(values[d - 1], 0)
         second = d > 1 ? Swift.max(values[d - 2], 0) : 0
-        guard deflate, d > 1, top > 4 * second, top > 0 else { topVector = nil; return }
+        guard deflate, d > 1, top > 4 * second, top > 0 else {
+            topVector = nil
+            return
+        }
         var v = Matrix<T>(rows: d, cols: 1, repeating: 1 / T(d).squareRoot())
         var found = false
         for _ in 0..<500 {
@@ -257,7 +284,10 @@ struct SIMGramSpectrum<T: BLASScalar>: @unchecked Sendable {
             next *= 1 / norm
             let change = (next - v).maxAbs
             v = next
-            if change <= 8 * T.ulpOfOne * T(d).squareRoot() { found = true; break }
+            if change <= 8 * T.ulpOfOne * T(d).squareRoot() {
+                found = true
+                break
+            }
         }
         topVector = found ? v.storage : nil
     }
@@ -312,12 +342,12 @@ struct FISTASettings<T: BLASScalar>: Sendable {
 /// Pointers shared by all blocks. Each block reads the inputs and writes only its own rows of
 /// `weights` and `stats`, so the concurrent accesses never overlap.
 struct FISTAShared<T: BLASScalar>: @unchecked Sendable {
-    let gram: UnsafePointer<T>          // d×d
-    let features: UnsafePointer<T>      // d×m
-    let targets: UnsafePointer<T>       // rows×m
-    let linear: UnsafePointer<T>        // d×rows, column i = M t_i
-    let targetNorms: UnsafePointer<T>   // ‖t_i‖²
-    let topVector: UnsafePointer<T>     // v, the top eigenvector of G (used when metricBeta > 0)
+    let gram: UnsafePointer<T>  // d×d
+    let features: UnsafePointer<T>  // d×m
+    let targets: UnsafePointer<T>  // rows×m
+    let linear: UnsafePointer<T>  // d×rows, column i = M t_i
+    let targetNorms: UnsafePointer<T>  // ‖t_i‖²
+    let topVector: UnsafePointer<T>  // v, the top eigenvector of G (used when metricBeta > 0)
     let weights: UnsafeMutablePointer<T>  // rows×d output
     let stats: UnsafeMutablePointer<SIMRowStatistics>
     let counter: SIMRowCounter
@@ -334,10 +364,14 @@ func simRowCertificate<T: BLASScalar>(
     w: UnsafePointer<T>, g: UnsafePointer<T>, r2: T, fixed: Int, settings s: FISTASettings<T>,
     scratch: UnsafeMutablePointer<T>
 ) -> (objective: T, gap: T) {
-    let d = s.d, n = s.n
-    let lambda = s.lambda, lambda2 = s.lambda2
+    let d = s.d
+    let n = s.n
+    let lambda = s.lambda
+    let lambda2 = s.lambda2
     let ball = s.radius.isFinite
-    var l1: T = 0, sq: T = 0, wg: T = 0
+    var l1: T = 0
+    var sq: T = 0
+    var wg: T = 0
     for j in fixed..<d {
         let v = w[j]
         l1 += abs(v)
@@ -402,18 +436,22 @@ func simRowCertificate<T: BLASScalar>(
 /// Runs FISTA on the rows `rows` as one block: see ``SIMExactSolver``.
 @_specialize(where T == Double)
 @_specialize(where T == Float)
-func solveFISTABlock<T: BLASScalar>(capacity k: Int, pool: SIMRowPool, settings s: FISTASettings<T>, shared: FISTAShared<T>) {
-    let d = s.d, m = s.m, rowCount = s.rowCount
+func solveFISTABlock<T: BLASScalar>(
+    capacity k: Int, pool: SIMRowPool, settings s: FISTASettings<T>, shared: FISTAShared<T>
+) {
+    let d = s.d
+    let m = s.m
+    let rowCount = s.rowCount
     if k <= 0 { return }
     let size = Swift.max(1, d * k)
     // Workspace, allocated once per block.
-    let wA = UnsafeMutablePointer<T>.allocate(capacity: size)      // current iterates w_k
-    let wB = UnsafeMutablePointer<T>.allocate(capacity: size)      // next iterates w_{k+1}
-    let gwA = UnsafeMutablePointer<T>.allocate(capacity: size)     // G w_k
-    let gwB = UnsafeMutablePointer<T>.allocate(capacity: size)     // G w_{k+1}
-    let yv = UnsafeMutablePointer<T>.allocate(capacity: size)      // extrapolated points y
-    let gy = UnsafeMutablePointer<T>.allocate(capacity: size)      // G y
-    let cv = UnsafeMutablePointer<T>.allocate(capacity: size)      // M t for each row
+    let wA = UnsafeMutablePointer<T>.allocate(capacity: size)  // current iterates w_k
+    let wB = UnsafeMutablePointer<T>.allocate(capacity: size)  // next iterates w_{k+1}
+    let gwA = UnsafeMutablePointer<T>.allocate(capacity: size)  // G w_k
+    let gwB = UnsafeMutablePointer<T>.allocate(capacity: size)  // G w_{k+1}
+    let yv = UnsafeMutablePointer<T>.allocate(capacity: size)  // extrapolated points y
+    let gy = UnsafeMutablePointer<T>.allocate(capacity: size)  // G y
+    let cv = UnsafeMutablePointer<T>.allocate(capacity: size)  // M t for each row
     let gvec = UnsafeMutablePointer<T>.allocate(capacity: Swift.max(1, d))
     let residual = UnsafeMutablePointer<T>.allocate(capacity: Swift.max(1, m))
     let scratch = UnsafeMutablePointer<T>.allocate(capacity: Swift.max(2, 2 * d))
@@ -424,7 +462,10 @@ func solveFISTABlock<T: BLASScalar>(capacity k: Int, pool: SIMRowPool, settings 
     defer {
         for p in [wA, wB, gwA, gwB, yv, gy, cv, gvec, residual, scratch] { p.deallocate() }
     }
-    var curW = wA, nextW = wB, curGW = gwA, nextGW = gwB
+    var curW = wA
+    var nextW = wB
+    var curGW = gwA
+    var nextGW = gwB
     let step = 1 / s.lipschitz
     let shrink = s.lambda * step
     let ball = s.radius.isFinite
@@ -432,8 +473,8 @@ func solveFISTABlock<T: BLASScalar>(capacity k: Int, pool: SIMRowPool, settings 
     // The deflated metric H = αI + βvvᵀ (α = lipschitz).
     let metric = s.metricBeta > 0
     let vvec = shared.topVector
-    let cMetric = s.metricBeta / s.lipschitz                       // β/α
-    let kappaH = s.metricBeta / (s.lipschitz + s.metricBeta)       // β/(α+β)
+    let cMetric = s.metricBeta / s.lipschitz  // β/α
+    let kappaH = s.metricBeta / (s.lipschitz + s.metricBeta)  // β/(α+β)
     let ubuf = UnsafeMutablePointer<T>.allocate(capacity: Swift.max(1, d))
     defer { ubuf.deallocate() }
     var tWarm = [T](repeating: 0, count: k)
@@ -442,7 +483,10 @@ func solveFISTABlock<T: BLASScalar>(capacity k: Int, pool: SIMRowPool, settings 
     func load(_ row: Int, into c: Int) {
         for j in 0..<d {
             let idx = j + c * d
-            curW[idx] = 0; curGW[idx] = 0; yv[idx] = 0; gy[idx] = 0
+            curW[idx] = 0
+            curGW[idx] = 0
+            yv[idx] = 0
+            gy[idx] = 0
             cv[idx] = shared.linear[j + row * d]
         }
         rowOf[c] = row
@@ -465,12 +509,15 @@ func solveFISTABlock<T: BLASScalar>(capacity k: Int, pool: SIMRowPool, settings 
             var l1: T = 0
             for j in fixed..<n { l1 += abs(out[j]) }
             if l1 > s.radius {
-                projectOntoL1BallInPlace(UnsafeMutableBufferPointer(start: out + fixed, count: n - fixed),
-                                         radius: s.radius, scratch: scratch)
+                projectOntoL1BallInPlace(
+                    UnsafeMutableBufferPointer(start: out + fixed, count: n - fixed),
+                    radius: s.radius, scratch: scratch)
                 projected = true
             }
         }
-        var vx: T = 0, vJv: T = 0, sv: T = 0
+        var vx: T = 0
+        var vJv: T = 0
+        var sv: T = 0
         var count = 0
         for j in 0..<d where out[j] != 0 {
             let vj = vvec[j]
@@ -512,10 +559,12 @@ func solveFISTABlock<T: BLASScalar>(capacity k: Int, pool: SIMRowPool, settings 
     func exactCertificate(_ w: UnsafePointer<T>, row: Int) -> (objective: T, gap: T) {
         for j in 0..<m { residual[j] = shared.targets[row + j * rowCount] }
         if d > 0 {
-            T.gemv(.transpose, m: d, n: m, alpha: -1, a: shared.features, lda: d, x: w, incx: 1,
-                   beta: 1, y: residual, incy: 1)
-            T.gemv(.none, m: d, n: m, alpha: 1, a: shared.features, lda: d, x: residual, incx: 1,
-                   beta: 0, y: gvec, incy: 1)
+            T.gemv(
+                .transpose, m: d, n: m, alpha: -1, a: shared.features, lda: d, x: w, incx: 1,
+                beta: 1, y: residual, incy: 1)
+            T.gemv(
+                .none, m: d, n: m, alpha: 1, a: shared.features, lda: d, x: residual, incx: 1,
+                beta: 0, y: gvec, incy: 1)
         }
         let r2 = T.dot(n: m, x: residual, incx: 1, y: residual, incy: 1)
         return simRowCertificate(w: w, g: gvec, r2: r2, fixed: fixedCount(row), settings: s, scratch: scratch)
@@ -525,7 +574,8 @@ func solveFISTABlock<T: BLASScalar>(capacity k: Int, pool: SIMRowPool, settings 
     func finish(_ c: Int, active: inout Int, converged: Bool, objective: T, gap: T) {
         let row = rowOf[c]
         let w = curW + c * d
-        var obj = objective, gp = gap
+        var obj = objective
+        var gp = gap
         if s.zeroThreshold > 0 {
             var changed = false
             for j in 0..<d where w[j] != 0 && abs(w[j]) < s.zeroThreshold {
@@ -535,8 +585,9 @@ func solveFISTABlock<T: BLASScalar>(capacity k: Int, pool: SIMRowPool, settings 
             if changed { (obj, gp) = exactCertificate(UnsafePointer(w), row: row) }
         }
         for j in 0..<d { shared.weights[row + j * rowCount] = w[j] }
-        shared.stats[row] = SIMRowStatistics(iterations: iterations[c], objective: Double(obj),
-                                             gap: Double(gp), converged: converged)
+        shared.stats[row] = SIMRowStatistics(
+            iterations: iterations[c], objective: Double(obj),
+            gap: Double(gp), converged: converged)
         shared.counter.add()
         if let next = pool.take() {
             load(next, into: c)
@@ -567,8 +618,11 @@ func solveFISTABlock<T: BLASScalar>(capacity k: Int, pool: SIMRowPool, settings 
         var anyAtBudget = false
         // Proximal gradient step from y, and the restart test.
         for c in 0..<active {
-            let y = yv + c * d, gyc = gy + c * d, cc = cv + c * d
-            let wNew = nextW + c * d, w = curW + c * d
+            let y = yv + c * d
+            let gyc = gy + c * d
+            let cc = cv + c * d
+            let wNew = nextW + c * d
+            let w = curW + c * d
             let fixed = fixedCount(rowOf[c])
             var restart: T = 0
             if metric {
@@ -587,9 +641,11 @@ func solveFISTABlock<T: BLASScalar>(capacity k: Int, pool: SIMRowPool, settings 
                     vu += vvec[j] * u
                 }
                 tWarm[c] = metricProx(vu: vu, out: wNew, fixed: fixed, t0: tWarm[c])
-                var vA: T = 0, vB: T = 0
+                var vA: T = 0
+                var vB: T = 0
                 for j in 0..<d {
-                    let a = y[j] - wNew[j], b = wNew[j] - w[j]
+                    let a = y[j] - wNew[j]
+                    let b = wNew[j] - w[j]
                     restart += a * b
                     vA += vvec[j] * a
                     vB += vvec[j] * b
@@ -603,8 +659,9 @@ func solveFISTABlock<T: BLASScalar>(capacity k: Int, pool: SIMRowPool, settings 
                 }
                 for j in 0..<fixed { wNew[j] = 0 }
                 if ball && n > fixed {
-                    projectOntoL1BallInPlace(UnsafeMutableBufferPointer(start: wNew + fixed, count: n - fixed),
-                                             radius: s.radius, scratch: scratch)
+                    projectOntoL1BallInPlace(
+                        UnsafeMutableBufferPointer(start: wNew + fixed, count: n - fixed),
+                        radius: s.radius, scratch: scratch)
                 }
                 for j in 0..<d { restart += (y[j] - wNew[j]) * (wNew[j] - w[j]) }
             }
@@ -617,12 +674,14 @@ func solveFISTABlock<T: BLASScalar>(capacity k: Int, pool: SIMRowPool, settings 
         if d > 0 {
             if active <= 2 {
                 for c in 0..<active {
-                    T.gemv(.none, m: d, n: d, alpha: 1, a: shared.gram, lda: d, x: nextW + c * d, incx: 1,
-                           beta: 0, y: nextGW + c * d, incy: 1)
+                    T.gemv(
+                        .none, m: d, n: d, alpha: 1, a: shared.gram, lda: d, x: nextW + c * d, incx: 1,
+                        beta: 0, y: nextGW + c * d, incy: 1)
                 }
             } else {
-                T.gemm(.none, .none, m: d, n: active, k: d, alpha: 1, a: shared.gram, lda: d,
-                       b: nextW, ldb: d, beta: 0, c: nextGW, ldc: d)
+                T.gemm(
+                    .none, .none, m: d, n: active, k: d, alpha: 1, a: shared.gram, lda: d,
+                    b: nextW, ldb: d, beta: 0, c: nextGW, ldc: d)
             }
         }
         // Extrapolation: y = w_{k+1} + β(w_{k+1} − w_k), and G y by the same combination.
@@ -631,8 +690,12 @@ func solveFISTABlock<T: BLASScalar>(capacity k: Int, pool: SIMRowPool, settings 
             let tNext = (1 + T.sqrt(1 + 4 * t * t)) / 2
             let beta = (t - 1) / tNext
             momentum[c] = tNext
-            let wN = nextW + c * d, w = curW + c * d, gN = nextGW + c * d, g = curGW + c * d
-            let y = yv + c * d, gyc = gy + c * d
+            let wN = nextW + c * d
+            let w = curW + c * d
+            let gN = nextGW + c * d
+            let g = curGW + c * d
+            let y = yv + c * d
+            let gyc = gy + c * d
             for j in 0..<d {
                 y[j] = wN[j] + beta * (wN[j] - w[j])
                 gyc[j] = gN[j] + beta * (gN[j] - g[j])
@@ -647,15 +710,19 @@ func solveFISTABlock<T: BLASScalar>(capacity k: Int, pool: SIMRowPool, settings 
             while c >= 0 {
                 let row = rowOf[c]
                 let atBudget = iterations[c] >= s.maxIterations
-                let w = curW + c * d, gw = curGW + c * d, cc = cv + c * d
-                var wc: T = 0, wgv: T = 0
+                let w = curW + c * d
+                let gw = curGW + c * d
+                let cc = cv + c * d
+                var wc: T = 0
+                var wgv: T = 0
                 for j in 0..<d {
                     gvec[j] = cc[j] - gw[j]
                     wc += w[j] * cc[j]
                     wgv += w[j] * gvec[j]
                 }
                 let r2 = Swift.max(0, shared.targetNorms[row] - wc - wgv)
-                let screen = simRowCertificate(w: w, g: gvec, r2: r2, fixed: fixedCount(row), settings: s, scratch: scratch)
+                let screen = simRowCertificate(
+                    w: w, g: gvec, r2: r2, fixed: fixedCount(row), settings: s, scratch: scratch)
                 let screenPass = screen.gap <= s.tolerance * Swift.max(1, abs(screen.objective))
                 if (screenPass && iteration >= nextExactCheck[c]) || atBudget {
                     let exact = exactCertificate(UnsafePointer(w), row: row)

@@ -26,7 +26,8 @@ func l1BallThreshold<T: BLASScalar>(
     for v in values { norm += abs(v) }
     if norm <= radius { return 0 }
     // Candidate set C = scratch[lo..<hi]; entries set aside live in scratch[0..<lo].
-    var lo = 0, hi = 1
+    var lo = 0
+    var hi = 1
     scratch[0] = abs(values[0])
     var tau = scratch[0] - radius
     for k in 1..<count {

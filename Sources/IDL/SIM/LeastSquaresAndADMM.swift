@@ -16,11 +16,14 @@ public func simRowCertificates<T: BLASScalar>(
     lambda: Double, lambda2: Double = 0, constraint: SIMWellPosedness
 ) throws -> [(objective: Double, gap: Double)] {
     guard weights.rows == targets.rows, weights.cols == features.rows, features.cols == targets.cols,
-          n >= 0, n <= features.rows else {
+        n >= 0, n <= features.rows
+    else {
         throw IDLError.shapeMismatch(
-            "certificates need weights rows×d, features d×m, targets rows×m and n ≤ d; got weights \(weights.shapeDescription), features \(features.shapeDescription), targets \(targets.shapeDescription), n = \(n)")
+            "certificates need weights rows×d, features d×m, targets rows×m and n ≤ d; got weights \(weights.shapeDescription), features \(features.shapeDescription), targets \(targets.shapeDescription), n = \(n)"
+        )
     }
-    let d = features.rows, m = features.cols
+    let d = features.rows
+    let m = features.cols
     let (radius, triangular) = constraint.rowConstraint(as: T.self)
     let settings = FISTASettings<T>(
         d: d, m: m, rowCount: targets.rows, n: n, radius: radius, triangular: triangular,
@@ -45,8 +48,9 @@ public func simRowCertificates<T: BLASScalar>(
         let cert = wt.storage.withUnsafeBufferPointer { wp in
             correlations.storage.withUnsafeBufferPointer { gp in
                 scratch.withUnsafeMutableBufferPointer { sp in
-                    simRowCertificate(w: wp.baseAddress! + i * d, g: gp.baseAddress! + i * d, r2: r2,
-                                      fixed: fixed, settings: settings, scratch: sp.baseAddress!)
+                    simRowCertificate(
+                        w: wp.baseAddress! + i * d, g: gp.baseAddress! + i * d, r2: r2,
+                        fixed: fixed, settings: settings, scratch: sp.baseAddress!)
                 }
             }
         }
@@ -77,8 +81,10 @@ public struct SIMLeastSquaresSolver: SIMSolver {
     public var regenerateStates: Bool
 
     /// A least-squares solver; `wellPosedness` is only reported on, `zeroThreshold` as torchidl's `tol`.
-    public init(wellPosedness: SIMWellPosedness = .infinityNorm(kappa: 0.99), zeroThreshold: Double = 1e-6,
-                regenerateStates: Bool = false) {
+    public init(
+        wellPosedness: SIMWellPosedness = .infinityNorm(kappa: 0.99), zeroThreshold: Double = 1e-6,
+        regenerateStates: Bool = false
+    ) {
         self.wellPosedness = wellPosedness
         self.zeroThreshold = zeroThreshold
         self.regenerateStates = regenerateStates
@@ -117,7 +123,8 @@ public struct SIMLeastSquaresSolver: SIMSolver {
             let a = weights.columns(0..<stateCount)
             let meets = simWellPosednessHolds(a, constraint)
             warnings.append(
-                "least squares ignores well-posedness (\(constraint) requested, not enforced): ‖A‖∞ = \(formatScalar(a.infinityNorm)), constraint \(meets ? "happens to hold" : "violated")")
+                "least squares ignores well-posedness (\(constraint) requested, not enforced): ‖A‖∞ = \(formatScalar(a.infinityNorm)), constraint \(meets ? "happens to hold" : "violated")"
+            )
         }
         return SIMStageResult(weights: weights, rows: rows, warnings: warnings)
     }
@@ -163,10 +170,12 @@ public struct SIMADMMSolver: SIMSolver {
     public var regenerateStates: Bool
 
     /// A consensus-ADMM solver with the given hyperparameters (see the properties).
-    public init(lambdaState: Double = 1e-3, lambdaOutput: Double = 1e-3, lambda2: Double = 0,
-                wellPosedness: SIMWellPosedness = .infinityNorm(kappa: 0.99), rho: Double? = nil,
-                tolerance: Double = 1e-6, maxIterations: Int = 5000, zeroThreshold: Double = 0,
-                regenerateStates: Bool = false) {
+    public init(
+        lambdaState: Double = 1e-3, lambdaOutput: Double = 1e-3, lambda2: Double = 0,
+        wellPosedness: SIMWellPosedness = .infinityNorm(kappa: 0.99), rho: Double? = nil,
+        tolerance: Double = 1e-6, maxIterations: Int = 5000, zeroThreshold: Double = 0,
+        regenerateStates: Bool = false
+    ) {
         self.lambdaState = lambdaState
         self.lambdaOutput = lambdaOutput
         self.lambda2 = lambda2
@@ -200,9 +209,11 @@ public struct SIMADMMSolver: SIMSolver {
             throw IDLError.invalidArgument("λ and λ₂ must be finite and ≥ 0, got λ = \(lambda), λ₂ = \(lambda2)")
         }
         guard tolerance > 0, maxIterations > 0 else {
-            throw IDLError.invalidArgument("tolerance and maxIterations must be positive, got \(tolerance), \(maxIterations)")
+            throw IDLError.invalidArgument(
+                "tolerance and maxIterations must be positive, got \(tolerance), \(maxIterations)")
         }
-        let d = features.rows, rowCount = targets.rows
+        let d = features.rows
+        let rowCount = targets.rows
         let gram = matmul(features, features, transposeB: true)
         var trace: T = 0
         for j in 0..<d { trace += gram[j, j] }
@@ -227,8 +238,9 @@ public struct SIMADMMSolver: SIMSolver {
                         let fixed = triangular ? Swift.min(i + 1, n) : 0
                         for j in 0..<fixed { col[j] = 0 }
                         if radius.isFinite && n > 0 {
-                            projectOntoL1BallInPlace(UnsafeMutableBufferPointer(start: col, count: n),
-                                                     radius: radius, scratch: s.baseAddress!)
+                            projectOntoL1BallInPlace(
+                                UnsafeMutableBufferPointer(start: col, count: n),
+                                radius: radius, scratch: s.baseAddress!)
                         }
                     }
                 }
@@ -236,8 +248,13 @@ public struct SIMADMMSolver: SIMSolver {
         }
 
         var avg = Matrix<T>(rows: d, cols: rowCount)
-        var nu1 = avg, nu2 = avg, nu3 = avg
-        var w1 = avg, w2 = avg, w3 = avg, rhs = avg
+        var nu1 = avg
+        var nu2 = avg
+        var nu3 = avg
+        var w1 = avg
+        var w2 = avg
+        var w3 = avg
+        var rhs = avg
         let third = T(1) / 3
         let shrink = T(lambda / rhoValue)
         var iterations = 0
@@ -255,10 +272,14 @@ public struct SIMADMMSolver: SIMSolver {
             }
             project(&w3)
             // Consensus and dual updates.
-            var primal: T = 0, dual: T = 0, norm: T = 0
+            var primal: T = 0
+            var dual: T = 0
+            var norm: T = 0
             for k in 0..<avg.count {
                 let newAvg = (w1.storage[k] + w2.storage[k] + w3.storage[k]) * third
-                let e1 = w1.storage[k] - newAvg, e2 = w2.storage[k] - newAvg, e3 = w3.storage[k] - newAvg
+                let e1 = w1.storage[k] - newAvg
+                let e2 = w2.storage[k] - newAvg
+                let e3 = w3.storage[k] - newAvg
                 nu1.storage[k] += e1
                 nu2.storage[k] += e2
                 nu3.storage[k] += e3
@@ -275,14 +296,17 @@ public struct SIMADMMSolver: SIMSolver {
         var weights = avg.transposed
         applyZeroThreshold(&weights, zeroThreshold)
         progress?(rowCount)
-        let certs = try simRowCertificates(weights: weights, features: features, targets: targets, stateCount: n,
-                                           lambda: lambda, lambda2: lambda2, constraint: constraint)
+        let certs = try simRowCertificates(
+            weights: weights, features: features, targets: targets, stateCount: n,
+            lambda: lambda, lambda2: lambda2, constraint: constraint)
         let rows = certs.map {
             SIMRowStatistics(iterations: iterations, objective: $0.objective, gap: $0.gap, converged: converged)
         }
         var warnings: [String] = []
         if !converged {
-            warnings.append("ADMM stopped at its budget of \(maxIterations) iterations before the residuals fell below \(tolerance)")
+            warnings.append(
+                "ADMM stopped at its budget of \(maxIterations) iterations before the residuals fell below \(tolerance)"
+            )
         }
         return SIMStageResult(weights: weights, rows: rows, warnings: warnings)
     }

@@ -43,9 +43,11 @@ public struct SIMLowRankSolver: SIMSolver {
     public var seed: UInt64
 
     /// A low-rank solver with the given hyperparameters (see the properties).
-    public init(rank: Int? = nil, lambdaState: Double = 1e-6, wellPosedness: SIMWellPosedness = .infinityNorm(kappa: 0.99),
-                epochs: Int = 2000, learningRate: Double = 1e-3, zeroThreshold: Double = 1e-6,
-                regenerateStates: Bool = false, seed: UInt64 = 0) {
+    public init(
+        rank: Int? = nil, lambdaState: Double = 1e-6, wellPosedness: SIMWellPosedness = .infinityNorm(kappa: 0.99),
+        epochs: Int = 2000, learningRate: Double = 1e-3, zeroThreshold: Double = 1e-6,
+        regenerateStates: Bool = false, seed: UInt64 = 0
+    ) {
         self.rank = rank
         self.lambdaState = lambdaState
         self.wellPosedness = wellPosedness
@@ -93,23 +95,29 @@ public struct SIMLowRankSolver: SIMSolver {
     ) throws -> SIMStageResult<T> {
         try constraint.validate()
         if constraint == .strictlyUpperTriangular {
-            throw IDLError.unsupported("the low-rank solver cannot impose a strictly upper triangular A; use .infinityNorm(kappa:)")
+            throw IDLError.unsupported(
+                "the low-rank solver cannot impose a strictly upper triangular A; use .infinityNorm(kappa:)")
         }
         guard features.cols == targets.cols, n >= 0, n <= features.rows else {
             throw IDLError.shapeMismatch(
-                "features [X; U] \(features.shapeDescription), targets \(targets.shapeDescription) and n = \(n) do not fit together")
+                "features [X; U] \(features.shapeDescription), targets \(targets.shapeDescription) and n = \(n) do not fit together"
+            )
         }
         guard epochs > 0, learningRate > 0, learningRate.isFinite, lambda >= 0, lambda.isFinite, (rank ?? 1) > 0 else {
             throw IDLError.invalidArgument(
-                "the low-rank solver needs rank > 0, epochs > 0, a positive learning rate and λ ≥ 0; got rank \(rank.map(String.init) ?? "full"), epochs \(epochs), lr \(learningRate), λ \(lambda)")
+                "the low-rank solver needs rank > 0, epochs > 0, a positive learning rate and λ ≥ 0; got rank \(rank.map(String.init) ?? "full"), epochs \(epochs), lr \(learningRate), λ \(lambda)"
+            )
         }
-        let d = features.rows, p = d - n, rows = targets.rows, m = features.cols
+        let d = features.rows
+        let p = d - n
+        let rows = targets.rows
+        let m = features.cols
         let r = Swift.min(rank ?? n, n)
         var radius = T.infinity
         if case .infinityNorm(let kappa) = constraint { radius = T(kappa) }
 
-        let gram = matmul(features, features, transposeB: true)       // d×d
-        let cross = matmul(targets, features, transposeB: true)       // rows×d: Z Mᵀ
+        let gram = matmul(features, features, transposeB: true)  // d×d
+        let cross = matmul(targets, features, transposeB: true)  // rows×d: Z Mᵀ
         var g = SeededGenerator(seed: seed)
         var l = Matrix<T>.randomNormal(rows, r, using: &g)
         var rr = Matrix<T>.randomNormal(n, r, using: &g)
@@ -118,24 +126,27 @@ public struct SIMLowRankSolver: SIMSolver {
         let lam = T(lambda)
         let (beta1, beta2, eps): (T, T, T) = (0.9, 0.999, 1e-8)
         let lr = T(learningRate)
-        var adam = [(Matrix<T>, Matrix<T>)]([(l, l), (rr, rr), (b, b)].map {
-            (Matrix<T>(rows: $0.0.rows, cols: $0.0.cols), Matrix<T>(rows: $0.0.rows, cols: $0.0.cols))
-        })
+        var adam = [(Matrix<T>, Matrix<T>)](
+            [(l, l), (rr, rr), (b, b)].map {
+                (Matrix<T>(rows: $0.0.rows, cols: $0.0.cols), Matrix<T>(rows: $0.0.rows, cols: $0.0.cols))
+            })
         var w = Matrix<T>(rows: rows, cols: d)
         var scratch = [T](repeating: 0, count: Swift.max(1, Swift.max(n, r)))
 
         func assemble() {
-            let a = matmul(l, rr, transposeB: true)                   // rows×n
+            let a = matmul(l, rr, transposeB: true)  // rows×n
             w.setColumns(0, to: a)
             w.setColumns(n, to: b)
         }
         func step(_ param: inout Matrix<T>, _ grad: Matrix<T>, _ slot: Int, _ t: Int) {
-            let c1 = 1 - T.pow(beta1, t), c2 = 1 - T.pow(beta2, t)
+            let c1 = 1 - T.pow(beta1, t)
+            let c2 = 1 - T.pow(beta2, t)
             for k in 0..<param.count {
                 let gk = grad.storage[k]
                 adam[slot].0.storage[k] = beta1 * adam[slot].0.storage[k] + (1 - beta1) * gk
                 adam[slot].1.storage[k] = beta2 * adam[slot].1.storage[k] + (1 - beta2) * gk * gk
-                let mHat = adam[slot].0.storage[k] / c1, vHat = adam[slot].1.storage[k] / c2
+                let mHat = adam[slot].0.storage[k] / c1
+                let vHat = adam[slot].1.storage[k] / c2
                 param.storage[k] -= lr * mHat / (T.sqrt(vHat) + eps)
             }
         }
@@ -160,10 +171,11 @@ public struct SIMLowRankSolver: SIMSolver {
             var gradW = cross
             gemm(w, gram, into: &gradW, alpha: scale, beta: -scale)
             let gradA = gradW.columns(0..<n)
-            var gradL = matmul(gradA, rr)                                // rows×r
-            var gradR = matmul(gradA, l, transposeA: true)               // n×r
+            var gradL = matmul(gradA, rr)  // rows×r
+            var gradR = matmul(gradA, l, transposeA: true)  // n×r
             let gradB = gradW.columns(n..<d)
-            let nl = l.frobeniusNorm, nr = rr.frobeniusNorm
+            let nl = l.frobeniusNorm
+            let nr = rr.frobeniusNorm
             if lam > 0 && nl > 0 { gradL.addScaled(l, lam / nl) }
             if lam > 0 && nr > 0 { gradR.addScaled(rr, lam / nr) }
             step(&l, gradL, 0, epoch)
@@ -185,7 +197,8 @@ public struct SIMLowRankSolver: SIMSolver {
             return SIMRowStatistics(iterations: epochs, objective: r2 / 2, gap: .nan, converged: true)
         }
         progress?(rows)
-        return SIMStageResult(weights: w, rows: stats,
-                              warnings: ["low-rank projected gradient: rank \(r), \(epochs) Adam epochs; no optimality certificate"])
+        return SIMStageResult(
+            weights: w, rows: stats,
+            warnings: ["low-rank projected gradient: rank \(r), \(epochs) Adam epochs; no optimality certificate"])
     }
 }

@@ -4,7 +4,9 @@
 ///
 /// - Returns: a pruned copy (the original is untouched) and its number of nonzero weights.
 /// - Throws: ``IDLError/invalidArgument(_:)`` for a fraction outside [0, 1].
-public func magnitudePruned<T>(_ network: Sequential<T>, fraction: Double) throws -> (network: Sequential<T>, nonzeros: Int) {
+public func magnitudePruned<T>(_ network: Sequential<T>, fraction: Double) throws -> (
+    network: Sequential<T>, nonzeros: Int
+) {
     guard (0...1).contains(fraction) else {
         throw IDLError.invalidArgument("the pruned fraction must lie in [0, 1], got \(fraction)")
     }
@@ -22,7 +24,8 @@ public func magnitudePruned<T>(_ network: Sequential<T>, fraction: Double) throw
             return try Linear(weight: w, bias: linear.bias?.value)
         }
         if let a = layer as? ActivationLayer<T> { return ActivationLayer<T>(a.activation) }
-        throw IDLError.invalidArgument("magnitude pruning supports Sequential networks of Linear and activation layers, found \(type(of: layer))")
+        throw IDLError.invalidArgument(
+            "magnitude pruning supports Sequential networks of Linear and activation layers, found \(type(of: layer))")
     }
     let pruned = Sequential(try network.layers.map(copy))
     return (pruned, nonzeros)

@@ -38,12 +38,15 @@ public func simEquilibrium<T: BLASScalar>(
     }
     guard tolerance > 0, maxIterations > 0 else {
         throw IDLError.invalidArgument(
-            "the Picard tolerance and iteration budget must be positive, got tolerance \(tolerance), maxIterations \(maxIterations)")
+            "the Picard tolerance and iteration budget must be positive, got tolerance \(tolerance), maxIterations \(maxIterations)"
+        )
     }
     // The same Picard iteration and stopping rule as the implicit models' forward solve.
     let bu = matmul(B, U)
-    let (x, stats) = Picard().solve(initial: Matrix<T>(rows: A.rows, cols: U.cols), tolerance: tolerance,
-                                    maxIterations: maxIterations) { x, out in
+    let (x, stats) = Picard().solve(
+        initial: Matrix<T>(rows: A.rows, cols: U.cols), tolerance: tolerance,
+        maxIterations: maxIterations
+    ) { x, out in
         equilibriumMap(A, x, bu, ReLU(), into: &out)
     }
     return SIMEquilibrium(states: x, iterations: stats.iterations, residual: stats.residual, converged: stats.converged)
@@ -58,7 +61,8 @@ public func simPredict<T: BLASScalar>(
     let eq = try simEquilibrium(A: fit.A, B: fit.B, inputs: U, tolerance: tolerance, maxIterations: maxIterations)
     guard fit.C.cols == fit.A.rows, fit.D.cols == U.rows, fit.D.rows == fit.C.rows else {
         throw IDLError.shapeMismatch(
-            "C (\(fit.C.shapeDescription)) and D (\(fit.D.shapeDescription)) do not fit n = \(fit.A.rows), p = \(U.rows)")
+            "C (\(fit.C.shapeDescription)) and D (\(fit.D.shapeDescription)) do not fit n = \(fit.A.rows), p = \(U.rows)"
+        )
     }
     var y = matmul(fit.C, eq.states)
     gemm(fit.D, U, into: &y, alpha: 1, beta: 1)

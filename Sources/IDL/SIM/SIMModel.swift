@@ -19,12 +19,15 @@ public struct SIMModel<T: BLASScalar> {
 
     /// Wraps a fit. Give the standardizer when the states' inputs were standardised.
     /// - Throws: the shape errors of ``ImplicitModel``.
-    public init(_ fit: SIMFit<T>, inputStandardizer: Standardizer<T>? = nil, activation: any Activation = ReLU(),
-                tolerance: Double = 1e-6, maxIterations: Int = 1000) throws {
+    public init(
+        _ fit: SIMFit<T>, inputStandardizer: Standardizer<T>? = nil, activation: any Activation = ReLU(),
+        tolerance: Double = 1e-6, maxIterations: Int = 1000
+    ) throws {
         self.fit = fit
         self.inputStandardizer = inputStandardizer
-        self.implicitModel = try ImplicitModel(A: fit.A, B: fit.B, C: fit.C, D: fit.D, kappa: 0.99, wellPosedness: .none,
-                                               activation: activation, maxIterations: maxIterations, tolerance: tolerance)
+        self.implicitModel = try ImplicitModel(
+            A: fit.A, B: fit.B, C: fit.C, D: fit.D, kappa: 0.99, wellPosedness: .none,
+            activation: activation, maxIterations: maxIterations, tolerance: tolerance)
     }
 
     /// The inputs as the fit saw them: standardised, with the constant row, when a standardizer is set.
@@ -57,17 +60,23 @@ public struct SIMModel<T: BLASScalar> {
     /// - Throws: ``IDLError/shapeMismatch(_:)`` for a wrong number of input features.
     /// - Complexity: Per Picard iteration O((nnz(A) + n)·m) for n states and m samples; once
     ///   O((nnz(B) + nnz(C) + nnz(D))·m) and the conversion of the four matrices to CSR.
-    public func predictSparse(_ inputs: Matrix<T>, tolerance: Double = 1e-6, maxIterations: Int = 1000) throws -> (outputs: Matrix<T>, statistics: SolverStatistics) {
+    public func predictSparse(_ inputs: Matrix<T>, tolerance: Double = 1e-6, maxIterations: Int = 1000) throws -> (
+        outputs: Matrix<T>, statistics: SolverStatistics
+    ) {
         let u = try modelInputs(inputs)
         guard u.rows == fit.B.cols else {
-            throw IDLError.shapeMismatch("the SIM model expects \(fit.B.cols - (inputStandardizer == nil ? 0 : 1)) input features per sample, got \(inputs.rows)")
+            throw IDLError.shapeMismatch(
+                "the SIM model expects \(fit.B.cols - (inputStandardizer == nil ? 0 : 1)) input features per sample, got \(inputs.rows)"
+            )
         }
         let (a, b, c, d) = (SparseMatrix(fit.A), SparseMatrix(fit.B), SparseMatrix(fit.C), SparseMatrix(fit.D))
         var bu = Matrix<T>(rows: fit.B.rows, cols: u.cols)
         b.multiply(u, into: &bu)
         let relu = ReLU()
-        let (x, stats) = Picard().solve(initial: Matrix<T>(rows: fit.A.rows, cols: u.cols), tolerance: tolerance,
-                                        maxIterations: maxIterations) { x, out in
+        let (x, stats) = Picard().solve(
+            initial: Matrix<T>(rows: fit.A.rows, cols: u.cols), tolerance: tolerance,
+            maxIterations: maxIterations
+        ) { x, out in
             out.storage.withUnsafeMutableBufferPointer { o in
                 bu.storage.withUnsafeBufferPointer { copyEntries($0, into: o.baseAddress!) }
             }
@@ -119,6 +128,7 @@ public struct SIMModel<T: BLASScalar> {
     public var summary: String {
         let z = zeros
         let r = wellPosednessReport
-        return "SIM model n=\(fit.A.rows): nonzeros A \(fit.A.count - z.a)/\(fit.A.count), B \(fit.B.count - z.b)/\(fit.B.count), C \(fit.C.count - z.c)/\(fit.C.count), D \(fit.D.count - z.d)/\(fit.D.count) (total \(nonzeros), \(formatFixed(100 * sparsity, decimals: 1)) % zeros); \(r)"
+        return
+            "SIM model n=\(fit.A.rows): nonzeros A \(fit.A.count - z.a)/\(fit.A.count), B \(fit.B.count - z.b)/\(fit.B.count), C \(fit.C.count - z.c)/\(fit.C.count), D \(fit.D.count - z.d)/\(fit.D.count) (total \(nonzeros), \(formatFixed(100 * sparsity, decimals: 1)) % zeros); \(r)"
     }
 }

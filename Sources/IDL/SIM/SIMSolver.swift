@@ -28,8 +28,10 @@ func secondsSince(_ start: ContinuousClock.Instant) -> Double {
 }
 
 /// Checks the hyperparameters every solver shares.
-func validateSIMHyperparameters(lambdaState: Double, lambdaOutput: Double, zeroThreshold: Double,
-                                wellPosedness: SIMWellPosedness) throws {
+func validateSIMHyperparameters(
+    lambdaState: Double, lambdaOutput: Double, zeroThreshold: Double,
+    wellPosedness: SIMWellPosedness
+) throws {
     try wellPosedness.validate()
     for (name, v) in [("lambdaState (λ of stage 1)", lambdaState), ("lambdaOutput (λ of stage 2)", lambdaOutput)]
     where !(v >= 0 && v.isFinite) {
@@ -97,23 +99,30 @@ func runTwoStageSIM<T: BLASScalar, S: SIMSolver>(
     _ solver: S, _ states: SIMStates<T>, progress: SIMProgress?,
     stage: (Matrix<T>, Matrix<T>, Int, Double, SIMWellPosedness, (@Sendable (Int) -> Void)?) throws -> SIMStageResult<T>
 ) throws -> SIMFit<T> {
-    let lambdaState = solver.lambdaState, lambdaOutput = solver.lambdaOutput
-    let wellPosedness = solver.wellPosedness, zeroThreshold = solver.zeroThreshold
+    let lambdaState = solver.lambdaState
+    let lambdaOutput = solver.lambdaOutput
+    let wellPosedness = solver.wellPosedness
+    let zeroThreshold = solver.zeroThreshold
     let regenerateStates = solver.regenerateStates
-    try validateSIMHyperparameters(lambdaState: lambdaState, lambdaOutput: lambdaOutput,
-                                   zeroThreshold: zeroThreshold, wellPosedness: wellPosedness)
-    let n = states.stateCount, p = states.inputCount, q = states.outputCount
+    try validateSIMHyperparameters(
+        lambdaState: lambdaState, lambdaOutput: lambdaOutput,
+        zeroThreshold: zeroThreshold, wellPosedness: wellPosedness)
+    let n = states.stateCount
+    let p = states.inputCount
+    let q = states.outputCount
     let total = n + q
-    var need = MemoryEstimate.sim(stateCount: n, inputCount: p, outputCount: q, sampleCount: states.sampleCount,
-                                  scalarSize: MemoryLayout<T>.size)
+    var need = MemoryEstimate.sim(
+        stateCount: n, inputCount: p, outputCount: q, sampleCount: states.sampleCount,
+        scalarSize: MemoryLayout<T>.size)
     need.parts.removeFirst()  // the states themselves are already in memory
     try need.check()
     var report = SIMReport()
 
     let start1 = ContinuousClock.now
     let features1 = Matrix.vcat([states.states, states.inputs])
-    let stage1 = try stage(features1, states.preActivations, n, lambdaState, wellPosedness,
-                           progress.map { cb in { @Sendable k in cb(k, total) } })
+    let stage1 = try stage(
+        features1, states.preActivations, n, lambdaState, wellPosedness,
+        progress.map { cb in { @Sendable k in cb(k, total) } })
     report.stage1Seconds = secondsSince(start1)
     let a = stage1.weights.columns(0..<n)
     let b = stage1.weights.columns(n..<(n + p))
@@ -125,7 +134,8 @@ func runTwoStageSIM<T: BLASScalar, S: SIMSolver>(
         let eq = try simEquilibrium(A: a, B: b, inputs: states.inputs, tolerance: 1e-10 * scale, maxIterations: 2000)
         if !eq.converged {
             report.warnings.append(
-                "state regeneration: Picard did not converge in \(eq.iterations) iterations (last change \(eq.residual)); stage 2 used the last iterate")
+                "state regeneration: Picard did not converge in \(eq.iterations) iterations (last change \(eq.residual)); stage 2 used the last iterate"
+            )
         }
         x = eq.states
         report.regenerationIterations = eq.iterations
@@ -134,8 +144,9 @@ func runTwoStageSIM<T: BLASScalar, S: SIMSolver>(
 
     let start2 = ContinuousClock.now
     let features2 = Matrix.vcat([x, states.inputs])
-    let stage2 = try stage(features2, states.outputs, n, lambdaOutput, .unconstrained,
-                           progress.map { cb in { @Sendable k in cb(n + k, total) } })
+    let stage2 = try stage(
+        features2, states.outputs, n, lambdaOutput, .unconstrained,
+        progress.map { cb in { @Sendable k in cb(n + k, total) } })
     report.stage2Seconds = secondsSince(start2)
     let c = stage2.weights.columns(0..<n)
     let d = stage2.weights.columns(n..<(n + p))

@@ -36,20 +36,25 @@ public struct SIMStates<T: BLASScalar>: Sendable {
         for (name, mat) in [("states X", states), ("pre-activations Z", preActivations), ("outputs Y", outputs)]
         where mat.cols != m {
             throw IDLError.shapeMismatch(
-                "SIM needs the same number of samples (columns) in U, X, Z and Y: inputs U is \(inputs.shapeDescription) (m = \(m)) but \(name) is \(mat.shapeDescription)")
+                "SIM needs the same number of samples (columns) in U, X, Z and Y: inputs U is \(inputs.shapeDescription) (m = \(m)) but \(name) is \(mat.shapeDescription)"
+            )
         }
         guard m > 0 else {
             throw IDLError.shapeMismatch("SIM needs at least one sample, got matrices with 0 columns")
         }
         guard preActivations.rows == states.rows else {
             throw IDLError.shapeMismatch(
-                "pre-activations Z (\(preActivations.shapeDescription)) and states X (\(states.shapeDescription)) must have the same number of rows n")
+                "pre-activations Z (\(preActivations.shapeDescription)) and states X (\(states.shapeDescription)) must have the same number of rows n"
+            )
         }
-        for (name, mat) in [("inputs U", inputs), ("states X", states), ("pre-activations Z", preActivations), ("outputs Y", outputs)]
+        for (name, mat) in [
+            ("inputs U", inputs), ("states X", states), ("pre-activations Z", preActivations), ("outputs Y", outputs),
+        ]
         where !mat.isFinite {
             let bad = mat.storage.firstIndex { !$0.isFinite }!
             throw IDLError.nonFinite(
-                "SIM \(name) (\(mat.shapeDescription)) holds \(mat.storage[bad]) at row \(bad % mat.rows), column \(bad / mat.rows); all states must be finite")
+                "SIM \(name) (\(mat.shapeDescription)) holds \(mat.storage[bad]) at row \(bad % mat.rows), column \(bad / mat.rows); all states must be finite"
+            )
         }
         self.inputs = inputs
         self.states = states

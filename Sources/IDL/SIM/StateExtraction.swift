@@ -23,17 +23,23 @@ public enum StateExtraction {
     /// are (their activations, if any, are not recorded).
     /// - Throws: the network's own errors, ``IDLError/invalidArgument(_:)`` when no activation
     ///   layer was found, and the validation errors of ``SIMStates``.
-    public static func states<T>(of network: Sequential<T>, inputs: Matrix<T>, selection: Selection = .all,
-                                 batchSize: Int = 1000) throws -> SIMStates<T> {
+    public static func states<T>(
+        of network: Sequential<T>, inputs: Matrix<T>, selection: Selection = .all,
+        batchSize: Int = 1000
+    ) throws -> SIMStates<T> {
         let recorded = recordedActivations(network, selection: selection)
         guard !recorded.isEmpty else {
-            throw IDLError.invalidArgument("the network has no activation layer to record; SIM needs at least one hidden activation")
+            throw IDLError.invalidArgument(
+                "the network has no activation layer to record; SIM needs at least one hidden activation")
         }
-        var zParts = [Matrix<T>](), xParts = [Matrix<T>](), yParts = [Matrix<T>]()
+        var zParts = [Matrix<T>]()
+        var xParts = [Matrix<T>]()
+        var yParts = [Matrix<T>]()
         var start = 0
         while start < inputs.cols {
             let end = min(inputs.cols, start + max(1, batchSize))
-            var pre = [Matrix<T>](), post = [Matrix<T>]()
+            var pre = [Matrix<T>]()
+            var post = [Matrix<T>]()
             let y = try run(network, inputs.columns(start..<end), recorded: recorded, pre: &pre, post: &post)
             // Last layer first.
             zParts.append(Matrix.vcat(pre.reversed()))
@@ -41,8 +47,9 @@ public enum StateExtraction {
             yParts.append(y)
             start = end
         }
-        return try SIMStates(inputs: inputs, states: Matrix.hcat(xParts), preActivations: Matrix.hcat(zParts),
-                             outputs: Matrix.hcat(yParts))
+        return try SIMStates(
+            inputs: inputs, states: Matrix.hcat(xParts), preActivations: Matrix.hcat(zParts),
+            outputs: Matrix.hcat(yParts))
     }
 
     /// The sizes of the recorded activation layers, last layer first (the block structure of A).
@@ -54,21 +61,28 @@ public enum StateExtraction {
     /// - Returns: The row count of each recorded state block, in the order of the stacked X.
     /// - Throws: What the network's forward pass throws on a p×1 input, e.g.
     ///   ``IDLError/shapeMismatch(_:)`` when `inputDim` does not fit its first layer.
-    public static func stateBlockSizes<T>(of network: Sequential<T>, inputDim: Int, selection: Selection = .all) throws -> [Int] {
+    public static func stateBlockSizes<T>(of network: Sequential<T>, inputDim: Int, selection: Selection = .all) throws
+        -> [Int]
+    {
         let recorded = recordedActivations(network, selection: selection)
-        var pre = [Matrix<T>](), post = [Matrix<T>]()
+        var pre = [Matrix<T>]()
+        var post = [Matrix<T>]()
         _ = try run(network, Matrix<T>(rows: inputDim, cols: 1), recorded: recorded, pre: &pre, post: &post)
         return post.reversed().map(\.rows)
     }
 
-    private static func recordedActivations<T>(_ network: Sequential<T>, selection: Selection) -> Set<ObjectIdentifier> {
+    private static func recordedActivations<T>(_ network: Sequential<T>, selection: Selection) -> Set<ObjectIdentifier>
+    {
         var out = Set<ObjectIdentifier>()
         func all(_ layer: any Layer<T>, into list: inout [ObjectIdentifier]) {
             if let a = layer as? ActivationLayer<T> { list.append(ObjectIdentifier(a)) }
             if let s = layer as? Sequential<T> { for l in s.layers { all(l, into: &list) } }
         }
         func visit(_ layer: any Layer<T>) {
-            if let a = layer as? ActivationLayer<T> { out.insert(ObjectIdentifier(a)); return }
+            if let a = layer as? ActivationLayer<T> {
+                out.insert(ObjectIdentifier(a))
+                return
+            }
             guard let s = layer as? Sequential<T> else { return }
             if case .lastOfEachBlock(let n) = selection, s.layers.count > n {
                 for child in s.layers {
@@ -84,8 +98,10 @@ public enum StateExtraction {
         return out
     }
 
-    private static func run<T>(_ layer: any Layer<T>, _ x: Matrix<T>, recorded: Set<ObjectIdentifier>,
-                               pre: inout [Matrix<T>], post: inout [Matrix<T>]) throws -> Matrix<T> {
+    private static func run<T>(
+        _ layer: any Layer<T>, _ x: Matrix<T>, recorded: Set<ObjectIdentifier>,
+        pre: inout [Matrix<T>], post: inout [Matrix<T>]
+    ) throws -> Matrix<T> {
         if let s = layer as? Sequential<T> {
             var h = x
             for child in s.layers { h = try run(child, h, recorded: recorded, pre: &pre, post: &post) }
@@ -101,7 +117,8 @@ public enum StateExtraction {
         }
         if let linear = layer as? Linear<T> {
             guard x.rows == linear.inputDim else {
-                throw IDLError.shapeMismatch("Linear(\(linear.inputDim) → \(linear.outputDim)) got \(x.rows) features per sample")
+                throw IDLError.shapeMismatch(
+                    "Linear(\(linear.inputDim) → \(linear.outputDim)) got \(x.rows) features per sample")
             }
             let y = matmul(linear.weight.value, x)
             return linear.bias.map { y.addingColumn($0.value) } ?? y
@@ -159,14 +176,21 @@ public func rescaleForWellPosedness<T>(_ network: Sequential<T>, kappa: Double =
     guard kappa > 0, kappa < 1 else { throw IDLError.invalidArgument("κ must lie in (0, 1), got \(kappa)") }
     var linears = [Linear<T>]()
     func collect(_ layer: any Layer<T>) throws {
-        if let s = layer as? Sequential<T> { for l in s.layers { try collect(l) } }
-        else if let l = layer as? Linear<T> {
-            guard l.bias == nil else { throw IDLError.invalidArgument("teacher rescaling needs bias-free Linear layers (a bias breaks positive homogeneity)") }
+        if let s = layer as? Sequential<T> {
+            for l in s.layers { try collect(l) }
+        } else if let l = layer as? Linear<T> {
+            guard l.bias == nil else {
+                throw IDLError.invalidArgument(
+                    "teacher rescaling needs bias-free Linear layers (a bias breaks positive homogeneity)")
+            }
             linears.append(l)
         } else if let a = layer as? ActivationLayer<T> {
-            guard a.activation is ReLU else { throw IDLError.invalidArgument("teacher rescaling needs ReLU activations, found \(a.activation.name)") }
+            guard a.activation is ReLU else {
+                throw IDLError.invalidArgument("teacher rescaling needs ReLU activations, found \(a.activation.name)")
+            }
         } else {
-            throw IDLError.invalidArgument("teacher rescaling supports Sequential networks of Linear and ReLU layers, found \(type(of: layer))")
+            throw IDLError.invalidArgument(
+                "teacher rescaling supports Sequential networks of Linear and ReLU layers, found \(type(of: layer))")
         }
     }
     try collect(network)
@@ -196,8 +220,9 @@ extension SIMStates {
     /// - Throws: ``IDLError/nonFinite(_:)`` if an entry overflows the new type (a Double beyond
     ///   Float's range becomes ±∞).
     public func converted<U: BLASScalar>(to _: U.Type = U.self) throws -> SIMStates<U> {
-        try SIMStates<U>(inputs: inputs.converted(), states: states.converted(), preActivations: preActivations.converted(),
-                         outputs: outputs.converted())
+        try SIMStates<U>(
+            inputs: inputs.converted(), states: states.converted(), preActivations: preActivations.converted(),
+            outputs: outputs.converted())
     }
 }
 
@@ -216,7 +241,8 @@ extension SIMStates {
     ///   standardizer.
     /// - Throws: ``IDLError/invalidArgument(_:)`` if there are no samples;
     ///   ``IDLError/nonFinite(_:)`` if the inputs contain NaN or ±∞.
-    public func standardizingInputs(minimumScale: T = 1e-7) throws -> (states: SIMStates, standardizer: Standardizer<T>) {
+    public func standardizingInputs(minimumScale: T = 1e-7) throws -> (states: SIMStates, standardizer: Standardizer<T>)
+    {
         let s = try Standardizer(fitting: inputs, minimumScale: minimumScale)
         let u = Matrix.vcat([try s.transform(inputs), Matrix<T>.ones(1, inputs.cols)])
         return (try SIMStates(inputs: u, states: states, preActivations: preActivations, outputs: outputs), s)

@@ -26,7 +26,8 @@ public struct EpochReport: Sendable {
 
     /// When fixed-point solves did not converge this epoch: how many, and what to try; else nil.
     public var solveWarning: String? {
-        let forward = forwardFailures ?? 0, backward = backwardFailures ?? 0
+        let forward = forwardFailures ?? 0
+        let backward = backwardFailures ?? 0
         guard forward + backward > 0 else { return nil }
         return "\(forward) forward and \(backward) backward fixed-point solves did not converge in epoch \(epoch) "
             + "(try the Anderson solver, a larger iteration budget mitr, a looser tolerance, or a smaller κ)"
@@ -40,7 +41,8 @@ extension EpochReport: CustomStringConvertible {
         if let testAccuracy { s += ", test accuracy \(formatFixed(100 * testAccuracy, decimals: 2)) %" }
         s += ", \(formatFixed(msPerStep, decimals: 2)) ms/step"
         if let forwardIterations, let backwardIterations {
-            s += ", forward \(formatFixed(forwardIterations, decimals: 1)) it, backward \(formatFixed(backwardIterations, decimals: 1)) it"
+            s +=
+                ", forward \(formatFixed(forwardIterations, decimals: 1)) it, backward \(formatFixed(backwardIterations, decimals: 1)) it"
         }
         if let convergedFraction { s += ", converged \(formatFixed(100 * convergedFraction, decimals: 1)) %" }
         if let solveWarning { s += "; warning: " + solveWarning }
@@ -87,10 +89,12 @@ public func trainClassifier<Model: Layer, Opt: Optimizer>(
         throw IDLError.invalidArgument("training needs epochs ≥ 1 and batch size ≥ 1, got \(epochs) and \(batchSize)")
     }
     guard train.count > 0 else {
-        throw IDLError.invalidArgument("the training set has no samples (inputs \(train.inputs.shapeDescription)); load or select at least one")
+        throw IDLError.invalidArgument(
+            "the training set has no samples (inputs \(train.inputs.shapeDescription)); load or select at least one")
     }
     if let test, test.count == 0 {
-        throw IDLError.invalidArgument("the test set has no samples (inputs \(test.inputs.shapeDescription)); pass nil to train without one")
+        throw IDLError.invalidArgument(
+            "the test set has no samples (inputs \(test.inputs.shapeDescription)); pass nil to train without one")
     }
     // The parameters before each step, to undo a step that makes them non-finite.
     let parameters = optimizer.parameters
@@ -106,7 +110,8 @@ public func trainClassifier<Model: Layer, Opt: Optimizer>(
         let batches = try train.batches(size: batchSize, shuffledWith: &generator)
         let total = min(batches.count, stepsPerEpoch ?? Int.max)
         let bar = ProgressReporter("epoch \(epoch)/\(epochs)", total: total, style: progress)
-        var lossSum = 0.0, steps = 0
+        var lossSum = 0.0
+        var steps = 0
         let start = monotonicSeconds()
         for batch in batches {
             if steps >= total { break }
@@ -114,14 +119,18 @@ public func trainClassifier<Model: Layer, Opt: Optimizer>(
             let loss = try crossEntropyLoss(model(Tensor(batch.inputs)), batch.labels)
             let value = Double(loss.value[0, 0])
             guard value.isFinite else {
-                throw IDLError.nonFinite("the training loss became \(value) at epoch \(epoch), step \(steps + 1); the model keeps its last finite parameters. \(causes())")
+                throw IDLError.nonFinite(
+                    "the training loss became \(value) at epoch \(epoch), step \(steps + 1); the model keeps its last finite parameters. \(causes())"
+                )
             }
             loss.backward()
             for (k, p) in parameters.enumerated() { copyStorage(p.value.storage, into: &saved[k]) }
             optimizer.step()
             if let bad = parameters.firstIndex(where: { !allFinite($0.value.storage) }) {
                 for (k, p) in parameters.enumerated() { copyStorage(saved[k], into: &p.value.storage) }
-                throw IDLError.nonFinite("the optimizer step at epoch \(epoch), step \(steps + 1) made parameter \(parameters[bad].name ?? "#\(bad)") NaN or infinite (the loss before it was \(value)); the step was undone, so the model keeps its last finite parameters. \(causes())")
+                throw IDLError.nonFinite(
+                    "the optimizer step at epoch \(epoch), step \(steps + 1) made parameter \(parameters[bad].name ?? "#\(bad)") NaN or infinite (the loss before it was \(value)); the step was undone, so the model keeps its last finite parameters. \(causes())"
+                )
             }
             lossSum += value
             steps += 1
@@ -134,7 +143,8 @@ public func trainClassifier<Model: Layer, Opt: Optimizer>(
             report.forwardIterations = Double(log.forwardIterations) / Double(max(1, steps))
             report.backwardIterations = Double(log.backwardIterations) / Double(max(1, steps))
             let solves = log.forwardSolves + log.backwardSolves
-            report.convergedFraction = solves == 0 ? 1 : Double(log.forwardConverged + log.backwardConverged) / Double(solves)
+            report.convergedFraction =
+                solves == 0 ? 1 : Double(log.forwardConverged + log.backwardConverged) / Double(solves)
             report.forwardFailures = log.forwardFailures
             report.backwardFailures = log.backwardFailures
         }
@@ -148,7 +158,10 @@ public func trainClassifier<Model: Layer, Opt: Optimizer>(
 
 /// Copies `source` over `destination` element by element (same count), without reallocating.
 private func copyStorage<T>(_ source: [T], into destination: inout [T]) {
-    if destination.count != source.count { destination = source; return }
+    if destination.count != source.count {
+        destination = source
+        return
+    }
     destination.withUnsafeMutableBufferPointer { d in
         source.withUnsafeBufferPointer { s in d.baseAddress!.update(from: s.baseAddress!, count: s.count) }
     }
@@ -186,9 +199,12 @@ private func allFinite<T: BLASScalar>(_ values: [T]) -> Bool {
 /// - Returns: The share of correctly classified samples, in [0, 1].
 /// - Throws: ``IDLError/invalidArgument(_:)`` for a data set with no samples (an accuracy of
 ///   nothing is undefined) or a batch size below 1, and whatever the model throws.
-public func evaluateAccuracy<Model: Layer>(_ model: Model, _ data: Dataset<Model.Scalar>, batchSize: Int = 1000) throws -> Double {
+public func evaluateAccuracy<Model: Layer>(_ model: Model, _ data: Dataset<Model.Scalar>, batchSize: Int = 1000) throws
+    -> Double
+{
     guard data.count > 0 else {
-        throw IDLError.invalidArgument("cannot measure accuracy on a data set with no samples (inputs \(data.inputs.shapeDescription))")
+        throw IDLError.invalidArgument(
+            "cannot measure accuracy on a data set with no samples (inputs \(data.inputs.shapeDescription))")
     }
     var correct = 0
     for batch in try data.batches(size: batchSize) {

@@ -13,7 +13,8 @@ public enum Reduction: Sendable {
 /// - Throws: ``IDLError/shapeMismatch(_:)`` when the shapes differ.
 public func mseLoss<T>(_ prediction: Tensor<T>, _ target: Matrix<T>, reduction: Reduction = .mean) throws -> Tensor<T> {
     guard prediction.value.rows == target.rows, prediction.value.cols == target.cols else {
-        throw IDLError.shapeMismatch("MSE loss: prediction is \(prediction.value.shapeDescription) but target is \(target.shapeDescription)")
+        throw IDLError.shapeMismatch(
+            "MSE loss: prediction is \(prediction.value.shapeDescription) but target is \(target.shapeDescription)")
     }
     let diff = prediction.value - target
     let scale: T = reduction == .mean ? 1 / T(Swift.max(1, diff.count)) : 1
@@ -28,7 +29,8 @@ public func mseLoss<T>(_ prediction: Tensor<T>, _ target: Matrix<T>, reduction: 
 /// over the batch (`.mean`, as `torch.nn.CrossEntropyLoss`) or summed.
 /// - Throws: ``IDLError/shapeMismatch(_:)`` when the label count differs from the batch size,
 ///   ``IDLError/invalidArgument(_:)`` for a label outside 0..<classes.
-public func crossEntropyLoss<T>(_ logits: Tensor<T>, _ labels: [Int], reduction: Reduction = .mean) throws -> Tensor<T> {
+public func crossEntropyLoss<T>(_ logits: Tensor<T>, _ labels: [Int], reduction: Reduction = .mean) throws -> Tensor<T>
+{
     let z = logits.value
     guard labels.count == z.cols else {
         throw IDLError.shapeMismatch("cross-entropy: \(z.cols) samples of scores but \(labels.count) labels")

@@ -18,7 +18,8 @@ public enum Metrics {
 
     private static func check<T>(_ p: Matrix<T>, _ y: Matrix<T>, _ what: String) throws {
         guard p.rows == y.rows, p.cols == y.cols else {
-            throw IDLError.shapeMismatch("\(what): prediction is \(p.shapeDescription) but target is \(y.shapeDescription)")
+            throw IDLError.shapeMismatch(
+                "\(what): prediction is \(p.shapeDescription) but target is \(y.shapeDescription)")
         }
     }
 
@@ -44,7 +45,8 @@ public enum Metrics {
     public static func r2<T>(_ prediction: Matrix<T>, _ target: Matrix<T>) throws -> Double {
         try check(prediction, target, "R²")
         let mean = Double(target.mean())
-        var ssRes = 0.0, ssTot = 0.0
+        var ssRes = 0.0
+        var ssTot = 0.0
         for k in 0..<target.count {
             let (y, p) = (Double(target.storage[k]), Double(prediction.storage[k]))
             ssRes += (y - p) * (y - p)

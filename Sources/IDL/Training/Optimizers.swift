@@ -62,10 +62,14 @@ public final class SGD<Scalar: BLASScalar>: Optimizer {
 
     /// - Throws: ``IDLError/invalidArgument(_:)`` for a negative learning rate, momentum or
     ///   weight decay, or Nesterov without momentum.
-    public init(_ parameters: [Tensor<Scalar>], learningRate: Double, momentum: Double = 0, dampening: Double = 0,
-                weightDecay: Double = 0, nesterov: Bool = false) throws {
+    public init(
+        _ parameters: [Tensor<Scalar>], learningRate: Double, momentum: Double = 0, dampening: Double = 0,
+        weightDecay: Double = 0, nesterov: Bool = false
+    ) throws {
         guard learningRate >= 0, momentum >= 0, weightDecay >= 0 else {
-            throw IDLError.invalidArgument("SGD needs learning rate, momentum and weight decay ≥ 0, got lr=\(learningRate), momentum=\(momentum), weightDecay=\(weightDecay)")
+            throw IDLError.invalidArgument(
+                "SGD needs learning rate, momentum and weight decay ≥ 0, got lr=\(learningRate), momentum=\(momentum), weightDecay=\(weightDecay)"
+            )
         }
         guard !nesterov || (momentum > 0 && dampening == 0) else {
             throw IDLError.invalidArgument("Nesterov momentum needs momentum > 0 and zero dampening")
@@ -127,10 +131,14 @@ public final class Adam<Scalar: BLASScalar>: Optimizer {
     private var v: [Matrix<Scalar>]
 
     /// - Throws: ``IDLError/invalidArgument(_:)`` for a learning rate or ε < 0, or betas outside [0, 1).
-    public init(_ parameters: [Tensor<Scalar>], learningRate: Double = 1e-3, betas: (Double, Double) = (0.9, 0.999),
-                epsilon: Double = 1e-8, weightDecay: Double = 0, decoupledWeightDecay: Bool = false) throws {
+    public init(
+        _ parameters: [Tensor<Scalar>], learningRate: Double = 1e-3, betas: (Double, Double) = (0.9, 0.999),
+        epsilon: Double = 1e-8, weightDecay: Double = 0, decoupledWeightDecay: Bool = false
+    ) throws {
         guard learningRate >= 0, epsilon >= 0, weightDecay >= 0 else {
-            throw IDLError.invalidArgument("Adam needs learning rate, ε and weight decay ≥ 0, got lr=\(learningRate), eps=\(epsilon), weightDecay=\(weightDecay)")
+            throw IDLError.invalidArgument(
+                "Adam needs learning rate, ε and weight decay ≥ 0, got lr=\(learningRate), eps=\(epsilon), weightDecay=\(weightDecay)"
+            )
         }
         guard (0..<1).contains(betas.0), (0..<1).contains(betas.1) else {
             throw IDLError.invalidArgument("Adam's betas must lie in [0, 1), got \(betas)")
@@ -157,10 +165,13 @@ public final class Adam<Scalar: BLASScalar>: Optimizer {
     /// - Returns: An ``Adam`` optimiser with `decoupledWeightDecay` set.
     /// - Throws: ``IDLError/invalidArgument(_:)`` for a learning rate, ε or weight decay < 0, or
     ///   betas outside [0, 1).
-    public static func adamW(_ parameters: [Tensor<Scalar>], learningRate: Double = 1e-3, betas: (Double, Double) = (0.9, 0.999),
-                             epsilon: Double = 1e-8, weightDecay: Double = 0.01) throws -> Adam {
-        try Adam(parameters, learningRate: learningRate, betas: betas, epsilon: epsilon,
-                 weightDecay: weightDecay, decoupledWeightDecay: true)
+    public static func adamW(
+        _ parameters: [Tensor<Scalar>], learningRate: Double = 1e-3, betas: (Double, Double) = (0.9, 0.999),
+        epsilon: Double = 1e-8, weightDecay: Double = 0.01
+    ) throws -> Adam {
+        try Adam(
+            parameters, learningRate: learningRate, betas: betas, epsilon: epsilon,
+            weightDecay: weightDecay, decoupledWeightDecay: true)
     }
 
     public func step() {
@@ -170,13 +181,15 @@ public final class Adam<Scalar: BLASScalar>: Optimizer {
     private func update() {
         stepCount += 1
         let t = Double(stepCount)
-        let b1 = Scalar(beta1), b2 = Scalar(beta2)
+        let b1 = Scalar(beta1)
+        let b2 = Scalar(beta2)
         let bias1 = 1 - Double.pow(beta1, t)
         let bias2 = 1 - Double.pow(beta2, t)
         let stepSize = Scalar(learningRate / bias1)
         let sqrtBias2 = Scalar(bias2.squareRoot())
         let eps = Scalar(epsilon)
-        let wd = Scalar(weightDecay), lr = Scalar(learningRate)
+        let wd = Scalar(weightDecay)
+        let lr = Scalar(learningRate)
         for (k, p) in parameters.enumerated() {
             guard let grad = p.grad else { continue }
             let decoupled = decoupledWeightDecay
@@ -224,7 +237,9 @@ public struct CosineAnnealing: LearningRateSchedule {
     ///   - period: The epochs T of the descent; values below 1 are treated as 1.
     ///   - minimum: The rate reached after `period` epochs.
     public init(base: Double, period: Int, minimum: Double = 0) {
-        self.base = base; self.period = max(1, period); self.minimum = minimum
+        self.base = base
+        self.period = max(1, period)
+        self.minimum = minimum
     }
     public func learningRate(atEpoch epoch: Int) -> Double {
         minimum + (base - minimum) * (1 + Double.cos(Double.pi * Double(epoch) / Double(period))) / 2
@@ -240,7 +255,10 @@ public struct ExponentialDecay: LearningRateSchedule {
     /// - Parameters:
     ///   - base: The learning rate at epoch 0.
     ///   - gamma: The per-epoch factor γ (below 1 to decay).
-    public init(base: Double, gamma: Double) { self.base = base; self.gamma = gamma }
+    public init(base: Double, gamma: Double) {
+        self.base = base
+        self.gamma = gamma
+    }
     public func learningRate(atEpoch epoch: Int) -> Double { base * Double.pow(gamma, Double(epoch)) }
 }
 
@@ -257,7 +275,9 @@ public struct StepDecay: LearningRateSchedule {
     ///   - stepSize: Epochs between decays; values below 1 are treated as 1.
     ///   - gamma: The factor applied at each decay.
     public init(base: Double, stepSize: Int, gamma: Double = 0.1) {
-        self.base = base; self.stepSize = max(1, stepSize); self.gamma = gamma
+        self.base = base
+        self.stepSize = max(1, stepSize)
+        self.gamma = gamma
     }
     public func learningRate(atEpoch epoch: Int) -> Double { base * Double.pow(gamma, Double(epoch / stepSize)) }
 }

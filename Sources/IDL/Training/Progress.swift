@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-@preconcurrency import Glibc
+    @preconcurrency import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Progress of long work (epochs and batches, SIM rows), printed to standard error: a bar with
@@ -87,7 +87,8 @@ public final class ProgressReporter: @unchecked Sendable {
             let filled = Int(fraction * Double(width))
             s += "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] "
         }
-        s += "\(done)/\(total) (\(formatFixed(100 * fraction, decimals: 0)) %), \(formatFixed(rate, decimals: rate < 10 ? 1 : 0))/s, "
+        s +=
+            "\(done)/\(total) (\(formatFixed(100 * fraction, decimals: 0)) %), \(formatFixed(rate, decimals: rate < 10 ? 1 : 0))/s, "
         s += done == total ? "\(formatFixed(elapsed, decimals: 1)) s" : "ETA \(formatFixed(eta, decimals: 0)) s"
         return s
     }
