@@ -485,6 +485,10 @@ public enum CIFAR {
             contents.append((name, bytes))
         }
         let total = contents.reduce(0) { $0 + $1.bytes.count / recordSize }
+        try MemoryEstimate.decodedData(
+            "\(files.map(\.name).joined(separator: ", ")) (\(total) CIFAR images of \(pixels) values as \(T.self))",
+            elements: total * pixels, scalarSize: MemoryLayout<T>.size
+        ).check()
         var labels: [Int] = []
         labels.reserveCapacity(total)
         let table = (0..<256).map { scaling.value(UInt8($0)) as T }
