@@ -57,7 +57,7 @@ public struct IDXArray: Sendable {
     /// Parses the contents of an IDX file held in memory, decompressing them first if they are
     /// gzip-compressed (by content).
     /// - Parameters:
-    ///   - fileContents: the bytes of the file, plain or gzip-compressed.
+    ///   - raw: the bytes of the file, plain or gzip-compressed.
     ///   - source: a name for error messages.
     /// - Throws: as ``init(contentsOf:)``.
     public init(fileContents raw: Data, source: String = "IDX data") throws {
