@@ -14,15 +14,15 @@ let optimise: [SwiftSetting] = [
 let experiments: [(String, [Target.Dependency])] = [
     ("gemm-bench", ["IDL"]),
     ("data-bench", ["IDL"]),
-    ("mlp-bench", ["IDL"]),
-    ("implicit-bench", ["IDL"]),
+    ("mlp-bench", ["ExperimentSupport", "IDL"]),
+    ("implicit-bench", ["ExperimentSupport", "IDL"]),
     ("sim-bench", ["IDL"]),
-    ("rnn-bench", ["IDL"]),
+    ("rnn-bench", ["ExperimentSupport", "IDL"]),
     ("plot-gallery", ["IDL", "IDLPlot"]),
-    ("implicit-models", ["IDL", "IDLPlot"]),
-    ("sim-fashion", ["IDL"]),
-    ("argmax-extrapolation", ["IDL", "IDLPlot"]),
-    ("sim-sweep", ["IDL", "IDLPlot"]),
+    ("implicit-models", ["ExperimentSupport", "IDL", "IDLPlot"]),
+    ("sim-fashion", ["ExperimentSupport", "IDL"]),
+    ("argmax-extrapolation", ["ExperimentSupport", "IDL", "IDLPlot"]),
+    ("sim-sweep", ["ExperimentSupport", "IDL", "IDLPlot"]),
 ]
 
 /// Tutorial chapters: Tutorials/<chapter>/main.swift becomes the executable tutorial-<chapter>.
@@ -83,7 +83,8 @@ let package = Package(
             swiftSettings: optimise
         ),
 
-        // Experiments and benchmarks (run with -c release).
+        // Experiments and benchmarks (run with -c release), and the command-line options they share.
+        .target(name: "ExperimentSupport", path: "Experiments/Support"),
     ]
         + experiments.map { name, dependencies in
             .executableTarget(
@@ -104,6 +105,9 @@ let package = Package(
             .testTarget(name: "IDLTests", dependencies: ["IDL"], path: "Tests/IDLTests"),
             .testTarget(name: "IDLPlotTests", dependencies: ["IDLPlot", "IDL"], path: "Tests/IDLPlotTests"),
             .testTarget(name: "TutorialTests", dependencies: ["TutorialPages"], path: "Tests/TutorialTests"),
+            .testTarget(
+                name: "ExperimentSupportTests", dependencies: ["ExperimentSupport"],
+                path: "Tests/ExperimentSupportTests"),
             // Fails when a public symbol of a library product lacks a doc comment; it reads the
             // symbol graphs of the IDL and IDLPlot modules built for the tests.
             .testTarget(

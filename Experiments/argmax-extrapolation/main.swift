@@ -7,17 +7,15 @@
 //     swift run -c release argmax-extrapolation [--quick] [--output results]
 //
 // Writes results/rnn/argmax-extrapolation.{md,csv} and argmax-extrapolation.png.
+import ExperimentSupport
 import Foundation
 import IDL
 import IDLPlot
 
 useLineBufferedStandardOutput()
-func argument(_ name: String) -> String? {
-    guard let i = CommandLine.arguments.firstIndex(of: name), i + 1 < CommandLine.arguments.count else { return nil }
-    return CommandLine.arguments[i + 1]
-}
-let quick = CommandLine.arguments.contains("--quick")
-let outputDirectory = URL(fileURLWithPath: argument("--output") ?? "results").appendingPathComponent(
+let options = ExperimentOptions.parseOrExit(values: ["--output"], flags: ["--quick"])
+let quick = options.flag("--quick")
+let outputDirectory = URL(fileURLWithPath: options.string("--output") ?? "results").appendingPathComponent(
     quick ? "quick/rnn" : "rnn")
 
 let length = 10

@@ -7,19 +7,18 @@
 //     swift run -c release implicit-bench [--epochs 10] [--solver picard|anderson|both]
 //                                         [--steps N (stop each epoch after N steps)] [--seed S]
 //                                         [--output results (writes solvers/picard-vs-anderson.{md,csv})]
+import ExperimentSupport
 import Foundation
 import IDL
 
 useLineBufferedStandardOutput()
 
-func argument(_ name: String) -> String? {
-    guard let i = CommandLine.arguments.firstIndex(of: name), i + 1 < CommandLine.arguments.count else { return nil }
-    return CommandLine.arguments[i + 1]
-}
-let epochs = Int(argument("--epochs") ?? "") ?? 10
-let stepLimit = Int(argument("--steps") ?? "")
-let seed = UInt64(argument("--seed") ?? "") ?? 0
-let solverChoice = argument("--solver") ?? "both"
+let options = ExperimentOptions.parseOrExit(
+    values: ["--epochs", "--output", "--seed", "--solver", "--steps"], flags: [])
+let epochs = options.int("--epochs") ?? 10
+let stepLimit = options.int("--steps")
+let seed = options.uint64("--seed") ?? 0
+let solverChoice = options.string("--solver") ?? "both"
 
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
@@ -82,7 +81,7 @@ print(
 )
 
 // With --output DIR: experiment 6's table (fixed-point solvers while training).
-if let output = argument("--output") {
+if let output = options.string("--output") {
     var table = ResultTable(columns: [
         "solver", "test accuracy (%)", "ms/step", "mean forward iterations", "mean backward iterations",
         "converged (%)",

@@ -9,19 +9,17 @@
 //     swift run -c release implicit-models [--quick] [--output results] [--seed 0]
 //
 // Writes results/implicit-models/{models,robustness}.{md,csv} and the PNG figures.
+import ExperimentSupport
 import Foundation
 import IDL
 import IDLPlot
 
 useLineBufferedStandardOutput()
-func argument(_ name: String) -> String? {
-    guard let i = CommandLine.arguments.firstIndex(of: name), i + 1 < CommandLine.arguments.count else { return nil }
-    return CommandLine.arguments[i + 1]
-}
-let quick = CommandLine.arguments.contains("--quick")
-let seed = UInt64(argument("--seed") ?? "") ?? 0
+let options = ExperimentOptions.parseOrExit(values: ["--output", "--seed"], flags: ["--quick"])
+let quick = options.flag("--quick")
+let seed = options.uint64("--seed") ?? 0
 // Quick runs write under results/quick/ (not committed), so they never overwrite the full results.
-let outputDirectory = URL(fileURLWithPath: argument("--output") ?? "results")
+let outputDirectory = URL(fileURLWithPath: options.string("--output") ?? "results")
     .appendingPathComponent(quick ? "quick/implicit-models" : "implicit-models")
 
 // Settings: full mode trains every model for 2 epochs on all 60 000 images; quick mode uses a

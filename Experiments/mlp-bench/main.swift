@@ -4,17 +4,15 @@
 // 84.6 % test accuracy (bias-free network, DESIGN.md section 2).
 //
 //     swift run -c release mlp-bench [--epochs 5] [--bias]
+import ExperimentSupport
 import Foundation
 import IDL
 
 useLineBufferedStandardOutput()
 
-func argument(_ name: String) -> String? {
-    guard let i = CommandLine.arguments.firstIndex(of: name), i + 1 < CommandLine.arguments.count else { return nil }
-    return CommandLine.arguments[i + 1]
-}
-let epochs = Int(argument("--epochs") ?? "") ?? 5
-let bias = CommandLine.arguments.contains("--bias")
+let options = ExperimentOptions.parseOrExit(values: ["--epochs"], flags: ["--bias"])
+let epochs = options.int("--epochs") ?? 5
+let bias = options.flag("--bias")
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
 let train = try FashionMNIST.load(.train, scaling: .unit, as: Float.self)

@@ -7,19 +7,19 @@
 //     swift run -c release rnn-bench [--epochs 100] [--model implicit|lstm|both] [--kappa 0.99] [--output results]
 //                                    [--warm-start] [--threads N (OpenBLAS)] [--seed 0]
 //     swift run -c release rnn-bench --gemm-probe   (GFLOP/s of the product shapes the models use)
+import ExperimentSupport
 import Foundation
 import IDL
 
-func argument(_ name: String) -> String? {
-    guard let i = CommandLine.arguments.firstIndex(of: name), i + 1 < CommandLine.arguments.count else { return nil }
-    return CommandLine.arguments[i + 1]
-}
-let epochs = Int(argument("--epochs") ?? "") ?? 100
-let seed = UInt64(argument("--seed") ?? "") ?? 0
-let kappa = Double(argument("--kappa") ?? "") ?? 0.99
-let which = argument("--model") ?? "both"
-let warmStart = CommandLine.arguments.contains("--warm-start")
-if let threads = Int(argument("--threads") ?? "") { setBLASThreads(threads) }
+let options = ExperimentOptions.parseOrExit(
+    values: ["--epochs", "--kappa", "--model", "--output", "--seed", "--threads"],
+    flags: ["--gemm-probe", "--warm-start"])
+let epochs = options.int("--epochs") ?? 100
+let seed = options.uint64("--seed") ?? 0
+let kappa = options.double("--kappa") ?? 0.99
+let which = options.string("--model") ?? "both"
+let warmStart = options.flag("--warm-start")
+if let threads = options.int("--threads") { setBLASThreads(threads) }
 
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 /// CPU time of the whole process (all threads), user + system, in seconds.
@@ -39,7 +39,7 @@ func median(_ xs: [Double]) -> Double {
     return s.isEmpty ? .nan : (s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2)
 }
 
-if CommandLine.arguments.contains("--gemm-probe") {
+if options.flag("--gemm-probe") {
     var g = SeededGenerator(seed: 1)
     let m = 5964
     let steps = 59
@@ -162,7 +162,7 @@ for o in outcomes {
 say("torchidl reference (same machine): ImplicitRNN 1.26 s/epoch, test R² ≈ 0.42")
 
 // With --output DIR: the table of experiment 5 (spiky series) in DIR/rnn/spiky.{md,csv}.
-if let output = argument("--output") {
+if let output = options.string("--output") {
     var table = ResultTable(columns: ["model", "parameters", "s/epoch (median)", "test R²", "test MAPE"])
     table.timingColumns = ["s/epoch (median)"]
     for o in outcomes {

@@ -12,26 +12,26 @@
 //
 // Prints and writes results/sim/solvers.{md,csv}: solver, test accuracy, nonzeros, ‖A‖∞, fit
 // seconds, evaluation seconds.
+import ExperimentSupport
 import Foundation
 import IDL
 
 useLineBufferedStandardOutput()
-func argument(_ name: String) -> String? {
-    guard let i = CommandLine.arguments.firstIndex(of: name), i + 1 < CommandLine.arguments.count else { return nil }
-    return CommandLine.arguments[i + 1]
-}
-let quick = CommandLine.arguments.contains("--quick")
+let options = ExperimentOptions.parseOrExit(
+    values: ["--lambda-output", "--lambda-state", "--lambda2", "--output"],
+    flags: ["--no-rescale", "--only-exact", "--quick"])
+let quick = options.flag("--quick")
 // Quick runs write under results/quick/ (not committed), so they never overwrite the full results.
-let outputDirectory = URL(fileURLWithPath: argument("--output") ?? "results").appendingPathComponent(
+let outputDirectory = URL(fileURLWithPath: options.string("--output") ?? "results").appendingPathComponent(
     quick ? "quick/sim" : "sim")
-let lambdaState = Double(argument("--lambda-state") ?? "") ?? 35
-let lambdaOutput = Double(argument("--lambda-output") ?? "") ?? 1
-let lambda2 = Double(argument("--lambda2") ?? "") ?? 2
+let lambdaState = options.double("--lambda-state") ?? 35
+let lambdaOutput = options.double("--lambda-output") ?? 1
+let lambda2 = options.double("--lambda2") ?? 2
 let sampleCount = quick ? 500 : 2000
 let teacherEpochs = quick ? 1 : 5
 let kappa = 0.99
-let rescale = !CommandLine.arguments.contains("--no-rescale")
-let onlyExact = CommandLine.arguments.contains("--only-exact")
+let rescale = !options.flag("--no-rescale")
+let onlyExact = options.flag("--only-exact")
 
 var g = SeededGenerator(seed: 0)
 let (train, test) = try FashionMNIST.loadTrainAndTest(scaling: .unit, as: Float.self)

@@ -18,18 +18,16 @@
 //
 // Quick mode (for the test suite): teacher of 1 epoch on 5 000 images, states of 300 images,
 // λ_state ∈ {35, 150}, 2 000 test images, attacks on 200 of them; writes under results/quick/sim/.
+import ExperimentSupport
 import Foundation
 import IDL
 import IDLPlot
 
 useLineBufferedStandardOutput()
-func argument(_ name: String) -> String? {
-    guard let i = CommandLine.arguments.firstIndex(of: name), i + 1 < CommandLine.arguments.count else { return nil }
-    return CommandLine.arguments[i + 1]
-}
-let quick = CommandLine.arguments.contains("--quick")
+let options = ExperimentOptions.parseOrExit(values: ["--output"], flags: ["--quick"])
+let quick = options.flag("--quick")
 // Quick runs write under results/quick/ (not committed), so they never overwrite the full results.
-let outputDirectory = URL(fileURLWithPath: argument("--output") ?? "results").appendingPathComponent(
+let outputDirectory = URL(fileURLWithPath: options.string("--output") ?? "results").appendingPathComponent(
     quick ? "quick/sim" : "sim")
 let lambdas: [Double] = quick ? [35, 150] : [5, 15, 35, 70, 150]
 let sampleCount = quick ? 300 : 2000
