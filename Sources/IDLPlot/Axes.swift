@@ -245,6 +245,18 @@ struct FrameTick {
     var major: Bool = true
 }
 
+/// Where a chart with axes (line, scatter, bar) draws: the data area inside its frame, the ticks
+/// on the frame's edges, and whether the legend goes above the data area (`topExtra` pixels).
+struct AxesLayout {
+    var theme: Theme
+    var area: PlotArea
+    var frame: Frame
+    var xTicks: [FrameTick]
+    var yTicks: [FrameTick]
+    var legendAbove = false
+    var topExtra = 0
+}
+
 /// Everything drawn around a data area: title, axis labels, ticks, tick labels, grid, frame.
 struct Frame {
     var title: String = ""

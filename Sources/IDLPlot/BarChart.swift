@@ -59,16 +59,6 @@ public struct BarChart: Figure, Sendable {
     /// Values left out because they are NaN or ±∞.
     public var skippedNonFinite: Int { groups.reduce(0) { $0 + $1.values.filter { !$0.isFinite }.count } }
 
-    struct Layout {
-        var theme: Theme
-        var area: PlotArea
-        var frame: Frame
-        var xTicks: [FrameTick]
-        var yTicks: [FrameTick]
-        var legendAbove = false
-        var topExtra = 0
-    }
-
     var legendEntries: [LegendEntry] {
         guard groups.count > 1 || !(groups.first?.label.isEmpty ?? true) else { return [] }
         return groups.enumerated().map { LegendEntry(label: $1.label, color: $1.color ?? Color.series($0), kind: .box) }
@@ -118,7 +108,7 @@ public struct BarChart: Figure, Sendable {
         return pts
     }
 
-    func layout(width: Int, height: Int) -> Layout {
+    func layout(width: Int, height: Int) -> AxesLayout {
         let base = layout(width: width, height: height, topExtra: 0)
         if Legend.needsRowAbove(
             theme: base.theme, rect: base.area.rect, entries: legendEntries,
@@ -131,7 +121,7 @@ public struct BarChart: Figure, Sendable {
         return base
     }
 
-    func layout(width: Int, height: Int, topExtra: Int) -> Layout {
+    func layout(width: Int, height: Int, topExtra: Int) -> AxesLayout {
         let t = Theme(width: width, height: height)
         var lo = 0.0
         var hi = 0.0
@@ -167,7 +157,7 @@ public struct BarChart: Figure, Sendable {
             FrameTick(position: area.point(x: Double(i) + 0.5, y: 0).x, label: name)
         }
         let yTicks = zip(yt.major, yt.labels).map { FrameTick(position: area.point(x: 0, y: $0).y, label: $1) }
-        return Layout(theme: t, area: area, frame: frame, xTicks: xTicks, yTicks: yTicks, topExtra: topExtra)
+        return AxesLayout(theme: t, area: area, frame: frame, xTicks: xTicks, yTicks: yTicks, topExtra: topExtra)
     }
 
     /// Where the data area lies: x runs from 0 to the number of categories (category i is

@@ -51,16 +51,6 @@ struct XYChart: Sendable {
             XYSeries(x: x, y: y, label: label, color: color, line: line, markers: markers, pointLabels: pointLabels))
     }
 
-    struct Layout {
-        var theme: Theme
-        var area: PlotArea
-        var frame: Frame
-        var xTicks: [FrameTick]
-        var yTicks: [FrameTick]
-        var legendAbove = false
-        var topExtra = 0
-    }
-
     func markers(_ s: XYSeries) -> Bool {
         let n = zip(s.x, s.y).filter { isShowable($0, $1) }.count
         return s.markers ?? (!s.line || n <= 30)
@@ -138,7 +128,7 @@ struct XYChart: Sendable {
         return boxes
     }
 
-    func layout(width: Int, height: Int) -> Layout {
+    func layout(width: Int, height: Int) -> AxesLayout {
         let base = layout(width: width, height: height, topExtra: 0)
         if Legend.needsRowAbove(
             theme: base.theme, rect: base.area.rect, entries: legendEntries, occupied: occupied(base.area))
@@ -161,7 +151,7 @@ struct XYChart: Sendable {
         return log ? Ticks.log(lo, hi, target: target, pad: 0.04) : Ticks.linear(lo, hi, target: target, pad: 0.05)
     }
 
-    func layout(width: Int, height: Int, topExtra: Int) -> Layout {
+    func layout(width: Int, height: Int, topExtra: Int) -> AxesLayout {
         let t = Theme(width: width, height: height)
         var xlo = Double.infinity
         var xhi = -Double.infinity
@@ -205,7 +195,7 @@ struct XYChart: Sendable {
         let yTicks =
             zip(yt.major, yt.labels).map { FrameTick(position: ys($0), label: $1) }
             + yt.minor.map { FrameTick(position: ys($0), label: "", major: false) }
-        return Layout(theme: t, area: area, frame: frame, xTicks: xTicks, yTicks: yTicks, topExtra: topExtra)
+        return AxesLayout(theme: t, area: area, frame: frame, xTicks: xTicks, yTicks: yTicks, topExtra: topExtra)
     }
 
     func render(width: Int, height: Int) -> Canvas {
