@@ -19,7 +19,7 @@ let seed = options.uint64("--seed") ?? 0
 let kappa = options.double("--kappa") ?? 0.99
 let which = options.string("--model") ?? "both"
 let warmStart = options.flag("--warm-start")
-if let threads = options.int("--threads") { setBLASThreads(threads) }
+if let threads = options.int("--threads") { ThreadPolicy.workers = threads }
 
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 /// CPU time of the whole process (all threads), user + system, in seconds.

@@ -41,7 +41,8 @@ where RawSignificand: FixedWidthInteger {
     ///   - beta: The factor β of the old C (0: C is only written and may hold anything, even NaN).
     ///   - c: C's m×n entries, overwritten.
     ///   - ldc: The leading dimension of C (≥ m).
-    /// - Complexity: O(m·n·k), multithreaded by OpenBLAS for large sizes.
+    /// - Complexity: O(m·n·k); large products are split into fixed tiles over the workers of
+    ///   ``ThreadPolicy`` (the result does not depend on their number).
     static func gemm(
         _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int,
         alpha: Self, a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
@@ -219,15 +220,18 @@ extension Float: BLASScalar {
 
     public static var typeName: String { "float32" }
 
-    @inlinable
     public static func gemm(
         _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int,
         alpha: Float, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        openBLAS.sgemm(
-            CblasColMajor, transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k),
-            alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        ThreadPolicy.tiledGemm(
+            transA, transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc
+        ) { tm, tn, ta, tb, tc in
+            openBLAS.sgemm(
+                CblasColMajor, transA.cblas, transB.cblas, Int32(tm), Int32(tn), Int32(k),
+                alpha, ta, Int32(lda), tb, Int32(ldb), beta, tc, Int32(ldc))
+        }
     }
 
     @inlinable
@@ -326,15 +330,18 @@ extension Double: BLASScalar {
 
     public static var typeName: String { "float64" }
 
-    @inlinable
     public static func gemm(
         _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int,
         alpha: Double, a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
         beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int
     ) {
-        openBLAS.dgemm(
-            CblasColMajor, transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k),
-            alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        ThreadPolicy.tiledGemm(
+            transA, transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc
+        ) { tm, tn, ta, tb, tc in
+            openBLAS.dgemm(
+                CblasColMajor, transA.cblas, transB.cblas, Int32(tm), Int32(tn), Int32(k),
+                alpha, ta, Int32(lda), tb, Int32(ldb), beta, tc, Int32(ldc))
+        }
     }
 
     @inlinable

@@ -120,13 +120,17 @@ struct OpenBLASLibrary: @unchecked Sendable {
     let sgesv: SGesv, dgesv: DGesv
     let sposv: SPosv, dposv: DPosv
     let ssyevd: SSyevd, dsyevd: DSyevd
-    let setThreads: SetThreads, getThreads: GetThreads, coreName: CoreName
+    let setThreads: SetThreads, getThreads: GetThreads, coreName: CoreName, config: CoreName
     /// The core type this process asked OpenBLAS for (nil: OpenBLAS's own detection).
     let requestedCore: String?
 
     static func load() -> OpenBLASLibrary {
         let requested = chooseCoreType()
         if let requested { setenv("OPENBLAS_CORETYPE", requested, 0) }
+        // One OpenBLAS thread, whatever the environment asks (see ThreadPolicy): OpenBLAS then
+        // starts no threads, and no product's rounding depends on its thread count.
+        let userThreads = getenv("OPENBLAS_NUM_THREADS").map { String(cString: $0) }
+        setenv("OPENBLAS_NUM_THREADS", "1", 1)
         var handle: UnsafeMutableRawPointer? = nil
         for name in ["libopenblas.so.0", "libopenblas.so", "libopenblas.dylib"] {
             handle = dlopen(name, RTLD_NOW | RTLD_GLOBAL)
@@ -144,7 +148,7 @@ struct OpenBLASLibrary: @unchecked Sendable {
             }
             return unsafeBitCast(p, to: F.self)
         }
-        return OpenBLASLibrary(
+        let library = OpenBLASLibrary(
             sgemm: symbol("cblas_sgemm", as: SGemm.self), dgemm: symbol("cblas_dgemm", as: DGemm.self),
             sgemv: symbol("cblas_sgemv", as: SGemv.self), dgemv: symbol("cblas_dgemv", as: DGemv.self),
             saxpy: symbol("cblas_saxpy", as: SAxpy.self), daxpy: symbol("cblas_daxpy", as: DAxpy.self),
@@ -156,7 +160,12 @@ struct OpenBLASLibrary: @unchecked Sendable {
             setThreads: symbol("openblas_set_num_threads", as: SetThreads.self),
             getThreads: symbol("openblas_get_num_threads", as: GetThreads.self),
             coreName: symbol("openblas_get_corename", as: CoreName.self),
+            config: symbol("openblas_get_config", as: CoreName.self),
             requestedCore: requested)
+        library.setThreads(1)
+        // Children (the experiments `idl reproduce` runs) see the user's setting, not ours.
+        if let userThreads { setenv("OPENBLAS_NUM_THREADS", userThreads, 1) } else { unsetenv("OPENBLAS_NUM_THREADS") }
+        return library
     }
 
     /// The kernels to request, or nil to leave the choice to OpenBLAS (see the type's notes).
@@ -198,11 +207,11 @@ public var blasCoreName: String {
     openBLAS.coreName().map { String(cString: $0) } ?? "unknown"
 }
 
-/// Sets the number of threads OpenBLAS uses (e.g. 1 while rows are solved in parallel,
-/// to avoid oversubscribing the cores).
-public func setBLASThreads(_ count: Int) {
-    openBLAS.setThreads(Int32(max(1, count)))
+/// OpenBLAS's build description (`openblas_get_config`), e.g.
+/// "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64".
+public var blasConfiguration: String {
+    openBLAS.config().map { String(cString: $0) } ?? "unknown"
 }
 
-/// The number of threads OpenBLAS currently uses.
+/// The number of threads OpenBLAS uses: always 1 (see ``ThreadPolicy``).
 public var blasThreads: Int { Int(openBLAS.getThreads()) }

@@ -20,8 +20,10 @@ import RealModule
 /// ℓ1 ball of radius κ (the exact prox of λ‖a‖₁ + indicator(‖a‖₁ ≤ κ)). Momentum is restarted
 /// when (y − w⁺)ᵀ(w⁺ − w) > 0 (O'Donoghue & Candès). Rows are solved in blocks so that the
 /// Gram products are one gemm per block and iteration (G w is kept alongside w, so G y costs
-/// no extra product); one worker per core (DispatchQueue.concurrentPerform, OpenBLAS set to one
-/// thread meanwhile and restored after) keeps its block full from a shared pool of rows.
+/// no extra product). Blocks are fixed by row index (rows 0..<k, k..<2k, …) and each is solved
+/// from start to end by one worker of ``ThreadPolicy``, so a row's arithmetic — which rows share
+/// its gemm, when they leave — never depends on the number of workers or on their timing: the
+/// weights are bitwise the same for any thread count.
 ///
 /// **Deflated metric.** Non-centred data (pixels, ReLU states ≥ 0) give G one eigenvalue far
 /// above the rest (≈ 290× on MNIST-sized random data), and 1/λ_max steps crawl. When
@@ -68,9 +70,10 @@ public struct SIMExactSolver: SIMSolver {
     public var regenerateStates: Bool
     /// Iterations between gap screenings (≥ 1).
     public var gapCheckInterval: Int
-    /// Rows each worker iterates together (the gemm width). There is one worker per core; a
-    /// worker refills a slot from the shared pool of unsolved rows as soon as a row finishes, so
-    /// blocks stay full until the pool is empty. nil: ⌈rows / (2·cores)⌉.
+    /// Rows iterated together (the gemm width): block b holds rows b·k..<(b+1)·k, solved by one
+    /// worker until all its rows have finished. nil: k = ⌈rows / 8⌉ clamped to 4...32 — a
+    /// function of the row count only, never of the number of threads (which would change the
+    /// rounding).
     public var rowsPerBlock: Int?
     /// Whether to take steps in the metric H = αI + βvvᵀ that deflates an outlying top
     /// eigenvalue of G (see the type's documentation). Off: plain FISTA with L = λ_max(G) + λ₂.
@@ -207,9 +210,8 @@ public struct SIMExactSolver: SIMSolver {
         let (radius, triangular) = constraint.rowConstraint(as: T.self)
 
         let counter = SIMRowCounter(progress)
-        let workers = Swift.min(rowCount, Swift.max(1, ProcessInfo.processInfo.activeProcessorCount))
-        let capacity = rowsPerBlock ?? Swift.max(1, (rowCount + 2 * workers - 1) / (2 * workers))
-        let pool = SIMRowPool(count: rowCount)
+        let capacity = rowsPerBlock ?? Swift.min(32, Swift.max(4, (rowCount + 7) / 8))
+        let blockCount = (rowCount + capacity - 1) / capacity
         let settings = FISTASettings<T>(
             d: d, m: m, rowCount: rowCount, n: stateCount, radius: radius, triangular: triangular,
             lambda: T(lambda), lambda2: T(lambda2), lipschitz: lipschitz, tolerance: T(tolerance),
@@ -229,13 +231,12 @@ public struct SIMExactSolver: SIMSolver {
                                             linear: cp.baseAddress!, targetNorms: np.baseAddress!,
                                             topVector: vp.baseAddress!,
                                             weights: wp.baseAddress!, stats: sp.baseAddress!, counter: counter)
-                                        let previousThreads = blasThreads
-                                        if workers > 1 { setBLASThreads(1) }
-                                        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+                                        ThreadPolicy.forEachTask(blockCount) { b in
+                                            let start = b * capacity
+                                            let pool = SIMRowPool(start..<Swift.min(rowCount, start + capacity))
                                             solveFISTABlock(
                                                 capacity: capacity, pool: pool, settings: settings, shared: shared)
                                         }
-                                        if workers > 1 { setBLASThreads(previousThreads) }
                                     }
                                 }
                             }
@@ -293,19 +294,19 @@ struct SIMGramSpectrum<T: BLASScalar>: @unchecked Sendable {
     }
 }
 
-/// The rows not yet started, handed out one at a time to the workers.
-final class SIMRowPool: @unchecked Sendable {
-    private let lock = NSLock()
-    private var next = 0
-    private let count: Int
+/// The rows of one block not yet started, handed out in index order to the block's solver.
+struct SIMRowPool {
+    private var next: Int
+    private let end: Int
 
-    init(count: Int) { self.count = count }
+    init(_ rows: Range<Int>) {
+        next = rows.lowerBound
+        end = rows.upperBound
+    }
 
     /// The next row to solve, or nil when all have been handed out.
-    func take() -> Int? {
-        lock.lock()
-        defer { lock.unlock() }
-        guard next < count else { return nil }
+    mutating func take() -> Int? {
+        guard next < end else { return nil }
         next += 1
         return next - 1
     }
@@ -439,6 +440,7 @@ func simRowCertificate<T: BLASScalar>(
 func solveFISTABlock<T: BLASScalar>(
     capacity k: Int, pool: SIMRowPool, settings s: FISTASettings<T>, shared: FISTAShared<T>
 ) {
+    var pool = pool
     let d = s.d
     let m = s.m
     let rowCount = s.rowCount
