@@ -82,7 +82,9 @@ func numpyFigures() -> [String: Double]? {
     return obj
 }
 
-print("GEMM throughput, median of \(repeats) runs, OpenBLAS threads: \(blasThreads), kernels: \(blasCoreName)")
+let machine = RunManifest.current()
+print("GEMM throughput, median of \(repeats) runs on \(machine.cpuModel) (\(machine.cpuVendor)), \(blasConfiguration)")
+print("thread policy: \(ThreadPolicy.description)")
 var ours = [String: Double]()
 for (name, f) in [("float32", { gflops(Float.self, n: $0) }), ("float64", { gflops(Double.self, n: $0) })]
     as [(String, (Int) -> Double)]

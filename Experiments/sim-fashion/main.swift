@@ -149,7 +149,7 @@ var table = ResultTable(columns: [
 ])
 table.timingColumns = ["fit (s)", "eval 10k (s)", "eval 10k sparse (s)"]
 table.footnote =
-    "The exact solver works on blocks of rows refilled from a shared pool as rows finish, so the products a row sees (and their rounding) depend on scheduling: its nonzero counts can differ by a few entries between runs. Every other cell is deterministic for the seed."
+    "Every cell but the timings is bitwise the same for any number of threads on the same CPU and BLAS kernels (see MANIFEST.json); on another CPU, rounding moves accuracies and nonzero counts slightly (results/README.md, Verifying)."
 try table.append([
     "teacher 784-64-32-16-10", formatFixed(100 * teacherAccuracy, decimals: 2), String(teacherNonzeros), "—", "—", "—",
     "—", "\(teacherEpochs) epochs, Adam 0.01",

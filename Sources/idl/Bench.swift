@@ -46,7 +46,7 @@ struct Bench: ParsableCommand {
         let s = gemmGFlops(Float.self, n: 2048)
         let d = gemmGFlops(Double.self, n: 2048)
         out.say(
-            "GEMM 2048: \(formatFixed(s, decimals: 1)) GFLOP/s (Float), \(formatFixed(d, decimals: 1)) GFLOP/s (Double); OpenBLAS \(blasCoreName) × \(blasThreads) threads"
+            "GEMM 2048: \(formatFixed(s, decimals: 1)) GFLOP/s (Float), \(formatFixed(d, decimals: 1)) GFLOP/s (Double); \(RunManifest.current().cpuModel) (\(RunManifest.current().cpuVendor)); thread policy: \(ThreadPolicy.description)"
         )
 
         let (train, _) = try FashionMNIST.loadTrainAndTest(scaling: .symmetric, as: Float.self)
@@ -115,30 +115,40 @@ struct Bench: ParsableCommand {
         #else
             let mode = "release"
         #endif
-        var table = ResultTable(columns: ["workload", "this package", "reference (same machine)"])
+        var table = ResultTable(columns: ["workload", "this package", "reference (machine, date)"])
         table.timingColumns = ["this package"]
         func value(_ key: String, _ digits: Int) -> String {
             (figures[key] as? Double).map { formatFixed($0, decimals: digits) } ?? "—"
         }
-        try table.append(["sgemm 2048 (GFLOP/s)", value("sgemm_gflops_2048", 1), "numpy ≈310 (gemm-bench runs both)"])
-        try table.append(["dgemm 2048 (GFLOP/s)", value("dgemm_gflops_2048", 1), "numpy ≈147"])
         try table.append([
-            "ImplicitModel n=100, batch 64, first \(steps) steps (ms/step)", value("implicit_ms_per_step", 2),
-            "torchidl ≈1.6 early, ≈15 averaged over 10 epochs",
+            "sgemm 2048 (GFLOP/s)", value("sgemm_gflops_2048", 1),
+            "numpy 310 (Intel Xeon AVX-512, 2026-11; gemm-bench measures both side by side)",
         ])
         try table.append([
-            "MLP 784-64-32-16-10, batch 128 (s/epoch)", value("mlp_seconds_per_epoch", 2), "PyTorch ≈4.7",
+            "dgemm 2048 (GFLOP/s)", value("dgemm_gflops_2048", 1), "numpy 147 (Intel Xeon AVX-512, 2026-11)",
+        ])
+        try table.append([
+            "ImplicitModel n=100, batch 64, first \(steps) steps (ms/step)", value("implicit_ms_per_step", 2),
+            "torchidl ≈1.6 early, ≈15 averaged over 10 epochs (Intel Xeon AVX-512, 2026-11); 5.75 in epoch 1, 10.68 over 10 epochs (AMD EPYC Zen 3, 2026-12-02)",
+        ])
+        try table.append([
+            "MLP 784-64-32-16-10, batch 128 (s/epoch)", value("mlp_seconds_per_epoch", 2),
+            "PyTorch 4.7 (Intel Xeon AVX-512, 2026-11); 1.35 (AMD EPYC Zen 3, 2026-12-02)",
         ])
         if !skipSim {
             try table.append([
-                "SIM fit, 2 000 samples, both stages (s)", value("sim_fit_seconds", 2), "torchidl ADMM 31",
+                "SIM fit, 2 000 samples, both stages (s)", value("sim_fit_seconds", 2),
+                "torchidl ADMM 31 (Intel Xeon AVX-512, 2026-11)",
             ])
-            try table.append(["SIM evaluation of 10 000 images (s)", value("sim_eval_seconds", 3), "torchidl 59"])
+            try table.append([
+                "SIM evaluation of 10 000 images (s)", value("sim_eval_seconds", 3),
+                "torchidl 59 (Intel Xeon AVX-512, 2026-11)",
+            ])
         }
         try table.write(
             to: directory.appendingPathComponent("performance"),
             caption:
-                "Speed figures (median of \(repeats) runs) on \(ProcessInfo.processInfo.activeProcessorCount) cores, \(mode) build, OpenBLAS \(blasCoreName) kernels × \(blasThreads) threads. Reference figures: DESIGN.md section 2, measured on the same machine. Full benchmarks: gemm-bench, implicit-bench, mlp-bench, rnn-bench, sim-fashion."
+                "Speed figures (median of \(repeats) runs) on \(ProcessInfo.processInfo.activeProcessorCount) cores, \(mode) build, \(RunManifest.current().cpuModel), thread policy: \(ThreadPolicy.description). Reference figures: results/reference/reference.csv, measured on the machine and date given beside each — compare them with ours only on the same machine. Full benchmarks: gemm-bench, implicit-bench, mlp-bench, rnn-bench, sim-fashion."
         )
     }
 }

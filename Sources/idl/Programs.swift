@@ -75,12 +75,21 @@ struct Reproduce: ParsableCommand {
             Runs, in order: implicit-models (implicit models of several sizes and well-posedness rules \
             beside an MLP, robustness under attacks), sim-fashion (SIM solvers against the teacher and \
             magnitude pruning), sim-sweep (accuracy against sparsity over λ, spy plots of A and B, \
-            robustness), argmax-extrapolation (ImplicitRNN vs LSTM outside the training range), rnn \
+            robustness), sim-sweep-double (the same with the teacher in Double, under sim-double/), argmax-extrapolation (ImplicitRNN vs LSTM outside the training range), rnn \
             (the spiky series, rnn-bench), solvers (Picard vs Anderson while training, implicit-bench) \
             and performance (the speed table, idl bench). About 6 minutes in full mode on 2 cores.
 
             --quick runs short versions (subsets, fewer epochs; about a minute), written under \
             results/quick/ so that they never replace the committed full results.
+
+            Each run records what made it (commit, compiler, CPU, BLAS kernels, thread policy, \
+            command, wall time) in MANIFEST.json beside the results (results/quick/MANIFEST.json \
+            for --quick), and each table ends with a line saying so.
+
+            --verify regenerates the named experiments (default: all) into a temporary folder \
+            instead and compares them with the committed results: identical on the same CPU and \
+            BLAS kernels, within per-column tolerances on another machine (timings are skipped). \
+            It prints the cells that differ and exits with status 1 if any lies outside its tolerance.
             """
     )
 
@@ -98,6 +107,7 @@ struct Reproduce: ParsableCommand {
         Experiment(name: "implicit-models", program: "implicit-models", quick: ["--quick"]),
         Experiment(name: "sim-fashion", program: "sim-fashion", quick: ["--quick"]),
         Experiment(name: "sim-sweep", program: "sim-sweep", quick: ["--quick"]),
+        Experiment(name: "sim-sweep-double", program: "sim-sweep", full: ["--double"], quick: ["--quick", "--double"]),
         Experiment(name: "argmax-extrapolation", program: "argmax-extrapolation", quick: ["--quick"]),
         Experiment(name: "rnn", program: "rnn-bench", quick: ["--epochs", "5"], hasQuickMode: false),
         Experiment(
@@ -111,6 +121,7 @@ struct Reproduce: ParsableCommand {
         [String] = []
     @Flag(help: "Short runs (subsets, fewer epochs), written under results/quick/.") var quick = false
     @Option(help: "Directory for the results.") var output = "results"
+    @Flag(help: "Regenerate into a temporary folder and compare with the results in --output.") var verify = false
 
     func run() throws {
         useLineBufferedStandardOutput()  // headers before the programs' own output, also in logs
@@ -118,10 +129,11 @@ struct Reproduce: ParsableCommand {
         for name in names where !known.contains(name) {
             throw CommandError("unknown experiment '\(name)'; choose from \(known.joined(separator: ", "))")
         }
-        for e in Self.experiments where names.isEmpty || names.contains(e.name) {
+        let selected = Self.experiments.filter { names.isEmpty || names.contains($0.name) }
+        if verify { return try self.verify(selected) }
+        for e in selected {
             print("== \(e.name)\(quick ? " (quick)" : "")")
-            let directory = quick && !e.hasQuickMode ? output + "/quick" : output
-            try SiblingPrograms.run(e.program, (quick ? e.quick : e.full) + ["--output", directory])
+            try regenerate(e, into: output)
         }
     }
 }

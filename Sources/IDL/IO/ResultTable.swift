@@ -48,7 +48,9 @@ public struct ResultTable: Sendable {
         return ([columns] + rows).map { $0.map(quote).joined(separator: ",") }.joined(separator: "\n") + "\n"
     }
 
-    /// Writes `<base>.md` and `<base>.csv` atomically (creating the directory).
+    /// Writes `<base>.md` and `<base>.csv` atomically (creating the directory). The Markdown
+    /// ends with a line saying what made it (``RunManifest/summary``: date, commit, compiler,
+    /// CPU, BLAS kernels, thread policy); the CSV holds the cells only.
     ///
     /// - Parameters:
     ///   - base: The path without extension.
@@ -57,7 +59,8 @@ public struct ResultTable: Sendable {
     ///   file cannot be written.
     public func write(to base: URL, caption: String? = nil) throws {
         try FileManager.default.createDirectory(at: base.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try AtomicFile.write(Data(markdown(caption: caption).utf8), to: base.appendingPathExtension("md"))
+        let text = markdown(caption: caption) + "\n" + RunManifest.current().summary + "\n"
+        try AtomicFile.write(Data(text.utf8), to: base.appendingPathExtension("md"))
         try AtomicFile.write(Data(csv.utf8), to: base.appendingPathExtension("csv"))
     }
 }
