@@ -136,6 +136,7 @@ public enum Grader {
         var reports = [AssignmentReport]()
         for a in chosen {
             print("━━ \(a.name) · \(a.title) · \(solution) ━━")
+            print("  \(column("task", 32)) \(column("check", 26)) \(column("points", 6)) \(column("result", 7)) time")
             var checks = [CheckReport]()
             for c in a.checks {
                 let r: CheckReport
@@ -180,7 +181,7 @@ public enum Grader {
         let result = r.passed ? "passed" : "FAILED"
         let points = "\(r.passed ? r.points : 0)/\(r.points)"
         print(
-            "  \(column(r.task, 30)) \(column(r.id, 26)) \(column(points, 6)) \(column(result, 7)) \(String(format: "%.2f s", r.seconds))"
+            "  \(column(r.task, 32)) \(column(r.id, 26)) \(column(points, 6)) \(column(result, 7)) \(String(format: "%.2f s", r.seconds))"
         )
     }
 
