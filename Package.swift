@@ -2,6 +2,7 @@
 // Implicit deep learning in Swift: implicit models X = φ(AX + BU), Ŷ = CX + DU trained by
 // implicit differentiation, and state-driven implicit models (SIM) fitted by convex
 // optimisation. OpenBLAS does the linear algebra, libpng writes the figures.
+import Foundation
 import PackageDescription
 
 /// Release builds let generic code (Matrix<Float>, Matrix<Double>) specialise across modules,
@@ -34,6 +35,41 @@ let tutorialChapters = [
     "sim",
     "implicit-layer",
 ]
+
+/// Course assignments (Tutorials/assignments/<assignment>/ holds a handout, Starter, Reference
+/// and Checks): the students' starter code, one grader for all assignments (`grade`), and the
+/// reference solutions with the grader bound to them (`grade-reference`). Deleting every
+/// Reference folder and grade-reference (to hand the repository to students) leaves those out.
+let assignments = ["forward-solve", "implicit-differentiation", "sim-row", "robustness"]
+let assignmentReferenceShipped = FileManager.default.fileExists(
+    atPath: Context.packageDirectory + "/Tutorials/assignments/grade-reference/main.swift")
+/// One library target of the Starter, Reference or Checks folders (plus `shared` folders).
+func assignmentTarget(_ name: String, _ role: String, shared: [String] = []) -> Target {
+    let others = ["Starter", "Reference", "Checks"].filter { $0 != role }
+    let top: [String] = ["README.md", "Grader", "grade", "grade-reference"].filter { !shared.contains($0) }
+    let inside: [String] = assignments.flatMap { a in (["README.md"] + others).map { "\(a)/\($0)" } }
+    let present: (String) -> Bool = {
+        FileManager.default.fileExists(atPath: Context.packageDirectory + "/Tutorials/assignments/" + $0)
+    }
+    return .target(
+        name: name, dependencies: ["IDL"], path: "Tutorials/assignments", exclude: (top + inside).filter(present),
+        sources: shared + assignments.map { "\($0)/\(role)" }, swiftSettings: optimise)
+}
+let assignmentTargets: [Target] =
+    [
+        assignmentTarget("AssignmentStarter", "Starter"),
+        assignmentTarget("AssignmentGrader", "Checks", shared: ["Grader"]),
+        .executableTarget(
+            name: "grade", dependencies: ["AssignmentGrader", "AssignmentStarter", "IDL"],
+            path: "Tutorials/assignments/grade", swiftSettings: optimise),
+    ]
+    + (assignmentReferenceShipped
+        ? [
+            assignmentTarget("AssignmentReference", "Reference"),
+            .executableTarget(
+                name: "grade-reference", dependencies: ["AssignmentGrader", "AssignmentReference", "IDL"],
+                path: "Tutorials/assignments/grade-reference", swiftSettings: optimise),
+        ] : [])
 
 let package = Package(
     name: "ImplicitDeepLearning",
@@ -122,4 +158,5 @@ let package = Package(
                 swiftSettings: optimise
             )
         }
+        + assignmentTargets
 )
