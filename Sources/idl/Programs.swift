@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import IDL
+import IDLPlot
 
 /// The executables built beside `idl` (tutorials, experiments), found in its own directory.
 enum SiblingPrograms {
@@ -80,7 +81,8 @@ struct Reproduce: ParsableCommand {
             and performance (the speed table, idl bench). About 6 minutes in full mode on 2 cores.
 
             --quick runs short versions (subsets, fewer epochs; about a minute), written under \
-            results/quick/ so that they never replace the committed full results.
+            results/quick/ so that they never replace the committed full results. Figures are written \
+            as PNG and PDF; --formats png,pdf,svg adds SVG.
             """
     )
 
@@ -92,13 +94,15 @@ struct Reproduce: ParsableCommand {
         var full: [String] = []
         var quick: [String]
         var hasQuickMode = true
+        var drawsFigures = false
     }
 
     static let experiments = [
-        Experiment(name: "implicit-models", program: "implicit-models", quick: ["--quick"]),
+        Experiment(name: "implicit-models", program: "implicit-models", quick: ["--quick"], drawsFigures: true),
         Experiment(name: "sim-fashion", program: "sim-fashion", quick: ["--quick"]),
-        Experiment(name: "sim-sweep", program: "sim-sweep", quick: ["--quick"]),
-        Experiment(name: "argmax-extrapolation", program: "argmax-extrapolation", quick: ["--quick"]),
+        Experiment(name: "sim-sweep", program: "sim-sweep", quick: ["--quick"], drawsFigures: true),
+        Experiment(
+            name: "argmax-extrapolation", program: "argmax-extrapolation", quick: ["--quick"], drawsFigures: true),
         Experiment(name: "rnn", program: "rnn-bench", quick: ["--epochs", "5"], hasQuickMode: false),
         Experiment(
             name: "solvers", program: "implicit-bench", quick: ["--epochs", "1", "--steps", "100"], hasQuickMode: false),
@@ -111,6 +115,7 @@ struct Reproduce: ParsableCommand {
         [String] = []
     @Flag(help: "Short runs (subsets, fewer epochs), written under results/quick/.") var quick = false
     @Option(help: "Directory for the results.") var output = "results"
+    @Option(help: "Figure formats: a comma-separated list of png, pdf, svg.") var formats = "png,pdf"
 
     func run() throws {
         useLineBufferedStandardOutput()  // headers before the programs' own output, also in logs
@@ -118,10 +123,17 @@ struct Reproduce: ParsableCommand {
         for name in names where !known.contains(name) {
             throw CommandError("unknown experiment '\(name)'; choose from \(known.joined(separator: ", "))")
         }
+        let figureFormats: String
+        do {
+            figureFormats = try FigureFormat.list(formats).map(\.rawValue).joined(separator: ",")
+        } catch { throw ValidationError("--formats: \(error)") }
         for e in Self.experiments where names.isEmpty || names.contains(e.name) {
             print("== \(e.name)\(quick ? " (quick)" : "")")
             let directory = quick && !e.hasQuickMode ? output + "/quick" : output
-            try SiblingPrograms.run(e.program, (quick ? e.quick : e.full) + ["--output", directory])
+            try SiblingPrograms.run(
+                e.program,
+                (quick ? e.quick : e.full) + ["--output", directory]
+                    + (e.drawsFigures ? ["--formats", figureFormats] : []))
         }
     }
 }
