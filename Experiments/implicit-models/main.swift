@@ -149,7 +149,7 @@ for (k, family) in Array(Set(trained.map(\.family))).sorted().enumerated() {
     let labels = members.map { t -> String in
         if family == "explicit MLP" { return "784-122-10" }
         if family == "low rank" { return "rank " + (t.name.split(separator: " ").last.map(String.init) ?? "") }
-        return t.name.split(separator: ",").first.map { $0.replacingOccurrences(of: "implicit ", with: "") } ?? ""
+        return t.name.split(separator: ",").first.map { $0.replacingOccurrences(of: "implicit n=", with: "n = ") } ?? ""
     }
     try scatter.add(
         x: members.map { Double($0.parameters) }, y: members.map { 100 * $0.accuracy }, label: figureName(family),

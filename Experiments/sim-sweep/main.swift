@@ -165,7 +165,7 @@ try sweep.write(
 print(sweep.markdown())
 
 /// A 28×28 heat map of how many state rows of B (states × 784 pixels) have a nonzero weight on
-/// each pixel: 0 where no state reads the pixel.
+/// each pixel: 0 (dark) where no state reads the pixel, up to the most-read pixel's count.
 func pixelUsageMap(_ B: Matrix<Double>, title: String) throws -> Heatmap<Double> {
     precondition(B.cols == 784, "B has \(B.cols) columns, 784 (28×28 pixels) expected")
     let usage = Matrix<Double>(rows: 28, cols: 28) { r, c in
@@ -173,7 +173,7 @@ func pixelUsageMap(_ B: Matrix<Double>, title: String) throws -> Heatmap<Double>
     }
     var map = Heatmap(matrix: usage, title: title)
     map.colormap = .viridis
-    map.range = 0...Double(max(1, B.rows))
+    map.range = 0...max(1, usage.storage.max() ?? 1)
     map.xLabel = "pixel column"
     map.yLabel = "pixel row"
     return map

@@ -579,22 +579,43 @@ enum Legend {
         }
     }
 
-    /// Height of the legend row drawn above the data area by ``drawRow``.
-    static func rowHeight(_ t: Theme) -> Int { t.lineHeight + t.pad }
-
-    /// Draws the legend as one row of entries, right-aligned above `rect`.
-    static func drawRow(_ c: Renderer, theme t: Theme, rect: PixelRect, entries: [LegendEntry]) {
-        let shown = entries.filter { !$0.label.isEmpty }
-        guard !shown.isEmpty else { return }
+    /// The legend entries in rows that fit `width` side by side (widest first row), for
+    /// ``drawRows``.
+    static func rows(_ t: Theme, width: Int, entries: [LegendEntry]) -> [[(LegendEntry, Int)]] {
         let sw = 14 * t.s + 4
-        let widths = shown.map { sw + t.pad + t.width($0.label, size: t.sizes.legend) }
-        let total = widths.reduce(0, +) + 3 * t.pad * (shown.count - 1)
-        var x = max(rect.x, rect.maxX - total)
-        let cy = rect.y - 1 - t.pad - t.capHeight / 2 - t.s
-        for (e, w) in zip(shown, widths) {
-            swatch(c, t, e, x0: Double(x), x1: Double(x + sw), cy: cy)
-            c.drawText(e.label, x: x + sw + t.pad, y: cy + 1, size: t.sizes.legend, color: .ink, baseline: .middle)
-            x += w + 3 * t.pad
+        var rows: [[(LegendEntry, Int)]] = [[]]
+        var used = 0
+        for e in entries where !e.label.isEmpty {
+            let w = sw + t.pad + t.width(e.label, size: t.sizes.legend)
+            if !rows[rows.count - 1].isEmpty && used + 3 * t.pad + w > width {
+                rows.append([])
+                used = 0
+            }
+            used += (rows[rows.count - 1].isEmpty ? 0 : 3 * t.pad) + w
+            rows[rows.count - 1].append((e, w))
+        }
+        return rows.filter { !$0.isEmpty }
+    }
+
+    /// Height of the legend rows drawn above a data area of width `width` by ``drawRows``.
+    static func rowsHeight(_ t: Theme, width: Int, entries: [LegendEntry]) -> Int {
+        max(1, rows(t, width: width, entries: entries).count) * (t.lineHeight + t.s * 2) + t.pad - t.s * 2
+    }
+
+    /// Draws the legend as rows of entries above `rect`, each row right-aligned.
+    static func drawRows(_ c: Renderer, theme t: Theme, rect: PixelRect, entries: [LegendEntry]) {
+        let sw = 14 * t.s + 4
+        let rows = rows(t, width: rect.width, entries: entries)
+        let rowH = t.lineHeight + t.s * 2
+        for (k, row) in rows.enumerated() {
+            let total = row.reduce(0) { $0 + $1.1 } + 3 * t.pad * (row.count - 1)
+            var x = max(rect.x, rect.maxX - total)
+            let cy = rect.y - 1 - t.pad - t.capHeight / 2 - t.s - (rows.count - 1 - k) * rowH
+            for (e, w) in row {
+                swatch(c, t, e, x0: Double(x), x1: Double(x + sw), cy: cy)
+                c.drawText(e.label, x: x + sw + t.pad, y: cy + 1, size: t.sizes.legend, color: .ink, baseline: .middle)
+                x += w + 3 * t.pad
+            }
         }
     }
 }

@@ -114,7 +114,9 @@ public struct BarChart: Figure, Sendable {
             theme: base.theme, rect: base.area.rect, entries: legendEntries,
             occupied: occupied(base.area, base.theme))
         {
-            var L = layout(width: width, height: height, m, topExtra: Legend.rowHeight(base.theme))
+            var L = layout(
+                width: width, height: height, m,
+                topExtra: Legend.rowsHeight(base.theme, width: base.area.rect.width, entries: legendEntries))
             L.legendAbove = true
             return L
         }
@@ -195,7 +197,7 @@ public struct BarChart: Figure, Sendable {
         }
         L.frame.drawDecorations(c, theme: t, rect: rect, xTicks: ticks, yTicks: L.yTicks, topExtra: L.topExtra)
         if L.legendAbove {
-            Legend.drawRow(c, theme: t, rect: rect, entries: legendEntries)
+            Legend.drawRows(c, theme: t, rect: rect, entries: legendEntries)
         } else {
             Legend.draw(c, theme: t, rect: rect, entries: legendEntries, occupied: occupied(area, t))
         }

@@ -145,11 +145,15 @@ struct XYChart: Sendable {
 
     func layout(width: Int, height: Int, _ m: Renderer) -> AxesLayout {
         let base = layout(width: width, height: height, m, topExtra: 0)
-        if Legend.needsRowAbove(
-            theme: base.theme, rect: base.area.rect, entries: legendEntries,
-            occupied: occupied(base.area, base.theme))
+        // With an inset, the legend goes above the chart: the inset takes the freest corner.
+        if (inset != nil && legendEntries.contains { !$0.label.isEmpty })
+            || Legend.needsRowAbove(
+                theme: base.theme, rect: base.area.rect, entries: legendEntries,
+                occupied: occupied(base.area, base.theme))
         {
-            var L = layout(width: width, height: height, m, topExtra: Legend.rowHeight(base.theme))
+            var L = layout(
+                width: width, height: height, m,
+                topExtra: Legend.rowsHeight(base.theme, width: base.area.rect.width, entries: legendEntries))
             L.legendAbove = true
             return L
         }
@@ -248,7 +252,7 @@ struct XYChart: Sendable {
             }
         }
         if L.legendAbove {
-            Legend.drawRow(c, theme: t, rect: rect, entries: legendEntries)
+            Legend.drawRows(c, theme: t, rect: rect, entries: legendEntries)
         } else {
             Legend.draw(c, theme: t, rect: rect, entries: legendEntries, occupied: taken)
         }
@@ -515,7 +519,8 @@ public struct ScatterPlot: Figure, Sendable {
         set { chart.yRange = newValue }
     }
 
-    /// A magnified copy of part of the chart drawn inside it (see ``ZoomInset``), or nil.
+    /// A magnified copy of part of the chart drawn inside it (see ``ZoomInset``), or nil; with
+    /// an inset, the legend is drawn above the chart.
     public var inset: ZoomInset? {
         get { chart.inset }
         set { chart.inset = newValue }
