@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 // Implicit deep learning in Swift: implicit models X = φ(AX + BU), Ŷ = CX + DU trained by
 // implicit differentiation, and state-driven implicit models (SIM) fitted by convex
-// optimisation. OpenBLAS does the linear algebra, libpng writes the figures.
+// optimisation. OpenBLAS does the linear algebra, Cairo draws the figures, libpng writes their PNGs.
 import Foundation
 import PackageDescription
 
@@ -19,7 +19,7 @@ let experiments: [(String, [Target.Dependency])] = [
     ("implicit-bench", ["ExperimentSupport", "IDL"]),
     ("sim-bench", ["IDL"]),
     ("rnn-bench", ["ExperimentSupport", "IDL"]),
-    ("plot-gallery", ["IDL", "IDLPlot"]),
+    ("plot-gallery", ["ExperimentSupport", "IDL", "IDLPlot"]),
     ("implicit-models", ["ExperimentSupport", "IDL", "IDLPlot"]),
     ("sim-fashion", ["ExperimentSupport", "IDL"]),
     ("argmax-extrapolation", ["ExperimentSupport", "IDL", "IDLPlot"]),
@@ -87,11 +87,13 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
-        // System libraries, from Debian's libopenblas-dev, libpng-dev and zlib1g-dev.
+        // System libraries, from Debian's libopenblas-dev, libpng-dev, zlib1g-dev and libcairo2-dev.
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "CFloatEnvironment", path: "Sources/CFloatEnvironment"),
+        // Cairo (libcairo2-dev) draws the figures; its pkg-config file adds the FreeType headers.
+        .systemLibrary(name: "CCairo", path: "Sources/CCairo", pkgConfig: "cairo"),
 
         // The core library.
         .target(
@@ -103,10 +105,10 @@ let package = Package(
             path: "Sources/IDL",
             swiftSettings: optimise
         ),
-        // Figures written as PNG.
+        // Figures drawn with Cairo, written as PNG (through libpng), PDF and SVG.
         .target(
             name: "IDLPlot",
-            dependencies: ["IDL", "CPNG", "CZlib"],
+            dependencies: ["IDL", "CPNG", "CZlib", "CCairo"],
             path: "Sources/IDLPlot",
             swiftSettings: optimise
         ),

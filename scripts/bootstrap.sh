@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project needs: OpenBLAS (BLAS + LAPACK), libpng, zlib,
+# Cairo (with fontconfig and FreeType) and the DejaVu fonts for the figures,
 # and the FashionMNIST data set (gzip IDX files under /usr/share/datasets/fashion-mnist).
 set -euo pipefail
-packages=(libopenblas-dev libpng-dev zlib1g-dev dataset-fashion-mnist)
+packages=(libopenblas-dev libpng-dev zlib1g-dev libcairo2-dev fonts-dejavu-core pkg-config dataset-fashion-mnist)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

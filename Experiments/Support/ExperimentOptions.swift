@@ -114,6 +114,32 @@ public struct ExperimentOptions: Sendable {
     /// The value of `name` as a number, or nil; exits with status 2 if it is not one.
     public func double(_ name: String) -> Double? { orExit { try parsed(name, as: Double.self) } }
 
+    /// The figure formats `--formats` names (a comma-separated list of png, pdf, svg), or
+    /// `defaultFormats` when it was not given; exits with status 2 for an unknown name.
+    /// - Parameter defaultFormats: the formats when `--formats` is absent (default png and pdf).
+    /// - Returns: the format names, each once, in the order given.
+    public func figureFormats(default defaultFormats: [String] = ["png", "pdf"]) -> [String] {
+        orExit { try parsedFigureFormats(default: defaultFormats) }
+    }
+
+    /// ``figureFormats(default:)``, throwing instead of exiting.
+    /// - Parameter defaultFormats: the formats when `--formats` is absent.
+    /// - Returns: the format names, each once, in the order given.
+    /// - Throws: ``Failure`` for an empty list or a name other than png, pdf, svg.
+    public func parsedFigureFormats(default defaultFormats: [String] = ["png", "pdf"]) throws -> [String] {
+        guard let text = string("--formats") else { return defaultFormats }
+        var names: [String] = []
+        for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let name = part.trimmingCharacters(in: .whitespaces).lowercased()
+            guard ["png", "pdf", "svg"].contains(name) else {
+                throw Failure(
+                    description: "--formats expects a comma-separated list of png, pdf, svg, got '\(text)'")
+            }
+            if !names.contains(name) { names.append(name) }
+        }
+        return names
+    }
+
     func orExit<T>(_ body: () throws -> T) -> T {
         do { return try body() } catch { Self.exitWithMessage("\(error)", program: program) }
     }

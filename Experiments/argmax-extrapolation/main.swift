@@ -4,17 +4,19 @@
 // on sequences whose values are drawn from [−factor, factor) for factor = 1, 10, …, 10⁵: the
 // question is which model's rule ("pick the largest") survives inputs far outside training.
 //
-//     swift run -c release argmax-extrapolation [--quick] [--output results]
+//     swift run -c release argmax-extrapolation [--quick] [--output results] [--formats png,pdf]
 //
-// Writes results/rnn/argmax-extrapolation.{md,csv} and argmax-extrapolation.png.
+// Writes results/rnn/argmax-extrapolation.{md,csv} and the figure argmax-extrapolation, as PNG
+// and PDF (--formats: a comma-separated list of png, pdf, svg).
 import ExperimentSupport
 import Foundation
 import IDL
 import IDLPlot
 
 useLineBufferedStandardOutput()
-let options = ExperimentOptions.parseOrExit(values: ["--output"], flags: ["--quick"])
+let options = ExperimentOptions.parseOrExit(values: ["--output", "--formats"], flags: ["--quick"])
 let quick = options.flag("--quick")
+let formats = options.figureFormats().compactMap(FigureFormat.init(rawValue:))
 let outputDirectory = URL(fileURLWithPath: options.string("--output") ?? "results").appendingPathComponent(
     quick ? "quick/rnn" : "rnn")
 
@@ -83,9 +85,18 @@ try table.write(
         "Argmax of \(length) values: trained on values in [−1, 1), tested on values in [−factor, factor). ImplicitRNN (hidden 20, implicit hidden 20, κ 0.99) and LSTM (hidden 20), \(epochs) epochs, \(trainCount) training sequences, seed fixed. Chance is \(formatFixed(100.0 / Double(length), decimals: 0)) %."
 )
 var plot = LinePlot(
-    title: "Argmax extrapolation: accuracy vs test range", xLabel: "test range factor", yLabel: "accuracy (%)")
+    title: "Argmax of \(length) values: accuracy on test values in [−f, f), trained on [−1, 1)",
+    xLabel: "test range factor f", yLabel: "test accuracy (%)")
 plot.logX = true
-try plot.add(x: factors, y: implicitAccuracy.map { 100 * $0 }, label: "ImplicitRNN", markers: true)
-try plot.add(x: factors, y: lstmAccuracy.map { 100 * $0 }, label: "LSTM", markers: true)
-try plot.write(to: outputDirectory.appendingPathComponent("argmax-extrapolation.png"))
+plot.yRange = 0...100
+let chance = 100.0 / Double(length)
+try plot.add(
+    x: [factors.first!, factors.last!], y: [chance, chance],
+    label: "chance (\(formatFixed(chance, decimals: 0)) %)", color: Color.midGray, markers: false, dashed: true)
+try plot.add(
+    x: factors, y: implicitAccuracy.map { 100 * $0 }, label: "ImplicitRNN", color: Color.series(0), markers: true)
+try plot.add(
+    x: factors, y: lstmAccuracy.map { 100 * $0 }, label: "LSTM", color: Color.series(1), markers: true,
+    marker: .square)
+try plot.write(to: outputDirectory.appendingPathComponent("argmax-extrapolation"), formats: formats)
 print(table.markdown())

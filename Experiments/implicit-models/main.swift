@@ -6,17 +6,19 @@
 // 2. Robustness: the certified ℓ∞ Lipschitz constant of each model, certified-robust accuracy,
 //    and empirical accuracy under FGSM and PGD attacks vs ε, implicit vs explicit.
 //
-//     swift run -c release implicit-models [--quick] [--output results] [--seed 0]
+//     swift run -c release implicit-models [--quick] [--output results] [--seed 0] [--formats png,pdf]
 //
-// Writes results/implicit-models/{models,robustness}.{md,csv} and the PNG figures.
+// Writes results/implicit-models/{models,robustness}.{md,csv} and the figures, as PNG and PDF
+// (--formats: a comma-separated list of png, pdf, svg).
 import ExperimentSupport
 import Foundation
 import IDL
 import IDLPlot
 
 useLineBufferedStandardOutput()
-let options = ExperimentOptions.parseOrExit(values: ["--output", "--seed"], flags: ["--quick"])
+let options = ExperimentOptions.parseOrExit(values: ["--output", "--seed", "--formats"], flags: ["--quick"])
 let quick = options.flag("--quick")
+let formats = options.figureFormats().compactMap(FigureFormat.init(rawValue:))
 let seed = options.uint64("--seed") ?? 0
 // Quick runs write under results/quick/ (not committed), so they never overwrite the full results.
 let outputDirectory = URL(fileURLWithPath: options.string("--output") ?? "results")
@@ -127,21 +129,40 @@ try table.write(
     caption:
         "Implicit models on FashionMNIST (pixels in [−1, 1]), \(epochs) epoch(s), batch 64, Adam 5e-3, seed \(seed)\(quick ? ", quick mode (subset)" : "")."
 )
-var scatter = ScatterPlot(
-    title: "FashionMNIST: accuracy vs parameters", xLabel: "parameters", yLabel: "test accuracy (%)")
-for family in Array(Set(trained.map(\.family))).sorted() {
-    let members = trained.filter { $0.family == family }.sorted { $0.parameters < $1.parameters }
-    try scatter.add(
-        x: members.map { Double($0.parameters) }, y: members.map { 100 * $0.accuracy }, label: family,
-        connect: members.count > 1)
+/// The figure's name of a family of models, in the notation of the papers.
+func figureName(_ family: String) -> String {
+    switch family {
+    case "inf-norm scaling": return "implicit, ‖A‖∞ ≤ κ by scaling"
+    case "row l1 projection": return "implicit, rows of A projected on the ℓ1 ball"
+    case "triangular": return "implicit, A strictly upper triangular"
+    case "low rank": return "implicit, low-rank A (n = \(lowRankHidden))"
+    default: return family
+    }
 }
-try scatter.write(to: outputDirectory.appendingPathComponent("accuracy-vs-parameters.png"))
+var scatter = ScatterPlot(
+    title: "FashionMNIST, \(epochs) epoch\(epochs == 1 ? "" : "s") each: test accuracy against parameters",
+    xLabel: "parameters", yLabel: "test accuracy (%)")
+let shapes: [MarkerShape] = [.circle, .square, .triangle, .diamond]
+for (k, family) in Array(Set(trained.map(\.family))).sorted().enumerated() {
+    let members = trained.filter { $0.family == family }.sorted { $0.parameters < $1.parameters }
+    // Each point says which model it is: the hidden size n, the rank, or the MLP's layers.
+    let labels = members.map { t -> String in
+        if family == "explicit MLP" { return "784-122-10" }
+        if family == "low rank" { return "rank " + (t.name.split(separator: " ").last.map(String.init) ?? "") }
+        return t.name.split(separator: ",").first.map { $0.replacingOccurrences(of: "implicit n=", with: "n = ") } ?? ""
+    }
+    try scatter.add(
+        x: members.map { Double($0.parameters) }, y: members.map { 100 * $0.accuracy }, label: figureName(family),
+        connect: members.count > 1, pointLabels: labels, marker: shapes[k % shapes.count])
+}
+try scatter.write(to: outputDirectory.appendingPathComponent("accuracy-vs-parameters"), formats: formats)
 
 // Experiment 2: robustness of the n = 100 (∞-norm) implicit model and the explicit MLP.
 let attacked = trained.filter { $0.name == "implicit n=100, inf-norm scaling" || $0.family == "explicit MLP" }
 var robustness = ResultTable(columns: ["model", "ε", "FGSM (%)", "PGD-10 (%)", "certified (%)"])
 var curves = LinePlot(
-    title: "Accuracy under l∞ attacks (FashionMNIST, inputs in [−1, 1])", xLabel: "ε", yLabel: "accuracy (%)")
+    title: "Accuracy under ℓ∞ attacks (FashionMNIST, inputs in [−1, 1])", xLabel: "ε (ℓ∞ radius)",
+    yLabel: "accuracy (%)")
 for t in attacked {
     var fgsmCurve = [Double]()
     var pgdCurve = [Double]()
@@ -171,9 +192,12 @@ for t in attacked {
             formatFixed(100 * certified, decimals: 1),
         ])
     }
-    let short = t.family == "explicit MLP" ? "explicit MLP" : "implicit n=100"
-    try curves.add(x: epsilons, y: fgsmCurve, label: "\(short): FGSM")
-    try curves.add(x: epsilons, y: pgdCurve, label: "\(short): PGD-10")
+    // One colour per model; FGSM solid with discs, PGD dashed with triangles, so where the two
+    // attacks give the same accuracy both lines stay visible.
+    let short = t.family == "explicit MLP" ? "explicit MLP" : "implicit, n = 100"
+    let color = Color.series(t.family == "explicit MLP" ? 1 : 0)
+    try curves.add(x: epsilons, y: fgsmCurve, label: "\(short): FGSM", color: color)
+    try curves.add(x: epsilons, y: pgdCurve, label: "\(short): PGD-10", color: color, marker: .triangle, dashed: true)
     print(
         "\(t.name): FGSM \(fgsmCurve.map { formatFixed($0, decimals: 1) }), PGD \(pgdCurve.map { formatFixed($0, decimals: 1) })"
     )
@@ -183,5 +207,7 @@ try robustness.write(
     caption:
         "Accuracy on the first \(attackSamples) test images under ℓ∞ attacks of radius ε (FGSM; PGD with 10 steps of ε/4), and the share certified robust by the Lipschitz bound (margin > 2Lε)."
 )
-try curves.write(to: outputDirectory.appendingPathComponent("robustness.png"))
-print("wrote \(outputDirectory.path)/{models,robustness}.{md,csv}, accuracy-vs-parameters.png, robustness.png")
+try curves.write(to: outputDirectory.appendingPathComponent("robustness"), formats: formats)
+print(
+    "wrote \(outputDirectory.path)/{models,robustness}.{md,csv} and the figures accuracy-vs-parameters, robustness (\(formats.map(\.rawValue).joined(separator: ", ")))"
+)

@@ -1,15 +1,19 @@
-// plot-gallery: writes one example figure of each kind of IDLPlot chart into results/gallery/.
+// plot-gallery: writes one example figure of each kind of IDLPlot chart into results/gallery/
+// (or --output DIR), as PNG and PDF (or --formats, a comma-separated list of png, pdf, svg).
 //
 // Run from the repository root:  swift run -c release plot-gallery
 //
-// All data here are SYNTHETIC (a seeded generator and made-up numbers shaped like the
-// project's results); the figures show what the charts look like, not measurements.
-// The output is deterministic: re-running gives byte-identical PNG files.
+// All data here are SYNTHETIC (a seeded generator and made-up numbers); the figures show what
+// the charts look like, not measurements, and their titles say so.
+// The output is deterministic: re-running gives byte-identical PNG, PDF and SVG files.
+import ExperimentSupport
 import Foundation
 import IDL
 import IDLPlot
 
-let out = URL(fileURLWithPath: "results/gallery", isDirectory: true)
+let options = ExperimentOptions.parseOrExit(values: ["--output", "--formats"], flags: [])
+let out = URL(fileURLWithPath: options.string("--output") ?? "results/gallery", isDirectory: true)
+let formats = options.figureFormats().compactMap(FigureFormat.init(rawValue:))
 try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
 var rng = SeededGenerator(seed: 2024)
 
@@ -27,7 +31,7 @@ do {
     }
     plot.add(y: train, label: "train")
     plot.add(y: test, label: "test")
-    try plot.write(to: out.appendingPathComponent("line-loss.png"))
+    try plot.write(to: out.appendingPathComponent("line-loss"), formats: formats)
 }
 
 // 2. Accuracy against sparsity.
@@ -49,19 +53,20 @@ do {
     }
     try plot.add(x: s1, y: a1, label: "FISTA (exact prox)", connect: true, pointLabels: lambdas.map { "λ=\($0)" })
     try plot.add(x: s2, y: a2, label: "ADMM", connect: true)
-    try plot.write(to: out.appendingPathComponent("scatter-frontier.png"))
+    try plot.write(to: out.appendingPathComponent("scatter-frontier"), formats: formats)
 }
 
 // 3. Bar chart: accuracy of the models side by side.
 do {
+    // Made-up values for five unnamed models: a gallery figure, not a result.
     var chart = BarChart(
-        title: "Accuracy by model (example numbers)", yLabel: "accuracy (%)",
-        categories: ["MLP", "implicit", "SIM-LS", "SIM-ADMM", "SIM-FISTA"])
-    try chart.add(values: [84.6, 82.5, 84.6, 73.6, 84.1], label: "clean")
-    try chart.add(values: [61.2, 58.0, 12.5, 40.3, 66.8], label: "certified, ε = 0.01")
+        title: "Accuracy by model (made-up example values)", yLabel: "accuracy (%)",
+        categories: ["model 1", "model 2", "model 3", "model 4", "model 5"])
+    try chart.add(values: [88.0, 81.5, 76.0, 69.5, 90.5], label: "clean")
+    try chart.add(values: [52.0, 60.5, 31.0, 45.5, 70.0], label: "perturbed, ‖δ‖∞ ≤ ε")
     chart.showsValues = true
     chart.yRange = 0...100
-    try chart.write(to: out.appendingPathComponent("bar-accuracy.png"))
+    try chart.write(to: out.appendingPathComponent("bar-accuracy"), formats: formats)
 }
 
 // 4. Heatmap of a weight matrix (diverging colours around zero).
@@ -76,7 +81,7 @@ do {
         return 0.25 * s * Float(exp(-Double(abs(i - j)) / 12)) + noise[i, j]
     }
     let map = Heatmap(matrix: a, title: "Weights A (random example, n = 48)")
-    try map.write(to: out.appendingPathComponent("heatmap-weights.png"), width: 640, height: 560)
+    try map.write(to: out.appendingPathComponent("heatmap-weights"), formats: formats, width: 640, height: 560)
 }
 
 // 5. Sparsity of the feedforward network 784-64-32-16-10 written as an implicit model:
@@ -101,12 +106,12 @@ do {
     let spyA = try SpyPlot(
         matrix: a, rowBlocks: sizes, colBlocks: sizes, rowBlockLabels: ["x3", "x2", "x1"],
         colBlockLabels: ["x3", "x2", "x1"], title: "A of a 784-64-32-16-10 MLP (random)")
-    try spyA.write(to: out.appendingPathComponent("spy-A.png"), width: 560, height: 560)
+    try spyA.write(to: out.appendingPathComponent("spy-A"), formats: formats, width: 560, height: 560)
     var spyAB = try SpyPlot(
         matrix: ab, rowBlocks: sizes, colBlocks: sizes + [p], rowBlockLabels: ["x3", "x2", "x1"],
         colBlockLabels: ["x3", "x2", "x1", "u (784 pixels)"], title: "[A B]: states and inputs")
     spyAB.aspect = .fill
-    try spyAB.write(to: out.appendingPathComponent("spy-AB.png"), width: 900, height: 360)
+    try spyAB.write(to: out.appendingPathComponent("spy-AB"), formats: formats, width: 900, height: 360)
 }
 
 // 6. An image grid with labels and predictions (synthetic 28×28 silhouettes).
@@ -148,6 +153,6 @@ do {
         classNames: names, title: "Synthetic 28×28 images: label and prediction")
     grid.columns = 5
     grid.valueRange = 0...1
-    try grid.write(to: out.appendingPathComponent("image-grid.png"), width: 800, height: 620)
+    try grid.write(to: out.appendingPathComponent("image-grid"), formats: formats, width: 800, height: 620)
 }
 print("wrote figures to \(out.path)")

@@ -3,8 +3,9 @@
 // 3. Sparsity: the exact SIM solver for a sweep of λ_state (λ_output 1, λ₂ 2), with ‖A‖∞ ≤ 0.99
 //    and with a strictly upper triangular A, beside least squares, ADMM (300 iterations) and
 //    one-shot magnitude pruning of the teacher at 30 … 80 % per layer. Table sweep.{md,csv},
-//    the accuracy / sparsity frontier frontier.png, and spy plots of A and B at a low, a middle
-//    and a high λ_state (spy-A-<λ>.png, spy-B-<λ>.png).
+//    the accuracy / sparsity frontier frontier.png (with an inset on the 80–87 % band), and at
+//    a low, a middle and a high λ_state the spy plot of A (spy-A-<λ>.png) and a 28×28 map of
+//    how many state rows of B read each pixel (pixels-B-<λ>.png).
 // 4. Robustness: FGSM and PGD (10 steps of ε/4) accuracy against ε for the teacher and the
 //    SIM models of the sweep (exact, ‖A‖∞ ≤ 0.99). Table robustness.{md,csv}, figures
 //    robustness.png (PGD accuracy vs ε) and robustness-vs-sparsity.png (accuracy at ε = 0.02
@@ -14,7 +15,9 @@
 // rescaled so that its hidden layers have ‖W‖∞ ≤ 0.99; SIM fitted to the states of 2 000
 // random training images (in Double); accuracy on the 10 000 test images.
 //
-//     swift run -c release sim-sweep [--quick] [--double] [--output results] [--models DIR]
+//     swift run -c release sim-sweep [--quick] [--double] [--output results] [--models DIR] [--formats png,pdf]
+//
+// Figures are written as PNG and PDF (--formats: a comma-separated list of png, pdf, svg).
 //
 // --double trains the teacher and computes everything in Double (the default trains the teacher
 // in Float; the SIM fits are in Double either way) and writes under sim-double/ instead of sim/:
@@ -32,8 +35,10 @@ import IDL
 import IDLPlot
 
 useLineBufferedStandardOutput()
-let options = ExperimentOptions.parseOrExit(values: ["--output", "--models"], flags: ["--quick", "--double"])
+let options = ExperimentOptions.parseOrExit(
+    values: ["--output", "--formats", "--models"], flags: ["--quick", "--double"])
 let quick = options.flag("--quick")
+let formats = options.figureFormats().compactMap(FigureFormat.init(rawValue:))
 // Quick runs write under results/quick/ (not committed), so they never overwrite the full results.
 let outputDirectory = URL(fileURLWithPath: options.string("--output") ?? "results").appendingPathComponent(
     (quick ? "quick/" : "") + (options.flag("--double") ? "sim-double" : "sim"))
@@ -99,8 +104,7 @@ struct Point {
         let model = try SIMModel(fit)
         let accuracy = try Metrics.accuracy(try model.predict(testInputs), test.labels)
         let p = Point(
-            method: method, lambda: lambda, accuracy: accuracy, nonzeros: model.nonzeros,
-            normA: Double(fit.A.infinityNorm),
+            method: method, lambda: lambda, accuracy: accuracy, nonzeros: model.nonzeros, normA: Double(fit.A.infinityNorm),
             fit: seconds, model: model)
         print(
             "\(method)\(lambda.map { ", λ = \(formatScalar($0))" } ?? ""): \(formatFixed(100 * accuracy, decimals: 2)) %, \(p.nonzeros) nonzeros (\(formatFixed(percentOfTeacher(p.nonzeros), decimals: 1)) % of the teacher), ‖A‖∞ = \(formatScalar(p.normA!, digits: 4)), fit \(formatFixed(seconds, decimals: 2)) s\(fit.report.warnings.isEmpty ? "" : "; \(fit.report.warnings.count) warning(s)")"
@@ -147,8 +151,7 @@ struct Point {
     sweep.footnote =
         "Every cell except fit (s) is bitwise the same for any number of threads on the same CPU and BLAS kernels (see MANIFEST.json); on another CPU, rounding moves accuracies and nonzero counts slightly (results/README.md, Verifying)."
     try sweep.append([
-        "teacher 784-64-32-16-10", "—", formatFixed(100 * teacherAccuracy, decimals: 2), String(teacherNonzeros),
-        "100.0",
+        "teacher 784-64-32-16-10", "—", formatFixed(100 * teacherAccuracy, decimals: 2), String(teacherNonzeros), "100.0",
         "—", "—",
     ])
     for p in points {
@@ -180,27 +183,60 @@ struct Point {
     )
     print(sweep.markdown())
 
+    /// A 28×28 heat map of how many state rows of B (states × 784 pixels) have a nonzero weight on
+    /// each pixel: 0 (dark) where no state reads the pixel, up to the most-read pixel's count.
+    func pixelUsageMap(_ B: Matrix<Double>, title: String) throws -> Heatmap<Double> {
+        precondition(B.cols == 784, "B has \(B.cols) columns, 784 (28×28 pixels) expected")
+        let usage = Matrix<Double>(rows: 28, cols: 28) { r, c in
+            Double((0..<B.rows).filter { B[$0, r * 28 + c] != 0 }.count)
+        }
+        var map = Heatmap(matrix: usage, title: title)
+        map.colormap = .viridis
+        map.range = 0...max(1, usage.storage.max() ?? 1)
+        map.xLabel = "pixel column"
+        map.yLabel = "pixel row"
+        return map
+    }
+
     var frontier = ScatterPlot(
-        title: "SIM on FashionMNIST: accuracy vs sparsity", xLabel: "nonzeros (% of the teacher's weights)",
-        yLabel: "test accuracy (%)")
-    for method in [ballMethod, triangularMethod] {
-        let ps = points.filter { $0.method == method }.sorted { $0.nonzeros < $1.nonzeros }
-        try frontier.add(
-            x: ps.map { percentOfTeacher($0.nonzeros) }, y: ps.map { 100 * $0.accuracy },
-            label: method == ballMethod ? "SIM exact, |A|inf <= 0.99" : "SIM exact, A triangular", connect: true,
-            pointLabels: method == ballMethod ? ps.map { "λ=\(formatScalar($0.lambda!))" } : [])
-    }
-    for (method, label) in [("least squares", "SIM least squares"), ("ADMM, 300 iterations", "SIM ADMM (300 it.)")] {
-        let ps = points.filter { $0.method == method }
-        try frontier.add(x: ps.map { percentOfTeacher($0.nonzeros) }, y: ps.map { 100 * $0.accuracy }, label: label)
-    }
+        title: "SIM on FashionMNIST: test accuracy against nonzero weights",
+        xLabel: "nonzeros (% of the teacher's weights)", yLabel: "test accuracy (%)")
     try frontier.add(
         x: pruned.map { percentOfTeacher($0.nonzeros) }, y: pruned.map { 100 * $0.accuracy },
-        label: "teacher, magnitude-pruned", connect: true)
-    try frontier.add(x: [100.0], y: [100 * teacherAccuracy], label: "teacher, dense")
-    try frontier.write(to: outputDirectory.appendingPathComponent("frontier.png"))
+        label: "teacher, magnitude-pruned", color: Color.series(4), connect: true, marker: .square)
+    for (method, label) in [("least squares", "SIM least squares"), ("ADMM, 300 iterations", "SIM ADMM (300 iterations)")] {
+        let ps = points.filter { $0.method == method }
+        try frontier.add(
+            x: ps.map { percentOfTeacher($0.nonzeros) }, y: ps.map { 100 * $0.accuracy }, label: label,
+            color: Color.series(method == "least squares" ? 2 : 3), marker: .diamond)
+    }
+    try frontier.add(
+        x: [100.0], y: [100 * teacherAccuracy], label: "teacher, dense", color: Color.series(5), marker: .square)
+    // The triangular series dashed with triangles, the ‖A‖∞ series drawn last (on top) with discs and
+    // its λ_state labels, so neither hides the other where they run together.
+    for method in [triangularMethod, ballMethod] {
+        let ps = points.filter { $0.method == method }.sorted { $0.nonzeros < $1.nonzeros }
+        let ball = method == ballMethod
+        try frontier.add(
+            x: ps.map { percentOfTeacher($0.nonzeros) }, y: ps.map { 100 * $0.accuracy },
+            label: ball ? "SIM exact, ‖A‖∞ ≤ 0.99 (labels: λ_state)" : "SIM exact, A strictly upper triangular",
+            color: Color.series(ball ? 0 : 1), connect: true,
+            pointLabels: ball ? ps.map { "λ = \(formatScalar($0.lambda!))" } : [], marker: ball ? .circle : .triangle,
+            dashed: !ball)
+    }
+    // The SIM models lie in a narrow band near the teacher's accuracy: magnify it.
+    let band = points.filter { $0.method == ballMethod || $0.method == triangularMethod }
+    let bandX = band.map { percentOfTeacher($0.nonzeros) }
+    let bandY = band.map { 100 * $0.accuracy } + [100 * teacherAccuracy]
+    if let x0 = bandX.min(), let x1 = bandX.max(), let y0 = bandY.min(), let y1 = bandY.max() {
+        let dx = max(1, 0.08 * (x1 - x0))
+        let dy = max(0.3, 0.12 * (y1 - y0))
+        frontier.inset = ZoomInset(x: (x0 - dx)...(x1 + dx), y: (y0 - dy)...(y1 + dy), size: 0.52)
+    }
+    try frontier.write(to: outputDirectory.appendingPathComponent("frontier"), formats: formats)
 
-    // Spy plots of A and B at a low, a middle and a high λ_state (quick mode: both λ).
+    // Spy plots of A, and maps of the pixels B reads, at a low, a middle and a high λ_state (quick
+    // mode: both λ).
     let blockLabels = ["layer 3", "layer 2", "layer 1"]
     let spyIndices = Array(Set([0, ballModels.count / 2, ballModels.count - 1])).sorted()
     for i in spyIndices {
@@ -208,15 +244,12 @@ struct Point {
         let fit = p.model!.fit
         let tag = formatScalar(p.lambda!)
         let spyA = try SpyPlot(
-            matrix: fit.A, rowBlocks: blocks, colBlocks: blocks, rowBlockLabels: blockLabels,
-            colBlockLabels: blockLabels,
-            title: "A (states x states), λ_state = \(tag)")
-        try spyA.write(to: outputDirectory.appendingPathComponent("spy-A-\(tag).png"), width: 640, height: 640)
-        var spyB = try SpyPlot(
-            matrix: fit.B, rowBlocks: blocks, rowBlockLabels: blockLabels,
-            title: "B (states x 784 pixels), λ_state = \(tag)")
-        spyB.aspect = .fill
-        try spyB.write(to: outputDirectory.appendingPathComponent("spy-B-\(tag).png"), width: 1000, height: 420)
+            matrix: fit.A, rowBlocks: blocks, colBlocks: blocks, rowBlockLabels: blockLabels, colBlockLabels: blockLabels,
+            title: "A (states × states), λ_state = \(tag)")
+        try spyA.write(
+            to: outputDirectory.appendingPathComponent("spy-A-\(tag)"), formats: formats, width: 640, height: 640)
+        try pixelUsageMap(fit.B, title: "Pixels B reads: state rows using each pixel, λ_state = \(tag)").write(
+            to: outputDirectory.appendingPathComponent("pixels-B-\(tag)"), formats: formats, width: 640, height: 600)
     }
 
     // Experiment 4: robustness of the teacher and of the ‖A‖∞ ≤ 0.99 SIM models.
@@ -225,7 +258,7 @@ struct Point {
     let labels = attackSet.labels
     var robustness = ResultTable(columns: ["model", "% of teacher's nonzeros", "ε", "FGSM (%)", "PGD-10 (%)"])
     var curves = LinePlot(
-        title: "Accuracy under PGD-10 attacks (FashionMNIST, pixels in [0, 1])", xLabel: "ε (l-inf radius)",
+        title: "Accuracy under PGD-10 attacks (FashionMNIST, pixels in [0, 1])", xLabel: "ε (ℓ∞ radius)",
         yLabel: "accuracy (%)")
     var atSmallEpsilon: [(share: Double, fgsm: Double, pgd: Double)] = []
     func attackCurves(
@@ -243,7 +276,9 @@ struct Point {
                 formatFixed(100 * p, decimals: 1),
             ])
         }
-        try curves.add(x: epsilons, y: pgdCurve, label: "\(name) (\(formatFixed(share, decimals: 0)) % nonzeros)")
+        try curves.add(
+            x: epsilons, y: pgdCurve, label: "\(name) (\(formatFixed(share, decimals: 0)) % nonzeros)",
+            marker: [MarkerShape.circle, .square, .triangle, .diamond][curves.seriesCount % 4])
         let k = epsilons.firstIndex(of: 0.02)!
         atSmallEpsilon.append((share, fgsmCurve[k], pgdCurve[k]))
         print(
@@ -270,7 +305,7 @@ struct Point {
     for p in ballModels {
         let model = p.model!
         try attackCurves(
-            "SIM λ=\(formatScalar(p.lambda!))", share: percentOfTeacher(p.nonzeros),
+            "SIM, λ_state = \(formatScalar(p.lambda!))", share: percentOfTeacher(p.nonzeros),
             fgsm: { eps in
                 try Metrics.accuracy(
                     model.predict(
@@ -295,7 +330,7 @@ struct Point {
         caption:
             "Accuracy on the first \(attackSamples) test images under ℓ∞ attacks of radius ε (pixels in [0, 1], clipped): FGSM, and PGD with 10 steps of ε/4. SIM models fitted to the states of \(sampleCount) images with λ_output 1, λ₂ 2."
     )
-    try curves.write(to: outputDirectory.appendingPathComponent("robustness.png"))
+    try curves.write(to: outputDirectory.appendingPathComponent("robustness"), formats: formats)
     // The SIM models as connected series (labelled with λ_state), the teacher as separate points.
     let teacherPoint = atSmallEpsilon[0]
     let simAtSmall = Array(zip(atSmallEpsilon.dropFirst(), ballModels))
@@ -303,16 +338,20 @@ struct Point {
         title: "Accuracy under attack at ε = 0.02 vs sparsity", xLabel: "nonzeros (% of the teacher's weights)",
         yLabel: "accuracy at ε = 0.02 (%)")
     try vsSparsity.add(
-        x: simAtSmall.map(\.0.share), y: simAtSmall.map(\.0.fgsm), label: "SIM exact, FGSM", connect: true)
+        x: simAtSmall.map(\.0.share), y: simAtSmall.map(\.0.fgsm), label: "SIM exact, FGSM", color: Color.series(0),
+        connect: true)
     try vsSparsity.add(
-        x: simAtSmall.map(\.0.share), y: simAtSmall.map(\.0.pgd), label: "SIM exact, PGD-10", connect: true,
-        pointLabels: simAtSmall.map { "λ=\(formatScalar($0.1.lambda!))" })
-    try vsSparsity.add(x: [teacherPoint.share], y: [teacherPoint.fgsm], label: "teacher, FGSM")
-    try vsSparsity.add(x: [teacherPoint.share], y: [teacherPoint.pgd], label: "teacher, PGD-10")
-    try vsSparsity.write(to: outputDirectory.appendingPathComponent("robustness-vs-sparsity.png"))
+        x: simAtSmall.map(\.0.share), y: simAtSmall.map(\.0.pgd), label: "SIM exact, PGD-10", color: Color.series(1),
+        connect: true, pointLabels: simAtSmall.map { "λ = \(formatScalar($0.1.lambda!))" }, marker: .triangle,
+        dashed: true)
+    try vsSparsity.add(
+        x: [teacherPoint.share], y: [teacherPoint.fgsm], label: "teacher, FGSM", color: Color.series(0), marker: .square)
+    try vsSparsity.add(
+        x: [teacherPoint.share], y: [teacherPoint.pgd], label: "teacher, PGD-10", color: Color.series(1), marker: .diamond)
+    try vsSparsity.write(to: outputDirectory.appendingPathComponent("robustness-vs-sparsity"), formats: formats)
     print(robustness.markdown())
     print(
-        "wrote \(outputDirectory.path)/{sweep,robustness}.{md,csv}, frontier.png, robustness.png, robustness-vs-sparsity.png, spy-{A,B}-<λ>.png"
+        "wrote \(outputDirectory.path)/{sweep,robustness}.{md,csv} and the figures frontier, robustness, robustness-vs-sparsity, spy-A-<λ>, pixels-B-<λ> (\(formats.map(\.rawValue).joined(separator: ", ")))"
     )
 }
 

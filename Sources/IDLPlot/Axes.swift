@@ -9,42 +9,104 @@ public enum AxisScale: Sendable, Equatable {
     case log
 }
 
-/// A chart that draws itself onto a ``Canvas`` and can be written as a PNG file.
+/// A chart that draws itself through a ``Renderer`` and can be written as PNG, PDF or SVG.
+///
+/// Sizes are in points. A PNG has `scale` pixels per point (default 2: an 800×500-point figure
+/// is 1600×1000 pixels); a PDF or SVG is a page of the figure's size in points. Text is set in
+/// DejaVu Sans at fixed point sizes (title, axis labels, ticks, legend, annotations).
 public protocol Figure {
-    /// Draws the chart onto a new white canvas of the given size in pixels.
-    /// - Precondition: `1 ≤ width, height ≤ Canvas.maximumSide` (``write(to:width:height:)``
-    ///   checks this and throws instead).
-    func render(width: Int, height: Int) -> Canvas
+    /// Draws the figure in a `width`×`height`-point box on `renderer`, whose background is
+    /// already white.
+    func draw(on renderer: Renderer, width: Int, height: Int)
 }
 
 extension Figure {
-    /// Renders the chart and writes it as an 8-bit RGBA PNG file, atomically (temporary file
-    /// in the same directory, then rename).
-    /// - Throws: `IDLError.invalidArgument` for a size outside 16...8192 pixels;
-    ///   `IDLError.io` for a missing or unwritable directory.
-    public func write(to url: URL, width: Int = 800, height: Int = 500) throws {
-        try checkFigureSize(width, height)
-        try render(width: width, height: height).write(to: url)
+    /// Draws the figure into a raster image of `scale` pixels per point.
+    /// - Throws: `IDLError.invalidArgument` for a size outside 16...8192 points or a scale
+    ///   outside 0.25...8; `IDLError.io` when the font DejaVu Sans is not installed.
+    public func render(width: Int = 800, height: Int = 500, scale: Double = 2) throws -> Canvas {
+        try checkFigureSize(width, height, scale: scale)
+        return try Output.raster(width: width, height: height, scale: scale) {
+            draw(on: $0, width: width, height: height)
+        }
     }
 
-    /// The PNG file bytes of the chart rendered at the given size.
-    /// - Throws: `IDLError.invalidArgument` for a size outside 16...8192 pixels.
-    public func pngData(width: Int = 800, height: Int = 500) throws -> [UInt8] {
-        try checkFigureSize(width, height)
-        return render(width: width, height: height).pngData()
+    /// The PNG file bytes of the figure (8-bit RGB, `scale` pixels per point, written by libpng).
+    /// - Throws: as ``render(width:height:scale:)``.
+    public func pngData(width: Int = 800, height: Int = 500, scale: Double = 2) throws -> [UInt8] {
+        try render(width: width, height: height, scale: scale).pngData()
+    }
+
+    /// The PDF file bytes of the figure: one page of `width`×`height` points with the text in
+    /// embedded DejaVu Sans; its dates are fixed, so the same figure gives the same bytes.
+    /// - Throws: as ``render(width:height:scale:)``.
+    public func pdfData(width: Int = 800, height: Int = 500) throws -> [UInt8] {
+        try checkFigureSize(width, height, scale: 1)
+        return try Output.vector(.pdf, width: width, height: height) { draw(on: $0, width: width, height: height) }
+    }
+
+    /// The SVG file bytes of the figure, `width`×`height` points, glyphs drawn as outlines.
+    /// - Throws: as ``render(width:height:scale:)``.
+    public func svgData(width: Int = 800, height: Int = 500) throws -> [UInt8] {
+        try checkFigureSize(width, height, scale: 1)
+        return try Output.vector(.svg, width: width, height: height) { draw(on: $0, width: width, height: height) }
+    }
+
+    /// The file bytes of the figure in `format`.
+    /// - Throws: as ``render(width:height:scale:)``.
+    public func data(_ format: FigureFormat, width: Int = 800, height: Int = 500, scale: Double = 2) throws -> [UInt8] {
+        switch format {
+        case .png: return try pngData(width: width, height: height, scale: scale)
+        case .pdf: return try pdfData(width: width, height: height)
+        case .svg: return try svgData(width: width, height: height)
+        }
+    }
+
+    /// Writes the figure in the format its file name's extension names (`.png`, `.pdf`,
+    /// `.svg`), atomically (temporary file in the same directory, then rename).
+    /// - Throws: `IDLError.invalidArgument` for another extension, a size outside 16...8192
+    ///   points or a scale outside 0.25...8; `IDLError.io` for a missing or unwritable
+    ///   directory, or when the font DejaVu Sans is not installed.
+    public func write(to url: URL, width: Int = 800, height: Int = 500, scale: Double = 2) throws {
+        guard let format = FigureFormat(pathExtension: url.pathExtension) else {
+            throw IDLError.invalidArgument(
+                "\(url.lastPathComponent): a figure is written as .png, .pdf or .svg; name the file with one of these extensions"
+            )
+        }
+        try writeFileAtomically(data(format, width: width, height: height, scale: scale), to: url)
+    }
+
+    /// Writes the figure once per format, each file named `url` with the format's extension
+    /// (`loss` or `loss.png` with `[.png, .pdf]` writes `loss.png` and `loss.pdf`; only a
+    /// `.png`, `.pdf` or `.svg` extension is replaced, so `spy-1e-3` stays whole).
+    /// - Returns: the files written, in the order of `formats`.
+    /// - Throws: as ``write(to:width:height:scale:)``.
+    @discardableResult
+    public func write(
+        to url: URL, formats: [FigureFormat], width: Int = 800, height: Int = 500, scale: Double = 2
+    ) throws -> [URL] {
+        let base = FigureFormat(pathExtension: url.pathExtension) == nil ? url : url.deletingPathExtension()
+        return try formats.map { f in
+            let u = base.appendingPathExtension(f.rawValue)
+            try write(to: u, width: width, height: height, scale: scale)
+            return u
+        }
     }
 }
 
-func checkFigureSize(_ width: Int, _ height: Int) throws {
+func checkFigureSize(_ width: Int, _ height: Int, scale: Double) throws {
     guard (16...8192).contains(width), (16...8192).contains(height) else {
-        throw IDLError.invalidArgument("figure size must be 16...8192 pixels on each side, got \(width)×\(height)")
+        throw IDLError.invalidArgument("figure size must be 16...8192 points on each side, got \(width)×\(height)")
+    }
+    guard scale.isFinite, (0.25...8).contains(scale) else {
+        throw IDLError.invalidArgument("figure scale must be 0.25...8 pixels per point, got \(scale)")
     }
 }
 
 /// Where a chart's data area lies on the canvas and how data coordinates map onto it;
 /// returned by the charts' `plotArea(width:height:)` so callers (and tests) can locate data.
 public struct PlotArea: Equatable, Sendable {
-    /// The data area in pixels (the axis frame is drawn one pixel outside it).
+    /// The data area in points (the axis frame is drawn one point outside it).
     public let rect: PixelRect
     /// The x range shown (data units; for a log axis the actual values, not their logs).
     public let xRange: ClosedRange<Double>
@@ -55,7 +117,7 @@ public struct PlotArea: Equatable, Sendable {
     /// The y-axis scale.
     public let yScale: AxisScale
 
-    /// Canvas position of the data point (x, y) (may lie outside `rect` if the point is out
+    /// Figure position (points) of the data point (x, y) (may lie outside `rect` if the point is out
     /// of range; NaN for values a log axis cannot show).
     /// Coordinates far outside the canvas are clamped to ±10⁷ pixels (NaN stays NaN).
     public func point(x: Double, y: Double) -> Point {
@@ -64,7 +126,8 @@ public struct PlotArea: Equatable, Sendable {
             clampCoordinate(Double(rect.maxY) - fraction(y, yRange, yScale) * Double(rect.height)))
     }
 
-    /// The pixel (column, row) containing the data point (x, y).
+    /// The unit square (column, row) of points containing the data point (x, y): the pixel
+    /// on a figure rendered at scale 1.
     public func pixel(x: Double, y: Double) -> (x: Int, y: Int) {
         let p = point(x: x, y: y)
         return (Int(p.x.rounded(.down)), Int(p.y.rounded(.down)))
@@ -89,17 +152,33 @@ func clampCoordinate(_ v: Double) -> Double { v.isNaN ? v : max(-1e7, min(1e7, v
 
 // MARK: - Theme
 
-/// Sizes derived from the canvas: text is drawn at scale 2 on figures of normal size and at
-/// scale 1 on small ones.
+/// Sizes derived from the figure's size, in points: the text sizes (``TextSizes``), spacing,
+/// line widths. Figures of normal size use the standard sizes, small ones the compact sizes.
 struct Theme {
     let s: Int
-    init(width: Int, height: Int) { s = (width >= 520 && height >= 340) ? 2 : 1 }
-    var capHeight: Int { BitmapFont.capHeight * s }
-    var lineHeight: Int { BitmapFont.cellHeight * s }
+    let sizes: TextSizes
+    let measure: Renderer
+    init(width: Int, height: Int, measure: Renderer) {
+        s = (width >= 520 && height >= 340) ? 2 : 1
+        sizes = s == 2 ? .standard : .compact
+        self.measure = measure
+    }
+    /// Cap height of tick labels.
+    var capHeight: Int { Int(measure.capHeight(size: sizes.tick).rounded()) }
+    /// Line height of tick labels.
+    var lineHeight: Int { Int((sizes.tick * 1.25).rounded(.up)) }
+    /// Line height of axis labels.
+    var labelHeight: Int { Int((sizes.label * 1.25).rounded(.up)) }
+    /// Line height of the title.
+    var titleHeight: Int { Int((sizes.title * 1.25).rounded(.up)) }
     var tickLength: Int { 2 + 2 * s }
     var pad: Int { 6 * s }
-    var lineWidth: Double { s == 2 ? 2 : 1.5 }
-    var markerRadius: Double { s == 2 ? 4 : 3 }
+    var lineWidth: Double { s == 2 ? 1.75 : 1.25 }
+    var markerRadius: Double { s == 2 ? 3.75 : 2.75 }
+    /// Width of `text` at `size` (default: the tick size), rounded up to whole points.
+    func width(_ text: String, size: Double? = nil) -> Int {
+        Int(measure.textWidth(text, size: size ?? sizes.tick).rounded(.up))
+    }
 }
 
 // MARK: - Ticks
@@ -200,12 +279,14 @@ enum Ticks {
                 }
             }
         }
-        return AxisTicks(lo: lo, hi: hi, scale: .log, major: major, labels: major.map(logLabel), minor: minor)
+        return AxisTicks(lo: lo, hi: hi, scale: .log, major: major, labels: logLabels(major), minor: minor)
     }
 
-    /// Labels for linear ticks with step `step`: plain decimals with as many digits as the
-    /// step needs ("0.0", "0.5", "1.0"; "100") unless the numbers are very large (≥ 10⁶) or
-    /// all very small (< 0.01), then short scientific ("1e-3", "2.5e6").
+    /// Labels for linear ticks with step `step`, one format for the whole axis: plain
+    /// decimals with as many digits as the step needs ("0.0", "0.5", "1.0"; "100"; thousands
+    /// separated when the axis reaches 10 000: "5,000", "10,000") unless the numbers are very
+    /// large (≥ 10⁶) or all very small (< 0.01), then powers of ten ("1×10⁻³", "2.5×10⁶").
+    /// Negative numbers carry a true minus sign (−).
     static func labels(_ values: [Double], step: Double) -> [String] {
         let maxAbs = values.map { abs($0) }.max() ?? 0
         let stepExp = Int(log10(step).rounded(.down))
@@ -213,11 +294,32 @@ enum Ticks {
             return values.map { v in abs(v) < step * 1e-6 ? "0" : scientific(v) }
         }
         let decimals = max(0, -stepExp)
-        return values.map { v in formatFixed(abs(v) < step * 1e-6 ? 0 : v, decimals: decimals) }
+        let separate = maxAbs >= 10_000
+        return values.map { v in
+            plain(abs(v) < step * 1e-6 ? 0 : v, decimals: decimals, separateThousands: separate)
+        }
     }
 
-    /// Short scientific notation: "1e-3", "2.5e6", "-5e-4".
-    static func scientific(_ v: Double) -> String {
+    /// A fixed-point number with a true minus sign and, optionally, thousands separated by commas.
+    static func plain(_ v: Double, decimals: Int, trim: Bool = false, separateThousands: Bool = false) -> String {
+        var text = formatFixed(abs(v), decimals: decimals, trim: trim)
+        if separateThousands {
+            let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+            var digits = Array(parts[0])
+            var i = digits.count - 3
+            while i > 0 {
+                digits.insert(",", at: i)
+                i -= 3
+            }
+            text = String(digits) + (parts.count > 1 ? "." + parts[1] : "")
+        }
+        let isZero = text.allSatisfy { $0 == "0" || $0 == "." || $0 == "," }
+        return v < 0 && !isZero ? "−" + text : text
+    }
+
+    /// Powers of ten with superscript exponents: "1×10⁻³", "2.5×10⁶", "−5×10⁻⁴"; "10⁻³"
+    /// when the mantissa is 1 and `bare` is set.
+    static func scientific(_ v: Double, bare: Bool = false) -> String {
         if v == 0 { return "0" }
         var e = Int(log10(abs(v)).rounded(.down))
         var m = v / pow(10, Double(e))
@@ -225,14 +327,29 @@ enum Ticks {
             m /= 10
             e += 1
         }
-        return formatFixed(m, decimals: 3, trim: true) + "e" + String(e)
+        let power = "10" + superscript(e)
+        if bare && abs(abs(m) - 1) < 1e-9 { return (m < 0 ? "−" : "") + power }
+        return plain(m, decimals: 3, trim: true) + "×" + power
     }
 
-    /// Label of a log tick: plain between 0.001 and 10000, scientific outside.
-    static func logLabel(_ v: Double) -> String {
-        let e = Int(log10(v).rounded(.down))
-        if e >= -3 && e <= 4 { return formatFixed(v, decimals: max(0, -e), trim: true) }
-        return scientific(v)
+    /// An integer in superscript digits: −3 → "⁻³".
+    static func superscript(_ n: Int) -> String {
+        let digits: [Character] = ["⁰", "¹", "²", "³", "⁴", "⁵", "⁶", "⁷", "⁸", "⁹"]
+        return (n < 0 ? "⁻" : "") + String(abs(n)).map { digits[Int(String($0))!] }
+    }
+
+    /// Labels of log ticks, one format for the axis: plain numbers when every tick lies between
+    /// 0.001 and 10 000 ("0.01", "1", "1,000" only past 10 000), else powers of ten
+    /// ("10⁻⁴", "2×10⁻⁴").
+    static func logLabels(_ values: [Double]) -> [String] {
+        let exponents = values.map { Int(log10($0).rounded(.down)) }
+        guard exponents.allSatisfy({ $0 >= -3 && $0 <= 4 }) else {
+            return values.map { scientific($0, bare: true) }
+        }
+        let separate = (values.max() ?? 0) >= 10_000
+        return zip(values, exponents).map { v, e in
+            plain(v, decimals: max(0, -e), trim: true, separateThousands: separate)
+        }
     }
 }
 
@@ -271,22 +388,22 @@ struct Frame {
         theme t: Theme, yTickLabels: [String], xTickLabels: [String], rightExtra: Int = 0,
         topExtra: Int = 0
     ) -> Margins {
-        let yw = yTickLabels.map { BitmapFont.width(of: $0, scale: t.s) }.max() ?? 0
+        let yw = yTickLabels.map { t.width($0) }.max() ?? 0
         var left = t.pad + (yw > 0 ? yw + t.tickLength + 2 * t.s + 2 : t.tickLength)
-        if !yLabel.isEmpty { left += t.capHeight + 3 * t.pad / 2 }
+        if !yLabel.isEmpty { left += t.labelHeight + t.pad }
         var top = t.pad + 2
-        if !title.isEmpty { top += t.lineHeight + t.pad }
+        if !title.isEmpty { top += t.titleHeight + t.pad }
         var bottom = t.pad + t.tickLength + (xTickLabels.isEmpty ? 0 : t.lineHeight + 2 * t.s)
-        if !xLabel.isEmpty { bottom += t.lineHeight + t.pad / 2 }
+        if !xLabel.isEmpty { bottom += t.labelHeight + t.pad / 2 }
         // Room for the half of the last x tick label that sticks out on the right.
-        let lastHalf = (xTickLabels.last.map { BitmapFont.width(of: $0, scale: t.s) } ?? 0) / 2
+        let lastHalf = (xTickLabels.last.map { t.width($0) } ?? 0) / 2
         let right = max(t.pad * 2, lastHalf + t.pad) + rightExtra
         top += topExtra
         return Margins(left: left, right: right, top: top, bottom: bottom)
     }
 
     /// Draws grid lines (under the data), to be called before the data.
-    func drawGrid(_ c: inout Canvas, rect: PixelRect, xTicks: [FrameTick], yTicks: [FrameTick]) {
+    func drawGrid(_ c: Renderer, rect: PixelRect, xTicks: [FrameTick], yTicks: [FrameTick]) {
         guard grid else { return }
         for tk in xTicks where tk.major {
             let x = Int(tk.position.rounded(.down))
@@ -304,7 +421,7 @@ struct Frame {
 
     /// Draws the frame, ticks, tick labels, axis labels and title (after the data).
     func drawDecorations(
-        _ c: inout Canvas, theme t: Theme, rect: PixelRect, xTicks: [FrameTick], yTicks: [FrameTick],
+        _ c: Renderer, theme t: Theme, rect: PixelRect, xTicks: [FrameTick], yTicks: [FrameTick],
         frameColor: Color = .ink, topExtra: Int = 0
     ) {
         c.stroke(PixelRect(x: rect.x - 1, y: rect.y - 1, width: rect.width + 2, height: rect.height + 2), frameColor)
@@ -314,11 +431,12 @@ struct Frame {
             let len = tk.major ? t.tickLength : t.tickLength / 2
             c.fill(PixelRect(x: x, y: rect.maxY + 1, width: 1, height: len), .ink)
             guard tk.major, !tk.label.isEmpty else { continue }
-            let w = BitmapFont.width(of: tk.label, scale: t.s)
+            let w = t.width(tk.label)
             let left = x - w / 2
             if left <= lastRight + 2 * t.pad / 2 { continue }  // never overlap labels
             c.drawText(
-                tk.label, x: x, y: rect.maxY + 1 + t.tickLength + 2 * t.s, scale: t.s, color: .ink, align: .center)
+                tk.label, x: x, y: rect.maxY + 1 + t.tickLength + 2 * t.s, size: t.sizes.tick, color: .ink,
+                align: .center)
             lastRight = left + w
         }
         var yw = 0
@@ -331,46 +449,45 @@ struct Frame {
             let bottomOfText = y + t.capHeight / 2
             if bottomOfText >= lastTop - t.s * 2 { continue }
             c.drawText(
-                tk.label, x: rect.x - 1 - t.tickLength - 2 * t.s - 1, y: y + 1, scale: t.s, color: .ink,
+                tk.label, x: rect.x - 1 - t.tickLength - 2 * t.s - 1, y: y + 1, size: t.sizes.tick, color: .ink,
                 align: .right, baseline: .middle)
             lastTop = y - t.capHeight / 2
-            yw = max(yw, BitmapFont.width(of: tk.label, scale: t.s))
+            yw = max(yw, t.width(tk.label))
         }
         if !xLabel.isEmpty {
             let y =
-                rect.maxY + 1 + t.tickLength + (xTicks.contains { !$0.label.isEmpty } ? t.lineHeight + 2 * t.s : 0) + t
-                .pad / 2
-            let w = BitmapFont.width(of: xLabel, scale: t.s)
+                rect.maxY + 1 + t.tickLength + (xTicks.contains { !$0.label.isEmpty } ? t.lineHeight + 2 * t.s : 0)
+                + t.pad / 2
+            let w = t.width(xLabel, size: t.sizes.label)
             let x = min(max(rect.x + rect.width / 2, w / 2 + t.pad), c.width - w / 2 - t.pad)
-            c.drawText(xLabel, x: x, y: min(y, c.height - t.lineHeight), scale: t.s, color: .ink, align: .center)
+            c.drawText(
+                xLabel, x: x, y: min(y, c.height - t.labelHeight), size: t.sizes.label, color: .ink, align: .center)
         }
         if !yLabel.isEmpty {
-            let x = rect.x - 1 - t.tickLength - 2 * t.s - 1 - yw - t.pad - t.capHeight
+            let x = rect.x - 1 - t.tickLength - 2 * t.s - 1 - yw - t.pad
             c.drawText(
-                yLabel, x: max(t.pad, x), y: rect.y + rect.height / 2, scale: t.s, color: .ink, align: .center,
-                rotation: .up)
+                yLabel, x: max(t.pad + t.labelHeight * 3 / 4, x), y: rect.y + rect.height / 2, size: t.sizes.label,
+                color: .ink, align: .center, baseline: .bottom, rotation: .up)
         }
         if !title.isEmpty {
-            drawTitle(&c, theme: t, center: rect.x + rect.width / 2, top: rect.y - topExtra - t.pad - t.lineHeight)
+            drawTitle(c, theme: t, center: rect.x + rect.width / 2, top: rect.y - topExtra - t.pad - t.titleHeight)
         }
     }
 
-    /// The title, bold (double-struck), centred over the data area but kept on the canvas;
-    /// a title too wide for the canvas is drawn at the small size, then shortened with "..".
-    func drawTitle(_ c: inout Canvas, theme t: Theme, center: Int, top: Int) {
+    /// The title, centred over the data area but kept on the figure; a title too wide for
+    /// the figure is drawn at the axis-label size, then shortened with "…".
+    func drawTitle(_ c: Renderer, theme t: Theme, center: Int, top: Int) {
         var text = title
-        var scale = t.s
+        var size = t.sizes.title
         let room = c.width - 2 * t.pad
-        if BitmapFont.width(of: text, scale: scale) + 1 > room { scale = 1 }
-        if BitmapFont.width(of: text, scale: scale) + 1 > room {
-            while text.count > 1 && BitmapFont.width(of: text + "..", scale: scale) + 1 > room { text.removeLast() }
-            text += ".."
+        if t.width(text, size: size) > room { size = t.sizes.label }
+        if t.width(text, size: size) > room {
+            while text.count > 1 && t.width(text + "…", size: size) > room { text.removeLast() }
+            text += "…"
         }
-        let w = BitmapFont.width(of: text, scale: scale) + 1
+        let w = t.width(text, size: size)
         let x = min(max(center, w / 2 + t.pad), c.width - w / 2 - t.pad)
-        let y = max(t.pad / 2, top) + (t.capHeight - BitmapFont.capHeight * scale) / 2
-        c.drawText(text, x: x, y: y, scale: scale, color: .ink, align: .center)
-        c.drawText(text, x: x + 1, y: y, scale: scale, color: .ink, align: .center)
+        c.drawText(text, x: x, y: max(t.pad / 2, top) + t.titleHeight / 5, size: size, color: .ink, align: .center)
     }
 }
 
@@ -383,13 +500,15 @@ struct LegendEntry {
     var label: String
     var color: Color
     var kind: SwatchKind
+    var marker: MarkerShape = .circle
+    var dash: [Double] = []
 }
 
 enum Legend {
     static func size(_ t: Theme, _ shown: [LegendEntry]) -> (w: Int, h: Int, swatch: Int, rowH: Int) {
-        let swatch = 10 * t.s + 4
+        let swatch = 14 * t.s + 4
         let rowH = t.lineHeight + t.s
-        let textW = shown.map { BitmapFont.width(of: $0.label, scale: t.s) }.max() ?? 0
+        let textW = shown.map { t.width($0.label, size: t.sizes.legend) }.max() ?? 0
         return (t.pad + swatch + t.pad + textW + t.pad, t.pad + rowH * shown.count - t.s * 2 + t.pad / 2, swatch, rowH)
     }
 
@@ -428,23 +547,23 @@ enum Legend {
         return p.covered > 0
     }
 
-    static func swatch(_ c: inout Canvas, _ t: Theme, _ e: LegendEntry, x0: Double, x1: Double, cy: Int) {
+    static func swatch(_ c: Renderer, _ t: Theme, _ e: LegendEntry, x0: Double, x1: Double, cy: Int) {
         let mid = Double(cy) + 0.5
         switch e.kind {
         case .line, .lineAndMarker:
-            c.drawLine(from: Point(x0, mid), to: Point(x1, mid), color: e.color, width: t.lineWidth)
+            c.drawLine(from: Point(x0, mid), to: Point(x1, mid), color: e.color, width: t.lineWidth, dash: e.dash)
             if e.kind == .lineAndMarker {
-                c.fillCircle(center: Point((x0 + x1) / 2, mid), radius: t.markerRadius, color: e.color)
+                c.marker(e.marker, center: Point((x0 + x1) / 2, mid), radius: t.markerRadius, color: e.color)
             }
         case .marker:
-            c.fillCircle(center: Point((x0 + x1) / 2, mid), radius: t.markerRadius + 0.5, color: e.color)
+            c.marker(e.marker, center: Point((x0 + x1) / 2, mid), radius: t.markerRadius + 0.5, color: e.color)
         case .box:
             c.fill(PixelRect(x: Int(x0), y: cy - t.capHeight / 2, width: Int(x1 - x0), height: t.capHeight), e.color)
         }
     }
 
     /// Draws a boxed legend in the best corner inside `rect`.
-    static func draw(_ c: inout Canvas, theme t: Theme, rect: PixelRect, entries: [LegendEntry], occupied: [Point]) {
+    static func draw(_ c: Renderer, theme t: Theme, rect: PixelRect, entries: [LegendEntry], occupied: [Point]) {
         let shown = entries.filter { !$0.label.isEmpty }
         guard let place = placement(theme: t, rect: rect, entries: shown, occupied: occupied) else { return }
         let (_, _, sw, rowH) = size(t, shown)
@@ -454,27 +573,49 @@ enum Legend {
         for (i, e) in shown.enumerated() {
             let cy = box.y + t.pad + i * rowH + t.capHeight / 2
             let x0 = Double(box.x + t.pad)
-            swatch(&c, t, e, x0: x0, x1: x0 + Double(sw), cy: cy)
-            c.drawText(e.label, x: box.x + t.pad + sw + t.pad, y: cy + 1, scale: t.s, color: .ink, baseline: .middle)
+            swatch(c, t, e, x0: x0, x1: x0 + Double(sw), cy: cy)
+            c.drawText(
+                e.label, x: box.x + t.pad + sw + t.pad, y: cy + 1, size: t.sizes.legend, color: .ink, baseline: .middle)
         }
     }
 
-    /// Height of the legend row drawn above the data area by ``drawRow``.
-    static func rowHeight(_ t: Theme) -> Int { t.lineHeight + t.pad }
+    /// The legend entries in rows that fit `width` side by side (widest first row), for
+    /// ``drawRows``.
+    static func rows(_ t: Theme, width: Int, entries: [LegendEntry]) -> [[(LegendEntry, Int)]] {
+        let sw = 14 * t.s + 4
+        var rows: [[(LegendEntry, Int)]] = [[]]
+        var used = 0
+        for e in entries where !e.label.isEmpty {
+            let w = sw + t.pad + t.width(e.label, size: t.sizes.legend)
+            if !rows[rows.count - 1].isEmpty && used + 3 * t.pad + w > width {
+                rows.append([])
+                used = 0
+            }
+            used += (rows[rows.count - 1].isEmpty ? 0 : 3 * t.pad) + w
+            rows[rows.count - 1].append((e, w))
+        }
+        return rows.filter { !$0.isEmpty }
+    }
 
-    /// Draws the legend as one row of entries, right-aligned above `rect`.
-    static func drawRow(_ c: inout Canvas, theme t: Theme, rect: PixelRect, entries: [LegendEntry]) {
-        let shown = entries.filter { !$0.label.isEmpty }
-        guard !shown.isEmpty else { return }
-        let sw = 10 * t.s + 4
-        let widths = shown.map { sw + t.pad + BitmapFont.width(of: $0.label, scale: t.s) }
-        let total = widths.reduce(0, +) + 3 * t.pad * (shown.count - 1)
-        var x = max(rect.x, rect.maxX - total)
-        let cy = rect.y - 1 - t.pad - t.capHeight / 2 - t.s
-        for (e, w) in zip(shown, widths) {
-            swatch(&c, t, e, x0: Double(x), x1: Double(x + sw), cy: cy)
-            c.drawText(e.label, x: x + sw + t.pad, y: cy + 1, scale: t.s, color: .ink, baseline: .middle)
-            x += w + 3 * t.pad
+    /// Height of the legend rows drawn above a data area of width `width` by ``drawRows``.
+    static func rowsHeight(_ t: Theme, width: Int, entries: [LegendEntry]) -> Int {
+        max(1, rows(t, width: width, entries: entries).count) * (t.lineHeight + t.s * 2) + t.pad - t.s * 2
+    }
+
+    /// Draws the legend as rows of entries above `rect`, each row right-aligned.
+    static func drawRows(_ c: Renderer, theme t: Theme, rect: PixelRect, entries: [LegendEntry]) {
+        let sw = 14 * t.s + 4
+        let rows = rows(t, width: rect.width, entries: entries)
+        let rowH = t.lineHeight + t.s * 2
+        for (k, row) in rows.enumerated() {
+            let total = row.reduce(0) { $0 + $1.1 } + 3 * t.pad * (row.count - 1)
+            var x = max(rect.x, rect.maxX - total)
+            let cy = rect.y - 1 - t.pad - t.capHeight / 2 - t.s - (rows.count - 1 - k) * rowH
+            for (e, w) in row {
+                swatch(c, t, e, x0: Double(x), x1: Double(x + sw), cy: cy)
+                c.drawText(e.label, x: x + sw + t.pad, y: cy + 1, size: t.sizes.legend, color: .ink, baseline: .middle)
+                x += w + 3 * t.pad
+            }
         }
     }
 }
@@ -485,7 +626,7 @@ enum Legend {
 public struct Tick: Equatable, Sendable {
     /// The data value at the tick.
     public let value: Double
-    /// Its label as drawn ("0.5", "1e-3", "100").
+    /// Its label as drawn ("0.5", "1×10⁻³", "100", "−1.0").
     public let label: String
 }
 
@@ -493,9 +634,9 @@ public struct Tick: Equatable, Sendable {
 /// what a chart will show.
 public enum TickGenerator {
     /// "Nice" ticks (steps of 1, 2 or 5 × 10^k) inside [`lower`, `upper`], about
-    /// `approximateCount` of them. Labels are plain decimals with the digits the step needs
-    /// ("0.0", "0.2", …, "1.0"; "100") or, for very large or small numbers, short scientific
-    /// notation ("1e-4", "2.5e6"). A degenerate
+    /// `approximateCount` of them. Labels share one format per axis: plain decimals with the
+    /// digits the step needs ("0.0", "0.2", …, "1.0"; "100"; "10,000") or, for very large or
+    /// small numbers, powers of ten ("1×10⁻⁴", "2.5×10⁶"). A degenerate
     /// range (equal ends, non-finite or reversed) is widened to a drawable one.
     public static func linear(from lower: Double, to upper: Double, approximateCount: Int = 6) -> [Tick] {
         let t = Ticks.linear(lower, upper, target: max(1, approximateCount), pad: 0)

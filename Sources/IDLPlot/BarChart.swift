@@ -85,7 +85,7 @@ public struct BarChart: Figure, Sendable {
         return out
     }
 
-    func valueLabelScale(_ t: Theme) -> Int { groups.count > 2 ? 1 : t.s }
+    func valueLabelSize(_ t: Theme) -> Double { groups.count > 2 ? t.sizes.annotation * 0.85 : t.sizes.annotation }
 
     func occupied(_ area: PlotArea, _ t: Theme) -> [Point] {
         var pts: [Point] = []
@@ -99,7 +99,7 @@ public struct BarChart: Figure, Sendable {
                 y += 4
             }
             if showsValues {
-                let h = Double(BitmapFont.capHeight * valueLabelScale(t) + 4)
+                let h = t.measure.capHeight(size: valueLabelSize(t)) + 4
                 let dir = b.value >= 0 ? -1.0 : 1.0
                 pts.append(Point(mid, b.top + dir * h / 2))
                 pts.append(Point(mid, b.top + dir * h))
@@ -108,21 +108,23 @@ public struct BarChart: Figure, Sendable {
         return pts
     }
 
-    func layout(width: Int, height: Int) -> AxesLayout {
-        let base = layout(width: width, height: height, topExtra: 0)
+    func layout(width: Int, height: Int, _ m: Renderer) -> AxesLayout {
+        let base = layout(width: width, height: height, m, topExtra: 0)
         if Legend.needsRowAbove(
             theme: base.theme, rect: base.area.rect, entries: legendEntries,
             occupied: occupied(base.area, base.theme))
         {
-            var L = layout(width: width, height: height, topExtra: Legend.rowHeight(base.theme))
+            var L = layout(
+                width: width, height: height, m,
+                topExtra: Legend.rowsHeight(base.theme, width: base.area.rect.width, entries: legendEntries))
             L.legendAbove = true
             return L
         }
         return base
     }
 
-    func layout(width: Int, height: Int, topExtra: Int) -> AxesLayout {
-        let t = Theme(width: width, height: height)
+    func layout(width: Int, height: Int, _ measure: Renderer, topExtra: Int) -> AxesLayout {
+        let t = Theme(width: width, height: height, measure: measure)
         var lo = 0.0
         var hi = 0.0
         for g in groups {
@@ -160,25 +162,26 @@ public struct BarChart: Figure, Sendable {
         return AxesLayout(theme: t, area: area, frame: frame, xTicks: xTicks, yTicks: yTicks, topExtra: topExtra)
     }
 
-    /// Where the data area lies: x runs from 0 to the number of categories (category i is
-    /// centred at i + 0.5), y is the value.
-    public func plotArea(width: Int, height: Int) -> PlotArea { layout(width: width, height: height).area }
+    /// Where the data area lies on a figure of this size (in points): x runs from 0 to the
+    /// number of categories (category i is centred at i + 0.5), y is the value.
+    public func plotArea(width: Int, height: Int) -> PlotArea {
+        layout(width: width, height: height, .measuring()).area
+    }
 
-    /// Draws the chart on a new canvas.
-    public func render(width: Int, height: Int) -> Canvas {
-        let L = layout(width: width, height: height)
+    /// Draws the chart in a `width`×`height`-point box.
+    public func draw(on c: Renderer, width: Int, height: Int) {
+        let L = layout(width: width, height: height, c)
         let t = L.theme
         let rect = L.area.rect
         let area = L.area
-        var c = Canvas(width: width, height: height)
-        L.frame.drawGrid(&c, rect: rect, xTicks: [], yTicks: L.yTicks)
+        L.frame.drawGrid(c, rect: rect, xTicks: [], yTicks: L.yTicks)
         for b in bars(area) {
             c.fillRect(x0: b.x0, y0: b.base, x1: b.x1, y1: b.top, b.color)
             if showsValues {
                 let above = b.value >= 0
                 let ty = above ? Int(b.top) - 3 : Int(b.top) + 3
                 c.drawText(
-                    Ticks.scientificOrPlain(b.value), x: Int((b.x0 + b.x1) / 2), y: ty, scale: valueLabelScale(t),
+                    Ticks.scientificOrPlain(b.value), x: Int((b.x0 + b.x1) / 2), y: ty, size: valueLabelSize(t),
                     color: .ink, align: .center, baseline: above ? .bottom : .top)
             }
         }
@@ -187,18 +190,17 @@ public struct BarChart: Figure, Sendable {
         if zy > rect.y && zy < rect.maxY { c.fill(PixelRect(x: rect.x, y: zy, width: rect.width, height: 1), .ink) }
         // Category labels: every one if they fit, else every second, third, …
         let slotW = Double(rect.width) / Double(max(1, categories.count))
-        let widest = categories.map { BitmapFont.width(of: $0, scale: t.s) }.max() ?? 0
+        let widest = categories.map { t.width($0) }.max() ?? 0
         let every = max(1, Int((Double(widest + 2 * t.pad) / max(1, slotW)).rounded(.up)))
         let ticks = L.xTicks.enumerated().map { i, tk in
             FrameTick(position: tk.position, label: i % every == 0 ? tk.label : "", major: true)
         }
-        L.frame.drawDecorations(&c, theme: t, rect: rect, xTicks: ticks, yTicks: L.yTicks, topExtra: L.topExtra)
+        L.frame.drawDecorations(c, theme: t, rect: rect, xTicks: ticks, yTicks: L.yTicks, topExtra: L.topExtra)
         if L.legendAbove {
-            Legend.drawRow(&c, theme: t, rect: rect, entries: legendEntries)
+            Legend.drawRows(c, theme: t, rect: rect, entries: legendEntries)
         } else {
-            Legend.draw(&c, theme: t, rect: rect, entries: legendEntries, occupied: occupied(area, t))
+            Legend.draw(c, theme: t, rect: rect, entries: legendEntries, occupied: occupied(area, t))
         }
-        return c
     }
 }
 
@@ -209,6 +211,6 @@ extension Ticks {
         let a = abs(v)
         if a >= 1e5 || a < 1e-3 { return scientific(v) }
         let e = Int(log10(a).rounded(.down))
-        return formatFixed(v, decimals: max(0, 3 - e), trim: true)
+        return plain(v, decimals: max(0, 3 - e), trim: true, separateThousands: a >= 10_000)
     }
 }

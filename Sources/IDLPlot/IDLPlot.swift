@@ -1,9 +1,11 @@
-// IDLPlot: figures written as PNG through libpng.
+// IDLPlot: figures drawn with Cairo, written as PNG through libpng, and as PDF and SVG.
 //
-// A small plotting library of the project's own: an RGBA `Canvas` with anti-aliased
-// lines, discs, rectangles and a built-in bitmap font (`BitmapFont`), written and read by
-// libpng (`PNGImage`); on top of it the charts, each a value type conforming to `Figure`
-// (`render(width:height:) -> Canvas`, `write(to:width:height:)`):
+// A small plotting library of the project's own: axes, ticks, legends, chart types and their
+// layout are ours; Cairo draws them (antialiased lines, markers, fills, and text in DejaVu Sans
+// through fontconfig and FreeType) via one `Renderer`. Each chart is a value type conforming to
+// `Figure` (`draw(on:width:height:)`, sizes in points), which gives
+// `render(width:height:scale:) -> Canvas` (an RGBA raster), `pngData`, `pdfData`, `svgData`
+// and `write(to:…)`:
 //
 //   LinePlot     loss curves, optional log-scale axes
 //   ScatterPlot  accuracy vs sparsity frontiers, with point annotations
@@ -12,8 +14,10 @@
 //   SpyPlot      nonzero structure of a matrix, with block boundaries
 //   ImageGrid    small images (matrix columns) with label/prediction captions
 //
-// Output is deterministic (same data, same bytes), files are written atomically, and
-// bad data (NaN, ±∞, non-positive values on log axes) is skipped and counted, never a crash.
+// PNG files are written by libpng (`PNGImage`), 8-bit RGB at 2 pixels per point by default;
+// PDF and SVG come from Cairo's surfaces, the PDF with fixed dates. Output is deterministic (same
+// data, same PNG and PDF bytes; the same SVG bytes when a program runs again), files are written atomically, and bad data (NaN, ±∞, non-positive values on
+// log axes) is skipped and counted, never a crash.
 import CPNG
 import IDL
 

@@ -106,38 +106,41 @@ public struct ImageGrid<T: BLASScalar>: Figure, Sendable {
         var theme: Theme
         var columns: Int
         var rows: Int
-        var scale: Int  // screen pixels per image pixel
-        var captionScale: Int
+        var scale: Int  // points per image pixel
+        var captionSize: Double
         var cellW: Int
         var cellH: Int
         var origin: (x: Int, y: Int)
         var top: Int
     }
 
-    func layout(width: Int, height: Int) -> Layout {
-        let t = Theme(width: width, height: height)
-        let top = t.pad + (title.isEmpty ? 0 : t.lineHeight + t.pad)
+    func layout(width: Int, height: Int, _ measure: Renderer) -> Layout {
+        let t = Theme(width: width, height: height, measure: measure)
+        let top = t.pad + (title.isEmpty ? 0 : t.titleHeight + t.pad)
         let nLines = (labels.isEmpty ? 0 : 1) + (predictions.isEmpty ? 0 : 1)
         let gap = t.pad
         let availW = max(1, width - 2 * t.pad)
         let availH = max(1, height - top - t.pad)
         let n = max(1, count)
-        func fit(_ cols: Int, _ cs: Int) -> Int {  // image scale that fits cols columns
+        func lineH(_ size: Double) -> Int { Int((size * 1.2).rounded(.up)) }
+        let large = t.sizes.annotation
+        let small = TextSizes.compact.annotation
+        func fit(_ cols: Int, _ cs: Double) -> Int {  // image scale that fits cols columns
             let rows = (n + cols - 1) / cols
-            let capH = nLines * (BitmapFont.lineHeight(scale: cs) + cs)
+            let capH = nLines * (lineH(cs) + 1)
             let byW = (availW / cols - gap) / imageWidth
             let byH = (availH / rows - gap - capH) / imageHeight
             return min(byW, byH)
         }
         var bestCols = columns.map { max(1, min($0, n)) } ?? 1
-        var bestCS = t.s
+        var bestCS = large
         if columns == nil {
             var bestScore = -1.0
-            for cs in Set([t.s, 1]).sorted(by: >) {
+            for cs in Set([large, small]).sorted(by: >) {
                 for cols in 1...n {
                     let s = fit(cols, cs)
                     // Prefer bigger images, then the larger caption size.
-                    let score = Double(max(0, s)) + (cs == t.s ? 0.5 : 0)
+                    let score = Double(max(0, s)) + (cs == large ? 0.5 : 0)
                     if score > bestScore {
                         bestScore = score
                         bestCols = cols
@@ -147,9 +150,9 @@ public struct ImageGrid<T: BLASScalar>: Figure, Sendable {
             }
         }
         var scale = fit(bestCols, bestCS)
-        if scale < 1 && bestCS > 1 {
-            bestCS = 1
-            scale = fit(bestCols, 1)
+        if scale < 1 && bestCS > small {
+            bestCS = small
+            scale = fit(bestCols, small)
         }
         if scale < 1 && columns == nil {
             // Too many images for the canvas: as many columns as fit at one pixel per pixel.
@@ -159,41 +162,44 @@ public struct ImageGrid<T: BLASScalar>: Figure, Sendable {
         let rows = (n + bestCols - 1) / bestCols
         // Smaller caption text when the captions are wider than the images.
         let widest =
-            (0..<count).flatMap { captions($0).map { $0.0 } }.map { BitmapFont.width(of: $0, scale: bestCS) }.max() ?? 0
-        if bestCS > 1 && widest > imageWidth * scale + gap { bestCS = 1 }
-        let capH = nLines * (BitmapFont.lineHeight(scale: bestCS) + bestCS)
+            (0..<count).flatMap { captions($0).map { $0.0 } }.map { t.width($0, size: bestCS) }.max() ?? 0
+        if bestCS > small && widest > imageWidth * scale + gap { bestCS = small }
+        let capH = nLines * (lineH(bestCS) + 1)
         let cellW = imageWidth * scale + gap
         let cellH = imageHeight * scale + capH + gap
         let ox = (width - bestCols * cellW + gap) / 2
         let oy = top + max(0, (availH - rows * cellH + gap) / 2)
         return Layout(
-            theme: t, columns: bestCols, rows: rows, scale: scale, captionScale: bestCS,
+            theme: t, columns: bestCols, rows: rows, scale: scale, captionSize: bestCS,
             cellW: cellW, cellH: cellH, origin: (ox, oy), top: top)
     }
 
-    /// How many images are drawn on a canvas of this size (all of them unless too many fit).
+    /// How many images are drawn on a figure of this size (all of them unless too many fit).
     public func shownCount(width: Int, height: Int) -> Int {
-        (0..<count).filter { j in
-            let r = imageRect(j, width: width, height: height)
+        let L = layout(width: width, height: height, .measuring())
+        return (0..<count).filter { j in
+            let r = imageRect(j, L)
             return r.maxY <= height && r.maxX <= width
         }.count
     }
 
-    /// The canvas rectangle of image `index` (before its caption), on a canvas of this size.
+    /// The rectangle (in points) of image `index` (before its caption), on a figure of this size.
     public func imageRect(_ index: Int, width: Int, height: Int) -> PixelRect {
-        let L = layout(width: width, height: height)
+        imageRect(index, layout(width: width, height: height, .measuring()))
+    }
+
+    func imageRect(_ index: Int, _ L: Layout) -> PixelRect {
         return PixelRect(
             x: L.origin.x + (index % L.columns) * L.cellW, y: L.origin.y + (index / L.columns) * L.cellH,
             width: imageWidth * L.scale, height: imageHeight * L.scale)
     }
 
-    /// Draws the grid on a new canvas.
-    public func render(width: Int, height: Int) -> Canvas {
-        let L = layout(width: width, height: height)
+    /// Draws the grid in a `width`×`height`-point box.
+    public func draw(on c: Renderer, width: Int, height: Int) {
+        let L = layout(width: width, height: height, c)
         let t = L.theme
-        var c = Canvas(width: width, height: height)
         if !title.isEmpty {
-            Frame(title: title).drawTitle(&c, theme: t, center: width / 2, top: L.origin.y - t.lineHeight - t.pad)
+            Frame(title: title).drawTitle(c, theme: t, center: width / 2, top: L.origin.y - t.titleHeight - t.pad)
         }
         var lo = Double.infinity
         var hi = -Double.infinity
@@ -220,26 +226,25 @@ public struct ImageGrid<T: BLASScalar>: Figure, Sendable {
             let y0 = L.origin.y + (j / L.columns) * L.cellH
             // Images that do not fit on the canvas even at one pixel per pixel are left out.
             guard y0 + imageHeight * L.scale <= height, x0 + imageWidth * L.scale <= width else { continue }
-            for r in 0..<imageHeight {
-                for col in 0..<imageWidth {
-                    let v = Double(images.storage[j * per + r * imageWidth + col])
-                    let color = v.isFinite ? colormap.color(at: (v - lo) / (hi - lo)) : Color.midGray
-                    c.fill(
-                        PixelRect(x: x0 + col * L.scale, y: y0 + r * L.scale, width: L.scale, height: L.scale), color)
-                }
+            let colors = (0..<per).map { k in
+                let v = Double(images.storage[j * per + k])
+                return v.isFinite ? colormap.color(at: (v - lo) / (hi - lo)) : Color.midGray
             }
+            c.image(
+                colors, columns: imageWidth, rows: imageHeight,
+                in: PixelRect(x: x0, y: y0, width: imageWidth * L.scale, height: imageHeight * L.scale))
             c.stroke(
                 PixelRect(x: x0 - 1, y: y0 - 1, width: imageWidth * L.scale + 2, height: imageHeight * L.scale + 2),
                 Color(hex: 0xBFBFBF))
-            var y = y0 + imageHeight * L.scale + L.captionScale * 2 + 1
+            let lineH = Int((L.captionSize * 1.2).rounded(.up))
+            var y = y0 + imageHeight * L.scale + 3 + lineH / 5
             let cx = x0 + imageWidth * L.scale / 2
             for (text, color) in captions(j) {
                 var s = text
-                while s.count > 1 && BitmapFont.width(of: s, scale: L.captionScale) > L.cellW - 2 { s.removeLast() }
-                c.drawText(s, x: cx, y: y, scale: L.captionScale, color: color, align: .center)
-                y += BitmapFont.lineHeight(scale: L.captionScale) + L.captionScale
+                while s.count > 1 && t.width(s, size: L.captionSize) > L.cellW - 2 { s.removeLast() }
+                c.drawText(s, x: cx, y: y, size: L.captionSize, color: color, align: .center)
+                y += lineH + 1
             }
         }
-        return c
     }
 }

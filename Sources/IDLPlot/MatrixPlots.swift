@@ -92,8 +92,10 @@ struct MatrixFrame {
     var colLabels: [(center: Int, label: String)]? = nil
     var aspect: MatrixAspect = .equal
 
-    func layout(width: Int, height: Int, rightExtra: Int) -> (Theme, MatrixArea, [FrameTick], [FrameTick]) {
-        let t = Theme(width: width, height: height)
+    func layout(width: Int, height: Int, _ measure: Renderer, rightExtra: Int) -> (
+        Theme, MatrixArea, [FrameTick], [FrameTick]
+    ) {
+        let t = Theme(width: width, height: height, measure: measure)
         let rowTicks = Ticks.indices(rows, target: 6)
         let colTicks = Ticks.indices(cols, target: 8)
         let yLabels = rowLabels?.map { $0.label } ?? rowTicks.map(String.init)
@@ -118,7 +120,7 @@ struct MatrixFrame {
         }
         // Thin the index ticks when cells are small and labels would collide.
         if colLabels == nil {
-            let widest = xLabels.map { BitmapFont.width(of: $0, scale: t.s) }.max() ?? 0
+            let widest = xLabels.map { t.width($0) }.max() ?? 0
             while xt.count > 2, Double(area.rect.width) / Double(xt.count) < Double(widest + 2 * t.pad) {
                 xt = stride(from: 0, to: xt.count, by: 2).map { xt[$0] }
             }
@@ -233,57 +235,51 @@ public struct Heatmap<T: BLASScalar>: Figure, Sendable {
         guard showsColorBar else { return (0, 0, 0) }
         let gap = 2 * t.pad
         let bar = 6 + 5 * t.s
-        let lw = ticks.labels.map { BitmapFont.width(of: $0, scale: t.s) }.max() ?? 0
+        let lw = ticks.labels.map { t.width($0) }.max() ?? 0
         return (gap, bar, gap + bar + t.tickLength + 2 * t.s + lw)
     }
 
-    func layout(width: Int, height: Int) -> (
+    func layout(width: Int, height: Int, _ measure: Renderer) -> (
         Theme, MatrixArea, [FrameTick], [FrameTick], AxisTicks, (gap: Int, bar: Int, total: Int)
     ) {
-        let t = Theme(width: width, height: height)
+        let t = Theme(width: width, height: height, measure: measure)
         // The colour bar's labels depend on the range, which depends on the downsampling;
         // estimate with a generous label width first, then lay out for real.
         let estimate = barGeometry(t, AxisTicks(lo: 0, hi: 1, scale: .linear, major: [], labels: ["-0.000"]))
-        var (_, area, xt, yt) = frame.layout(width: width, height: height, rightExtra: estimate.total)
+        var (_, area, xt, yt) = frame.layout(width: width, height: height, measure, rightExtra: estimate.total)
         let (lo, hi) = colorRange(blocks(area).v)
         let ticks = Ticks.linear(lo, hi, target: 5, pad: 0)
         let geo = barGeometry(t, ticks)
-        (_, area, xt, yt) = frame.layout(width: width, height: height, rightExtra: geo.total)
+        (_, area, xt, yt) = frame.layout(width: width, height: height, measure, rightExtra: geo.total)
         var exact = ticks
         exact.lo = lo
         exact.hi = hi
         return (t, area, xt, yt, exact, geo)
     }
 
-    /// Where the image lies on a canvas of this size and how entries map to pixels.
-    public func matrixArea(width: Int, height: Int) -> MatrixArea { layout(width: width, height: height).1 }
+    /// Where the image lies on a figure of this size (in points) and how entries map to it.
+    public func matrixArea(width: Int, height: Int) -> MatrixArea {
+        layout(width: width, height: height, .measuring()).1
+    }
 
-    /// Draws the heatmap on a new canvas.
-    public func render(width: Int, height: Int) -> Canvas {
-        let (t, area, xt, yt, ticks, geo) = layout(width: width, height: height)
-        var c = Canvas(width: width, height: height)
+    /// Draws the heatmap in a `width`×`height`-point box.
+    public func draw(on c: Renderer, width: Int, height: Int) {
+        let (t, area, xt, yt, ticks, geo) = layout(width: width, height: height, c)
         let b = blocks(area)
         let (lo, hi) = (ticks.lo, ticks.hi)
-        for bi in 0..<b.h {
-            for bj in 0..<b.w {
-                let v = b.v[bi * b.w + bj]
-                let color = v.isNaN ? Color(hex: 0xBDBDBD) : colormap.color(at: (v - lo) / (hi - lo))
-                let x0 = area.binX(bj)
-                let y0 = area.binY(bi)
-                c.fill(PixelRect(x: x0, y: y0, width: area.binX(bj + 1) - x0, height: area.binY(bi + 1) - y0), color)
-            }
-        }
+        let colors = b.v.map { v in v.isNaN ? Color(hex: 0xBDBDBD) : colormap.color(at: (v - lo) / (hi - lo)) }
+        c.image(colors, columns: b.w, rows: b.h, in: area.rect)
         let f = frame.frame
-        f.drawDecorations(&c, theme: t, rect: area.rect, xTicks: xt, yTicks: yt)
+        f.drawDecorations(c, theme: t, rect: area.rect, xTicks: xt, yTicks: yt)
         let barH = min(max(area.rect.height, min(100, height / 3)), height - 2 * t.pad)
         if showsColorBar && barH >= 4 {
             let bar = PixelRect(
                 x: area.rect.maxX + 1 + geo.gap, y: area.rect.y + area.rect.height / 2 - barH / 2,
                 width: geo.bar, height: barH)
-            for y in 0..<bar.height {
-                let u = 1 - (Double(y) + 0.5) / Double(bar.height)
-                c.fill(PixelRect(x: bar.x, y: bar.y + y, width: bar.width, height: 1), colormap.color(at: u))
-            }
+            let steps = 256
+            c.image(
+                (0..<steps).map { colormap.color(at: 1 - (Double($0) + 0.5) / Double(steps)) }, columns: 1, rows: steps,
+                in: bar)
             c.stroke(PixelRect(x: bar.x - 1, y: bar.y - 1, width: bar.width + 2, height: bar.height + 2), .ink)
             var lastTop = Int.max
             for (v, label) in zip(ticks.major, ticks.labels) {  // bottom to top
@@ -293,12 +289,12 @@ public struct Heatmap<T: BLASScalar>: Figure, Sendable {
                 c.fill(PixelRect(x: bar.maxX + 1, y: yy, width: t.tickLength, height: 1), .ink)
                 if yy + t.capHeight / 2 < lastTop - t.s {
                     c.drawText(
-                        label, x: bar.maxX + 2 + t.tickLength + 2 * t.s, y: yy + 1, scale: t.s, baseline: .middle)
+                        label, x: bar.maxX + 2 + t.tickLength + 2 * t.s, y: yy + 1, size: t.sizes.tick,
+                        baseline: .middle)
                     lastTop = yy - t.capHeight / 2
                 }
             }
         }
-        return c
     }
 }
 
@@ -432,16 +428,15 @@ public struct SpyPlot<T: BLASScalar>: Figure, Sendable {
             colLabels: SpyPlot.centers(colBlocks, colBlockLabels), aspect: aspect)
     }
 
-    /// Where the image lies on a canvas of this size and how entries map to pixels.
+    /// Where the image lies on a figure of this size (in points) and how entries map to it.
     public func matrixArea(width: Int, height: Int) -> MatrixArea {
-        frame.layout(width: width, height: height, rightExtra: 0).1
+        frame.layout(width: width, height: height, .measuring(), rightExtra: 0).1
     }
 
-    /// Draws the spy plot on a new canvas.
-    public func render(width: Int, height: Int) -> Canvas {
+    /// Draws the spy plot in a `width`×`height`-point box.
+    public func draw(on c: Renderer, width: Int, height: Int) {
         let mf = frame
-        let (t, area, xt, yt) = mf.layout(width: width, height: height, rightExtra: 0)
-        var c = Canvas(width: width, height: height)
+        let (t, area, xt, yt) = mf.layout(width: width, height: height, c, rightExtra: 0)
         let bw = area.binCols
         let bh = area.binRows
         var on = [Int](repeating: 0, count: bw * bh)
@@ -457,17 +452,17 @@ public struct SpyPlot<T: BLASScalar>: Figure, Sendable {
                 for i in 0..<rows where SpyPlot.isNonzero(m[i + j * rows], threshold) { on[rowBin[i] * bw + bj] += 1 }
             }
         }
+        var shades = [Color](repeating: .white, count: bw * bh)
         for bi in 0..<bh {
             for bj in 0..<bw {
                 let n = on[bi * bw + bj]
                 guard n > 0 else { continue }
                 let entries = perRowBin[bi] * perColBin[bj]
-                let shade = entries == 1 ? color : Color.mix(.white, color, 0.3 + 0.7 * Double(n) / Double(entries))
-                let x0 = area.binX(bj)
-                let y0 = area.binY(bi)
-                c.fill(PixelRect(x: x0, y: y0, width: area.binX(bj + 1) - x0, height: area.binY(bi + 1) - y0), shade)
+                shades[bi * bw + bj] =
+                    entries == 1 ? color : Color.mix(.white, color, 0.3 + 0.7 * Double(n) / Double(entries))
             }
         }
+        c.image(shades, columns: bw, rows: bh, in: area.rect)
         let thick = min(area.rect.width / max(1, cols), area.rect.height / max(1, rows)) >= 4
         // Block boundaries (inner ones only; the frame is the outer boundary).
         var acc = 0
@@ -486,7 +481,6 @@ public struct SpyPlot<T: BLASScalar>: Figure, Sendable {
                 PixelRect(x: x - (thick ? 1 : 0), y: area.rect.y, width: thick ? 2 : 1, height: area.rect.height),
                 boundaryColor)
         }
-        mf.frame.drawDecorations(&c, theme: t, rect: area.rect, xTicks: xt, yTicks: yt)
-        return c
+        mf.frame.drawDecorations(c, theme: t, rect: area.rect, xTicks: xt, yTicks: yt)
     }
 }

@@ -418,15 +418,23 @@ public struct PNGImage: Equatable, Sendable {
 }
 
 extension Canvas {
-    /// The canvas as an RGBA ``PNGImage``.
+    /// The canvas as a ``PNGImage``: 8-bit RGB when every pixel is opaque (a rendered
+    /// figure), else RGBA.
     public var pngImage: PNGImage {
-        PNGImage(unchecked: width, height, .rgba, .rgba, 8, pixels)
+        guard isOpaque else { return PNGImage(unchecked: width, height, .rgba, .rgba, 8, pixels) }
+        var rgb = [UInt8](repeating: 0, count: width * height * 3)
+        for i in 0..<(width * height) {
+            rgb[3 * i] = pixels[4 * i]
+            rgb[3 * i + 1] = pixels[4 * i + 1]
+            rgb[3 * i + 2] = pixels[4 * i + 2]
+        }
+        return PNGImage(unchecked: width, height, .rgb, .rgb, 8, rgb)
     }
 
-    /// The PNG file bytes of the canvas (8-bit RGBA).
+    /// The PNG file bytes of the canvas (8-bit RGB when opaque, else RGBA).
     public func pngData() -> [UInt8] { pngImage.pngData() }
 
-    /// Writes the canvas as an 8-bit RGBA PNG file, atomically.
+    /// Writes the canvas as an 8-bit RGB(A) PNG file (as ``pngData()``), atomically.
     /// - Throws: `IDLError.io` for a missing or unwritable directory.
     public func write(to url: URL) throws { try pngImage.write(to: url) }
 }

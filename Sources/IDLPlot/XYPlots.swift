@@ -9,6 +9,8 @@ struct XYSeries: Sendable {
     var line: Bool
     var markers: Bool?
     var pointLabels: [String]
+    var marker: MarkerShape = .circle
+    var dash: [Double] = []
 }
 
 /// The engine shared by line and scatter plots: ranges, ticks, layout, drawing.
@@ -22,6 +24,7 @@ struct XYChart: Sendable {
     var xRange: ClosedRange<Double>? = nil
     var yRange: ClosedRange<Double>? = nil
     var series: [XYSeries] = []
+    var inset: ZoomInset? = nil
 
     func isFinitePoint(_ x: Double, _ y: Double) -> Bool { x.isFinite && y.isFinite }
     func isShowable(_ x: Double, _ y: Double) -> Bool {
@@ -39,7 +42,7 @@ struct XYChart: Sendable {
 
     mutating func add(
         x: [Double], y: [Double], label: String, color: Color?, line: Bool, markers: Bool?,
-        pointLabels: [String]
+        pointLabels: [String], marker: MarkerShape = .circle, dashed: Bool = false
     ) throws {
         guard x.count == y.count else {
             throw IDLError.shapeMismatch("series \"\(label)\": \(x.count) x values but \(y.count) y values")
@@ -48,7 +51,9 @@ struct XYChart: Sendable {
             throw IDLError.shapeMismatch("series \"\(label)\": \(pointLabels.count) point labels for \(x.count) points")
         }
         series.append(
-            XYSeries(x: x, y: y, label: label, color: color, line: line, markers: markers, pointLabels: pointLabels))
+            XYSeries(
+                x: x, y: y, label: label, color: color, line: line, markers: markers, pointLabels: pointLabels,
+                marker: marker, dash: dashed ? [7, 4] : []))
     }
 
     func markers(_ s: XYSeries) -> Bool {
@@ -60,7 +65,7 @@ struct XYChart: Sendable {
         series.enumerated().map { k, s in
             LegendEntry(
                 label: s.label, color: s.color ?? Color.series(k),
-                kind: s.line ? (markers(s) ? .lineAndMarker : .line) : .marker)
+                kind: s.line ? (markers(s) ? .lineAndMarker : .line) : .marker, marker: s.marker, dash: s.dash)
         }
     }
 
@@ -69,7 +74,7 @@ struct XYChart: Sendable {
     }
 
     /// Points the legend should not cover: data points, samples along lines, point labels.
-    func occupied(_ area: PlotArea, labels: Bool = true) -> [Point] {
+    func occupied(_ area: PlotArea, _ t: Theme, labels: Bool = true) -> [Point] {
         var occupied: [Point] = []
         for s in series {
             let pts = mapped(s, area)
@@ -87,7 +92,7 @@ struct XYChart: Sendable {
         guard labels, series.contains(where: { !$0.pointLabels.isEmpty }) else { return occupied }
         let lines = occupied
         for s in series where !s.pointLabels.isEmpty {
-            for box in labelBoxes(s, mapped(s, area), area.rect, taken: lines) {
+            for box in labelBoxes(s, mapped(s, area), area.rect, t, taken: lines) {
                 for dx in stride(from: 0, through: box.width, by: 6) {
                     occupied.append(Point(Double(box.x + dx), Double(box.y + box.height / 2)))
                 }
@@ -96,14 +101,17 @@ struct XYChart: Sendable {
         return occupied
     }
 
-    /// Where each point label goes: of the four corners around its point, the one that
-    /// covers the fewest `taken` points (lines and markers) and stays inside `rect`.
-    func labelBoxes(_ s: XYSeries, _ pts: [Point], _ rect: PixelRect, taken: [Point]) -> [PixelRect] {
+    /// Where each point label goes: of the places around its point (the four corners, left,
+    /// right), the one that covers the fewest `taken` points (lines, markers, the labels
+    /// placed before it) and stays inside `rect`.
+    func labelBoxes(_ s: XYSeries, _ pts: [Point], _ rect: PixelRect, _ t: Theme, taken: [Point]) -> [PixelRect] {
         var boxes: [PixelRect] = []
-        let h = BitmapFont.capHeight
-        let gap = 5
+        var taken = taken
+        let size = t.sizes.annotation
+        let h = Int(t.measure.capHeight(size: size).rounded(.up))
+        let gap = 2 + 2 * t.s
         for (p, text) in zip(pts, s.pointLabels) where p.x.isFinite && !text.isEmpty {
-            let w = BitmapFont.width(of: text)
+            let w = t.width(text, size: size)
             let px = Int(p.x)
             let py = Int(p.y)
             let candidates = [
@@ -111,6 +119,8 @@ struct XYChart: Sendable {
                 PixelRect(x: px + gap, y: py + gap, width: w, height: h),
                 PixelRect(x: px - gap - w, y: py - gap - h, width: w, height: h),
                 PixelRect(x: px - gap - w, y: py + gap, width: w, height: h),
+                PixelRect(x: px + 2 * gap, y: py - h / 2, width: w, height: h),
+                PixelRect(x: px - 2 * gap - w, y: py - h / 2, width: w, height: h),
             ]
             var best = candidates[0]
             var bestScore = Int.max
@@ -124,16 +134,26 @@ struct XYChart: Sendable {
                 }
             }
             boxes.append(best)
+            for dy in stride(from: 0, through: best.height, by: 3) {
+                for dx in stride(from: 0, through: best.width, by: 3) {
+                    taken.append(Point(Double(best.x + dx), Double(best.y + dy)))
+                }
+            }
         }
         return boxes
     }
 
-    func layout(width: Int, height: Int) -> AxesLayout {
-        let base = layout(width: width, height: height, topExtra: 0)
-        if Legend.needsRowAbove(
-            theme: base.theme, rect: base.area.rect, entries: legendEntries, occupied: occupied(base.area))
+    func layout(width: Int, height: Int, _ m: Renderer) -> AxesLayout {
+        let base = layout(width: width, height: height, m, topExtra: 0)
+        // With an inset, the legend goes above the chart: the inset takes the freest corner.
+        if (inset != nil && legendEntries.contains { !$0.label.isEmpty })
+            || Legend.needsRowAbove(
+                theme: base.theme, rect: base.area.rect, entries: legendEntries,
+                occupied: occupied(base.area, base.theme))
         {
-            var L = layout(width: width, height: height, topExtra: Legend.rowHeight(base.theme))
+            var L = layout(
+                width: width, height: height, m,
+                topExtra: Legend.rowsHeight(base.theme, width: base.area.rect.width, entries: legendEntries))
             L.legendAbove = true
             return L
         }
@@ -151,8 +171,8 @@ struct XYChart: Sendable {
         return log ? Ticks.log(lo, hi, target: target, pad: 0.04) : Ticks.linear(lo, hi, target: target, pad: 0.05)
     }
 
-    func layout(width: Int, height: Int, topExtra: Int) -> AxesLayout {
-        let t = Theme(width: width, height: height)
+    func layout(width: Int, height: Int, _ measure: Renderer, topExtra: Int) -> AxesLayout {
+        let t = Theme(width: width, height: height, measure: measure)
         var xlo = Double.infinity
         var xhi = -Double.infinity
         var ylo = Double.infinity
@@ -174,7 +194,7 @@ struct XYChart: Sendable {
         // Fewer x ticks until their labels fit side by side.
         for _ in 0..<8 {
             let plotW = max(1, width - m.left - m.right)
-            let widest = xt.labels.map { BitmapFont.width(of: $0, scale: t.s) }.max() ?? 0
+            let widest = xt.labels.map { t.width($0) }.max() ?? 0
             let spacing = xt.major.count > 1 ? Double(plotW) / Double(xt.major.count) : Double(plotW)
             if Double(widest + 2 * t.pad) <= spacing || xTarget <= 2 { break }
             xTarget -= 1
@@ -198,38 +218,123 @@ struct XYChart: Sendable {
         return AxesLayout(theme: t, area: area, frame: frame, xTicks: xTicks, yTicks: yTicks, topExtra: topExtra)
     }
 
-    func render(width: Int, height: Int) -> Canvas {
-        let L = layout(width: width, height: height)
+    func draw(on c: Renderer, width: Int, height: Int) {
+        let L = layout(width: width, height: height, c)
         let t = L.theme
         let rect = L.area.rect
-        var c = Canvas(width: width, height: height)
-        L.frame.drawGrid(&c, rect: rect, xTicks: L.xTicks, yTicks: L.yTicks)
+        L.frame.drawGrid(c, rect: rect, xTicks: L.xTicks, yTicks: L.yTicks)
         let inside = PixelRect(x: rect.x - 2, y: rect.y - 2, width: rect.width + 4, height: rect.height + 4)
-        let lineAndMarkerPoints = series.contains { !$0.pointLabels.isEmpty } ? occupied(L.area, labels: false) : []
+        let lineAndMarkerPoints =
+            series.contains { !$0.pointLabels.isEmpty } ? occupied(L.area, t, labels: false) : []
         for (k, s) in series.enumerated() {
             let color = s.color ?? Color.series(k)
             let pts = mapped(s, L.area)
-            if s.line { c.strokePolyline(pts, color: color, width: t.lineWidth, clip: rect) }
+            if s.line { c.strokePolyline(pts, color: color, width: t.lineWidth, dash: s.dash, clip: rect) }
             if markers(s) {
                 let r = s.line ? t.markerRadius - 0.5 : t.markerRadius
                 for p in pts where p.x.isFinite && inside.contains(Int(p.x), Int(p.y)) {
-                    c.fillCircle(center: p, radius: r + 1, color: .white)
-                    c.fillCircle(center: p, radius: r, color: color)
+                    c.marker(s.marker, center: p, radius: r + 1, color: .white)
+                    c.marker(s.marker, center: p, radius: r, color: color)
                 }
             }
-            let shown = zip(pts, s.pointLabels).filter { $0.0.x.isFinite && !$0.1.isEmpty }
-            for ((p, text), box) in zip(shown, labelBoxes(s, pts, rect, taken: lineAndMarkerPoints))
+            // With an inset, the point labels go there, where the points are spread out.
+            let shown = zip(pts, inset == nil ? s.pointLabels : []).filter { $0.0.x.isFinite && !$0.1.isEmpty }
+            for ((p, text), box) in zip(shown, labelBoxes(s, pts, rect, t, taken: lineAndMarkerPoints))
             where inside.contains(Int(p.x), Int(p.y)) {
-                c.drawText(text, x: box.x, y: box.y, color: Color(hex: 0x4D4D4D))
+                c.drawText(text, x: box.x, y: box.y, size: t.sizes.annotation, color: Color(hex: 0x4D4D4D))
             }
         }
-        L.frame.drawDecorations(&c, theme: t, rect: rect, xTicks: L.xTicks, yTicks: L.yTicks, topExtra: L.topExtra)
-        if L.legendAbove {
-            Legend.drawRow(&c, theme: t, rect: rect, entries: legendEntries)
-        } else {
-            Legend.draw(&c, theme: t, rect: rect, entries: legendEntries, occupied: occupied(L.area))
+        L.frame.drawDecorations(c, theme: t, rect: rect, xTicks: L.xTicks, yTicks: L.yTicks, topExtra: L.topExtra)
+        var taken = occupied(L.area, t)
+        if let inset, let box = drawInset(inset, on: c, L) {
+            for y in stride(from: box.y, through: box.maxY, by: 4) {
+                for x in stride(from: box.x, through: box.maxX, by: 4) { taken.append(Point(Double(x), Double(y))) }
+            }
         }
-        return c
+        if L.legendAbove {
+            Legend.drawRows(c, theme: t, rect: rect, entries: legendEntries)
+        } else {
+            Legend.draw(c, theme: t, rect: rect, entries: legendEntries, occupied: taken)
+        }
+    }
+}
+
+extension XYChart {
+    /// Draws the zoomed copy of the chart in the corner of the data area that covers the least
+    /// data, and outlines the zoomed region on the main chart; returns the inset's box.
+    func drawInset(_ inset: ZoomInset, on c: Renderer, _ L: AxesLayout) -> PixelRect? {
+        let rect = L.area.rect
+        let t = L.theme
+        let w = Int(Double(rect.width) * inset.size)
+        let h = Int(Double(rect.height) * inset.size)
+        guard w >= 60, h >= 50 else { return nil }
+        let m = t.pad
+        let taken = occupied(L.area, t, labels: false)
+        let region = [
+            L.area.point(x: inset.x.lowerBound, y: inset.y.lowerBound),
+            L.area.point(x: inset.x.upperBound, y: inset.y.upperBound),
+        ]
+        let marked = PixelRect(
+            x: Int(min(region[0].x, region[1].x)), y: Int(min(region[0].y, region[1].y)),
+            width: Int(abs(region[1].x - region[0].x)), height: Int(abs(region[1].y - region[0].y)))
+        var best: PixelRect? = nil
+        var bestCount = Int.max
+        for (x, y) in [
+            (rect.maxX - m - w, rect.maxY - m - h), (rect.x + m, rect.maxY - m - h), (rect.maxX - m - w, rect.y + m),
+            (rect.x + m, rect.y + m),
+        ] {
+            let box = PixelRect(x: x, y: y, width: w, height: h)
+            var n = taken.reduce(0) { $0 + (box.contains(Int($1.x), Int($1.y)) ? 1 : 0) }
+            let overlapsRegion =
+                box.x < marked.maxX && marked.x < box.maxX && box.y < marked.maxY && marked.y < box.maxY
+            if overlapsRegion { n += 10_000 }
+            if n < bestCount {
+                bestCount = n
+                best = box
+            }
+        }
+        guard let box = best else { return nil }
+        // The zoomed region on the main chart.
+        c.stroke(
+            PixelRect(x: marked.x - 1, y: marked.y - 1, width: marked.width + 2, height: marked.height + 2),
+            Color.midGray, width: 0.75)
+        // The inset: the same series over the zoomed ranges, without legend or axis labels.
+        c.fill(box, .white)
+        c.stroke(box, Color(hex: 0xCCCCCC))
+        var zoomed = self
+        zoomed.inset = nil
+        zoomed.title = ""
+        zoomed.xLabel = ""
+        zoomed.yLabel = ""
+        zoomed.xRange = inset.x
+        zoomed.yRange = inset.y
+        for k in zoomed.series.indices {
+            zoomed.series[k].label = ""
+            if zoomed.series[k].color == nil { zoomed.series[k].color = Color.series(k) }
+        }
+        c.translated(x: Double(box.x), y: Double(box.y)) {
+            zoomed.draw(on: c, width: box.width, height: box.height)
+        }
+        return box
+    }
+}
+
+/// A magnified copy of a chart's data over smaller ranges, drawn inside the chart in the corner
+/// that covers the least data (a grey outline marks the magnified region on the chart), so a
+/// narrow band of values stays readable beside the full range; point labels move into it.
+public struct ZoomInset: Sendable, Equatable {
+    /// The x range magnified.
+    public var x: ClosedRange<Double>
+    /// The y range magnified.
+    public var y: ClosedRange<Double>
+    /// The inset's width and height as a share of the data area (default 0.5).
+    public var size: Double
+
+    /// An inset magnifying `x` × `y`, taking `size` of the data area's width and height.
+    public init(x: ClosedRange<Double>, y: ClosedRange<Double>, size: Double = 0.5) {
+        self.x = x
+        self.y = y
+        self.size = min(0.7, max(0.2, size.isFinite ? size : 0.5))
     }
 }
 
@@ -305,33 +410,39 @@ public struct LinePlot: Figure, Sendable {
     ///   - y: the y coordinates (as many as `x`).
     ///   - label: the legend text (series with an empty label are left out of the legend).
     ///   - color: the line colour (default: the next Tableau-10 colour).
-    ///   - markers: draw a dot at each point (default: only for series of at most 30 points).
+    ///   - markers: draw a marker at each point (default: only for series of at most 30 points).
+    ///   - marker: the markers' shape (default a disc).
+    ///   - dashed: draw the line dashed (to tell apart series that overlap).
     /// - Throws: `IDLError.shapeMismatch` if `x` and `y` differ in length.
     public mutating func add<X: BinaryFloatingPoint, Y: BinaryFloatingPoint>(
-        x: [X], y: [Y], label: String = "", color: Color? = nil, markers: Bool? = nil
+        x: [X], y: [Y], label: String = "", color: Color? = nil, markers: Bool? = nil,
+        marker: MarkerShape = .circle, dashed: Bool = false
     ) throws {
         try chart.add(
             x: x.map { Double($0) }, y: y.map { Double($0) }, label: label, color: color,
-            line: true, markers: markers, pointLabels: [])
+            line: true, markers: markers, pointLabels: [], marker: marker, dashed: dashed)
     }
 
-    /// Adds a series with integer x coordinates (e.g. epochs).
+    /// Adds a series with integer x coordinates (e.g. epochs); the parameters are those of the
+    /// floating-point `add(x:y:…)`.
     /// - Throws: `IDLError.shapeMismatch` if `x` and `y` differ in length.
     public mutating func add<X: BinaryInteger, Y: BinaryFloatingPoint>(
-        x: [X], y: [Y], label: String = "", color: Color? = nil, markers: Bool? = nil
+        x: [X], y: [Y], label: String = "", color: Color? = nil, markers: Bool? = nil,
+        marker: MarkerShape = .circle, dashed: Bool = false
     ) throws {
         try chart.add(
             x: x.map { Double($0) }, y: y.map { Double($0) }, label: label, color: color,
-            line: true, markers: markers, pointLabels: [])
+            line: true, markers: markers, pointLabels: [], marker: marker, dashed: dashed)
     }
 
     /// Adds a series plotted against 1, 2, …, n (e.g. a loss per epoch).
     public mutating func add<Y: BinaryFloatingPoint>(
-        y: [Y], label: String = "", color: Color? = nil, markers: Bool? = nil
+        y: [Y], label: String = "", color: Color? = nil, markers: Bool? = nil,
+        marker: MarkerShape = .circle, dashed: Bool = false
     ) {
         try! chart.add(
             x: (0..<y.count).map { Double($0 + 1) }, y: y.map { Double($0) }, label: label,
-            color: color, line: true, markers: markers, pointLabels: [])
+            color: color, line: true, markers: markers, pointLabels: [], marker: marker, dashed: dashed)
     }
 
     /// Number of series added.
@@ -343,11 +454,15 @@ public struct LinePlot: Figure, Sendable {
     /// All points left out (``skippedNonFinite`` + ``skippedNonPositive``).
     public var skippedPoints: Int { skippedNonFinite + skippedNonPositive }
 
-    /// Where the data area lies on a canvas of this size, and how data maps onto it.
-    public func plotArea(width: Int, height: Int) -> PlotArea { chart.layout(width: width, height: height).area }
+    /// Where the data area lies on a figure of this size (in points), and how data maps onto it.
+    public func plotArea(width: Int, height: Int) -> PlotArea {
+        chart.layout(width: width, height: height, .measuring()).area
+    }
 
-    /// Draws the chart on a new canvas.
-    public func render(width: Int, height: Int) -> Canvas { chart.render(width: width, height: height) }
+    /// Draws the chart in a `width`×`height`-point box.
+    public func draw(on renderer: Renderer, width: Int, height: Int) {
+        chart.draw(on: renderer, width: width, height: height)
+    }
 }
 
 /// A scatter plot of one or more point sets, e.g. test accuracy against sparsity for a sweep
@@ -404,6 +519,13 @@ public struct ScatterPlot: Figure, Sendable {
         set { chart.yRange = newValue }
     }
 
+    /// A magnified copy of part of the chart drawn inside it (see ``ZoomInset``), or nil; with
+    /// an inset, the legend is drawn above the chart.
+    public var inset: ZoomInset? {
+        get { chart.inset }
+        set { chart.inset = newValue }
+    }
+
     /// An empty scatter plot.
     public init(title: String = "", xLabel: String = "", yLabel: String = "", logX: Bool = false, logY: Bool = false) {
         chart.title = title
@@ -421,14 +543,16 @@ public struct ScatterPlot: Figure, Sendable {
     ///   - color: the point colour (default: the next Tableau-10 colour).
     ///   - connect: join the points by a line in the given order (a frontier or a path).
     ///   - pointLabels: a small annotation beside each point (empty strings for none), or `[]`.
+    ///   - marker: the markers' shape (default a disc).
+    ///   - dashed: draw the connecting line dashed.
     /// - Throws: `IDLError.shapeMismatch` if the arrays differ in length.
     public mutating func add<X: BinaryFloatingPoint, Y: BinaryFloatingPoint>(
         x: [X], y: [Y], label: String = "", color: Color? = nil, connect: Bool = false,
-        pointLabels: [String] = []
+        pointLabels: [String] = [], marker: MarkerShape = .circle, dashed: Bool = false
     ) throws {
         try chart.add(
             x: x.map { Double($0) }, y: y.map { Double($0) }, label: label, color: color,
-            line: connect, markers: true, pointLabels: pointLabels)
+            line: connect, markers: true, pointLabels: pointLabels, marker: marker, dashed: dashed)
     }
 
     /// Number of point sets added.
@@ -440,9 +564,13 @@ public struct ScatterPlot: Figure, Sendable {
     /// All points left out.
     public var skippedPoints: Int { skippedNonFinite + skippedNonPositive }
 
-    /// Where the data area lies on a canvas of this size, and how data maps onto it.
-    public func plotArea(width: Int, height: Int) -> PlotArea { chart.layout(width: width, height: height).area }
+    /// Where the data area lies on a figure of this size (in points), and how data maps onto it.
+    public func plotArea(width: Int, height: Int) -> PlotArea {
+        chart.layout(width: width, height: height, .measuring()).area
+    }
 
-    /// Draws the chart on a new canvas.
-    public func render(width: Int, height: Int) -> Canvas { chart.render(width: width, height: height) }
+    /// Draws the chart in a `width`×`height`-point box.
+    public func draw(on renderer: Renderer, width: Int, height: Int) {
+        chart.draw(on: renderer, width: width, height: height)
+    }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import IDL
+import IDLPlot
 
 /// The executables built beside `idl` (tutorials, experiments), found in its own directory.
 enum SiblingPrograms {
@@ -80,7 +81,8 @@ struct Reproduce: ParsableCommand {
             and performance (the speed table, idl bench). About 6 minutes in full mode on 2 cores.
 
             --quick runs short versions (subsets, fewer epochs; about a minute), written under \
-            results/quick/ so that they never replace the committed full results.
+            results/quick/ so that they never replace the committed full results. Figures are written \
+            as PNG and PDF; --formats png,pdf,svg adds SVG.
 
             Each run records what made it (commit, compiler, CPU, BLAS kernels, thread policy, \
             command, wall time) in MANIFEST.json beside the results (results/quick/MANIFEST.json \
@@ -101,14 +103,18 @@ struct Reproduce: ParsableCommand {
         var full: [String] = []
         var quick: [String]
         var hasQuickMode = true
+        var drawsFigures = false
     }
 
     static let experiments = [
-        Experiment(name: "implicit-models", program: "implicit-models", quick: ["--quick"]),
+        Experiment(name: "implicit-models", program: "implicit-models", quick: ["--quick"], drawsFigures: true),
         Experiment(name: "sim-fashion", program: "sim-fashion", quick: ["--quick"]),
-        Experiment(name: "sim-sweep", program: "sim-sweep", quick: ["--quick"]),
-        Experiment(name: "sim-sweep-double", program: "sim-sweep", full: ["--double"], quick: ["--quick", "--double"]),
-        Experiment(name: "argmax-extrapolation", program: "argmax-extrapolation", quick: ["--quick"]),
+        Experiment(name: "sim-sweep", program: "sim-sweep", quick: ["--quick"], drawsFigures: true),
+        Experiment(
+            name: "sim-sweep-double", program: "sim-sweep", full: ["--double"], quick: ["--quick", "--double"],
+            drawsFigures: true),
+        Experiment(
+            name: "argmax-extrapolation", program: "argmax-extrapolation", quick: ["--quick"], drawsFigures: true),
         Experiment(name: "rnn", program: "rnn-bench", quick: ["--epochs", "5"], hasQuickMode: false),
         Experiment(
             name: "solvers", program: "implicit-bench", quick: ["--epochs", "1", "--steps", "100"], hasQuickMode: false),
@@ -122,6 +128,7 @@ struct Reproduce: ParsableCommand {
     @Flag(help: "Short runs (subsets, fewer epochs), written under results/quick/.") var quick = false
     @Option(help: "Directory for the results.") var output = "results"
     @Flag(help: "Regenerate into a temporary folder and compare with the results in --output.") var verify = false
+    @Option(help: "Figure formats: a comma-separated list of png, pdf, svg.") var formats = "png,pdf"
 
     func run() throws {
         useLineBufferedStandardOutput()  // headers before the programs' own output, also in logs

@@ -305,6 +305,18 @@ extension Reproduce {
         return quick ? base.appendingPathComponent("quick") : base
     }
 
+    /// The program's arguments for writing its results under `folder`: quick or full, the output
+    /// folder, and the figure formats (`--formats`, checked) for the programs that draw figures.
+    func arguments(for e: Experiment, into folder: String) throws -> [String] {
+        var arguments = (quick ? e.quick : e.full) + ["--output", Self.directory(for: e, quick: quick, in: folder)]
+        if e.drawsFigures {
+            do {
+                arguments += ["--formats", try FigureFormat.list(formats).map(\.rawValue).joined(separator: ",")]
+            } catch { throw ValidationError("--formats: \(error)") }
+        }
+        return arguments
+    }
+
     /// Runs the experiment and records its manifest in MANIFEST.json.
     func regenerate(_ e: Experiment, into folder: String) throws {
         var manifest = RunManifest.current(
@@ -312,8 +324,7 @@ extension Reproduce {
                 "idl reproduce \(quick ? "--quick " : "")\(e.name)  (\(e.program) \(((quick ? e.quick : e.full)).joined(separator: " ")))"
         )
         let start = Date()
-        try SiblingPrograms.run(
-            e.program, (quick ? e.quick : e.full) + ["--output", Self.directory(for: e, quick: quick, in: folder)])
+        try SiblingPrograms.run(e.program, try arguments(for: e, into: folder))
         manifest.wallSeconds = (Date().timeIntervalSince(start) * 10).rounded() / 10
         let url = Self.manifestFolder(quick: quick, in: folder).appendingPathComponent("MANIFEST.json")
         var file = ManifestFile.read(url) ?? ManifestFile()
@@ -337,9 +348,7 @@ extension Reproduce {
             try? FileManager.default.removeItem(at: temporary)
             defer { try? FileManager.default.removeItem(at: temporary) }
             print("== \(e.name)\(quick ? " (quick)" : ""): regenerating into \(temporary.path)")
-            try SiblingPrograms.run(
-                e.program,
-                (quick ? e.quick : e.full) + ["--output", Self.directory(for: e, quick: quick, in: temporary.path)])
+            try SiblingPrograms.run(e.program, try arguments(for: e, into: temporary.path))
             let regeneratedRoot = Self.manifestFolder(quick: quick, in: temporary.path)
             let committed = committedManifests?.experiments[e.name]
             let same = committed.map { $0.sameArithmetic(as: here) } ?? false

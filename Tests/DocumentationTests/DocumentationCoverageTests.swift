@@ -159,6 +159,24 @@ private func moduleMaps(products: URL) -> [URL] {
     return maps
 }
 
+/// The `-I` directories `pkg-config --cflags-only-I` names for `packages` (none without pkg-config).
+private func pkgConfigIncludePaths(_ packages: [String]) -> [String] {
+    let tool = URL(fileURLWithPath: "/usr/bin/pkg-config")
+    guard FileManager.default.isExecutableFile(atPath: tool.path) else { return [] }
+    let process = Process()
+    process.executableURL = tool
+    process.arguments = ["--cflags-only-I"] + packages
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    guard (try? process.run()) != nil else { return [] }
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else { return [] }
+    return String(decoding: data, as: UTF8.self).split(whereSeparator: \.isWhitespace)
+        .filter { $0.hasPrefix("-I") }.map { String($0.dropFirst(2)) }
+}
+
 /// Runs the extractor for `module`; returns the decoded symbol graphs it wrote (the module's
 /// own and one per outside module whose types it extends, e.g. IDL@Swift).
 private func symbolGraphs(of module: String, products: URL, output: URL) throws -> [(
@@ -178,6 +196,9 @@ private func symbolGraphs(of module: String, products: URL, output: URL) throws 
     for map in moduleMaps(products: products) {
         arguments += ["-Xcc", "-fmodule-map-file=\(map.path)"]
     }
+    // The header search paths SwiftPM takes from the system libraries' pkg-config files (Cairo's
+    // headers include FreeType's from /usr/include/freetype2).
+    for path in pkgConfigIncludePaths(["cairo"]) { arguments += ["-Xcc", "-I\(path)"] }
     let process = Process()
     process.executableURL = tool
     process.arguments = arguments

@@ -51,3 +51,19 @@ import Testing
         }
     }
 }
+
+@Suite struct FigureFormatOptionTests {
+    @Test func readsTheFormatList() throws {
+        let given = try ExperimentOptions(["p", "--formats", "svg, PNG,svg"], values: ["--formats"], flags: [])
+        #expect(try given.parsedFigureFormats() == ["svg", "png"])
+        let absent = try ExperimentOptions(["p"], values: ["--formats"], flags: [])
+        #expect(try absent.parsedFigureFormats() == ["png", "pdf"])
+    }
+
+    @Test func refusesUnknownFormats() throws {
+        for bad in ["jpeg", "png,,pdf", ""] {
+            let options = try ExperimentOptions(["p", "--formats", bad], values: ["--formats"], flags: [])
+            #expect(throws: ExperimentOptions.Failure.self) { try options.parsedFigureFormats() }
+        }
+    }
+}

@@ -20,7 +20,7 @@ import Testing
 
         #expect(plot.seriesCount == 2 && plot.skippedPoints == 0)
         let loss = try PNGImage.read(from: folder.appendingPathComponent("loss.png"))
-        #expect(loss.width == 800 && loss.height == 500)
+        #expect(loss.width == 1600 && loss.height == 1000)
 
         // --- "A heat map and a spy plot" (verbatim)
         var rng = SeededGenerator(seed: 0)
@@ -40,7 +40,7 @@ import Testing
 
         #expect(spy.nonzeroCount == a.count - a.zeroCount)
         #expect(spy.density > 0.1 && spy.density < 0.4)  // |N(0,1)| ≥ 1.2 has probability 0.23
-        #expect(try PNGImage.read(from: folder.appendingPathComponent("A-spy.png")).width == 600)
+        #expect(try PNGImage.read(from: folder.appendingPathComponent("A-spy.png")).width == 1200)
 
         // --- "An image grid" (verbatim)
         let images = Matrix<Float>.randomUniform(784, 12, 0, 1, using: &rng)  // 12 "images"
@@ -52,20 +52,20 @@ import Testing
         try grid.write(to: folder.appendingPathComponent("samples.png"), width: 800, height: 520)
 
         #expect(grid.count == 12 && grid.imageHeight == 28)
-        #expect(try PNGImage.read(from: folder.appendingPathComponent("samples.png")).height == 520)
+        #expect(try PNGImage.read(from: folder.appendingPathComponent("samples.png")).height == 1040)
 
-        // --- "Writing PNG" (verbatim)
-        var canvas = Canvas(width: 200, height: 100)
-        canvas.drawLine(from: Point(10, 90), to: Point(190, 10), color: .ink, width: 2)
-        canvas.fillCircle(center: Point(100, 50), radius: 8, color: Color.series(1))
-        canvas.drawText("hello", x: 20, y: 20)
-        try canvas.write(to: folder.appendingPathComponent("canvas.png"))
+        // --- "Writing PNG, PDF and SVG" (verbatim)
+        let urls = try plot.write(to: folder.appendingPathComponent("loss"), formats: [.png, .pdf, .svg])
+        print(urls.map(\.lastPathComponent))  // ["loss.png", "loss.pdf", "loss.svg"]
+        let pixels = try plot.render(width: 400, height: 250, scale: 1)
+        print(pixels.width, pixels.height)  // 400 250
 
         let picture = try PNGImage(grayscale: a, range: -3...3)
         try picture.write(to: folder.appendingPathComponent("A-gray.png"))
         print(try PNGImage.read(from: folder.appendingPathComponent("A-gray.png")).width)  // 40
 
-        #expect(canvas.pixel(100, 50) == Color.series(1))
+        #expect(urls.map(\.lastPathComponent) == ["loss.png", "loss.pdf", "loss.svg"])
+        #expect(pixels.width == 400 && pixels.height == 250)
         let gray = try PNGImage.read(from: folder.appendingPathComponent("A-gray.png"))
         #expect(gray.width == 40 && gray.height == 40)
     }

@@ -33,15 +33,18 @@ import Testing
     @Test func canvasWritesRGBA() throws {
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        var canvas = Canvas(width: 20, height: 10)
-        canvas.fill(PixelRect(x: 5, y: 2, width: 4, height: 3), Color(hex: 0xD62728))
+        var canvas = Canvas(width: 20, height: 10, background: Color.white.withAlpha(200))
+        for y in 2..<5 { for x in 5..<9 { canvas.setPixel(x, y, Color(hex: 0xD62728)) } }
         let url = dir.appendingPathComponent("canvas.png")
         try canvas.write(to: url)
         let back = try PNGImage.read(from: url)
         #expect(back.width == 20 && back.height == 10 && back.colorType == .rgba)
         #expect(back.color(6, 3) == Color(hex: 0xD62728))
-        #expect(back.color(0, 0) == .white)
+        #expect(back.color(0, 0) == Color.white.withAlpha(200))
         #expect(back.pixels == canvas.pixels)
+        // An opaque canvas (a rendered figure) is written as RGB.
+        let opaque = try PNGImage.decode(Canvas(width: 3, height: 2, background: .ink).pngData())
+        #expect(opaque.colorType == .rgb && opaque.color(2, 1) == .ink)
     }
 
     @Test func invalidImagesAreRejectedBeforeLibpng() {
@@ -109,9 +112,9 @@ import Testing
     }
 
     @Test func encodingIsDeterministic() throws {
-        var canvas = Canvas(width: 64, height: 48)
-        canvas.drawLine(from: Point(3, 4), to: Point(60, 40), color: Color.series(1), width: 2)
-        canvas.drawText("1e-3", x: 5, y: 30)
+        var plot = LinePlot(title: "1×10⁻³")
+        try plot.add(x: [3.0, 60], y: [4.0, 40], label: "line")
+        let canvas = try plot.render(width: 64, height: 48)
         #expect(canvas.pngData() == canvas.pngData())
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

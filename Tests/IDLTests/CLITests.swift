@@ -256,16 +256,17 @@ func lastJSON(_ output: String) throws -> [String: Any] {
             #expect(csv.split(separator: "\n").count == lines.count - 1, "\(table): CSV and Markdown rows differ")
         }
         for figure in [
-            "implicit-models/accuracy-vs-parameters.png", "implicit-models/robustness.png", "sim/frontier.png",
-            "sim/robustness.png",
-            "sim/robustness-vs-sparsity.png", "sim/spy-A-35.png", "sim/spy-B-35.png", "sim/spy-A-150.png",
-            "sim/spy-B-150.png",
-            "rnn/argmax-extrapolation.png",
+            "implicit-models/accuracy-vs-parameters", "implicit-models/robustness", "sim/frontier", "sim/robustness",
+            "sim/robustness-vs-sparsity", "sim/spy-A-35", "sim/pixels-B-35", "sim/spy-A-150", "sim/pixels-B-150",
+            "rnn/argmax-extrapolation",
         ] {
-            let bytes = try Data(contentsOf: base.appendingPathComponent(figure))
+            // Each figure as PNG and as PDF (the default formats).
+            let png = try Data(contentsOf: base.appendingPathComponent(figure + ".png"))
             #expect(
-                bytes.count > 1000 && Array(bytes.prefix(8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A],
-                "\(figure)")
+                png.count > 1000 && Array(png.prefix(8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A],
+                "\(figure).png")
+            let pdf = try Data(contentsOf: base.appendingPathComponent(figure + ".pdf"))
+            #expect(pdf.count > 1000 && pdf.prefix(5) == Data("%PDF-".utf8), "\(figure).pdf")
         }
     }
 }

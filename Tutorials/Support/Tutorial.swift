@@ -8,7 +8,7 @@ import TutorialPages
 /// ```swift
 /// let tutorial = Tutorial("feedforward")        // reads --quick from the command line
 /// step("Build the network")                      // prints a heading
-/// try tutorial.save(plot, as: "loss.png")        // results/tutorials/feedforward/loss.png
+/// try tutorial.save(plot, as: "loss.png")        // results/tutorials/feedforward/loss.png and loss.pdf
 /// ```
 public struct Tutorial: Sendable {
     /// The chapter's folder name, e.g. `feedforward`.
@@ -53,16 +53,18 @@ public struct Tutorial: Sendable {
     /// `full` or `quick`, whichever `isQuick` says: `tutorial.choose(full: 60_000, quick: 5_000)`.
     public func choose<V>(full: V, quick: V) -> V { isQuick ? quick : full }
 
-    /// Writes `figure` as a PNG file named `name` into ``resultsDirectory`` (created if missing)
-    /// and prints where it went.
+    /// Writes `figure` as a PNG file named `name` (sizes in points, 2 pixels per point) and, beside
+    /// it, as a PDF of the same name into ``resultsDirectory`` (created if missing), and prints
+    /// where they went.
+    /// - Returns: the PNG file's URL.
     @discardableResult
     public func save(_ figure: some Figure, as name: String, width: Int = 800, height: Int = 500) throws -> URL {
         try FileManager.default.createDirectory(at: resultsDirectory, withIntermediateDirectories: true)
         let url = resultsDirectory.appendingPathComponent(name)
-        try figure.write(to: url, width: width, height: height)
-        if printsMarkers { print(TutorialMarkers.figure(name)) }
-        print("Figure written to \(displayPath(url))")
-        return url
+        let urls = try figure.write(to: url, formats: [.png, .pdf], width: width, height: height)
+        if printsMarkers { print(TutorialMarkers.figure(urls[0].lastPathComponent)) }
+        print("Figure written to \(displayPath(urls[0])) (and .pdf)")
+        return urls[0]
     }
 
     /// The path relative to the current directory when it lies inside it.

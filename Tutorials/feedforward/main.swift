@@ -147,7 +147,7 @@ let denseSpy = try SpyPlot(
 try tutorial.save(denseSpy, as: "dense-blocks.png", width: 640, height: 560)
 var convergence = LinePlot(
     title: "Picard iteration on the dense model", xLabel: "iteration",
-    yLabel: "max |X(k+1) - X(k)|", logY: true)
+    yLabel: "max |X(k+1) − X(k)|", logY: true)
 convergence.add(y: solve.residualTrace, label: "residual")
 try tutorial.save(convergence, as: "dense-convergence.png")
 print(

@@ -145,7 +145,7 @@ let smoothed = batchLosses.indices.map { i in
     return batchLosses[lo...i].reduce(0, +) / Double(i - lo + 1)
 }
 var lossPlot = LinePlot(
-    title: "Linear -> ReLU -> ImplicitModel on FashionMNIST", xLabel: "mini-batch", yLabel: "cross-entropy loss")
+    title: "Linear → ReLU → ImplicitModel on FashionMNIST", xLabel: "mini-batch", yLabel: "cross-entropy loss")
 lossPlot.add(y: batchLosses, label: "per batch", color: Color(hex: 0xC6DBEF), markers: false)
 lossPlot.add(y: smoothed, label: "mean of the last \(window)", color: Color(hex: 0x1F77B4), markers: false)
 try tutorial.save(lossPlot, as: "training-loss.png")

@@ -162,7 +162,8 @@ print(
 // with both models' predictions.
 step("Plot the losses and the predictions")
 var lossPlot = LinePlot(
-    title: "Full-batch training on the spiky series (Adam 5e-3)", xLabel: "epoch", yLabel: "training MSE")
+    title: "Full-batch training on the spiky series (Adam, learning rate 5×10⁻³)", xLabel: "epoch",
+    yLabel: "training MSE")
 lossPlot.add(y: rnnLosses, label: "ImplicitRNN", markers: false)
 lossPlot.add(y: lstmLosses, label: "LSTM", markers: false)
 try tutorial.save(lossPlot, as: "series-loss.png")

@@ -173,7 +173,8 @@ print(
             [fixed(s.lambda, 0), "\(s.nonzeros)", percent(s.accuracy, 2), "\(p.nonzeros)", percent(p.accuracy, 2)]
         }))
 var tradeOff = ScatterPlot(
-    title: "Sparsity against accuracy on FashionMNIST", xLabel: "nonzero weights", yLabel: "test accuracy (%)")
+    title: "FashionMNIST: test accuracy against nonzero weights", xLabel: "nonzero weights",
+    yLabel: "test accuracy (%)")
 try tradeOff.add(
     x: simPoints.map { Double($0.nonzeros) }, y: simPoints.map { 100 * $0.accuracy }, label: "SIM (exact solver)",
     connect: true, pointLabels: simPoints.map { "λ = \(fixed($0.lambda, 0))" })
