@@ -18,10 +18,14 @@ struct IDLCommand: ParsableCommand {
               idl train --epochs 10 --output results/model.safetensors
               idl predict --model results/model.safetensors --input U.npy --output Y.npy
               idl sim                   (a sparse, well-posed SIM of a trained network)
+              idl sim --teacher net.safetensors --activation relu   (SIM of your PyTorch network)
+              idl rnn                   (an ImplicitRNN on a time series)
               idl tutorial --list       (then: idl tutorial feedforward --quick)
               idl reproduce --quick     (regenerate the experiments' results)
             """,
-        subcommands: [Train.self, SIMCommand.self, Predict.self, Tutorial.self, Reproduce.self, Bench.self]
+        subcommands: [
+            Train.self, SIMCommand.self, RNNCommand.self, Predict.self, Tutorial.self, Reproduce.self, Bench.self,
+        ]
     )
 }
 

@@ -13,7 +13,9 @@ struct Predict: ParsableCommand {
             (defaults are torchidl's: κ 0.99, relu, no bias, inf).
 
             An ImplicitRNN state_dict (recurrent.layer.*, linear.*) is recognised too; its --input has \
-            shape (batch, time, features).
+            shape (batch, time, features). So is an explicit network's state_dict of nn.Linear layers \
+            (every name ends in .weight or .bias, layers in the natural order of their key prefixes): \
+            give its activation with --activation; the logits are written.
 
             --input is batch-first, as numpy writes it: shape (m, p) for m samples of p features. \
             --output receives the predictions, batch-first (m, q), float32.
@@ -41,8 +43,13 @@ struct Predict: ParsableCommand {
             bias: bias ? true : nil, wellPosedness: wellposedness)
         let fixedPoint: any FixedPointSolver = solver == "anderson" ? Anderson() : Picard()
         let modelURL = URL(fileURLWithPath: model)
-        if ImplicitRNN<Float>.isStateDict(try SafeTensors(contentsOf: modelURL)) {
+        let file = try SafeTensors(contentsOf: modelURL)
+        if ImplicitRNN<Float>.isStateDict(file) {
             try predictSequences(try ImplicitRNN<Float>.load(from: modelURL, options: options, solver: fixedPoint))
+            return
+        }
+        if Sequential<Float>.isTorchStateDict(file) {
+            try predictFeedforward(file)
             return
         }
         let net = try ImplicitModel<Float>.load(from: URL(fileURLWithPath: model), options: options, solver: fixedPoint)

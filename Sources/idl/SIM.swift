@@ -13,28 +13,54 @@ struct SIMCommand: ParsableCommand {
             random training images, fits A, B, C, D with the exact convex solver (‖A‖∞ ≤ κ, λ 35 for \
             A and B, 1 for C and D, elastic net λ₂ 2), and evaluates on the 10 000 test images.
 
-            --states-in skips the teacher and fits saved states (written before with --states-out).
+            --states-in skips the teacher and fits saved states (written before with --states-out). \
+            --teacher FILE.safetensors --activation relu fits your own PyTorch network instead (a state_dict \
+            of nn.Linear layers, with or without biases; see `idl predict --help`): its FashionMNIST test \
+            accuracy is reported as computed here, a ReLU teacher is rescaled as above, and its states are \
+            collected on --samples random training images (pixels in [0, 1]). Biases become a constant-one \
+            input row; the saved model appends it by itself.
+
+            --preset torchidl starts every solver setting from torchidl's defaults instead of ours.
 
             With --json the last line is a JSON object with the keys teacher_accuracy, test_accuracy, \
-            nonzeros, teacher_nonzeros, norm_A_inf, fit_seconds, eval_seconds, solver, model.
+            nonzeros, teacher_nonzeros, norm_A_inf, well_posed, fit_seconds, eval_seconds, solver, model.
             """
     )
 
     @Option(help: "Solver: exact, least-squares, admm, low-rank.") var solver = "exact"
-    @Option(help: "λ for the state rows (A, B).") var lambdaState = 35.0
-    @Option(help: "λ for the output rows (C, D).") var lambdaOutput = 1.0
-    @Option(help: "Elastic-net weight λ₂ (exact and ADMM solvers).") var lambda2 = 2.0
+    @Option(
+        help:
+            "Defaults of the solver settings: tuned (ours, see above) or torchidl (torchidl's own: λ 1e-6, zero threshold 1e-6, no regeneration, ADMM 1000/100 iterations with ρ 10/10 and 100-row batches, low-rank full rank and 10 000 epochs). Flags given explicitly override either."
+    )
+    var preset = "tuned"
+    @Option(help: "λ for the state rows (A, B) (tuned 35).") var lambdaState: Double?
+    @Option(help: "λ for the output rows (C, D) (tuned 1).") var lambdaOutput: Double?
+    @Option(help: "Elastic-net weight λ₂ (exact and ADMM solvers; tuned 2).") var lambda2: Double?
     @Option(help: "Radius κ of ‖A‖∞ ≤ κ.") var kappa = 0.99
     @Flag(help: "Keep A strictly upper triangular instead of bounding ‖A‖∞.") var triangular = false
-    @Option(help: "Relative duality-gap tolerance of the exact solver.") var tolerance = 1e-4
-    @Option(help: "Weights with |w| below this become exact zeros.") var zeroThreshold = 1e-8
-    @Flag(inversion: .prefixedNo, help: "Fit C, D on states regenerated with the fitted A, B.") var regenStates = true
-    @Option(help: "Rank of A for the low-rank solver.") var rank = 10
+    @Option(help: "Relative duality-gap tolerance of the exact solver (tuned 1e-4).") var tolerance: Double?
+    @Option(help: "Weights with |w| below this become exact zeros (tuned 1e-8).") var zeroThreshold: Double?
+    @Flag(inversion: .prefixedNo, help: "Fit C, D on states regenerated with the fitted A, B (tuned: on).")
+    var regenStates: Bool?
+    @Option(help: "Rank of A for the low-rank solver (tuned 10).") var rank: Int?
+    @Option(help: "ADMM: ρ of stage 1 (A, B).") var rho: Double?
+    @Option(help: "ADMM: ρ of stage 2 (C, D).") var rhoOutput: Double?
+    @Option(help: "ADMM: iteration budget of stage 1 (A, B).") var admmIterations: Int?
+    @Option(help: "ADMM: iteration budget of stage 2 (C, D).") var admmIterationsOutput: Int?
+    @Option(help: "ADMM: target rows solved together.") var batchFeatureSize: Int?
+    @Option(help: "ADMM: write the objective per iteration of both stages as a figure (.png).") var lossPlot: String?
+    @Option(help: "Picard tolerance (largest entry change) of regeneration and inference (torchidl's atol).")
+    var atol: Double?
+    @Option(help: "Picard iteration budget of regeneration and inference.") var maxIterations = 2000
     @Option(help: "Training images whose states are collected.") var samples = 2000
     @Option(help: "Teacher training epochs.") var teacherEpochs = 5
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @Option(help: "Save the collected states (.safetensors).") var statesOut: String?
     @Option(help: "Fit these saved states instead of training a teacher.") var statesIn: String?
+    @Option(help: "Fit this PyTorch teacher (a .safetensors state_dict of nn.Linear layers) instead of training one.")
+    var teacher: String?
+    @Option(help: "The teacher's activation (relu, tanh, sigmoid, softplus, leaky-relu[:SLOPE]); with --teacher.")
+    var activation: String?
     @Option(help: "Where to save the fitted model (.safetensors, loadable by `idl predict`).") var output =
         "results/sim-model.safetensors"
     @OptionGroup var out: OutputOptions
@@ -43,35 +69,96 @@ struct SIMCommand: ParsableCommand {
         guard ["exact", "least-squares", "admm", "low-rank"].contains(solver) else {
             throw ValidationError("unknown --solver '\(solver)'; use exact, least-squares, admm or low-rank")
         }
+        guard ["tuned", "torchidl"].contains(preset) else {
+            throw ValidationError("unknown --preset '\(preset)'; use tuned or torchidl")
+        }
         guard kappa > 0, kappa < 1 else { throw ValidationError("--kappa must lie in (0, 1), got \(kappa)") }
-        guard lambdaState >= 0, lambdaOutput >= 0, lambda2 >= 0 else { throw ValidationError("λ values must be ≥ 0") }
+        guard [lambdaState, lambdaOutput, lambda2].allSatisfy({ ($0 ?? 0) >= 0 }) else {
+            throw ValidationError("λ values must be ≥ 0")
+        }
         guard samples >= 1, teacherEpochs >= 1 else {
             throw ValidationError("--samples and --teacher-epochs must be at least 1")
+        }
+        guard (atol ?? 1) > 0, maxIterations >= 1 else {
+            throw ValidationError("--atol must be positive and --max-iterations at least 1")
+        }
+        if teacher != nil && statesIn != nil {
+            throw ValidationError("--teacher and --states-in both name what to fit; give one")
+        }
+        if activation != nil && teacher == nil {
+            throw ValidationError("--activation names the activation of a --teacher file; give --teacher too")
+        }
+        if lossPlot != nil && solver != "admm" {
+            throw ValidationError("--loss-plot draws the ADMM objective; use it with --solver admm")
         }
     }
 
     func makeSolver() -> any SIMSolver {
+        let torchidl = preset == "torchidl"
         let constraint: SIMWellPosedness = triangular ? .strictlyUpperTriangular : .infinityNorm(kappa: kappa)
+        let equilibrium = SIMEquilibriumSettings(tolerance: atol, maxIterations: maxIterations)
         switch solver {
         case "least-squares":
-            return SIMLeastSquaresSolver(wellPosedness: .unconstrained, regenerateStates: regenStates)
+            var s = torchidl ? SIMLeastSquaresSolver.torchidlDefaults : SIMLeastSquaresSolver(regenerateStates: true)
+            s.wellPosedness = .unconstrained
+            if let zeroThreshold { s.zeroThreshold = zeroThreshold }
+            if let regenStates { s.regenerateStates = regenStates }
+            s.equilibrium = equilibrium
+            return s
         case "admm":
-            return SIMADMMSolver(
-                lambdaState: lambdaState, lambdaOutput: lambdaOutput, lambda2: lambda2, wellPosedness: constraint,
-                zeroThreshold: zeroThreshold, regenerateStates: regenStates)
+            var s =
+                torchidl
+                ? SIMADMMSolver.torchidlDefaults
+                : SIMADMMSolver(
+                    lambdaState: 35, lambdaOutput: 1, lambda2: 2, zeroThreshold: 1e-8, regenerateStates: true)
+            s.wellPosedness = constraint
+            if let lambdaState { s.lambdaState = lambdaState }
+            if let lambdaOutput { s.lambdaOutput = lambdaOutput }
+            if let lambda2 { s.lambda2 = lambda2 }
+            if let zeroThreshold { s.zeroThreshold = zeroThreshold }
+            if let regenStates { s.regenerateStates = regenStates }
+            if let rho { s.rho = rho }
+            if let rhoOutput { s.rhoOutput = rhoOutput }
+            if let admmIterations { s.maxIterations = admmIterations }
+            if let admmIterationsOutput { s.maxIterationsOutput = admmIterationsOutput }
+            if let batchFeatureSize { s.batchFeatureSize = batchFeatureSize }
+            s.recordObjective = lossPlot != nil
+            s.equilibrium = equilibrium
+            return s
         case "low-rank":
-            return SIMLowRankSolver(
-                rank: rank, lambdaState: lambdaState, wellPosedness: constraint, zeroThreshold: zeroThreshold,
-                regenerateStates: regenStates, seed: seed)
+            var s =
+                torchidl
+                ? SIMLowRankSolver.torchidlDefaults
+                : SIMLowRankSolver(rank: 10, lambdaState: 35, zeroThreshold: 1e-8, regenerateStates: true)
+            s.wellPosedness = constraint
+            s.seed = seed
+            if let rank { s.rank = rank }
+            if let lambdaState { s.lambdaState = lambdaState }
+            if let zeroThreshold { s.zeroThreshold = zeroThreshold }
+            if let regenStates { s.regenerateStates = regenStates }
+            s.equilibrium = equilibrium
+            return s
         default:
-            return SIMExactSolver(
-                lambdaState: lambdaState, lambdaOutput: lambdaOutput, lambda2: lambda2, wellPosedness: constraint,
-                tolerance: tolerance, zeroThreshold: zeroThreshold, regenerateStates: regenStates)
+            var s =
+                torchidl
+                ? SIMExactSolver.torchidlDefaults
+                : SIMExactSolver(
+                    lambdaState: 35, lambdaOutput: 1, lambda2: 2, tolerance: 1e-4, zeroThreshold: 1e-8,
+                    regenerateStates: true)
+            s.wellPosedness = constraint
+            if let lambdaState { s.lambdaState = lambdaState }
+            if let lambdaOutput { s.lambdaOutput = lambdaOutput }
+            if let lambda2 { s.lambda2 = lambda2 }
+            if let tolerance { s.tolerance = tolerance }
+            if let zeroThreshold { s.zeroThreshold = zeroThreshold }
+            if let regenStates { s.regenerateStates = regenStates }
+            s.equilibrium = equilibrium
+            return s
         }
     }
 
     func run() throws {
-        if statesIn == nil {
+        if statesIn == nil && teacher == nil {
             // The teacher 784-64-32-16-10 has n = 112 states, kept in Double, of at most the 60 000 training images.
             try MemoryEstimate.sim(
                 stateCount: 64 + 32 + 16, inputCount: 784, outputCount: 10, sampleCount: min(samples, 60_000),
@@ -82,7 +169,17 @@ struct SIMCommand: ParsableCommand {
         var teacherAccuracy: Double? = nil
         var teacherNonzeros: Int? = nil
         let states: SIMStates<Double>
-        if let statesIn {
+        if let teacher {
+            let loaded = try teacherStates(
+                path: teacher, activation: activation, samples: samples, kappa: kappa, seed: seed, test: test, out: out)
+            states = loaded.states
+            teacherAccuracy = loaded.accuracy
+            teacherNonzeros = loaded.nonzeros
+            if let statesOut {
+                try states.save(to: URL(fileURLWithPath: statesOut))
+                out.say("saved states to \(statesOut)")
+            }
+        } else if let statesIn {
             states = try SIMStates<Double>(contentsOf: URL(fileURLWithPath: statesIn))
             out.say(
                 "loaded states from \(statesIn): n = \(states.stateCount), p = \(states.inputCount), m = \(states.sampleCount)"
@@ -119,7 +216,7 @@ struct SIMCommand: ParsableCommand {
         let fit = try method.fit(states) { done, _ in bar.update(completed: done) }
         let fitSeconds = monotonicSeconds() - start
         bar.finish()
-        let model = try SIMModel(fit)
+        let model = try SIMModel(fit, states: states, tolerance: atol ?? 1e-6, maxIterations: maxIterations)
         let evalStart = monotonicSeconds()
         let scores = try model.predict(test.inputs.converted(to: Double.self))
         let evalSeconds = monotonicSeconds() - evalStart
@@ -129,6 +226,10 @@ struct SIMCommand: ParsableCommand {
             "\(method.name): test accuracy \(formatFixed(100 * accuracy, decimals: 2)) %, fit \(formatFixed(fitSeconds, decimals: 2)) s, evaluation of \(test.count) images \(formatFixed(evalSeconds, decimals: 3)) s"
         )
         out.say(model.summary)
+        if let lossPlot {
+            try writeObjectivePlot(fit.report, to: URL(fileURLWithPath: lossPlot))
+            out.say("wrote the ADMM objective per iteration to \(lossPlot)")
+        }
         let outputURL = URL(fileURLWithPath: output)
         try FileManager.default.createDirectory(
             at: outputURL.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -137,6 +238,7 @@ struct SIMCommand: ParsableCommand {
         var figures: [String: Any] = [
             "test_accuracy": accuracy, "nonzeros": model.nonzeros, "norm_A_inf": Double(fit.A.infinityNorm),
             "fit_seconds": fitSeconds, "eval_seconds": evalSeconds, "solver": method.name, "model": outputURL.path,
+            "well_posed": fit.report.wellPosednessMet && Double(fit.A.infinityNorm) < 1,
         ]
         if let teacherAccuracy { figures["teacher_accuracy"] = teacherAccuracy }
         if let teacherNonzeros { figures["teacher_nonzeros"] = teacherNonzeros }

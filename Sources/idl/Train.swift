@@ -21,7 +21,7 @@ struct Train: ParsableCommand {
 
     @Option(
         help:
-            "Data set: fashion-mnist, or mnist-format (any directory of MNIST-format IDX files, given with --data-dir)."
+            "Data set: fashion-mnist; mnist or mnist-format (MNIST-format IDX files in --data-dir); cifar10 (the CIFAR-10 binary batches in --data-dir), as torchidl's examples/idl/idl.sh."
     )
     var dataset = "fashion-mnist"
 
@@ -49,6 +49,11 @@ struct Train: ParsableCommand {
     @Option(help: "Use only this many training images (quick runs).") var trainSubset: Int?
     @Option(help: "Where to save the trained model.") var output = "results/implicit-model.safetensors"
     @Option(help: "Directory for the per-epoch log.") var logDir = "results/train"
+    @Flag(
+        help:
+            "Log train loss, train accuracy, test loss and test accuracy per epoch, as idl.sh's log (one more pass over the training set per epoch)."
+    )
+    var log = false
     @OptionGroup var out: OutputOptions
 
     func validate() throws {
@@ -59,12 +64,15 @@ struct Train: ParsableCommand {
         guard ["picard", "anderson"].contains(solver) else {
             throw ValidationError("--solver must be picard or anderson, got '\(solver)'")
         }
-        guard ["fashion-mnist", "mnist-format"].contains(dataset) else {
+        guard ["fashion-mnist", "mnist", "mnist-format", "cifar10"].contains(dataset) else {
             throw ValidationError(
-                "unknown --dataset '\(dataset)'; use fashion-mnist, or mnist-format with --data-dir DIR")
+                "unknown --dataset '\(dataset)'; use fashion-mnist, mnist or mnist-format (with --data-dir DIR), or cifar10 (with --data-dir DIR)"
+            )
         }
-        if dataset == "mnist-format" && dataDir == nil {
-            throw ValidationError("--dataset mnist-format needs --data-dir DIR")
+        if dataset != "fashion-mnist" && dataDir == nil {
+            throw ValidationError(
+                "--dataset \(dataset) needs --data-dir DIR (\(dataset == "cifar10" ? "the folder of data_batch_1.bin … test_batch.bin" : "the folder of the four MNIST-format IDX files"); nothing is downloaded)"
+            )
         }
     }
 
@@ -74,6 +82,9 @@ struct Train: ParsableCommand {
         let test: Dataset<Float>
         if dataset == "fashion-mnist" {
             (train, test) = try FashionMNIST.loadTrainAndTest(from: directory, scaling: .symmetric, as: Float.self)
+        } else if dataset == "cifar10" {
+            train = try CIFAR.load10(.train, from: directory, scaling: .symmetric, as: Float.self)
+            test = try CIFAR.load10(.test, from: directory, scaling: .symmetric, as: Float.self)
         } else {
             train = try MNISTFormat.load(.train, from: directory, scaling: .symmetric, as: Float.self)
             test = try MNISTFormat.load(.test, from: directory, scaling: .symmetric, as: Float.self)
@@ -101,7 +112,7 @@ struct Train: ParsableCommand {
         try FileManager.default.createDirectory(atPath: logDir, withIntermediateDirectories: true)
         let logURL = URL(fileURLWithPath: logDir).appendingPathComponent("train.log")
         var logText =
-            "# \(model.summary)\nepoch,loss,test_accuracy,ms_per_step,forward_iterations,backward_iterations,converged_fraction\n"
+            "# \(model.summary)\nepoch,loss,test_accuracy,ms_per_step,forward_iterations,backward_iterations,converged_fraction\(log ? ",train_accuracy,test_loss" : "")\n"
         let reports = try trainClassifier(
             model, optimizer: optimizer, train: train, test: test, epochs: epochs,
             batchSize: batchSize, generator: &g, solveLog: model.log,
@@ -111,8 +122,16 @@ struct Train: ParsableCommand {
                 "epoch \(r.epoch): loss \(formatFixed(r.loss, decimals: 4)), test accuracy \(formatFixed(100 * r.testAccuracy!, decimals: 2)) %, \(formatFixed(r.msPerStep, decimals: 2)) ms/step, forward \(formatFixed(r.forwardIterations!, decimals: 1)) it, backward \(formatFixed(r.backwardIterations!, decimals: 1)) it, converged \(formatFixed(100 * r.convergedFraction!, decimals: 1)) %"
             )
             if let warning = r.solveWarning { out.say("warning: \(warning)") }
+            var extra = ""
+            if log {
+                let (trainAccuracy, testLoss) = try epochLog(model, train: train, test: test)
+                out.say(
+                    "epoch \(r.epoch): train loss \(formatFixed(r.loss, decimals: 4)), train accuracy \(formatFixed(100 * trainAccuracy, decimals: 2)) %, test loss \(formatFixed(testLoss, decimals: 4)), test accuracy \(formatFixed(100 * r.testAccuracy!, decimals: 2)) %"
+                )
+                extra = ",\(trainAccuracy),\(testLoss)"
+            }
             logText +=
-                "\(r.epoch),\(r.loss),\(r.testAccuracy!),\(r.msPerStep),\(r.forwardIterations!),\(r.backwardIterations!),\(r.convergedFraction!)\n"
+                "\(r.epoch),\(r.loss),\(r.testAccuracy!),\(r.msPerStep),\(r.forwardIterations!),\(r.backwardIterations!),\(r.convergedFraction!)\(extra)\n"
             try AtomicFile.write(Data(logText.utf8), to: logURL)
         }
         let outputURL = URL(fileURLWithPath: output)

@@ -53,7 +53,7 @@ import Testing
         #expect((try model.predict(fresh) - net.predict(fresh)).maxAbs < 1e-8)
         #expect(model.nonzeros > 0 && model.sparsity >= 0 && model.sparsity < 1)
         #expect(throws: IDLError.self) {
-            try rescaleForWellPosedness(Sequential<Double>.mlp([2, 3, 2], bias: true, using: &g))
+            try rescaleForWellPosedness(Sequential<Double>.mlp([2, 3, 2], activation: Tanh(), using: &g))
         }
     }
 

@@ -63,7 +63,10 @@ print("teacher: \(teacherNonzeros) weights")
 // 0.99 / ‖W‖∞ when that is below 1 (and leaves the first layer alone), and multiplies the last
 // layer by the inverse of the product of those factors. ReLU is positively homogeneous (relu(c·z) = c·relu(z) for
 // c > 0), so the network computes exactly the same function; only its states are scaled.
-// (torchidl's `scale_network` does the same with one common factor.)
+// (The notebook's model has a `scale_network` method that does something else: it divides the
+// first three layers by 0.9·max ‖W‖∞, the largest norm among them, and leaves the last layer,
+// so the logits shrink and each of those layers ends with ‖W‖∞ ≤ 1/0.9; the notebook's call of
+// it is commented out, and its SIM is fitted to the unscaled network.)
 step("Rescale the teacher for well-posedness")
 let accuracyBefore = try evaluateAccuracy(teacher, testSet)
 let factors = try rescaleForWellPosedness(teacher, kappa: 0.99)
@@ -95,8 +98,10 @@ let testInputs = testSet.inputs.converted(to: Double.self)
 // outputs with its own weight λ_output. The ℓ₁ term is what makes the model sparse. The
 // settings are those of the repository's `sim-fashion` experiment: λ_state 35, λ_output 1,
 // λ₂ 2, tolerance 1e-4 on the duality gap, entries below 1e-8 set to zero. (torchidl's
-// notebook uses CVXPY for the same kind of problem and takes minutes; this solver takes
-// seconds.)
+// notebook fits the same kind of problem with its `CVXSolver` — λ = 1e-6, `regen_states=True`,
+// on the unscaled teacher — in about four minutes and reports 82.18 % test accuracy; this
+// solver takes seconds. `SIMExactSolver.torchidlDefaults` has CVXSolver's defaults, which the
+// notebook uses with `regen_states=True`.)
 step("Fit a SIM model with the exact solver")
 func exactSolver(lambdaState: Double) -> SIMExactSolver {
     SIMExactSolver(
@@ -111,8 +116,8 @@ print("SIM test accuracy: \(percent(simAccuracy, 2)) (teacher \(percent(teacherA
 print("nonzeros: \(sim.nonzeros) (teacher \(teacherNonzeros)), ‖A‖∞ = \(fixed(sim.fit.A.infinityNorm, 4))")
 print(sim.summary)
 
-// Two baselines. torchidl's SIM fits by plain **least squares** by default: no sparsity and
-// no constraint on A. Each row has n + p = 112 + 784 = 896 unknowns. With 2 000 samples the
+// Two baselines. The simplest of torchidl's solvers fits by plain **least squares**: no
+// sparsity and no constraint on A. Each row has n + p = 112 + 784 = 896 unknowns. With 2 000 samples the
 // equations pin the row down (up to dead units and always-black pixels), and since the
 // rescaled teacher's own weights satisfy them exactly, least squares essentially gives the
 // teacher back: the same accuracy, dense, and well-posed only because we rescaled the teacher
@@ -150,6 +155,54 @@ print(
                 "—",
             ],
         ]))
+
+// The solvers are values of the `SIMSolver` protocol, and you can write your own. A solver
+// names itself, states its λ, constraint, zero threshold and whether to regenerate states, and
+// implements `fitStage`, which receives the features M = [X; U] and the targets (Z in stage 1,
+// Ŷ in stage 2) and returns one row of weights per target row; the protocol's `fit` runs the
+// two stages around it. Ours is ridge regression per row — W = T Mᵀ (M Mᵀ + ρI)⁻¹, one
+// Cholesky solve for all rows — followed by a hard threshold (weights below 0.02 in magnitude
+// become zeros) and, in stage 1, a rescaling of each row of A into the κ ball. It is not an
+// exact solver of anything, but it is a SIM solver, and everything downstream (`SIMModel`,
+// reports, certificates) accepts its fit.
+step("Write your own solver")
+struct RidgeThresholdSolver: SIMSolver {
+    var name: String { "ridge + hard threshold" }
+    var ridge = 1e-2
+    var threshold = 0.02
+    var lambdaState: Double { 0 }
+    var lambdaOutput: Double { 0 }
+    var wellPosedness = SIMWellPosedness.infinityNorm(kappa: 0.99)
+    var zeroThreshold: Double { threshold }
+    var regenerateStates: Bool { false }
+
+    func fitStage<T: BLASScalar>(
+        features: Matrix<T>, targets: Matrix<T>, stateCount n: Int, lambda: Double,
+        constraint: SIMWellPosedness, progress: (@Sendable (Int) -> Void)?
+    ) throws -> SIMStageResult<T> {
+        var gram = matmul(features, features, transposeB: true)
+        for j in 0..<gram.rows { gram[j, j] += T(ridge) }
+        var w = try gram.choleskySolve(matmul(features, targets, transposeB: true)).transposed
+        for k in 0..<w.count where abs(w.storage[k]) < T(threshold) { w.storage[k] = 0 }
+        if case .infinityNorm(let kappa) = constraint {
+            for i in 0..<w.rows {
+                var l1: T = 0
+                for j in 0..<n { l1 += abs(w[i, j]) }
+                if l1 > T(kappa) { for j in 0..<n { w[i, j] *= T(kappa) / l1 } }
+            }
+        }
+        progress?(targets.rows)
+        let rows = (0..<w.rows).map { _ in
+            SIMRowStatistics(iterations: 1, objective: .nan, gap: .nan, converged: true)
+        }
+        return SIMStageResult(weights: w, rows: rows)
+    }
+}
+let ridgeModel = try SIMModel(try RidgeThresholdSolver().fit(states), states: states)
+let ridgeAccuracy = try Metrics.accuracy(try ridgeModel.predict(testInputs), testSet.labels)
+print(
+    "\(RidgeThresholdSolver().name): test accuracy \(percent(ridgeAccuracy, 2)), \(ridgeModel.nonzeros) nonzeros, ‖A‖∞ = \(fixed(ridgeModel.fit.A.infinityNorm, 4))"
+)
 
 // λ_state trades accuracy for sparsity. We refit with a weaker and a stronger penalty (the
 // quick run only with a stronger one) and plot test accuracy against the number of nonzeros,

@@ -64,7 +64,7 @@ extension ImplicitModel {
             "no_D": String(D == nil),
             "kappa": String(kappa),
             "wellposedness": wellPosedness.rawValue,
-            "activation": activation.name,
+            "activation": activationSpecification(activation),
             "mitr": String(forwardSettings.maxIterations),
             "tol": String(forwardSettings.tolerance),
             "grad_mitr": String(backwardSettings.maxIterations),

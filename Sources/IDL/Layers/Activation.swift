@@ -226,9 +226,24 @@ public struct Identity: Activation {
 }
 
 /// The built-in activation with the given name (`relu`, `leaky_relu`, `tanh`, `sigmoid`,
-/// `silu`, `softplus`, `identity`), as used in saved models and on the command line.
-/// - Throws: ``IDLError/invalidArgument(_:)`` for an unknown name.
+/// `silu`, `softplus`, `identity`), as used in saved models and on the command line. A leaky
+/// ReLU takes its slope after a colon: `leaky_relu:0.2` (default 0.01).
+/// - Throws: ``IDLError/invalidArgument(_:)`` for an unknown name, or a slope that is not a
+///   number in [0, 1].
 public func activation(named name: String) throws -> any Activation {
+    let parts = name.split(separator: ":", maxSplits: 1).map(String.init)
+    if parts.count == 2 {
+        guard ["leaky_relu", "leakyrelu"].contains(parts[0].lowercased()) else {
+            throw IDLError.invalidArgument(
+                "only leaky_relu takes a parameter (leaky_relu:SLOPE), got '\(name)'")
+        }
+        guard let slope = Double(parts[1]), slope >= 0, slope <= 1 else {
+            throw IDLError.invalidArgument(
+                "the slope of leaky_relu:SLOPE must be a number in [0, 1] (monotone and 1-Lipschitz), got '\(parts[1])'"
+            )
+        }
+        return LeakyReLU(slope: slope)
+    }
     switch name.lowercased() {
     case "relu": return ReLU()
     case "leaky_relu", "leakyrelu": return LeakyReLU()
@@ -241,4 +256,11 @@ public func activation(named name: String) throws -> any Activation {
         throw IDLError.invalidArgument(
             "unknown activation '\(name)'; expected one of relu, leaky_relu, tanh, sigmoid, silu, softplus, identity")
     }
+}
+
+/// The name that ``activation(named:)`` turns back into `activation`: its ``Activation/name``,
+/// with the slope for a leaky ReLU whose slope is not the default (`leaky_relu:0.2`).
+func activationSpecification(_ activation: any Activation) -> String {
+    if let leaky = activation as? LeakyReLU, leaky.slope != LeakyReLU().slope { return "leaky_relu:\(leaky.slope)" }
+    return activation.name
 }

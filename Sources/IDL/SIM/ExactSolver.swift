@@ -57,6 +57,9 @@ public struct SIMExactSolver: SIMSolver {
     public var lambdaOutput: Double
     /// Elastic-net weight λ₂ ≥ 0 (both stages): adds ½λ₂‖w‖².
     public var lambda2: Double
+    /// λ₂ of stage 2 when it differs from stage 1's (torchidl's elastic net weighs each stage by
+    /// its own λ: see ``torchidlElasticNet(lambdaState:lambdaOutput:l1Ratio:)``); nil: ``lambda2``.
+    public var lambda2Output: Double? = nil
     /// The stage-1 constraint; default ‖A‖∞ ≤ 0.99.
     public var wellPosedness: SIMWellPosedness
     /// Relative duality-gap tolerance: stop when gap ≤ tolerance·max(1, |P|).
@@ -68,6 +71,8 @@ public struct SIMExactSolver: SIMSolver {
     public var zeroThreshold: Double
     /// Whether stage 2 uses states regenerated with the fitted (A, B).
     public var regenerateStates: Bool
+    /// Tolerance and Picard budget of the state regeneration (torchidl's `atol`).
+    public var equilibrium = SIMEquilibriumSettings()
     /// Iterations between gap screenings (≥ 1).
     public var gapCheckInterval: Int
     /// Rows iterated together (the gemm width): block b holds rows b·k..<(b+1)·k, solved by one
@@ -132,8 +137,11 @@ public struct SIMExactSolver: SIMSolver {
     @_specialize(where T == Float)
     public func fit<T: BLASScalar>(_ states: SIMStates<T>, progress: SIMProgress? = nil) throws -> SIMFit<T> {
         let cache = SIMGramCache<T>()
-        return try runTwoStageSIM(self, states, progress: progress) { f, t, n, l, c, p in
-            try fitStage(features: f, targets: t, stateCount: n, lambda: l, constraint: c, progress: p, cache: cache)
+        return try runTwoStageSIM(self, states, progress: progress) { f, t, n, l, c, stage, p in
+            var solver = self
+            if stage == 2, let lambda2Output { solver.lambda2 = lambda2Output }
+            return try solver.fitStage(
+                features: f, targets: t, stateCount: n, lambda: l, constraint: c, progress: p, cache: cache)
         }
     }
 

@@ -79,6 +79,8 @@ public struct SIMLeastSquaresSolver: SIMSolver {
     public var zeroThreshold: Double
     /// Whether stage 2 uses states regenerated with the fitted (A, B).
     public var regenerateStates: Bool
+    /// Tolerance and Picard budget of the state regeneration (torchidl's `atol`).
+    public var equilibrium = SIMEquilibriumSettings()
 
     /// A least-squares solver; `wellPosedness` is only reported on, `zeroThreshold` as torchidl's `tol`.
     public init(
@@ -132,8 +134,8 @@ public struct SIMLeastSquaresSolver: SIMSolver {
 
 /// torchidl's `ADMMSolver` (consensus ADMM), with the constraint met exactly at the end.
 ///
-/// For all rows at once (W is d×rows, one column per row), three blocks agree on a consensus
-/// W̄ with scaled duals ν₁, ν₂, ν₃:
+/// For a batch of rows at once (W is d×rows, one column per row), three blocks agree on a
+/// consensus W̄ with scaled duals ν₁, ν₂, ν₃:
 ///
 ///     W₁ = (G + (ρ + λ₂)I)⁻¹ (M Tᵀ + ρ(W̄ − ν₁))      least squares (+ elastic net)
 ///     W₂ = soft(W̄ − ν₂, λ/ρ)                          ℓ1 term
@@ -142,11 +144,19 @@ public struct SIMLeastSquaresSolver: SIMSolver {
 ///                                                       the triangular option fixes them)
 ///     W̄ ← (W₁ + W₂ + W₃)/3,  νᵢ ← νᵢ + Wᵢ − W̄
 ///
-/// The inverse is formed once by Cholesky, so each iteration is one gemm. Stops when the primal
-/// residual (Σᵢ‖Wᵢ − W̄‖²_F)^½ and the dual residual ρ‖W̄ − W̄_prev‖_F are both below
-/// tolerance·max(1, ‖W̄‖_F), or after `maxIterations`. torchidl returns W̄, which need not meet
-/// ‖a‖₁ ≤ κ; here the final W̄'s a-blocks are projected, so the constraint holds exactly. Row
-/// statistics carry the certified gap of the returned rows (``simRowCertificates(weights:features:targets:stateCount:lambda:lambda2:constraint:)``).
+/// The inverse is formed once per stage by Cholesky, so each iteration is one gemm. Target rows
+/// are solved `batchFeatureSize` at a time (torchidl's `batch_feature_size`; nil: all at once),
+/// which bounds the memory of the six d×rows iterates. A batch stops when the primal residual
+/// (Σᵢ‖Wᵢ − W̄‖²_F)^½ and the dual residual ρ‖W̄ − W̄_prev‖_F are both below
+/// tolerance·max(1, ‖W̄‖_F), or after its stage's budget (`maxIterations` for (A, B),
+/// `maxIterationsOutput` for (C, D), as torchidl's `num_epoch_ab`, `num_epoch_cd`; likewise ρ
+/// and `rhoOutput`). torchidl returns W̄, which need not meet ‖a‖₁ ≤ κ; here the final W̄'s
+/// a-blocks are projected, so the constraint holds exactly. Row statistics carry the certified
+/// gap of the returned rows (``simRowCertificates(weights:features:targets:stateCount:lambda:lambda2:constraint:)``).
+///
+/// With `recordObjective`, every iteration's objective ½‖T − W̄ᵀM‖² + λ‖W̄‖₁ (+ ½λ₂‖W̄‖²),
+/// summed over the batches, is kept in ``SIMStageResult/objectiveTrace`` and the fit's
+/// ``SIMReport/objectiveTraces`` — torchidl's `plot_loss` curve (one more gemm per iteration).
 public struct SIMADMMSolver: SIMSolver {
     /// "ADMM (consensus)".
     public var name: String { "ADMM (consensus)" }
@@ -158,39 +168,78 @@ public struct SIMADMMSolver: SIMSolver {
     public var lambda2: Double
     /// The stage-1 constraint, met exactly by the returned A.
     public var wellPosedness: SIMWellPosedness
-    /// The penalty ρ > 0; nil picks trace(G)/d, the mean eigenvalue of the Gram matrix.
+    /// The penalty ρ > 0 of stage 1 (torchidl's `rho_ab`, and of ``fitStage(features:targets:stateCount:lambda:constraint:progress:)``);
+    /// nil picks trace(G)/d, the mean eigenvalue of the Gram matrix.
     public var rho: Double?
+    /// The penalty ρ of stage 2 (torchidl's `rho_cd`); nil: the same as ``rho``.
+    public var rhoOutput: Double?
     /// Relative tolerance on the primal and dual residuals.
     public var tolerance: Double
-    /// Iteration budget (torchidl: 1000 for (A, B), 100 for (C, D)).
+    /// Iteration budget of stage 1 (torchidl's `num_epoch_ab`, default there 1 000) and of
+    /// ``fitStage(features:targets:stateCount:lambda:constraint:progress:)``.
     public var maxIterations: Int
+    /// Iteration budget of stage 2 (torchidl's `num_epoch_cd`, default there 100); nil: the
+    /// same as ``maxIterations``.
+    public var maxIterationsOutput: Int?
+    /// Target rows solved together (torchidl's `batch_feature_size`); nil: all rows at once.
+    public var batchFeatureSize: Int?
     /// Entries with |w| < zeroThreshold become exact zeros.
     public var zeroThreshold: Double
     /// Whether stage 2 uses states regenerated with the fitted (A, B).
     public var regenerateStates: Bool
+    /// Tolerance and Picard budget of the state regeneration (torchidl's `atol`).
+    public var equilibrium = SIMEquilibriumSettings()
+    /// Whether to keep the objective of every iteration (torchidl's `plot_loss`).
+    public var recordObjective: Bool
 
     /// A consensus-ADMM solver with the given hyperparameters (see the properties).
     public init(
         lambdaState: Double = 1e-3, lambdaOutput: Double = 1e-3, lambda2: Double = 0,
-        wellPosedness: SIMWellPosedness = .infinityNorm(kappa: 0.99), rho: Double? = nil,
-        tolerance: Double = 1e-6, maxIterations: Int = 5000, zeroThreshold: Double = 0,
-        regenerateStates: Bool = false
+        wellPosedness: SIMWellPosedness = .infinityNorm(kappa: 0.99), rho: Double? = nil, rhoOutput: Double? = nil,
+        tolerance: Double = 1e-6, maxIterations: Int = 5000, maxIterationsOutput: Int? = nil,
+        batchFeatureSize: Int? = nil, zeroThreshold: Double = 0, regenerateStates: Bool = false,
+        recordObjective: Bool = false
     ) {
         self.lambdaState = lambdaState
         self.lambdaOutput = lambdaOutput
         self.lambda2 = lambda2
         self.wellPosedness = wellPosedness
         self.rho = rho
+        self.rhoOutput = rhoOutput
         self.tolerance = tolerance
         self.maxIterations = maxIterations
+        self.maxIterationsOutput = maxIterationsOutput
+        self.batchFeatureSize = batchFeatureSize
         self.zeroThreshold = zeroThreshold
         self.regenerateStates = regenerateStates
+        self.recordObjective = recordObjective
     }
 
-    /// Runs consensus ADMM on all rows of `targets` at once (see the type's documentation).
+    /// The two-stage fit with stage 2's own budget and ρ (``maxIterationsOutput``, ``rhoOutput``).
+    ///
+    /// - Parameters:
+    ///   - states: The recorded U, X, Z and Y.
+    ///   - progress: Called with (rows done, rows in total) as batches finish, or nil.
+    /// - Returns: The four matrices and the fit's report.
+    /// - Throws: ``IDLError/invalidArgument(_:)`` for a negative or non-finite λ or zero
+    ///   threshold, or an invalid hyperparameter; the errors of
+    ///   ``fitStage(features:targets:stateCount:lambda:constraint:progress:)``.
+    public func fit<T: BLASScalar>(_ states: SIMStates<T>, progress: SIMProgress? = nil) throws -> SIMFit<T> {
+        try runTwoStageSIM(self, states, progress: progress) { f, t, n, l, c, stage, p in
+            var solver = self
+            if stage == 2 {
+                solver.rho = rhoOutput ?? rho
+                solver.maxIterations = maxIterationsOutput ?? maxIterations
+            }
+            return try solver.fitStage(features: f, targets: t, stateCount: n, lambda: l, constraint: c, progress: p)
+        }
+    }
+
+    /// Runs consensus ADMM on the rows of `targets`, ``batchFeatureSize`` at a time (see the
+    /// type's documentation), with ``rho`` and ``maxIterations``.
     /// - Throws: ``IDLError/shapeMismatch(_:)``, ``IDLError/invalidArgument(_:)`` for ρ ≤ 0,
-    ///   λ < 0, λ₂ < 0, a non-positive tolerance or budget; ``IDLError/numerical(_:)`` if the
-    ///   Cholesky factorisation fails.
+    ///   λ < 0, λ₂ < 0, a non-positive tolerance, budget or batch size; ``IDLError/numerical(_:)``
+    ///   if the Cholesky factorisation fails.
     @_specialize(where T == Double)
     @_specialize(where T == Float)
     public func fitStage<T: BLASScalar>(
@@ -208,12 +257,12 @@ public struct SIMADMMSolver: SIMSolver {
         guard lambda >= 0, lambda2 >= 0, lambda.isFinite, lambda2.isFinite else {
             throw IDLError.invalidArgument("λ and λ₂ must be finite and ≥ 0, got λ = \(lambda), λ₂ = \(lambda2)")
         }
-        guard tolerance > 0, maxIterations > 0 else {
+        guard tolerance > 0, maxIterations > 0, (maxIterationsOutput ?? 1) > 0, (batchFeatureSize ?? 1) > 0 else {
             throw IDLError.invalidArgument(
-                "tolerance and maxIterations must be positive, got \(tolerance), \(maxIterations)")
+                "tolerance, iteration budgets and batchFeatureSize must be positive, got tolerance \(tolerance), maxIterations \(maxIterations), maxIterationsOutput \(maxIterationsOutput.map(String.init) ?? "nil"), batchFeatureSize \(batchFeatureSize.map(String.init) ?? "nil")"
+            )
         }
         let d = features.rows
-        let rowCount = targets.rows
         let gram = matmul(features, features, transposeB: true)
         var trace: T = 0
         for j in 0..<d { trace += gram[j, j] }
@@ -221,12 +270,67 @@ public struct SIMADMMSolver: SIMSolver {
         guard rhoValue > 0, rhoValue.isFinite else {
             throw IDLError.invalidArgument("ADMM needs ρ > 0, got \(rhoValue)")
         }
-        let rhoT = T(rhoValue)
         var shifted = gram
-        for j in 0..<d { shifted[j, j] += rhoT + T(lambda2) }
+        for j in 0..<d { shifted[j, j] += T(rhoValue) + T(lambda2) }
         let inverse = try shifted.choleskySolve(Matrix<T>.identity(d))
         let linear = matmul(features, targets, transposeB: true)  // d × rows
 
+        let rowCount = targets.rows
+        let batch = Swift.max(1, Swift.min(batchFeatureSize ?? rowCount, rowCount))
+        var weights = Matrix<T>(rows: rowCount, cols: d)
+        var iterationsPerRow = [Int](repeating: 0, count: rowCount)
+        var convergedPerRow = [Bool](repeating: false, count: rowCount)
+        var traces: [[Double]] = []
+        var start = 0
+        while start < rowCount {
+            let end = Swift.min(rowCount, start + batch)
+            let targetRows = targets.rows(start..<end)
+            let result = admmBatch(
+                gram: gram, inverse: inverse, linear: linear.columns(start..<end), targets: targetRows,
+                firstRow: start, n: n, lambda: lambda, rho: rhoValue, constraint: constraint)
+            for i in start..<end {
+                for j in 0..<d { weights[i, j] = result.weights[j, i - start] }
+                iterationsPerRow[i] = result.iterations
+                convergedPerRow[i] = result.converged
+            }
+            traces.append(result.trace)
+            progress?(end)
+            start = end
+        }
+        applyZeroThreshold(&weights, zeroThreshold)
+        let certs = try simRowCertificates(
+            weights: weights, features: features, targets: targets, stateCount: n,
+            lambda: lambda, lambda2: lambda2, constraint: constraint)
+        let rows = certs.indices.map { i in
+            SIMRowStatistics(
+                iterations: iterationsPerRow[i], objective: certs[i].objective, gap: certs[i].gap,
+                converged: convergedPerRow[i])
+        }
+        var warnings: [String] = []
+        if convergedPerRow.contains(false) {
+            warnings.append(
+                "ADMM stopped at its budget of \(maxIterations) iterations before the residuals fell below \(tolerance) (\(convergedPerRow.filter { !$0 }.count) of \(rowCount) rows)"
+            )
+        }
+        // The objective per iteration summed over the batches (a batch that stopped early keeps
+        // contributing its last value).
+        let longest = traces.map(\.count).max() ?? 0
+        let total = (0..<longest).map { k in
+            traces.reduce(0.0) { $0 + ($1.isEmpty ? 0 : $1[Swift.min(k, $1.count - 1)]) }
+        }
+        return SIMStageResult(weights: weights, rows: rows, warnings: warnings, objectiveTrace: total)
+    }
+
+    /// Consensus ADMM on one batch of target rows (`linear` = M Tᵀ for them, d × rows); returns
+    /// W̄ (d × rows) with its a-blocks projected, the iterations, whether the residuals met the
+    /// tolerance, and the objective per iteration when ``recordObjective`` is set.
+    private func admmBatch<T: BLASScalar>(
+        gram: Matrix<T>, inverse: Matrix<T>, linear: Matrix<T>, targets: Matrix<T>, firstRow: Int, n: Int,
+        lambda: Double, rho rhoValue: Double, constraint: SIMWellPosedness
+    ) -> (weights: Matrix<T>, iterations: Int, converged: Bool, trace: [Double]) {
+        let d = gram.rows
+        let rowCount = linear.cols
+        let rhoT = T(rhoValue)
         let (radius, triangular) = constraint.rowConstraint(as: T.self)
         var scratch = [T](repeating: 0, count: Swift.max(1, n))
         /// Projects the a-block of every column of `w` (d×rows) onto the constraint set.
@@ -235,7 +339,7 @@ public struct SIMADMMSolver: SIMSolver {
                 scratch.withUnsafeMutableBufferPointer { s in
                     for i in 0..<rowCount {
                         let col = p.baseAddress! + i * d
-                        let fixed = triangular ? Swift.min(i + 1, n) : 0
+                        let fixed = triangular ? Swift.min(firstRow + i + 1, n) : 0
                         for j in 0..<fixed { col[j] = 0 }
                         if radius.isFinite && n > 0 {
                             projectOntoL1BallInPlace(
@@ -245,6 +349,23 @@ public struct SIMADMMSolver: SIMSolver {
                     }
                 }
             }
+        }
+        // ½‖t‖² per batch, for the objective ½(‖t‖² − 2cᵀw + wᵀGw) + λ‖w‖₁ + ½λ₂‖w‖².
+        var targetEnergy = 0.0
+        if recordObjective { for v in targets.storage { targetEnergy += Double(v * v) } }
+        var gw = Matrix<T>(rows: d, cols: rowCount)
+        func objective(_ w: Matrix<T>) -> Double {
+            gemm(gram, w, into: &gw)
+            var quadratic = 0.0
+            var l1 = 0.0
+            var l2 = 0.0
+            for k in 0..<w.count {
+                let v = Double(w.storage[k])
+                quadratic += v * (Double(gw.storage[k]) - 2 * Double(linear.storage[k]))
+                l1 += abs(v)
+                l2 += v * v
+            }
+            return 0.5 * (targetEnergy + quadratic) + lambda * l1 + 0.5 * lambda2 * l2
         }
 
         var avg = Matrix<T>(rows: d, cols: rowCount)
@@ -259,6 +380,7 @@ public struct SIMADMMSolver: SIMSolver {
         let shrink = T(lambda / rhoValue)
         var iterations = 0
         var converged = false
+        var trace: [Double] = []
         while iterations < maxIterations && !converged {
             iterations += 1
             // Least-squares block.
@@ -289,25 +411,11 @@ public struct SIMADMMSolver: SIMSolver {
                 norm += newAvg * newAvg
                 avg.storage[k] = newAvg
             }
+            if recordObjective { trace.append(objective(avg)) }
             let scale = Swift.max(1, T.sqrt(norm))
             converged = T.sqrt(primal) <= T(tolerance) * scale && rhoT * T.sqrt(dual) <= T(tolerance) * scale * rhoT
         }
         project(&avg)
-        var weights = avg.transposed
-        applyZeroThreshold(&weights, zeroThreshold)
-        progress?(rowCount)
-        let certs = try simRowCertificates(
-            weights: weights, features: features, targets: targets, stateCount: n,
-            lambda: lambda, lambda2: lambda2, constraint: constraint)
-        let rows = certs.map {
-            SIMRowStatistics(iterations: iterations, objective: $0.objective, gap: $0.gap, converged: converged)
-        }
-        var warnings: [String] = []
-        if !converged {
-            warnings.append(
-                "ADMM stopped at its budget of \(maxIterations) iterations before the residuals fell below \(tolerance)"
-            )
-        }
-        return SIMStageResult(weights: weights, rows: rows, warnings: warnings)
+        return (avg, iterations, converged, trace)
     }
 }

@@ -39,6 +39,8 @@ public struct SIMLowRankSolver: SIMSolver {
     public var zeroThreshold: Double
     /// Whether stage 2 uses states regenerated with the fitted (A, B).
     public var regenerateStates: Bool
+    /// Tolerance and Picard budget of the state regeneration (torchidl's `atol`).
+    public var equilibrium = SIMEquilibriumSettings()
     /// Seed of the N(0, 1) initialisation.
     public var seed: UInt64
 
@@ -71,10 +73,8 @@ public struct SIMLowRankSolver: SIMSolver {
     ///   from a stage, as ``fitStage(features:targets:stateCount:lambda:constraint:progress:)``
     ///   documents for the solver.
     public func fit<T: BLASScalar>(_ states: SIMStates<T>, progress: SIMProgress? = nil) throws -> SIMFit<T> {
-        var stageIndex = 0
-        return try runTwoStageSIM(self, states, progress: progress) { f, t, n, l, c, p in
-            stageIndex += 1
-            if stageIndex == 1 {
+        try runTwoStageSIM(self, states, progress: progress) { f, t, n, l, c, stage, p in
+            if stage == 1 {
                 return try fitStage(features: f, targets: t, stateCount: n, lambda: l, constraint: c, progress: p)
             }
             return try SIMLeastSquaresSolver(wellPosedness: .unconstrained, zeroThreshold: zeroThreshold)

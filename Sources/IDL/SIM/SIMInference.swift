@@ -1,8 +1,8 @@
 import RealModule
 
-// SIM inference: the ReLU equilibrium of a fitted model, by Picard iteration.
+// SIM inference: the equilibrium X = φ(A X + B U) of a fitted model, by Picard iteration.
 
-/// The outcome of a Picard solve of X = relu(A X + B U).
+/// The outcome of a Picard solve of X = φ(A X + B U).
 public struct SIMEquilibrium<T: BLASScalar>: Sendable {
     /// The state X (n×m), the last iterate.
     public var states: Matrix<T>
@@ -14,20 +14,21 @@ public struct SIMEquilibrium<T: BLASScalar>: Sendable {
     public var converged: Bool
 }
 
-/// **SIM inference routine.** Solves X = max(0, A X + B U) by Picard iteration
-/// X_{k+1} = max(0, A X_k + B U) from X_0 = 0 (the ``Picard`` solver of the implicit models, with
+/// **SIM inference routine.** Solves X = φ(A X + B U) by Picard iteration
+/// X_{k+1} = φ(A X_k + B U) from X_0 = 0 (the ``Picard`` solver of the implicit models, with
 /// its stopping rule: ‖X_{k+1} − X_k‖_max below `tolerance` or the rounding floor), or
-/// `maxIterations`.
+/// `maxIterations`. φ is ReLU unless given.
 ///
-/// Converges linearly with rate ‖A‖∞ when ‖A‖∞ < 1 (relu is 1-Lipschitz), and in at most n
-/// iterations when A is strictly upper triangular. Otherwise it may diverge; the result then
-/// says `converged == false` (never fails silently).
+/// Converges linearly with rate ‖A‖∞ when ‖A‖∞ < 1 and φ is 1-Lipschitz (ReLU, leaky ReLU,
+/// tanh, sigmoid, softplus), and in at most n iterations when A is strictly upper triangular.
+/// Otherwise it may diverge; the result then says `converged == false` (never fails silently).
 /// - Throws: ``IDLError/shapeMismatch(_:)`` for incompatible shapes,
 ///   ``IDLError/invalidArgument(_:)`` for a non-positive tolerance or iteration budget.
 @_specialize(where T == Double)
 @_specialize(where T == Float)
 public func simEquilibrium<T: BLASScalar>(
-    A: Matrix<T>, B: Matrix<T>, inputs U: Matrix<T>, tolerance: Double = 1e-12, maxIterations: Int = 1000
+    A: Matrix<T>, B: Matrix<T>, inputs U: Matrix<T>, activation: any Activation = ReLU(), tolerance: Double = 1e-12,
+    maxIterations: Int = 1000
 ) throws -> SIMEquilibrium<T> {
     guard A.rows == A.cols else {
         throw IDLError.shapeMismatch("A must be square (n×n), got \(A.shapeDescription)")
@@ -47,18 +48,20 @@ public func simEquilibrium<T: BLASScalar>(
         initial: Matrix<T>(rows: A.rows, cols: U.cols), tolerance: tolerance,
         maxIterations: maxIterations
     ) { x, out in
-        equilibriumMap(A, x, bu, ReLU(), into: &out)
+        equilibriumMap(A, x, bu, activation, into: &out)
     }
     return SIMEquilibrium(states: x, iterations: stats.iterations, residual: stats.residual, converged: stats.converged)
 }
 
-/// Predicts with a fitted SIM model: X = relu(A X + B U) by ``simEquilibrium(A:B:inputs:tolerance:maxIterations:)``,
-/// then Ŷ = C X + D U.
-/// - Throws: shape errors as ``simEquilibrium(A:B:inputs:tolerance:maxIterations:)``.
+/// Predicts with a fitted SIM model: X = φ(A X + B U) by
+/// ``simEquilibrium(A:B:inputs:activation:tolerance:maxIterations:)``, then Ŷ = C X + D U.
+/// - Throws: shape errors as ``simEquilibrium(A:B:inputs:activation:tolerance:maxIterations:)``.
 public func simPredict<T: BLASScalar>(
-    _ fit: SIMFit<T>, inputs U: Matrix<T>, tolerance: Double = 1e-12, maxIterations: Int = 1000
+    _ fit: SIMFit<T>, inputs U: Matrix<T>, activation: any Activation = ReLU(), tolerance: Double = 1e-12,
+    maxIterations: Int = 1000
 ) throws -> (outputs: Matrix<T>, equilibrium: SIMEquilibrium<T>) {
-    let eq = try simEquilibrium(A: fit.A, B: fit.B, inputs: U, tolerance: tolerance, maxIterations: maxIterations)
+    let eq = try simEquilibrium(
+        A: fit.A, B: fit.B, inputs: U, activation: activation, tolerance: tolerance, maxIterations: maxIterations)
     guard fit.C.cols == fit.A.rows, fit.D.cols == U.rows, fit.D.rows == fit.C.rows else {
         throw IDLError.shapeMismatch(
             "C (\(fit.C.shapeDescription)) and D (\(fit.D.shapeDescription)) do not fit n = \(fit.A.rows), p = \(U.rows)"

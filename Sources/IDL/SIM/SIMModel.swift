@@ -17,27 +17,61 @@ public struct SIMModel<T: BLASScalar> {
     /// ``SIMStates/standardizingInputs(minimumScale:)``.
     public let inputStandardizer: Standardizer<T>?
 
-    /// Wraps a fit. Give the standardizer when the states' inputs were standardised.
+    /// Whether the fit's inputs end with a constant-one row that raw inputs lack (the biases of
+    /// the teacher, or the row a standardizer adds). The ``implicitModel`` then has `bias` set
+    /// and appends the row itself, also after saving and loading.
+    public var constantInputRow: Bool { implicitModel.bias }
+
+    /// Wraps a fit.
+    ///
+    /// - Parameters:
+    ///   - fit: The fitted matrices.
+    ///   - inputStandardizer: The standardizer, when the states' inputs were standardised
+    ///     (their last row is then the constant 1).
+    ///   - activation: φ of X = φ(A X + B U): the teacher's (``SIMStates/activation``).
+    ///   - constantInputRow: Whether the last column of B and D multiplies a constant-one input
+    ///     row (``SIMStates/constantInputRow``; implied by a standardizer).
+    ///   - tolerance: The Picard stopping threshold of inference (torchidl's `atol`).
+    ///   - maxIterations: The Picard budget of inference.
     /// - Throws: the shape errors of ``ImplicitModel``.
     public init(
         _ fit: SIMFit<T>, inputStandardizer: Standardizer<T>? = nil, activation: any Activation = ReLU(),
-        tolerance: Double = 1e-6, maxIterations: Int = 1000
+        constantInputRow: Bool = false, tolerance: Double = 1e-6, maxIterations: Int = 1000
     ) throws {
         self.fit = fit
         self.inputStandardizer = inputStandardizer
         self.implicitModel = try ImplicitModel(
-            A: fit.A, B: fit.B, C: fit.C, D: fit.D, kappa: 0.99, wellPosedness: .none,
-            activation: activation, maxIterations: maxIterations, tolerance: tolerance)
+            A: fit.A, B: fit.B, C: fit.C, D: fit.D, bias: constantInputRow || inputStandardizer != nil, kappa: 0.99,
+            wellPosedness: .none, activation: activation, maxIterations: maxIterations, tolerance: tolerance)
     }
 
-    /// The inputs as the fit saw them: standardised, with the constant row, when a standardizer is set.
+    /// Wraps a fit of `states`, with their activation and constant row.
+    ///
+    /// - Parameters:
+    ///   - fit: The matrices fitted to `states`.
+    ///   - states: The states the fit saw (for ``SIMStates/activation`` and ``SIMStates/constantInputRow``).
+    ///   - inputStandardizer: The standardizer returned with standardised states.
+    ///   - tolerance: The Picard stopping threshold of inference (torchidl's `atol`).
+    ///   - maxIterations: The Picard budget of inference.
+    /// - Throws: the shape errors of ``ImplicitModel``.
+    public init(
+        _ fit: SIMFit<T>, states: SIMStates<T>, inputStandardizer: Standardizer<T>? = nil, tolerance: Double = 1e-6,
+        maxIterations: Int = 1000
+    ) throws {
+        try self.init(
+            fit, inputStandardizer: inputStandardizer, activation: states.activation,
+            constantInputRow: states.constantInputRow, tolerance: tolerance, maxIterations: maxIterations)
+    }
+
+    /// The inputs as the fit saw them: standardised when a standardizer is set, with the
+    /// constant row when the fit had one.
     ///
     /// - Parameter inputs: Raw inputs, p × m.
-    /// - Returns: The inputs themselves, or [(U − μ)/σ; 1] ((p+1) × m) with a standardizer.
+    /// - Returns: The inputs themselves, or [(U − μ)/σ; 1] / [U; 1] ((p+1) × m).
     /// - Throws: ``IDLError/shapeMismatch(_:)`` if the standardizer was fitted to another p.
     public func modelInputs(_ inputs: Matrix<T>) throws -> Matrix<T> {
-        guard let s = inputStandardizer else { return inputs }
-        return Matrix.vcat([try s.transform(inputs), Matrix<T>.ones(1, inputs.cols)])
+        let u = try inputStandardizer?.transform(inputs) ?? inputs
+        return constantInputRow ? Matrix.vcat([u, Matrix<T>.ones(1, inputs.cols)]) : u
     }
 
     /// Ŷ for a p×m batch of raw inputs.
@@ -46,7 +80,9 @@ public struct SIMModel<T: BLASScalar> {
     /// - Returns: Ŷ, q × m.
     /// - Throws: ``IDLError/shapeMismatch(_:)`` for a wrong number of input features;
     ///   ``IDLError/nonFinite(_:)`` when the inputs have NaN or infinite entries.
-    public func predict(_ inputs: Matrix<T>) throws -> Matrix<T> { try implicitModel.predict(modelInputs(inputs)) }
+    public func predict(_ inputs: Matrix<T>) throws -> Matrix<T> {
+        try implicitModel.predict(inputStandardizer?.transform(inputs) ?? inputs)
+    }
 
     /// Ŷ computed with the sparse (CSR) forms of A, B, C, D: the same Picard iteration and
     /// stopping rule as ``predict(_:)``, with every product touching only the nonzero weights.
@@ -66,13 +102,13 @@ public struct SIMModel<T: BLASScalar> {
         let u = try modelInputs(inputs)
         guard u.rows == fit.B.cols else {
             throw IDLError.shapeMismatch(
-                "the SIM model expects \(fit.B.cols - (inputStandardizer == nil ? 0 : 1)) input features per sample, got \(inputs.rows)"
+                "the SIM model expects \(fit.B.cols - (constantInputRow ? 1 : 0)) input features per sample, got \(inputs.rows)"
             )
         }
         let (a, b, c, d) = (SparseMatrix(fit.A), SparseMatrix(fit.B), SparseMatrix(fit.C), SparseMatrix(fit.D))
         var bu = Matrix<T>(rows: fit.B.rows, cols: u.cols)
         b.multiply(u, into: &bu)
-        let relu = ReLU()
+        let activation = implicitModel.activation
         let (x, stats) = Picard().solve(
             initial: Matrix<T>(rows: fit.A.rows, cols: u.cols), tolerance: tolerance,
             maxIterations: maxIterations
@@ -81,7 +117,7 @@ public struct SIMModel<T: BLASScalar> {
                 bu.storage.withUnsafeBufferPointer { copyEntries($0, into: o.baseAddress!) }
             }
             a.multiply(x, into: &out, beta: 1)
-            relu.apply(out, into: &out)
+            activation.apply(out, into: &out)
         }
         var y = Matrix<T>(rows: fit.C.rows, cols: u.cols)
         c.multiply(x, into: &y)

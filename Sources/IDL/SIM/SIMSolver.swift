@@ -74,13 +74,18 @@ func simWellPosednessHolds<T: BLASScalar>(_ a: Matrix<T>, _ w: SIMWellPosedness)
 }
 
 extension SIMSolver {
+    /// The default regeneration settings: tolerance 1e-10 relative to the states' scale, 2 000
+    /// Picard iterations.
+    public var equilibrium: SIMEquilibriumSettings { SIMEquilibriumSettings() }
+
     /// The two-stage SIM fit.
     ///
     /// 1. (A, B): for each row z of Z, ``fitStage(features:targets:stateCount:lambda:constraint:progress:)``
     ///    on [X; U] with `lambdaState` and `wellPosedness`.
-    /// 2. If `regenerateStates`, X ← the equilibrium of X = relu(A X + B U) with the fitted
-    ///    A, B (``simEquilibrium(A:B:inputs:tolerance:maxIterations:)``, tolerance 1e-10 relative to
-    ///    the scale of the states); a warning is added if it does not converge.
+    /// 2. If `regenerateStates`, X ← the equilibrium of X = φ(A X + B U) with the fitted
+    ///    A, B and the states' activation φ
+    ///    (``simEquilibrium(A:B:inputs:activation:tolerance:maxIterations:)``, with the solver's
+    ///    ``SIMSolver/equilibrium`` settings); a warning is added if it does not converge.
     /// 3. (C, D): for each row y of Y, the same row problem with `lambdaOutput` and no constraint.
     ///
     /// Progress counts rows over both stages (n + q in all).
@@ -88,7 +93,7 @@ extension SIMSolver {
     ///   fit too large for the memory available (``MemoryEstimate/sim(stateCount:inputCount:outputCount:sampleCount:scalarSize:threads:)``),
     ///   and whatever the stage solver throws.
     public func fit<T: BLASScalar>(_ states: SIMStates<T>, progress: SIMProgress? = nil) throws -> SIMFit<T> {
-        try runTwoStageSIM(self, states, progress: progress) { f, t, n, l, c, p in
+        try runTwoStageSIM(self, states, progress: progress) { f, t, n, l, c, _, p in
             try fitStage(features: f, targets: t, stateCount: n, lambda: l, constraint: c, progress: p)
         }
     }
@@ -97,7 +102,8 @@ extension SIMSolver {
 /// The two-stage fit of ``SIMSolver/fit(_:progress:)`` with a given stage solver.
 func runTwoStageSIM<T: BLASScalar, S: SIMSolver>(
     _ solver: S, _ states: SIMStates<T>, progress: SIMProgress?,
-    stage: (Matrix<T>, Matrix<T>, Int, Double, SIMWellPosedness, (@Sendable (Int) -> Void)?) throws -> SIMStageResult<T>
+    stage: (Matrix<T>, Matrix<T>, Int, Double, SIMWellPosedness, Int, (@Sendable (Int) -> Void)?) throws ->
+        SIMStageResult<T>
 ) throws -> SIMFit<T> {
     let lambdaState = solver.lambdaState
     let lambdaOutput = solver.lambdaOutput
@@ -121,7 +127,7 @@ func runTwoStageSIM<T: BLASScalar, S: SIMSolver>(
     let start1 = ContinuousClock.now
     let features1 = Matrix.vcat([states.states, states.inputs])
     let stage1 = try stage(
-        features1, states.preActivations, n, lambdaState, wellPosedness,
+        features1, states.preActivations, n, lambdaState, wellPosedness, 1,
         progress.map { cb in { @Sendable k in cb(k, total) } })
     report.stage1Seconds = secondsSince(start1)
     let a = stage1.weights.columns(0..<n)
@@ -130,8 +136,11 @@ func runTwoStageSIM<T: BLASScalar, S: SIMSolver>(
     var x = states.states
     if regenerateStates {
         let startR = ContinuousClock.now
-        let scale = Swift.max(1, Double(states.states.maxAbs))
-        let eq = try simEquilibrium(A: a, B: b, inputs: states.inputs, tolerance: 1e-10 * scale, maxIterations: 2000)
+        let settings = solver.equilibrium
+        let tolerance = settings.tolerance ?? 1e-10 * Swift.max(1, Double(states.states.maxAbs))
+        let eq = try simEquilibrium(
+            A: a, B: b, inputs: states.inputs, activation: states.activation, tolerance: tolerance,
+            maxIterations: settings.maxIterations)
         if !eq.converged {
             report.warnings.append(
                 "state regeneration: Picard did not converge in \(eq.iterations) iterations (last change \(eq.residual)); stage 2 used the last iterate"
@@ -145,7 +154,7 @@ func runTwoStageSIM<T: BLASScalar, S: SIMSolver>(
     let start2 = ContinuousClock.now
     let features2 = Matrix.vcat([x, states.inputs])
     let stage2 = try stage(
-        features2, states.outputs, n, lambdaOutput, .unconstrained,
+        features2, states.outputs, n, lambdaOutput, .unconstrained, 2,
         progress.map { cb in { @Sendable k in cb(n + k, total) } })
     report.stage2Seconds = secondsSince(start2)
     let c = stage2.weights.columns(0..<n)
@@ -154,6 +163,7 @@ func runTwoStageSIM<T: BLASScalar, S: SIMSolver>(
     report.rowsSolved = (stage1.weights.rows, stage2.weights.rows)
     report.stage1Rows = stage1.rows
     report.stage2Rows = stage2.rows
+    report.objectiveTraces = (stage1.objectiveTrace, stage2.objectiveTrace)
     let gaps = (stage1.rows + stage2.rows).map(\.gap).filter { !$0.isNaN }
     report.maxGap = gaps.max() ?? .nan
     report.unconvergedRows = (stage1.rows + stage2.rows).filter { !$0.converged }.count

@@ -7,7 +7,11 @@ import RealModule
 /// - `inputs` U (p×m), `states` X (n×m, post-activations), `preActivations` Z (n×m),
 ///   `outputs` Y (q×m).
 ///
-/// SIM fits A, B, C, D with Z ≈ A X + B U and Y ≈ C X + D U.
+/// SIM fits A, B, C, D with Z ≈ A X + B U and Y ≈ C X + D U, and the fitted model computes
+/// X = φ(A X + B U) with the network's activation φ (``activation``). The states of a network
+/// with biases carry a constant-one last row in U (``constantInputRow``): a bias b of a layer
+/// is then the column of B (or D) that multiplies it, so Z = A X + B U holds exactly as for a
+/// bias-free network.
 public struct SIMStates<T: BLASScalar>: Sendable {
     /// U, p×m.
     public let inputs: Matrix<T>
@@ -17,6 +21,11 @@ public struct SIMStates<T: BLASScalar>: Sendable {
     public let preActivations: Matrix<T>
     /// Y, q×m: the network's outputs.
     public let outputs: Matrix<T>
+    /// φ, the activation that maps Z to X (the one the fitted model iterates).
+    public let activation: any Activation
+    /// Whether the last row of U is the constant 1 that carries the network's biases (it is not
+    /// one of the raw input features: models fitted to these states append it to raw inputs).
+    public let constantInputRow: Bool
 
     /// Number of samples m.
     public var sampleCount: Int { inputs.cols }
@@ -28,10 +37,23 @@ public struct SIMStates<T: BLASScalar>: Sendable {
     public var outputCount: Int { outputs.rows }
 
     /// Validates and stores the four matrices.
+    ///
+    /// - Parameters:
+    ///   - inputs: U, p×m.
+    ///   - states: X = φ(Z), n×m.
+    ///   - preActivations: Z, n×m.
+    ///   - outputs: Y, q×m.
+    ///   - activation: φ (ReLU unless the network used another).
+    ///   - constantInputRow: Whether the last row of U is the constant 1 carrying the biases.
     /// - Throws: ``IDLError/shapeMismatch(_:)`` when the sample counts (columns) differ, when Z
     ///   and X have different row counts, or when there are no samples;
-    ///   ``IDLError/nonFinite(_:)`` when any entry is NaN or ±∞ (naming the matrix).
-    public init(inputs: Matrix<T>, states: Matrix<T>, preActivations: Matrix<T>, outputs: Matrix<T>) throws {
+    ///   ``IDLError/nonFinite(_:)`` when any entry is NaN or ±∞ (naming the matrix);
+    ///   ``IDLError/invalidArgument(_:)`` when `constantInputRow` is set but the last row of U
+    ///   is not all ones.
+    public init(
+        inputs: Matrix<T>, states: Matrix<T>, preActivations: Matrix<T>, outputs: Matrix<T>,
+        activation: any Activation = ReLU(), constantInputRow: Bool = false
+    ) throws {
         let m = inputs.cols
         for (name, mat) in [("states X", states), ("pre-activations Z", preActivations), ("outputs Y", outputs)]
         where mat.cols != m {
@@ -56,10 +78,41 @@ public struct SIMStates<T: BLASScalar>: Sendable {
                 "SIM \(name) (\(mat.shapeDescription)) holds \(mat.storage[bad]) at row \(bad % mat.rows), column \(bad / mat.rows); all states must be finite"
             )
         }
+        if constantInputRow {
+            guard inputs.rows >= 1, (0..<m).allSatisfy({ inputs[inputs.rows - 1, $0] == 1 }) else {
+                throw IDLError.invalidArgument(
+                    "constantInputRow says the last row of U (\(inputs.shapeDescription)) is the constant 1 of the biases, but it is not all ones"
+                )
+            }
+        }
         self.inputs = inputs
         self.states = states
         self.preActivations = preActivations
         self.outputs = outputs
+        self.activation = activation
+        self.constantInputRow = constantInputRow
+    }
+}
+
+/// How the equilibrium X = φ(A X + B U) of a fitted model is computed when a SIM fit
+/// regenerates its states (torchidl's `atol` and the iteration budget of its
+/// `fixpoint_iteration`).
+///
+/// Picard iteration stops when the largest entry change ‖X_{k+1} − X_k‖_max falls below the
+/// tolerance, or after `maxIterations`. (torchidl's `atol` bounds `torch.linalg.norm(·, inf)`
+/// of the n×m change, the largest row sum over the samples, so its test is stricter by up to a
+/// factor m for the same number.)
+public struct SIMEquilibriumSettings: Sendable, Equatable {
+    /// The absolute stopping threshold on the largest entry change; nil: 1e-10 × max(1, largest
+    /// |entry| of the recorded states).
+    public var tolerance: Double?
+    /// The Picard iteration budget.
+    public var maxIterations: Int
+
+    /// Settings with the given tolerance (nil: relative to the states' scale) and budget.
+    public init(tolerance: Double? = nil, maxIterations: Int = 2000) {
+        self.tolerance = tolerance
+        self.maxIterations = maxIterations
     }
 }
 
@@ -124,12 +177,16 @@ public struct SIMStageResult<T: BLASScalar>: Sendable {
     public var rows: [SIMRowStatistics]
     /// Warnings, e.g. a constraint the solver ignores.
     public var warnings: [String]
+    /// The stage's objective after each iteration, when the solver records it (e.g.
+    /// ``SIMADMMSolver/recordObjective``); empty otherwise.
+    public var objectiveTrace: [Double]
 
     /// A stage result (for solvers written outside the library, too).
-    public init(weights: Matrix<T>, rows: [SIMRowStatistics], warnings: [String] = []) {
+    public init(weights: Matrix<T>, rows: [SIMRowStatistics], warnings: [String] = [], objectiveTrace: [Double] = []) {
         self.weights = weights
         self.rows = rows
         self.warnings = warnings
+        self.objectiveTrace = objectiveTrace
     }
 }
 
@@ -164,6 +221,9 @@ public struct SIMReport: Sendable {
     public var stage2Rows: [SIMRowStatistics] = []
     /// Warnings from the solver (ignored constraints, unconverged rows).
     public var warnings: [String] = []
+    /// The objective per iteration of stage 1 and of stage 2, when the solver records it
+    /// (``SIMStageResult/objectiveTrace``).
+    public var objectiveTraces: (stage1: [Double], stage2: [Double]) = ([], [])
 
     /// Share of exact zeros over all entries of A, B, C, D (0 for empty matrices).
     public var sparsity: Double {
@@ -174,7 +234,7 @@ public struct SIMReport: Sendable {
     public init() {}
 }
 
-/// A fitted state-driven implicit model: X = relu(A X + B U), Ŷ = C X + D U.
+/// A fitted state-driven implicit model: X = φ(A X + B U), Ŷ = C X + D U.
 public struct SIMFit<T: BLASScalar>: Sendable {
     /// A (n×n): state to state.
     public var A: Matrix<T>
@@ -220,6 +280,8 @@ public protocol SIMSolver: Sendable {
     var zeroThreshold: Double { get }
     /// Whether stage 2 uses states regenerated with the fitted (A, B).
     var regenerateStates: Bool { get }
+    /// The tolerance and budget of that regeneration (default: ``SIMEquilibriumSettings/init(tolerance:maxIterations:)``).
+    var equilibrium: SIMEquilibriumSettings { get }
 
     /// Solves, for every row t of `targets` (rows×m), the row problem over w = (a, b):
     /// minimize λ‖w‖₁ + ½‖t − Mᵀw‖² with M = `features` = [X; U] ((n+p)×m), a = w[0..<n],

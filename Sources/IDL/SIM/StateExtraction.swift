@@ -4,9 +4,12 @@ import Foundation
 /// does with forward hooks: every activation layer's input (pre-activation Z) and output
 /// (post-activation X), stacked **last layer first**, with the inputs U and outputs Ŷ.
 ///
-/// For a bias-free ReLU network x₁ = φ(W₀u), x₂ = φ(W₁x₁), …, ŷ = W_L x_L the stacked states
-/// X = (x_L; …; x₁) satisfy Z = A X + B U and Ŷ = C X exactly with A strictly block upper
+/// For a network x₁ = φ(W₀u + b₀), x₂ = φ(W₁x₁ + b₁), …, ŷ = W_L x_L + b_L the stacked states
+/// X = (x_L; …; x₁) satisfy Z = A X + B U and Ŷ = C X + D U exactly with A strictly block upper
 /// triangular — the feedforward-as-implicit form that SIM relaxes into a sparse, well-posed A.
+/// When a Linear layer has a bias, U gets a constant-one last row (``SIMStates/constantInputRow``)
+/// and the biases become the last columns of B and D. The activation φ is recorded with the
+/// states (``SIMStates/activation``); all recorded activation layers must use the same one.
 public enum StateExtraction {
     /// Which activation layers are recorded (torchidl's `skip_layers`): all of them, or, inside
     /// any `Sequential` with more than `n` children, only the last activation of each child block.
@@ -22,7 +25,8 @@ public enum StateExtraction {
     /// the states. Layers other than `Sequential`, `ActivationLayer` and `Linear` are run as they
     /// are (their activations, if any, are not recorded).
     /// - Throws: the network's own errors, ``IDLError/invalidArgument(_:)`` when no activation
-    ///   layer was found, and the validation errors of ``SIMStates``.
+    ///   layer was found or the recorded ones differ (a SIM model has one φ), and the validation
+    ///   errors of ``SIMStates``.
     public static func states<T>(
         of network: Sequential<T>, inputs: Matrix<T>, selection: Selection = .all,
         batchSize: Int = 1000
@@ -31,6 +35,22 @@ public enum StateExtraction {
         guard !recorded.isEmpty else {
             throw IDLError.invalidArgument(
                 "the network has no activation layer to record; SIM needs at least one hidden activation")
+        }
+        var activations: [any Activation] = []
+        var hasBias = false
+        func inspect(_ layer: any Layer<T>) {
+            if let a = layer as? ActivationLayer<T>, recorded.contains(ObjectIdentifier(a)) {
+                activations.append(a.activation)
+            }
+            if let l = layer as? Linear<T>, l.bias != nil { hasBias = true }
+            if let s = layer as? Sequential<T> { s.layers.forEach(inspect) }
+        }
+        inspect(network)
+        let names = Set(activations.map(activationSpecification))
+        guard names.count == 1 else {
+            throw IDLError.invalidArgument(
+                "the recorded activation layers use different activations (\(names.sorted().joined(separator: ", "))); a SIM model iterates one φ, so the network must use the same activation in every recorded layer"
+            )
         }
         var zParts = [Matrix<T>]()
         var xParts = [Matrix<T>]()
@@ -48,8 +68,9 @@ public enum StateExtraction {
             start = end
         }
         return try SIMStates(
-            inputs: inputs, states: Matrix.hcat(xParts), preActivations: Matrix.hcat(zParts),
-            outputs: Matrix.hcat(yParts))
+            inputs: hasBias ? Matrix.vcat([inputs, Matrix<T>.ones(1, inputs.cols)]) : inputs,
+            states: Matrix.hcat(xParts), preActivations: Matrix.hcat(zParts), outputs: Matrix.hcat(yParts),
+            activation: activations[0], constantInputRow: hasBias)
     }
 
     /// The sizes of the recorded activation layers, last layer first (the block structure of A).
@@ -129,7 +150,8 @@ public enum StateExtraction {
 
 extension SIMStates {
     /// Saves the four matrices to a `.safetensors` file (names U, X, Z, Y, each stored
-    /// batch-first as (m, rows) like torchidl's numpy states), atomically.
+    /// batch-first as (m, rows), the transpose of torchidl's features × samples arrays), with
+    /// the activation and the constant row in the metadata, atomically.
     ///
     /// - Parameter url: The file to write (replaced if it exists).
     /// - Throws: ``IDLError/io(_:)`` if the file cannot be written.
@@ -139,17 +161,22 @@ extension SIMStates {
         file.setMatrix("X", states.transposed)
         file.setMatrix("Z", preActivations.transposed)
         file.setMatrix("Y", outputs.transposed)
-        file.metadata = ["format": "idl-sim-states/1", "dtype": T.typeName]
+        file.metadata = [
+            "format": "idl-sim-states/1", "dtype": T.typeName, "activation": activationSpecification(activation),
+            "constant_input_row": constantInputRow ? "true" : "false",
+        ]
         try file.write(to: url)
     }
 
-    /// Loads states saved by ``save(to:)``.
+    /// Loads states saved by ``save(to:)`` (files without activation metadata are ReLU states
+    /// without a constant row).
     ///
     /// - Parameter url: A `.safetensors` file with tensors U, X, Z and Y.
     /// - Throws: ``IDLError/io(_:)`` for a missing, truncated or corrupt file or a missing tensor;
     ///   ``IDLError/unsupported(_:)`` for an unsupported dtype; ``IDLError/shapeMismatch(_:)``
     ///   or ``IDLError/nonFinite(_:)`` when the matrices do not form valid states (see
-    ///   ``init(inputs:states:preActivations:outputs:)``).
+    ///   ``init(inputs:states:preActivations:outputs:activation:constantInputRow:)``);
+    ///   ``IDLError/invalidArgument(_:)`` for an unknown activation in the metadata.
     public init(contentsOf url: URL) throws {
         let file = try SafeTensors(contentsOf: url)
         func m(_ name: String) throws -> Matrix<T> {
@@ -158,19 +185,26 @@ extension SIMStates {
             }
             return try file.matrix(name, as: T.self).transposed
         }
-        try self.init(inputs: m("U"), states: m("X"), preActivations: m("Z"), outputs: m("Y"))
+        let activation = try file.metadata["activation"].map { try IDL.activation(named: $0) } ?? ReLU()
+        try self.init(
+            inputs: m("U"), states: m("X"), preActivations: m("Z"), outputs: m("Y"), activation: activation,
+            constantInputRow: file.metadata["constant_input_row"] == "true")
     }
 }
 
-/// Scales a bias-free ReLU network layer by layer so that every hidden weight matrix W₁ … W_{L−1}
-/// (the blocks of the stacked A) has ‖W‖∞ ≤ κ, and multiplies the last layer W_L by the inverse
-/// of the product: by positive homogeneity of ReLU the network computes exactly the same outputs,
-/// and the SIM model that matches its states exactly is then well posed (‖A‖∞ ≤ κ).
+/// Scales a ReLU (or leaky ReLU) network layer by layer so that every hidden weight matrix
+/// W₁ … W_{L−1} (the blocks of the stacked A) has ‖W‖∞ ≤ κ, and multiplies the last layer W_L by
+/// the inverse of the product: by positive homogeneity of φ (φ(cz) = cφ(z) for c > 0) the network
+/// computes exactly the same outputs, and the SIM model that matches its states exactly is then
+/// well posed (‖A‖∞ ≤ κ). A bias b_k of a scaled hidden layer is multiplied by the product c_k of
+/// the factors so far (its layer's outputs are c_k times the original ones); the last layer's
+/// bias is unchanged.
 ///
-/// - Returns: the factor applied to each Linear layer, in order (1 where nothing changed); the
-///   last layer takes the inverse of the hidden layers' product, so the outputs are unchanged.
-/// - Throws: ``IDLError/invalidArgument(_:)`` if the network has biases or a non-ReLU activation
-///   (positive homogeneity would not hold), or κ is not in (0, 1).
+/// - Returns: the factor applied to each Linear layer's weight, in order (1 where nothing
+///   changed); the last layer takes the inverse of the hidden layers' product, so the outputs
+///   are unchanged.
+/// - Throws: ``IDLError/invalidArgument(_:)`` for an activation other than ReLU or leaky ReLU
+///   (positive homogeneity would not hold), a layer other than Linear, or κ not in (0, 1).
 @discardableResult
 public func rescaleForWellPosedness<T>(_ network: Sequential<T>, kappa: Double = 0.99) throws -> [Double] {
     guard kappa > 0, kappa < 1 else { throw IDLError.invalidArgument("κ must lie in (0, 1), got \(kappa)") }
@@ -179,14 +213,12 @@ public func rescaleForWellPosedness<T>(_ network: Sequential<T>, kappa: Double =
         if let s = layer as? Sequential<T> {
             for l in s.layers { try collect(l) }
         } else if let l = layer as? Linear<T> {
-            guard l.bias == nil else {
-                throw IDLError.invalidArgument(
-                    "teacher rescaling needs bias-free Linear layers (a bias breaks positive homogeneity)")
-            }
             linears.append(l)
         } else if let a = layer as? ActivationLayer<T> {
-            guard a.activation is ReLU else {
-                throw IDLError.invalidArgument("teacher rescaling needs ReLU activations, found \(a.activation.name)")
+            guard a.activation is ReLU || a.activation is LeakyReLU else {
+                throw IDLError.invalidArgument(
+                    "teacher rescaling needs a positively homogeneous activation (relu or leaky_relu), found \(a.activation.name)"
+                )
             }
         } else {
             throw IDLError.invalidArgument(
@@ -205,6 +237,7 @@ public func rescaleForWellPosedness<T>(_ network: Sequential<T>, kappa: Double =
             factors[k] = f
             carried *= f
         }
+        if let b = linears[k].bias, carried != 1 { b.value = b.value * T(carried) }
     }
     // Give the removed scale back to the last layer so the outputs keep their size.
     let last = linears.count - 1
@@ -222,7 +255,7 @@ extension SIMStates {
     public func converted<U: BLASScalar>(to _: U.Type = U.self) throws -> SIMStates<U> {
         try SIMStates<U>(
             inputs: inputs.converted(), states: states.converted(), preActivations: preActivations.converted(),
-            outputs: outputs.converted())
+            outputs: outputs.converted(), activation: activation, constantInputRow: constantInputRow)
     }
 }
 
@@ -233,18 +266,31 @@ extension SIMStates {
     /// can represent everything the raw one can. Pass the returned standardizer to ``SIMModel``
     /// so that predictions apply the same map to raw inputs.
     ///
-    /// (torchidl also standardises X, Z and Y separately, which breaks Z = AX + BU between the
-    /// scaled and unscaled quantities at inference; only the inputs are standardised here.)
+    /// torchidl's `standardize=True` does something else: one sklearn `StandardScaler` is fitted
+    /// and applied to U, then refitted to Z, to X and to Y in turn, so each of the four is
+    /// standardised on its own. The fitted Z ≈ AX + BU then relates standardised quantities, and
+    /// X = φ(AX + BU) no longer holds between the standardised Z and X (φ does not commute with
+    /// the shift and scale); at evaluation the scaler, last fitted to Y's q features, is applied
+    /// to the p input features. Only the inputs are standardised here, so the fitted model stays
+    /// an implicit model of the raw network.
+    ///
+    /// States with a constant row (a biased network) keep it: only the p − 1 feature rows are
+    /// standardised, and the result has one constant row.
     ///
     /// - Parameter minimumScale: Standard deviations at or below this count as constant (scale 1).
-    /// - Returns: The states with U' = [(U − μ)/σ; 1] (one more input row) and the fitted
-    ///   standardizer.
+    /// - Returns: The states with U' = [(U − μ)/σ; 1] and the fitted standardizer (of the raw
+    ///   features, without the constant row).
     /// - Throws: ``IDLError/invalidArgument(_:)`` if there are no samples;
     ///   ``IDLError/nonFinite(_:)`` if the inputs contain NaN or ±∞.
     public func standardizingInputs(minimumScale: T = 1e-7) throws -> (states: SIMStates, standardizer: Standardizer<T>)
     {
-        let s = try Standardizer(fitting: inputs, minimumScale: minimumScale)
-        let u = Matrix.vcat([try s.transform(inputs), Matrix<T>.ones(1, inputs.cols)])
-        return (try SIMStates(inputs: u, states: states, preActivations: preActivations, outputs: outputs), s)
+        let raw = constantInputRow ? inputs.rows(0..<(inputs.rows - 1)) : inputs
+        let s = try Standardizer(fitting: raw, minimumScale: minimumScale)
+        let u = Matrix.vcat([try s.transform(raw), Matrix<T>.ones(1, inputs.cols)])
+        return (
+            try SIMStates(
+                inputs: u, states: states, preActivations: preActivations, outputs: outputs, activation: activation,
+                constantInputRow: true), s
+        )
     }
 }
