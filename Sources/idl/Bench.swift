@@ -10,9 +10,14 @@ struct Bench: ParsableCommand {
             For the full benchmarks with side-by-side references, run the executables under Experiments/ \
             (gemm-bench, implicit-bench, mlp-bench, sim-bench).
 
-            With --json the last line is a JSON object with the keys sgemm_gflops_2048, \
-            dgemm_gflops_2048, implicit_ms_per_step, mlp_seconds_per_epoch, sim_fit_seconds, \
-            sim_eval_seconds, blas_kernels, blas_threads.
+            With --json the last line is a JSON object with the keys cpu, sgemm_gflops_2048, \
+            dgemm_gflops_2048, implicit_ms_per_step, step_ms, step_roofline_ms, step_flops, \
+            mlp_seconds_per_epoch, sim_fit_seconds, sim_eval_seconds, sparse_speedup_at_20pct, \
+            blas_kernels, blas_threads, blas_threads_policy.
+
+            step_roofline_ms is the GEMM-bound time of one ImplicitModel step: the step's matrix \
+            products (from the dimensions and the mean fixed-point iterations) timed alone, back to \
+            back; step_ms / step_roofline_ms says how far the step is from it.
             """
     )
 
@@ -43,14 +48,16 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         guard repeats >= 1, steps >= 1 else { throw ValidationError("--repeats and --steps must be at least 1") }
+        out.say("CPU: \(cpuDescription); thread policy: \(threadPolicy)")
         let s = gemmGFlops(Float.self, n: 2048)
         let d = gemmGFlops(Double.self, n: 2048)
         out.say(
-            "GEMM 2048: \(formatFixed(s, decimals: 1)) GFLOP/s (Float), \(formatFixed(d, decimals: 1)) GFLOP/s (Double); \(RunManifest.current().cpuModel) (\(RunManifest.current().cpuVendor)); thread policy: \(ThreadPolicy.description)"
+            "GEMM 2048: \(formatFixed(s, decimals: 1)) GFLOP/s (Float), \(formatFixed(d, decimals: 1)) GFLOP/s (Double)"
         )
 
         let (train, _) = try FashionMNIST.loadTrainAndTest(scaling: .symmetric, as: Float.self)
         var implicitTimes = [Double]()
+        var iterations = (forward: [Double](), backward: [Double]())
         for r in 0..<repeats {
             var g = SeededGenerator(seed: UInt64(r))
             let model = try ImplicitModel<Float>(inputDim: 784, outputDim: 10, hiddenDim: 100, using: &g)
@@ -59,9 +66,18 @@ struct Bench: ParsableCommand {
                 model, optimizer: opt, train: train, epochs: 1, batchSize: 64,
                 generator: &g, solveLog: model.log, stepsPerEpoch: steps)
             implicitTimes.append(reports[0].msPerStep)
+            iterations.forward.append(reports[0].forwardIterations ?? 0)
+            iterations.backward.append(reports[0].backwardIterations ?? 0)
         }
         let implicitMs = median(implicitTimes)
-        out.say("ImplicitModel n=100, batch 64, first \(steps) steps: \(formatFixed(implicitMs, decimals: 2)) ms/step")
+        let shapes = ImplicitStepCost.gemms(
+            inputDim: 784, outputDim: 10, hiddenDim: 100, batch: 64,
+            forwardIterations: median(iterations.forward), backwardIterations: median(iterations.backward))
+        let rooflineMs = 1000 * ImplicitStepCost.gemmBoundSeconds(shapes, as: Float.self, repeats: max(3, repeats))
+        let stepFlops = shapes.reduce(0) { $0 + $1.flops }
+        out.say(
+            "ImplicitModel n=100, batch 64, first \(steps) steps: \(formatFixed(implicitMs, decimals: 2)) ms/step; its GEMMs alone (\(formatFixed(stepFlops / 1e6, decimals: 1)) MFLOP at \(formatFixed(stepFlops / rooflineMs / 1e6, decimals: 1)) GFLOP/s): \(formatFixed(rooflineMs, decimals: 3)) ms; step / GEMM-bound = \(formatFixed(implicitMs / rooflineMs, decimals: 2))"
+        )
 
         let unit = try FashionMNIST.load(.train, scaling: .unit, as: Float.self)
         var mlpTimes = [Double]()
@@ -75,9 +91,15 @@ struct Bench: ParsableCommand {
         }
         let mlpSeconds = median(mlpTimes)
         out.say("MLP 784-64-32-16-10, batch 128: \(formatFixed(mlpSeconds, decimals: 2)) s/epoch")
+        let sparseSpeedup = try sparseSpeedup(density: 0.2)
+        out.say(
+            "SIM-shaped model (n = 112, p = 785, 20 % nonzeros), 2 000 samples: sparse inference \(formatFixed(sparseSpeedup, decimals: 2))× the speed of dense"
+        )
         var figures: [String: Any] = [
-            "sgemm_gflops_2048": s, "dgemm_gflops_2048": d, "implicit_ms_per_step": implicitMs,
-            "mlp_seconds_per_epoch": mlpSeconds, "blas_kernels": blasCoreName, "blas_threads": blasThreads,
+            "cpu": cpuDescription, "sgemm_gflops_2048": s, "dgemm_gflops_2048": d,
+            "implicit_ms_per_step": implicitMs, "step_ms": implicitMs, "step_roofline_ms": rooflineMs,
+            "step_flops": stepFlops, "mlp_seconds_per_epoch": mlpSeconds, "sparse_speedup_at_20pct": sparseSpeedup,
+            "blas_kernels": blasCoreName, "blas_threads": blasThreads, "blas_threads_policy": threadPolicy,
         ]
         if !skipSim {
             // The SIM benchmark's setting (see `idl sim --help`): teacher, states of 2 000 images, exact solver.
@@ -108,6 +130,39 @@ struct Bench: ParsableCommand {
         try out.emit(figures)
     }
 
+    /// The thread policy in force (``ThreadPolicy``): OpenBLAS on one thread, large products split
+    /// into fixed tiles over our own workers.
+    var threadPolicy: String { ThreadPolicy.description }
+
+    /// Dense time / sparse time of inference with a random SIM-shaped model (n = 112 states,
+    /// p = 785 inputs with the constant row, q = 10) whose A, B, C, D have `density` nonzeros,
+    /// on 2 000 Double samples; the median of `repeats` runs of each.
+    func sparseSpeedup(density: Double) throws -> Double {
+        var g = SeededGenerator(seed: 3)
+        func sparse(_ rows: Int, _ cols: Int, scale: Double) -> Matrix<Double> {
+            var m = Matrix<Double>.randomNormal(rows, cols, scale: scale, using: &g)
+            for k in 0..<m.count where g.uniform() >= density { m.storage[k] = 0 }
+            return m
+        }
+        let a = sparse(112, 112, scale: 1).scaledIntoInfinityBall(radius: 0.5)
+        let fit = SIMFit(
+            A: a, B: sparse(112, 784, scale: 0.05), C: sparse(10, 112, scale: 0.1), D: sparse(10, 784, scale: 0.05),
+            report: SIMReport())
+        let model = try SIMModel(fit)
+        let u = Matrix<Double>.randomNormal(784, 2000, using: &g)
+        var dense = [Double]()
+        var sparseTimes = [Double]()
+        for _ in 0..<max(1, repeats) {
+            var t0 = monotonicSeconds()
+            _ = try model.implicitModel.predict(u)
+            dense.append(monotonicSeconds() - t0)
+            t0 = monotonicSeconds()
+            _ = try model.predictSparse(u)
+            sparseTimes.append(monotonicSeconds() - t0)
+        }
+        return median(dense) / median(sparseTimes)
+    }
+
     /// Experiment 7: the speed figures beside the reference implementation's on this machine.
     func writeTable(_ figures: [String: Any], to directory: URL) throws {
         #if DEBUG
@@ -132,8 +187,21 @@ struct Bench: ParsableCommand {
             "torchidl ≈1.6 early, ≈15 averaged over 10 epochs (Intel Xeon AVX-512, 2026-11); 5.75 in epoch 1, 10.68 over 10 epochs (AMD EPYC Zen 3, 2026-12-02)",
         ])
         try table.append([
+            "same, GEMM-bound time of its products alone (ms/step)", value("step_roofline_ms", 3), "—",
+        ])
+        let ratio = (figures["step_ms"] as? Double).flatMap { step in
+            (figures["step_roofline_ms"] as? Double).map { step / $0 }
+        }
+        try table.append([
+            "same, step time / GEMM-bound time", ratio.map { formatFixed($0, decimals: 2) } ?? "—", "—",
+        ])
+        try table.append([
             "MLP 784-64-32-16-10, batch 128 (s/epoch)", value("mlp_seconds_per_epoch", 2),
             "PyTorch 4.7 (Intel Xeon AVX-512, 2026-11); 1.35 (AMD EPYC Zen 3, 2026-12-02)",
+        ])
+        try table.append([
+            "sparse inference speed-up at 20 % nonzeros (dense time / sparse time)",
+            value("sparse_speedup_at_20pct", 2), "—",
         ])
         if !skipSim {
             try table.append([

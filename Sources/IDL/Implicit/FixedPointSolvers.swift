@@ -27,6 +27,16 @@ public struct SolverStatistics: Sendable, Equatable, CustomStringConvertible {
         self.residualTrace = residualTrace
     }
 
+    /// The statistics of two solves of independent parts of one problem (blocks of columns):
+    /// converged when both did, the larger iteration count with its trace, the larger residual.
+    func combined(with other: SolverStatistics) -> SolverStatistics {
+        let slower = other.iterations > iterations ? other : self
+        let worst = residual.isNaN || other.residual.isNaN ? Double.nan : max(residual, other.residual)
+        return SolverStatistics(
+            converged: converged && other.converged, iterations: slower.iterations, residual: worst,
+            residualTrace: slower.residualTrace)
+    }
+
     public var description: String {
         "\(converged ? "converged" : "NOT converged") after \(iterations) iterations, residual \(formatScalar(residual, digits: 3))"
     }

@@ -212,6 +212,20 @@ public final class ImplicitModel<Scalar: BLASScalar>: Layer {
         output: Tensor<Scalar>, state: Tensor<Scalar>
     ) {
         let u0 = input.value
+        try validate(u0, initialState: initialState)
+        let u = bias ? vcat([input, Tensor(Matrix<Scalar>.ones(1, u0.cols))]) : input
+        let x = equilibrium(
+            a: stateMatrix(), injection: matmul(B, u), activation: activation,
+            forward: forwardSettings, backward: backwardSettings,
+            initial: initialState, log: log)
+        var y = matmul(C, x)
+        if let D { y = y + matmul(D, u) }
+        return (y, x)
+    }
+
+    /// Checks a batch (and warm start) before a forward pass: its shape, that it is finite, and
+    /// the memory a large batch needs.
+    private func validate(_ u0: Matrix<Scalar>, initialState: Matrix<Scalar>?) throws {
         guard u0.rows == inputDim else {
             throw IDLError.shapeMismatch(
                 "ImplicitModel expects \(inputDim) input features per sample (rows; columns are samples), got a \(u0.shapeDescription) batch. A batch-first (m, p) array must be loaded with the batch-first layout, which makes it p×m."
@@ -231,14 +245,6 @@ public final class ImplicitModel<Scalar: BLASScalar>: Layer {
                 batchSize: u0.cols, scalarSize: MemoryLayout<Scalar>.size
             ).check()
         }
-        let u = bias ? vcat([input, Tensor(Matrix<Scalar>.ones(1, u0.cols))]) : input
-        let x = equilibrium(
-            a: stateMatrix(), injection: matmul(B, u), activation: activation,
-            forward: forwardSettings, backward: backwardSettings,
-            initial: initialState, log: log)
-        var y = matmul(C, x)
-        if let D { y = y + matmul(D, u) }
-        return (y, x)
     }
 
     /// The A used by the fixed point, as a node of the graph: the well-posedness rule applied to
@@ -277,9 +283,77 @@ public final class ImplicitModel<Scalar: BLASScalar>: Layer {
     /// - Returns: Ŷ, q × m.
     /// - Throws: ``IDLError/shapeMismatch(_:)`` if the input does not have `inputDim` rows;
     ///   ``IDLError/nonFinite(_:)`` when it has NaN or infinite entries.
+    /// - Complexity: The columns are solved in blocks of ``inferenceBlockColumns`` samples, each
+    ///   to the forward solver's stopping rule, so the solver's buffers stay in the cache and are
+    ///   reused from block to block; the statistics recorded in ``log`` are those of the slowest
+    ///   block (most iterations, largest residual, converged only when every block did). The
+    ///   block size is a constant, so the result does not depend on the machine.
     public func predict(_ input: Matrix<Scalar>) throws -> Matrix<Scalar> {
-        try forward(Tensor(input), initialState: nil).output.value
+        try validate(input, initialState: nil)
+        let m = input.cols
+        let (n, q, p) = (hiddenDim, outputDim, inputDim)
+        let pu = p + (bias ? 1 : 0)
+        let a = stateMatrix().value
+        let (b, c, d) = (B.value, C.value, D?.value)
+        var y = Matrix<Scalar>(rows: q, cols: m)
+        guard m > 0 else { return y }
+        let width = min(m, Self.inferenceBlockColumns)
+        // Buffers reused by every block: the inputs with the bias row, Z₀ = B U, and the state.
+        var ub = Matrix<Scalar>(rows: pu, cols: width, repeating: 1)
+        var z = Matrix<Scalar>(rows: n, cols: width)
+        var all: SolverStatistics? = nil
+        var start = 0
+        while start < m {
+            let cols = min(width, m - start)
+            if cols != ub.cols {
+                ub = Matrix(rows: pu, cols: cols, repeating: 1)
+                z = Matrix(rows: n, cols: cols)
+            }
+            input.storage.withUnsafeBufferPointer { src in
+                ub.storage.withUnsafeMutableBufferPointer { dst in
+                    for j in 0..<cols {
+                        (dst.baseAddress! + j * pu).update(from: src.baseAddress! + (start + j) * p, count: p)
+                    }
+                }
+            }
+            gemm(b, ub, into: &z)
+            let block = z
+            let (x, stats) = forwardSettings.solver.solve(
+                initial: Matrix<Scalar>(rows: n, cols: cols), tolerance: forwardSettings.tolerance,
+                maxIterations: forwardSettings.maxIterations
+            ) { x, out in
+                equilibriumMap(a, x, block, activation, into: &out)
+            }
+            all = all.map { $0.combined(with: stats) } ?? stats
+            // Ŷ's columns start ..< start + cols: C X + D U, written in place.
+            y.storage.withUnsafeMutableBufferPointer { yp in
+                let out = yp.baseAddress! + start * q
+                c.storage.withUnsafeBufferPointer { cp in
+                    x.storage.withUnsafeBufferPointer { xp in
+                        Scalar.gemm(
+                            .none, .none, m: q, n: cols, k: n, alpha: 1, a: cp.baseAddress!, lda: q,
+                            b: xp.baseAddress!, ldb: n, beta: 0, c: out, ldc: q)
+                    }
+                }
+                if let d {
+                    d.storage.withUnsafeBufferPointer { dp in
+                        ub.storage.withUnsafeBufferPointer { up in
+                            Scalar.gemm(
+                                .none, .none, m: q, n: cols, k: pu, alpha: 1, a: dp.baseAddress!, lda: q,
+                                b: up.baseAddress!, ldb: pu, beta: 1, c: out, ldc: q)
+                        }
+                    }
+                }
+            }
+            start += cols
+        }
+        if let all { log.recordForward(all) }
+        return y
     }
+
+    /// Samples per block in ``predict(_:)``: 256 columns keep the state, its next iterate and
+    /// Z₀ of a model with n = 100 in Double within ~600 KB, the size of a core's L2 cache.
+    public static var inferenceBlockColumns: Int { 256 }
 
     /// A plain feedforward-style description, e.g. for printing.
     public var summary: String {

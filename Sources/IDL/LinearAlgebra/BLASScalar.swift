@@ -183,22 +183,24 @@ where RawSignificand: FixedWidthInteger {
     static func multiplyInPlace(_ a: UnsafeMutableBufferPointer<Self>, by b: UnsafeBufferPointer<Self>)
 }
 
+/// The largest |aᵢ − bᵢ| (NaN if any difference is NaN) and the largest |aᵢ|, as integer
+/// max-reductions over the bit patterns with the sign bit cleared: for non-negative floats the
+/// integer order is the numeric order, and NaN has the largest patterns of all. No select on
+/// floats and no branch per entry, so the compiler vectorises the loop (a floating-point
+/// max-reduction it may not reorder). A NaN entry of `a` also makes the magnitude NaN.
 @inline(__always)
 @usableFromInline
-func maxAbsDifferenceKernel<T: BLASScalar>(_ a: UnsafeBufferPointer<T>, _ b: UnsafeBufferPointer<T>) -> (
-    difference: T, magnitude: T
-) {
-    var m: T = 0
-    var size: T = 0
-    var sawNaN = false
+func maxAbsDifferenceKernel<T: BinaryFloatingPoint, Bits: FixedWidthInteger & UnsignedInteger>(
+    _ a: UnsafeBufferPointer<T>, _ b: UnsafeBufferPointer<T>, signMask: Bits, infinity: Bits,
+    bits: (T) -> Bits, value: (Bits) -> T
+) -> (difference: T, magnitude: T) {
+    var top: Bits = 0
+    var size: Bits = 0
     for i in 0..<a.count {
-        let d = abs(a[i] - b[i])
-        m = d > m ? d : m
-        let s = abs(a[i])
-        size = s > size ? s : size
-        sawNaN = sawNaN || d.isNaN
+        top = Swift.max(top, bits(a[i] - b[i]) & signMask)
+        size = Swift.max(size, bits(a[i]) & signMask)
     }
-    return (sawNaN ? .nan : m, size)
+    return (top > infinity ? .nan : value(top), size > infinity ? .nan : value(size))
 }
 
 @inline(__always)
@@ -211,7 +213,9 @@ extension Float: BLASScalar {
     public static func maxAbsDifference(_ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>) -> (
         difference: Float, magnitude: Float
     ) {
-        maxAbsDifferenceKernel(a, b)
+        maxAbsDifferenceKernel(
+            a, b, signMask: UInt32(0x7FFF_FFFF), infinity: Float.infinity.bitPattern, bits: { $0.bitPattern },
+            value: { Float(bitPattern: $0) })
     }
 
     public static func multiplyInPlace(_ a: UnsafeMutableBufferPointer<Float>, by b: UnsafeBufferPointer<Float>) {
@@ -321,7 +325,9 @@ extension Double: BLASScalar {
     public static func maxAbsDifference(_ a: UnsafeBufferPointer<Double>, _ b: UnsafeBufferPointer<Double>) -> (
         difference: Double, magnitude: Double
     ) {
-        maxAbsDifferenceKernel(a, b)
+        maxAbsDifferenceKernel(
+            a, b, signMask: UInt64(0x7FFF_FFFF_FFFF_FFFF), infinity: Double.infinity.bitPattern,
+            bits: { $0.bitPattern }, value: { Double(bitPattern: $0) })
     }
 
     public static func multiplyInPlace(_ a: UnsafeMutableBufferPointer<Double>, by b: UnsafeBufferPointer<Double>) {

@@ -7,7 +7,8 @@ import RealModule
 public func matmul<T>(_ a: Matrix<T>, _ b: Matrix<T>, transposeA: Bool = false, transposeB: Bool = false) -> Matrix<T> {
     let m = transposeA ? a.cols : a.rows
     let n = transposeB ? b.rows : b.cols
-    var c = Matrix<T>(rows: m, cols: n)
+    // gemm with β = 0 writes every entry without reading it: no zero-fill first.
+    var c = Matrix<T>(uninitializedRows: m, cols: n)
     gemm(a, b, into: &c, transposeA: transposeA, transposeB: transposeB, alpha: 1, beta: 0)
     return c
 }

@@ -45,17 +45,22 @@ extension Matrix {
     /// The columns at `indices`, in that order (e.g. a shuffled mini-batch).
     @inlinable
     public func columns(at indices: [Int]) -> Matrix {
-        var out = Matrix(rows: rows, cols: indices.count)
+        for j in indices {
+            precondition(j >= 0 && j < cols, "column \(j) out of range for a \(shapeDescription) matrix")
+        }
         let r = rows
-        storage.withUnsafeBufferPointer { src in
-            out.storage.withUnsafeMutableBufferPointer { dst in
-                for (k, j) in indices.enumerated() {
-                    precondition(j >= 0 && j < cols, "column \(j) out of range for a \(shapeDescription) matrix")
-                    for i in 0..<r { dst[i + k * r] = src[i + j * r] }
+        // One copy per column straight into uninitialised storage (no zero-fill first).
+        let gathered = storage.withUnsafeBufferPointer { src in
+            [T](unsafeUninitializedCapacity: r * indices.count) { dst, count in
+                if r > 0, let from = src.baseAddress, let to = dst.baseAddress {
+                    for (k, j) in indices.enumerated() {
+                        (to + k * r).initialize(from: from + j * r, count: r)
+                    }
                 }
+                count = r * indices.count
             }
         }
-        return out
+        return Matrix(uncheckedRows: r, cols: indices.count, storage: gathered)
     }
 
     /// Rows `range`.

@@ -80,9 +80,28 @@ public struct SIMModel<T: BLASScalar> {
     /// - Returns: Ŷ, q × m.
     /// - Throws: ``IDLError/shapeMismatch(_:)`` for a wrong number of input features;
     ///   ``IDLError/nonFinite(_:)`` when the inputs have NaN or infinite entries.
+    ///
+    /// The products use the sparse (CSR) forms of the weights when at most
+    /// ``sparseDensityLimit`` of their entries are nonzero — where that was measured faster — and
+    /// the dense ones otherwise; both give the same outputs to rounding.
     public func predict(_ inputs: Matrix<T>) throws -> Matrix<T> {
-        try implicitModel.predict(inputStandardizer?.transform(inputs) ?? inputs)
+        if density <= Self.sparseDensityLimit {
+            guard inputs.isFinite else { throw IDLError.nonFinite("the input batch contains NaN or infinite entries") }
+            let (y, stats) = try predictSparse(
+                inputs, tolerance: implicitModel.forwardSettings.tolerance,
+                maxIterations: implicitModel.forwardSettings.maxIterations)
+            implicitModel.log.recordForward(stats)
+            return y
+        }
+        return try implicitModel.predict(inputStandardizer?.transform(inputs) ?? inputs)
     }
+
+    /// The share of nonzero weights below which ``predict(_:)`` uses the sparse products:
+    /// none yet (0: always dense) until the panel kernel is measured against dense.
+    public static var sparseDensityLimit: Double { 0 }
+
+    /// Share of nonzero entries among all entries of A, B, C, D (1 − ``sparsity``).
+    public var density: Double { 1 - sparsity }
 
     /// Ŷ computed with the sparse (CSR) forms of A, B, C, D: the same Picard iteration and
     /// stopping rule as ``predict(_:)``, with every product touching only the nonzero weights.
