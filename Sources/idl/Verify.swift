@@ -312,7 +312,7 @@ extension Reproduce {
         if e.drawsFigures {
             do {
                 arguments += ["--formats", try FigureFormat.list(formats).map(\.rawValue).joined(separator: ",")]
-            } catch { throw ValidationError("--formats: \(error)") }
+            } catch { throw CommandError("--formats: \(error)") }
         }
         return arguments
     }

@@ -199,22 +199,38 @@ private func files(under folder: URL) -> [String: Data] {
         try text.replacingOccurrences(of: "\"cpu_model\" : \"", with: "\"cpu_model\" : \"Another ")
             .write(to: manifestURL, atomically: true, encoding: .utf8)
 
+        // Whether this machine computes like the one that committed results/quick (same CPU, BLAS
+        // build and kernels): then every cell but the two doctored ones must come back exactly.
+        // Elsewhere rounding may move other cells too, and only the doctored ones are checked.
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        struct Manifests: Decodable { var experiments: [String: RunManifest] }
+        let committedRun = try #require(
+            try decoder.decode(Manifests.self, from: Data(contentsOf: committed.appendingPathComponent("MANIFEST.json")))
+                .experiments["sim-sweep"])
+        let sameMachine = committedRun.sameArithmetic(as: RunManifest.current())
+
         let r = try runWithThreads(
             "idl", ["reproduce", "--verify", "--quick", "sim-sweep", "--output", copy.path], blas: 2, workers: 1)
         #expect(r.status != 0)
         let lines = r.out.split(separator: "\n").filter { $0.hasPrefix("| sim/") || $0.hasPrefix("| quick/") }
-        #expect(lines.count == 2, "exactly the two doctored cells differ:\n\(r.out)")
+        if sameMachine {
+            #expect(lines.count == 2, "exactly the two doctored cells differ:\n\(r.out)")
+        }
         #expect(
             lines.contains {
                 $0.hasPrefix("| sim/sweep.csv | row 1 (teacher 784-64-32-16-10), test accuracy (%) |")
                     && $0.hasSuffix("| ± 0.5 | FAIL |")
             }, "\(r.out)")
-        #expect(
-            lines.contains {
-                $0.hasPrefix("| sim/sweep.csv | row 1 (teacher 784-64-32-16-10), nonzeros |")
-                    && $0.hasSuffix("| ± 2 % | within tolerance |")
-            }, "\(r.out)")
         #expect(r.out.contains("cross-machine tolerances apply"), "\(r.out)")
-        #expect(r.err.contains("1 cell(s) outside their tolerance") && r.err.contains("manifests differ"), "\(r.err)")
+        #expect(r.err.contains("manifests differ"), "\(r.err)")
+        if sameMachine {
+            #expect(
+                lines.contains {
+                    $0.hasPrefix("| sim/sweep.csv | row 1 (teacher 784-64-32-16-10), nonzeros |")
+                        && $0.hasSuffix("| ± 2 % | within tolerance |")
+                }, "\(r.out)")
+            #expect(r.err.contains("1 cell(s) outside their tolerance"), "\(r.err)")
+        }
     }
 }
