@@ -20,7 +20,7 @@ struct SIMCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "Solver: exact, least-squares, admm, low-rank.") var solver = "exact"
+    @Option(help: "Solver: exact, least-squares, admm, low-rank.") var solver = SIMSolverName.exact
     @Option(help: "λ for the state rows (A, B).") var lambdaState = 35.0
     @Option(help: "λ for the output rows (C, D).") var lambdaOutput = 1.0
     @Option(help: "Elastic-net weight λ₂ (exact and ADMM solvers).") var lambda2 = 2.0
@@ -30,7 +30,9 @@ struct SIMCommand: ParsableCommand {
     @Option(help: "Weights with |w| below this become exact zeros.") var zeroThreshold = 1e-8
     @Flag(inversion: .prefixedNo, help: "Fit C, D on states regenerated with the fitted A, B.") var regenStates = true
     @Option(help: "Rank of A for the low-rank solver.") var rank = 10
-    @Option(help: "Training images whose states are collected.") var samples = 2000
+    @Option(help: "Training images whose states are collected (default 2000; at most the 60 000 training images).")
+    var samples: Int?
+    var sampleCount: Int { samples ?? 2000 }
     @Option(help: "Teacher training epochs.") var teacherEpochs = 5
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @Option(help: "Save the collected states (.safetensors).") var statesOut: String?
@@ -39,31 +41,40 @@ struct SIMCommand: ParsableCommand {
         "results/sim-model.safetensors"
     @OptionGroup var out: OutputOptions
 
+    /// `--solver`: any other value is refused by the parser with the list of choices.
+    enum SIMSolverName: String, CaseIterable, ExpressibleByArgument {
+        case exact
+        case leastSquares = "least-squares"
+        case admm
+        case lowRank = "low-rank"
+    }
+
     func validate() throws {
-        guard ["exact", "least-squares", "admm", "low-rank"].contains(solver) else {
-            throw ValidationError("unknown --solver '\(solver)'; use exact, least-squares, admm or low-rank")
-        }
-        guard kappa > 0, kappa < 1 else { throw ValidationError("--kappa must lie in (0, 1), got \(kappa)") }
-        guard lambdaState >= 0, lambdaOutput >= 0, lambda2 >= 0 else { throw ValidationError("λ values must be ≥ 0") }
-        guard samples >= 1, teacherEpochs >= 1 else {
-            throw ValidationError("--samples and --teacher-epochs must be at least 1")
-        }
+        try NumberRule.openUnitInterval.check("--kappa", kappa)
+        try NumberRule.nonNegative.check("--lambda-state", lambdaState)
+        try NumberRule.nonNegative.check("--lambda-output", lambdaOutput)
+        try NumberRule.nonNegative.check("--lambda2", lambda2)
+        try NumberRule.positive.check("--tolerance", tolerance)
+        try NumberRule.nonNegative.check("--zero-threshold", zeroThreshold)
+        try NumberRule.check("--rank", rank, atLeast: 1)
+        if let samples { try NumberRule.check("--samples", samples, atLeast: 1) }
+        try NumberRule.check("--teacher-epochs", teacherEpochs, atLeast: 1)
     }
 
     func makeSolver() -> any SIMSolver {
         let constraint: SIMWellPosedness = triangular ? .strictlyUpperTriangular : .infinityNorm(kappa: kappa)
         switch solver {
-        case "least-squares":
+        case .leastSquares:
             return SIMLeastSquaresSolver(wellPosedness: .unconstrained, regenerateStates: regenStates)
-        case "admm":
+        case .admm:
             return SIMADMMSolver(
                 lambdaState: lambdaState, lambdaOutput: lambdaOutput, lambda2: lambda2, wellPosedness: constraint,
                 zeroThreshold: zeroThreshold, regenerateStates: regenStates)
-        case "low-rank":
+        case .lowRank:
             return SIMLowRankSolver(
                 rank: rank, lambdaState: lambdaState, wellPosedness: constraint, zeroThreshold: zeroThreshold,
                 regenerateStates: regenStates, seed: seed)
-        default:
+        case .exact:
             return SIMExactSolver(
                 lambdaState: lambdaState, lambdaOutput: lambdaOutput, lambda2: lambda2, wellPosedness: constraint,
                 tolerance: tolerance, zeroThreshold: zeroThreshold, regenerateStates: regenStates)
@@ -71,10 +82,17 @@ struct SIMCommand: ParsableCommand {
     }
 
     func run() throws {
+        try RunFiles.check(
+            RunFile.input("--states-in", statesIn) + RunFile.output("--states-out", statesOut)
+                + RunFile.output("--output", output))
+        if statesIn != nil && samples != nil {
+            throw ValidationError(
+                "--samples applies to the states collected from the teacher, not to --states-in; drop one")
+        }
         if statesIn == nil {
             // The teacher 784-64-32-16-10 has n = 112 states, kept in Double, of at most the 60 000 training images.
             try MemoryEstimate.sim(
-                stateCount: 64 + 32 + 16, inputCount: 784, outputCount: 10, sampleCount: min(samples, 60_000),
+                stateCount: 64 + 32 + 16, inputCount: 784, outputCount: 10, sampleCount: min(sampleCount, 60_000),
                 scalarSize: 8
             ).check()
         }
@@ -85,10 +103,26 @@ struct SIMCommand: ParsableCommand {
         if let statesIn {
             states = try SIMStates<Double>(contentsOf: URL(fileURLWithPath: statesIn))
             out.say(
-                "loaded states from \(statesIn): n = \(states.stateCount), p = \(states.inputCount), m = \(states.sampleCount)"
+                "loaded states from \(FilePathBytes.display(statesIn)): n = \(states.stateCount), p = \(states.inputCount), m = \(states.sampleCount)"
             )
+            // The fitted model is scored on the test images: the states must have their features and classes.
+            guard states.inputCount == test.featureCount else {
+                throw CommandError(
+                    "--states-in \(FilePathBytes.display(statesIn)) has inputs U of \(states.inputCount) features, but the test images have \(test.featureCount); collect the states from a network on these images (784 pixels)"
+                )
+            }
+            guard states.outputCount == test.classCount else {
+                throw CommandError(
+                    "--states-in \(FilePathBytes.display(statesIn)) has outputs Y of \(states.outputCount) columns, but the test labels have \(test.classCount) classes; the outputs must be the network's class scores"
+                )
+            }
         } else {
             let train = try FashionMNIST.load(.train, scaling: .unit, as: Float.self)
+            guard sampleCount <= train.count else {
+                throw ValidationError(
+                    "--samples \(sampleCount) is larger than the training set (\(train.count) images); use at most \(train.count)"
+                )
+            }
             var g = SeededGenerator(seed: seed)
             let teacher = Sequential<Float>.mlp([784, 64, 32, 16, 10], bias: false, using: &g)
             let opt = try Adam(teacher.parameters, learningRate: 0.01)
@@ -106,11 +140,12 @@ struct SIMCommand: ParsableCommand {
             out.say(
                 "teacher: \(formatFixed(100 * teacherAccuracy!, decimals: 2)) %, \(teacherNonzeros!) weights; layers rescaled by \(factors.map { formatScalar($0, digits: 3) })"
             )
-            let subset = try train.randomSubset(min(samples, train.count), using: &g)
+            let subset = try train.randomSubset(sampleCount, using: &g)
             states = try StateExtraction.states(of: teacher, inputs: subset.inputs).converted(to: Double.self)
             if let statesOut {
+                try createParentDirectory(of: statesOut)
                 try states.save(to: URL(fileURLWithPath: statesOut))
-                out.say("saved states to \(statesOut)")
+                out.say("saved states to \(FilePathBytes.display(statesOut))")
             }
         }
         let method = makeSolver()
@@ -130,10 +165,9 @@ struct SIMCommand: ParsableCommand {
         )
         out.say(model.summary)
         let outputURL = URL(fileURLWithPath: output)
-        try FileManager.default.createDirectory(
-            at: outputURL.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try createParentDirectory(of: output)
         try model.implicitModel.save(to: outputURL)
-        out.say("saved \(outputURL.path)")
+        out.say("saved \(FilePathBytes.display(outputURL.path))")
         var figures: [String: Any] = [
             "test_accuracy": accuracy, "nonzeros": model.nonzeros, "norm_A_inf": Double(fit.A.infinityNorm),
             "fit_seconds": fitSeconds, "eval_seconds": evalSeconds, "solver": method.name, "model": outputURL.path,
