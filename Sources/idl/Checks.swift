@@ -156,7 +156,25 @@ enum RunFiles {
             }
             seen.append((output.flag, output.shown, identity))
         }
-        // Then: each output can be written (its directories are created, as the run would).
+        // Then: each output can be written (its directories are created, as the run would; if
+        // a later output fails, the directories created here are removed again).
+        var missing: [[UInt8]] = []
+        for file in files {
+            if case .input = file.role { continue }
+            var path = FilePathBytes.fileSystemBytes(URL(fileURLWithPath: file.path).path)
+            if case .output = file.role, let slash = path.lastIndex(of: UInt8(ascii: "/")) {
+                path = Array(path[..<slash])
+            }
+            var st = stat()
+            while !path.isEmpty, withCPath(path, { lstat($0, &st) }) != 0 {
+                missing.append(path)
+                guard let slash = path.lastIndex(of: UInt8(ascii: "/")) else { break }
+                path = Array(path[..<slash])
+            }
+        }
+        func removeCreatedDirectories() {
+            for path in missing.sorted(by: { $0.count > $1.count }) { _ = withCPath(path) { rmdir($0) } }
+        }
         for file in files {
             let url = URL(fileURLWithPath: file.path)
             do {
@@ -170,6 +188,7 @@ enum RunFiles {
                     for name in names { try AtomicFile.checkWritable(url.appendingPathComponent(name)) }
                 }
             } catch let error as IDLError {
+                removeCreatedDirectories()
                 throw CommandError(
                     "\(file.flag) \(FilePathBytes.display(file.path)) cannot be written, checked before any work: \(error)"
                 )

@@ -209,7 +209,7 @@ final class Locked<Value>: @unchecked Sendable {
             let other =
                 flag == "--output"
                 ? ["--log-dir", dir.appendingPathComponent("log").path]
-                : ["--output", dir.appendingPathComponent("m.safetensors").path]
+                : ["--output", dir.appendingPathComponent("new/m.safetensors").path]
             let r = try runTool("idl", train + [flag, path] + other)
             #expect(r.status != 0, "\(flag)")
             #expect(!r.out.contains("epoch 1"), "\(flag): trained before failing: \(r.out)")
@@ -222,6 +222,8 @@ final class Locked<Value>: @unchecked Sendable {
             #expect(!r.err.contains("Domain") && !r.err.contains("NSCocoa"), "\(r.err)")
         }
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("m.safetensors").path))
+        // The directory created for --output while checking was removed when --log-dir failed.
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("new").path))
     }
 
     @Test func trainLogIsAppendedWithARunHeader() throws {
