@@ -33,7 +33,9 @@ func rawNames(_ directory: URL) -> [[UInt8]] {
     defer { closedir(dir) }
     var names: [[UInt8]] = []
     while let entry = readdir(dir) {
-        let name: [UInt8] = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix(while: { $0 != 0 })) }
+        let raw = (UnsafeRawPointer(entry) + MemoryLayout<dirent>.offset(of: \dirent.d_name)!)
+            .assumingMemoryBound(to: CChar.self)
+        let name = Array(UnsafeRawBufferPointer(start: raw, count: strlen(raw)))
         if name != [46] && name != [46, 46] { names.append(name) }
     }
     return names

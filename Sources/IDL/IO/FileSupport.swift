@@ -425,9 +425,11 @@ public enum AtomicFile {
         guard let dir = FilePathBytes.withCString(directory, { opendir($0) }) else { return }
         defer { closedir(dir) }
         while let entry = readdir(dir) {
-            let entryName: [UInt8] = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                Array(raw.prefix(while: { $0 != 0 }))
-            }
+            // Read the name where it is, up to its NUL: a record can be shorter than the
+            // 256-byte d_name field (copying the field reads past the directory buffer).
+            let name = (UnsafeRawPointer(entry) + MemoryLayout<dirent>.offset(of: \dirent.d_name)!)
+                .assumingMemoryBound(to: CChar.self)
+            let entryName = Array(UnsafeRawBufferPointer(start: name, count: strlen(name)))
             guard entryName.starts(with: prefix),
                 isTemporaryFileName(FilePathBytes.string(fromFileSystemBytes: entryName))
             else { continue }
