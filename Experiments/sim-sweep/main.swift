@@ -104,7 +104,8 @@ struct Point {
         let model = try SIMModel(fit)
         let accuracy = try Metrics.accuracy(try model.predict(testInputs), test.labels)
         let p = Point(
-            method: method, lambda: lambda, accuracy: accuracy, nonzeros: model.nonzeros, normA: Double(fit.A.infinityNorm),
+            method: method, lambda: lambda, accuracy: accuracy, nonzeros: model.nonzeros,
+            normA: Double(fit.A.infinityNorm),
             fit: seconds, model: model)
         print(
             "\(method)\(lambda.map { ", λ = \(formatScalar($0))" } ?? ""): \(formatFixed(100 * accuracy, decimals: 2)) %, \(p.nonzeros) nonzeros (\(formatFixed(percentOfTeacher(p.nonzeros), decimals: 1)) % of the teacher), ‖A‖∞ = \(formatScalar(p.normA!, digits: 4)), fit \(formatFixed(seconds, decimals: 2)) s\(fit.report.warnings.isEmpty ? "" : "; \(fit.report.warnings.count) warning(s)")"
@@ -151,7 +152,8 @@ struct Point {
     sweep.footnote =
         "Every cell except fit (s) is bitwise the same for any number of threads on the same CPU and BLAS kernels (see MANIFEST.json); on another CPU, rounding moves accuracies and nonzero counts slightly (results/README.md, Verifying)."
     try sweep.append([
-        "teacher 784-64-32-16-10", "—", formatFixed(100 * teacherAccuracy, decimals: 2), String(teacherNonzeros), "100.0",
+        "teacher 784-64-32-16-10", "—", formatFixed(100 * teacherAccuracy, decimals: 2), String(teacherNonzeros),
+        "100.0",
         "—", "—",
     ])
     for p in points {
@@ -204,7 +206,9 @@ struct Point {
     try frontier.add(
         x: pruned.map { percentOfTeacher($0.nonzeros) }, y: pruned.map { 100 * $0.accuracy },
         label: "teacher, magnitude-pruned", color: Color.series(4), connect: true, marker: .square)
-    for (method, label) in [("least squares", "SIM least squares"), ("ADMM, 300 iterations", "SIM ADMM (300 iterations)")] {
+    for (method, label) in [
+        ("least squares", "SIM least squares"), ("ADMM, 300 iterations", "SIM ADMM (300 iterations)"),
+    ] {
         let ps = points.filter { $0.method == method }
         try frontier.add(
             x: ps.map { percentOfTeacher($0.nonzeros) }, y: ps.map { 100 * $0.accuracy }, label: label,
@@ -244,7 +248,8 @@ struct Point {
         let fit = p.model!.fit
         let tag = formatScalar(p.lambda!)
         let spyA = try SpyPlot(
-            matrix: fit.A, rowBlocks: blocks, colBlocks: blocks, rowBlockLabels: blockLabels, colBlockLabels: blockLabels,
+            matrix: fit.A, rowBlocks: blocks, colBlocks: blocks, rowBlockLabels: blockLabels,
+            colBlockLabels: blockLabels,
             title: "A (states × states), λ_state = \(tag)")
         try spyA.write(
             to: outputDirectory.appendingPathComponent("spy-A-\(tag)"), formats: formats, width: 640, height: 640)
@@ -345,9 +350,11 @@ struct Point {
         connect: true, pointLabels: simAtSmall.map { "λ = \(formatScalar($0.1.lambda!))" }, marker: .triangle,
         dashed: true)
     try vsSparsity.add(
-        x: [teacherPoint.share], y: [teacherPoint.fgsm], label: "teacher, FGSM", color: Color.series(0), marker: .square)
+        x: [teacherPoint.share], y: [teacherPoint.fgsm], label: "teacher, FGSM", color: Color.series(0), marker: .square
+    )
     try vsSparsity.add(
-        x: [teacherPoint.share], y: [teacherPoint.pgd], label: "teacher, PGD-10", color: Color.series(1), marker: .diamond)
+        x: [teacherPoint.share], y: [teacherPoint.pgd], label: "teacher, PGD-10", color: Color.series(1),
+        marker: .diamond)
     try vsSparsity.write(to: outputDirectory.appendingPathComponent("robustness-vs-sparsity"), formats: formats)
     print(robustness.markdown())
     print(

@@ -46,8 +46,13 @@ struct Bench: ParsableCommand {
         return 2 * pow(Double(n), 3) / median(times) / 1e9
     }
 
+    func validate() throws {
+        try NumberRule.check("--repeats", repeats, atLeast: 1)
+        try NumberRule.check("--steps", steps, atLeast: 1)
+    }
+
     func run() throws {
-        guard repeats >= 1, steps >= 1 else { throw ValidationError("--repeats and --steps must be at least 1") }
+        try RunFiles.check(RunFile.directory("--output", output, files: ["performance.md", "performance.csv"]))
         out.say("CPU: \(cpuDescription); thread policy: \(threadPolicy)")
         let s = gemmGFlops(Float.self, n: 2048)
         let d = gemmGFlops(Double.self, n: 2048)
@@ -126,7 +131,10 @@ struct Bench: ParsableCommand {
             figures["sim_fit_seconds"] = fitSeconds
             figures["sim_eval_seconds"] = evalSeconds
         }
-        if let output { try writeTable(figures, to: URL(fileURLWithPath: output)) }
+        if let output {
+            try AtomicFile.createDirectories(URL(fileURLWithPath: output))
+            try writeTable(figures, to: URL(fileURLWithPath: output))
+        }
         try out.emit(figures)
     }
 

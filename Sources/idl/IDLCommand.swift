@@ -27,6 +27,21 @@ struct IDLCommand: ParsableCommand {
             Train.self, SIMCommand.self, RNNCommand.self, Predict.self, Tutorial.self, Reproduce.self, Bench.self,
         ]
     )
+
+    /// Parses the raw arguments (``CommandLineArguments``), runs the command, and prints any
+    /// error as one line on standard error ("Error: what was wrong, with what, what to do").
+    static func main() {
+        do {
+            var command = try parseAsRoot(CommandLineArguments.read())
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success { exit(withError: error) }  // --help, --version
+            let message = Self.message(for: error).split(whereSeparator: \.isNewline).joined(separator: " ")
+            FileHandle.standardError.write(Data("Error: \(message)\n".utf8))
+            Foundation.exit(code.rawValue)
+        }
+    }
 }
 
 /// Options shared by the commands that print figures.
@@ -56,11 +71,4 @@ struct OutputOptions: ParsableArguments {
 struct CommandError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
-}
-
-extension WellPosedness: ExpressibleByArgument {}
-
-/// Parses an activation name for `--activation`.
-func parseActivation(_ name: String) throws -> any Activation {
-    try activation(named: name.replacingOccurrences(of: "-", with: "_"))
 }

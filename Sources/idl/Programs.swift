@@ -3,10 +3,21 @@ import Foundation
 import IDL
 import IDLPlot
 
-/// The executables built beside `idl` (tutorials, experiments), found in its own directory.
+/// The executables built beside `idl` (tutorials, experiments), found in the directory of the
+/// running executable itself (`/proc/self/exe`), never through the current directory or PATH:
+/// `idl` started through PATH from a directory holding a program named `tutorial-…` must not
+/// run that program.
 enum SiblingPrograms {
     static var directory: URL {
-        URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        if n > 0 {
+            let bytes = buffer[0..<n].map { UInt8(bitPattern: $0) }
+            return URL(fileURLWithPath: FilePathBytes.string(fromFileSystemBytes: bytes)).deletingLastPathComponent()
+        }
+        // Not Linux: the loader's idea of the executable (an absolute path), else nothing.
+        return (Bundle.main.executableURL ?? URL(fileURLWithPath: "/nonexistent/idl")).resolvingSymlinksInPath()
+            .deletingLastPathComponent()
     }
 
     /// Names of the sibling executables that start with `prefix`, without it, sorted.
@@ -26,7 +37,7 @@ enum SiblingPrograms {
         let url = directory.appendingPathComponent(executable)
         guard FileManager.default.isExecutableFile(atPath: url.path) else {
             throw CommandError(
-                "\(executable) is not built next to idl (\(directory.path)); build everything with `swift build -c release` and run idl from there (swift run -c release idl …)"
+                "\(executable) is not built next to idl (\(directory.path)); build it with `swift build -c release --product \(executable)` (or everything with `swift build -c release`) and run that build's idl"
             )
         }
         let p = Process()
@@ -56,7 +67,9 @@ struct Tutorial: ParsableCommand {
         let chapters = SiblingPrograms.names(prefix: "tutorial-", excluding: ["pages"])
         if list {
             guard !chapters.isEmpty else {
-                throw CommandError("no tutorial is built next to idl; run `swift build -c release` first")
+                throw CommandError(
+                    "no tutorial is built next to idl (\(SiblingPrograms.directory.path)); run `swift build -c release` first"
+                )
             }
             print(chapters.joined(separator: "\n"))
             return
@@ -138,6 +151,7 @@ struct Reproduce: ParsableCommand {
         }
         let selected = Self.experiments.filter { names.isEmpty || names.contains($0.name) }
         if verify { return try self.verify(selected) }
+        try RunFiles.check(RunFile.directory("--output", output, files: []))
         for e in selected {
             print("== \(e.name)\(quick ? " (quick)" : "")")
             try regenerate(e, into: output)

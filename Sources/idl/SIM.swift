@@ -27,7 +27,7 @@ struct SIMCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "Solver: exact, least-squares, admm, low-rank.") var solver = "exact"
+    @Option(help: "Solver: exact, least-squares, admm, low-rank.") var solver = SIMSolverName.exact
     @Option(
         help:
             "Defaults of the solver settings: tuned (ours, see above) or torchidl (torchidl's own: λ 1e-6, zero threshold 1e-6, no regeneration, ADMM 1000/100 iterations with ρ 10/10 and 100-row batches, low-rank full rank and 10 000 epochs). Flags given explicitly override either."
@@ -52,7 +52,9 @@ struct SIMCommand: ParsableCommand {
     @Option(help: "Picard tolerance (largest entry change) of regeneration and inference (torchidl's atol).")
     var atol: Double?
     @Option(help: "Picard iteration budget of regeneration and inference.") var maxIterations = 2000
-    @Option(help: "Training images whose states are collected.") var samples = 2000
+    @Option(help: "Training images whose states are collected (default 2000; at most the 60 000 training images).")
+    var samples: Int?
+    var sampleCount: Int { samples ?? 2000 }
     @Option(help: "Teacher training epochs.") var teacherEpochs = 5
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @Option(help: "Save the collected states (.safetensors).") var statesOut: String?
@@ -65,30 +67,44 @@ struct SIMCommand: ParsableCommand {
         "results/sim-model.safetensors"
     @OptionGroup var out: OutputOptions
 
+    /// `--solver`: any other value is refused by the parser with the list of choices.
+    enum SIMSolverName: String, CaseIterable, ExpressibleByArgument {
+        case exact
+        case leastSquares = "least-squares"
+        case admm
+        case lowRank = "low-rank"
+    }
+
     func validate() throws {
-        guard ["exact", "least-squares", "admm", "low-rank"].contains(solver) else {
-            throw ValidationError("unknown --solver '\(solver)'; use exact, least-squares, admm or low-rank")
-        }
         guard ["tuned", "torchidl"].contains(preset) else {
             throw ValidationError("unknown --preset '\(preset)'; use tuned or torchidl")
         }
-        guard kappa > 0, kappa < 1 else { throw ValidationError("--kappa must lie in (0, 1), got \(kappa)") }
-        guard [lambdaState, lambdaOutput, lambda2].allSatisfy({ ($0 ?? 0) >= 0 }) else {
-            throw ValidationError("λ values must be ≥ 0")
+        try NumberRule.openUnitInterval.check("--kappa", kappa)
+        if let lambdaState { try NumberRule.nonNegative.check("--lambda-state", lambdaState) }
+        if let lambdaOutput { try NumberRule.nonNegative.check("--lambda-output", lambdaOutput) }
+        if let lambda2 { try NumberRule.nonNegative.check("--lambda2", lambda2) }
+        if let tolerance { try NumberRule.positive.check("--tolerance", tolerance) }
+        if let zeroThreshold { try NumberRule.nonNegative.check("--zero-threshold", zeroThreshold) }
+        if let rank { try NumberRule.check("--rank", rank, atLeast: 1) }
+        if let samples { try NumberRule.check("--samples", samples, atLeast: 1) }
+        try NumberRule.check("--teacher-epochs", teacherEpochs, atLeast: 1)
+        if let atol { try NumberRule.positive.check("--atol", atol) }
+        try NumberRule.check("--max-iterations", maxIterations, atLeast: 1)
+        if let rho { try NumberRule.positive.check("--rho", rho) }
+        if let rhoOutput { try NumberRule.positive.check("--rho-output", rhoOutput) }
+        if let admmIterations { try NumberRule.check("--admm-iterations", admmIterations, atLeast: 1) }
+        if let admmIterationsOutput {
+            try NumberRule.check("--admm-iterations-output", admmIterationsOutput, atLeast: 1)
         }
-        guard samples >= 1, teacherEpochs >= 1 else {
-            throw ValidationError("--samples and --teacher-epochs must be at least 1")
-        }
-        guard (atol ?? 1) > 0, maxIterations >= 1 else {
-            throw ValidationError("--atol must be positive and --max-iterations at least 1")
-        }
+        if let batchFeatureSize { try NumberRule.check("--batch-feature-size", batchFeatureSize, atLeast: 1) }
         if teacher != nil && statesIn != nil {
             throw ValidationError("--teacher and --states-in both name what to fit; give one")
         }
         if activation != nil && teacher == nil {
             throw ValidationError("--activation names the activation of a --teacher file; give --teacher too")
         }
-        if lossPlot != nil && solver != "admm" {
+        if let activation { _ = try parseActivation(activation) }
+        if lossPlot != nil && solver != .admm {
             throw ValidationError("--loss-plot draws the ADMM objective; use it with --solver admm")
         }
     }
@@ -98,14 +114,14 @@ struct SIMCommand: ParsableCommand {
         let constraint: SIMWellPosedness = triangular ? .strictlyUpperTriangular : .infinityNorm(kappa: kappa)
         let equilibrium = SIMEquilibriumSettings(tolerance: atol, maxIterations: maxIterations)
         switch solver {
-        case "least-squares":
+        case .leastSquares:
             var s = torchidl ? SIMLeastSquaresSolver.torchidlDefaults : SIMLeastSquaresSolver(regenerateStates: true)
             s.wellPosedness = .unconstrained
             if let zeroThreshold { s.zeroThreshold = zeroThreshold }
             if let regenStates { s.regenerateStates = regenStates }
             s.equilibrium = equilibrium
             return s
-        case "admm":
+        case .admm:
             var s =
                 torchidl
                 ? SIMADMMSolver.torchidlDefaults
@@ -125,7 +141,7 @@ struct SIMCommand: ParsableCommand {
             s.recordObjective = lossPlot != nil
             s.equilibrium = equilibrium
             return s
-        case "low-rank":
+        case .lowRank:
             var s =
                 torchidl
                 ? SIMLowRankSolver.torchidlDefaults
@@ -138,7 +154,7 @@ struct SIMCommand: ParsableCommand {
             if let regenStates { s.regenerateStates = regenStates }
             s.equilibrium = equilibrium
             return s
-        default:
+        case .exact:
             var s =
                 torchidl
                 ? SIMExactSolver.torchidlDefaults
@@ -158,10 +174,18 @@ struct SIMCommand: ParsableCommand {
     }
 
     func run() throws {
+        try RunFiles.check(
+            RunFile.input("--states-in", statesIn) + RunFile.input("--teacher", teacher)
+                + RunFile.output("--states-out", statesOut) + RunFile.output("--loss-plot", lossPlot)
+                + RunFile.output("--output", output))
+        if statesIn != nil && samples != nil {
+            throw ValidationError(
+                "--samples applies to the states collected from the teacher, not to --states-in; drop one")
+        }
         if statesIn == nil && teacher == nil {
             // The teacher 784-64-32-16-10 has n = 112 states, kept in Double, of at most the 60 000 training images.
             try MemoryEstimate.sim(
-                stateCount: 64 + 32 + 16, inputCount: 784, outputCount: 10, sampleCount: min(samples, 60_000),
+                stateCount: 64 + 32 + 16, inputCount: 784, outputCount: 10, sampleCount: min(sampleCount, 60_000),
                 scalarSize: 8
             ).check()
         }
@@ -171,21 +195,39 @@ struct SIMCommand: ParsableCommand {
         let states: SIMStates<Double>
         if let teacher {
             let loaded = try teacherStates(
-                path: teacher, activation: activation, samples: samples, kappa: kappa, seed: seed, test: test, out: out)
+                path: teacher, activation: activation, samples: sampleCount, kappa: kappa, seed: seed, test: test,
+                out: out)
             states = loaded.states
             teacherAccuracy = loaded.accuracy
             teacherNonzeros = loaded.nonzeros
             if let statesOut {
+                try createParentDirectory(of: statesOut)
                 try states.save(to: URL(fileURLWithPath: statesOut))
-                out.say("saved states to \(statesOut)")
+                out.say("saved states to \(FilePathBytes.display(statesOut))")
             }
         } else if let statesIn {
             states = try SIMStates<Double>(contentsOf: URL(fileURLWithPath: statesIn))
             out.say(
-                "loaded states from \(statesIn): n = \(states.stateCount), p = \(states.inputCount), m = \(states.sampleCount)"
+                "loaded states from \(FilePathBytes.display(statesIn)): n = \(states.stateCount), p = \(states.inputCount), m = \(states.sampleCount)"
             )
+            // The fitted model is scored on the test images: the states must have their features and classes.
+            guard states.inputCount == test.featureCount else {
+                throw CommandError(
+                    "--states-in \(FilePathBytes.display(statesIn)) has inputs U of \(states.inputCount) features, but the test images have \(test.featureCount); collect the states from a network on these images (784 pixels)"
+                )
+            }
+            guard states.outputCount == test.classCount else {
+                throw CommandError(
+                    "--states-in \(FilePathBytes.display(statesIn)) has outputs Y of \(states.outputCount) columns, but the test labels have \(test.classCount) classes; the outputs must be the network's class scores"
+                )
+            }
         } else {
             let train = try FashionMNIST.load(.train, scaling: .unit, as: Float.self)
+            guard sampleCount <= train.count else {
+                throw ValidationError(
+                    "--samples \(sampleCount) is larger than the training set (\(train.count) images); use at most \(train.count)"
+                )
+            }
             var g = SeededGenerator(seed: seed)
             let teacher = Sequential<Float>.mlp([784, 64, 32, 16, 10], bias: false, using: &g)
             let opt = try Adam(teacher.parameters, learningRate: 0.01)
@@ -203,11 +245,12 @@ struct SIMCommand: ParsableCommand {
             out.say(
                 "teacher: \(formatFixed(100 * teacherAccuracy!, decimals: 2)) %, \(teacherNonzeros!) weights; layers rescaled by \(factors.map { formatScalar($0, digits: 3) })"
             )
-            let subset = try train.randomSubset(min(samples, train.count), using: &g)
+            let subset = try train.randomSubset(sampleCount, using: &g)
             states = try StateExtraction.states(of: teacher, inputs: subset.inputs).converted(to: Double.self)
             if let statesOut {
+                try createParentDirectory(of: statesOut)
                 try states.save(to: URL(fileURLWithPath: statesOut))
-                out.say("saved states to \(statesOut)")
+                out.say("saved states to \(FilePathBytes.display(statesOut))")
             }
         }
         let method = makeSolver()
@@ -227,14 +270,14 @@ struct SIMCommand: ParsableCommand {
         )
         out.say(model.summary)
         if let lossPlot {
+            try createParentDirectory(of: lossPlot)
             try writeObjectivePlot(fit.report, to: URL(fileURLWithPath: lossPlot))
-            out.say("wrote the ADMM objective per iteration to \(lossPlot)")
+            out.say("wrote the ADMM objective per iteration to \(FilePathBytes.display(lossPlot))")
         }
         let outputURL = URL(fileURLWithPath: output)
-        try FileManager.default.createDirectory(
-            at: outputURL.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try createParentDirectory(of: output)
         try model.implicitModel.save(to: outputURL)
-        out.say("saved \(outputURL.path)")
+        out.say("saved \(FilePathBytes.display(outputURL.path))")
         var figures: [String: Any] = [
             "test_accuracy": accuracy, "nonzeros": model.nonzeros, "norm_A_inf": Double(fit.A.infinityNorm),
             "fit_seconds": fitSeconds, "eval_seconds": evalSeconds, "solver": method.name, "model": outputURL.path,

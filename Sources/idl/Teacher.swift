@@ -15,17 +15,13 @@ extension Predict {
         guard let activation else { throw CommandError(teacherActivationMissing) }
         let net = try Sequential<Float>(torchStateDict: file, activation: try parseActivation(activation))
         let linears = net.layers.compactMap { $0 as? Linear<Float> }
-        let u = try readNpy(URL(fileURLWithPath: input), as: Float.self)
-        guard u.rows == linears[0].inputDim else {
-            throw CommandError(
-                "the input has \(u.rows) features per sample but the network's first layer takes \(linears[0].inputDim): --input must be batch-first (m, \(linears[0].inputDim))"
-            )
-        }
+        let u = try readInput(features: linears[0].inputDim, bias: false)
         let y = try net.predict(u)
+        try createParentDirectory(of: output)
         try writeNpy(y, to: URL(fileURLWithPath: output))
         let widths = [linears[0].inputDim] + linears.map(\.outputDim)
         out.say(
-            "feedforward network \(widths.map(String.init).joined(separator: "-")) (\(activation), \(linears.contains { $0.bias != nil } ? "with" : "no") bias): predicted \(u.cols) samples → \(output) (\(y.cols)×\(y.rows) batch-first)"
+            "feedforward network \(widths.map(String.init).joined(separator: "-")) (\(activation), \(linears.contains { $0.bias != nil } ? "with" : "no") bias): predicted \(u.cols) samples → \(FilePathBytes.display(output)) (\(y.cols)×\(y.rows) batch-first)"
         )
         try out.emit([
             "samples": u.cols, "input_dim": widths.first!, "output_dim": widths.last!, "output": output,

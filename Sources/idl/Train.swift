@@ -10,8 +10,10 @@ struct Train: ParsableCommand {
             hidden dimension 100, batch 64, Adam with learning rate 5e-3, 10 epochs, Float32, Picard \
             iterations (300 at tolerance 3e-6 forward and backward), κ = 0.99.
 
-            Each epoch is logged to standard output and appended to <log-dir>/train.log; the trained \
-            model is saved (atomically) with its configuration in the file's metadata.
+            Each epoch is logged to standard output and appended to <log-dir>/train.log, after a \
+            header line for the run ("# run <time> pid <pid>: idl train …"); the trained model is \
+            saved (atomically) with its configuration in the file's metadata. Every output path is \
+            checked before the data are loaded.
 
             With --json the last line is a JSON object with the keys test_accuracy, ms_per_step, \
             forward_iterations_mean, backward_iterations_mean, converged_fraction, epochs, parameters, \
@@ -44,7 +46,7 @@ struct Train: ParsableCommand {
     @Option(help: "Forward tolerance on ‖X_{k+1} − X_k‖_max.") var tol = 3e-6
     @Option(help: "Backward tolerance.") var gradTol = 3e-6
     @Option(help: "Use a low-rank A = L Rᵀ of this rank.") var rank: Int?
-    @Option(help: "Fixed-point solver: picard or anderson.") var solver = "picard"
+    @Option(help: "Fixed-point solver: picard or anderson.") var solver = FixedPointSolverName.picard
     @Option(help: "Random seed (initialisation and shuffling).") var seed: UInt64 = 0
     @Option(help: "Use only this many training images (quick runs).") var trainSubset: Int?
     @Option(help: "Where to save the trained model.") var output = "results/implicit-model.safetensors"
@@ -57,13 +59,18 @@ struct Train: ParsableCommand {
     @OptionGroup var out: OutputOptions
 
     func validate() throws {
-        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
-        guard hiddenDim >= 1 else { throw ValidationError("--hidden-dim must be at least 1, got \(hiddenDim)") }
-        guard lr > 0 else { throw ValidationError("--lr must be positive, got \(lr)") }
-        guard ["picard", "anderson"].contains(solver) else {
-            throw ValidationError("--solver must be picard or anderson, got '\(solver)'")
-        }
+        try NumberRule.check("--epochs", epochs, atLeast: 1)
+        try NumberRule.check("--batch-size", batchSize, atLeast: 1)
+        try NumberRule.check("--hidden-dim", hiddenDim, atLeast: 1)
+        try NumberRule.check("--mitr", mitr, atLeast: 1)
+        try NumberRule.check("--grad-mitr", gradMitr, atLeast: 1)
+        if let rank { try NumberRule.check("--rank", rank, atLeast: 1) }
+        if let trainSubset { try NumberRule.check("--train-subset", trainSubset, atLeast: 1) }
+        try NumberRule.positive.check("--lr", lr)
+        try NumberRule.openUnitInterval.check("--kappa", kappa)
+        try NumberRule.positive.check("--tol", tol)
+        try NumberRule.positive.check("--grad-tol", gradTol)
+        _ = try parseActivation(activation)
         guard ["fashion-mnist", "mnist", "mnist-format", "cifar10"].contains(dataset) else {
             throw ValidationError(
                 "unknown --dataset '\(dataset)'; use fashion-mnist, mnist or mnist-format (with --data-dir DIR), or cifar10 (with --data-dir DIR)"
@@ -76,7 +83,18 @@ struct Train: ParsableCommand {
         }
     }
 
+    /// The files of the run: data files read, model and log written.
+    var files: [RunFile] {
+        let data = dataDir ?? FashionMNIST.defaultDirectory.path
+        let names = ["train", "t10k"].flatMap { split in
+            ["images-idx3-ubyte", "labels-idx1-ubyte"].flatMap { ["\(split)-\($0)", "\(split)-\($0).gz"] }
+        }
+        return names.flatMap { RunFile.input("--data-dir", URL(fileURLWithPath: data).appendingPathComponent($0).path) }
+            + RunFile.output("--output", output) + RunFile.directory("--log-dir", logDir, files: ["train.log"])
+    }
+
     func run() throws {
+        try RunFiles.check(files)
         let directory = dataDir.map { URL(fileURLWithPath: $0) } ?? FashionMNIST.defaultDirectory
         var train: Dataset<Float>
         let test: Dataset<Float>
@@ -90,13 +108,20 @@ struct Train: ParsableCommand {
             test = try MNISTFormat.load(.test, from: directory, scaling: .symmetric, as: Float.self)
         }
         var g = SeededGenerator(seed: seed)
-        if let k = trainSubset { train = try train.randomSubset(min(k, train.count), using: &g) }
-        let fixedPoint: any FixedPointSolver = solver == "anderson" ? Anderson() : Picard()
+        if let k = trainSubset {
+            guard k <= train.count else {
+                throw ValidationError(
+                    "--train-subset \(k) is larger than the training set (\(train.count) images); use at most \(train.count), or leave it out to train on all"
+                )
+            }
+            train = try train.randomSubset(k, using: &g)
+        }
+        let fixedPoint = solver.solver
         // Training batches and the evaluation batches of 1 000 must fit, with the solver's buffers.
         try MemoryEstimate.implicitModel(
             inputDim: train.featureCount, outputDim: max(train.classCount, test.classCount),
             hiddenDim: hiddenDim, rank: rank, batchSize: max(batchSize, 1000), scalarSize: 4,
-            solverBuffers: solver == "anderson" ? 15 : 2
+            solverBuffers: solver.buffers
         ).check()
         let model = try ImplicitModel<Float>(
             inputDim: train.featureCount, outputDim: max(train.classCount, test.classCount), hiddenDim: hiddenDim,
@@ -109,10 +134,15 @@ struct Train: ParsableCommand {
         out.say(
             "\(dataset): \(train.count) training, \(test.count) test images; batch \(batchSize), Adam \(lr), \(epochs) epochs, \(solver)"
         )
-        try FileManager.default.createDirectory(atPath: logDir, withIntermediateDirectories: true)
+        try AtomicFile.createDirectories(URL(fileURLWithPath: logDir))
         let logURL = URL(fileURLWithPath: logDir).appendingPathComponent("train.log")
-        var logText =
-            "# \(model.summary)\nepoch,loss,test_accuracy,ms_per_step,forward_iterations,backward_iterations,converged_fraction\(log ? ",train_accuracy,test_loss" : "")\n"
+        // Appended, never replaced: a header line per run, then the model and the epochs.
+        let started = ISO8601DateFormatter().string(from: Date())
+        let command = (["idl"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+        try AtomicFile.append(
+            Data(
+                "# run \(started) pid \(getpid()): \(command)\n# \(model.summary)\nepoch,loss,test_accuracy,ms_per_step,forward_iterations,backward_iterations,converged_fraction\(log ? ",train_accuracy,test_loss" : "")\n"
+                    .utf8), to: logURL)
         let reports = try trainClassifier(
             model, optimizer: optimizer, train: train, test: test, epochs: epochs,
             batchSize: batchSize, generator: &g, solveLog: model.log,
@@ -130,15 +160,17 @@ struct Train: ParsableCommand {
                 )
                 extra = ",\(trainAccuracy),\(testLoss)"
             }
-            logText +=
-                "\(r.epoch),\(r.loss),\(r.testAccuracy!),\(r.msPerStep),\(r.forwardIterations!),\(r.backwardIterations!),\(r.convergedFraction!)\(extra)\n"
-            try AtomicFile.write(Data(logText.utf8), to: logURL)
+            try AtomicFile.append(
+                Data(
+                    "\(r.epoch),\(r.loss),\(r.testAccuracy!),\(r.msPerStep),\(r.forwardIterations!),\(r.backwardIterations!),\(r.convergedFraction!)\(extra)\n"
+                        .utf8), to: logURL)
         }
         let outputURL = URL(fileURLWithPath: output)
-        try FileManager.default.createDirectory(
-            at: outputURL.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try createParentDirectory(of: output)
         try model.save(to: outputURL)
-        out.say("saved \(outputURL.path); log \(logURL.path); \(model.wellPosednessReport)")
+        out.say(
+            "saved \(FilePathBytes.display(outputURL.path)); log \(FilePathBytes.display(logURL.path)); \(model.wellPosednessReport)"
+        )
         let steps = reports.reduce(0) { $0 + $1.steps }
         let weighted = { (f: (EpochReport) -> Double) in
             reports.reduce(0.0) { $0 + f($1) * Double($1.steps) } / Double(max(1, steps))

@@ -206,8 +206,10 @@ private func files(under folder: URL) -> [String: Data] {
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         struct Manifests: Decodable { var experiments: [String: RunManifest] }
         let committedRun = try #require(
-            try decoder.decode(Manifests.self, from: Data(contentsOf: committed.appendingPathComponent("MANIFEST.json")))
-                .experiments["sim-sweep"])
+            try decoder.decode(
+                Manifests.self, from: Data(contentsOf: committed.appendingPathComponent("MANIFEST.json"))
+            )
+            .experiments["sim-sweep"])
         let sameMachine = committedRun.sameArithmetic(as: RunManifest.current())
 
         let r = try runWithThreads(

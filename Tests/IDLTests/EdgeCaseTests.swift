@@ -531,9 +531,19 @@ private func idlError(sourceLocation: SourceLocation = #_sourceLocation, _ body:
             ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).filter(
                 AtomicFile.isTemporaryFileName)
         }
+        // Temporary files with bytes in them: the output being written (the up-front check's
+        // empty probe file, created and removed at start-up, does not count).
+        func writing() -> Set<String> {
+            Set(
+                temporaries().filter {
+                    let size = try? FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent($0).path)[
+                        .size]
+                    return (size as? Int ?? 0) > 0
+                })
+        }
         var killedMidway = 0
         for delay in [0, 0, 3_000, 15_000] {  // microseconds after the temporary file appears
-            let before = Set(temporaries())
+            let before = writing()
             let p = Process()
             p.executableURL = binary
             p.arguments = arguments(output)
@@ -541,7 +551,7 @@ private func idlError(sourceLocation: SourceLocation = #_sourceLocation, _ body:
             p.standardError = FileHandle.nullDevice
             try p.run()
             let deadline = Date().addingTimeInterval(20)
-            while p.isRunning && Set(temporaries()) == before && Date() < deadline { usleep(200) }
+            while p.isRunning && writing().subtracting(before).isEmpty && Date() < deadline { usleep(200) }
             usleep(useconds_t(delay))
             let wasRunning = p.isRunning
             kill(p.processIdentifier, SIGKILL)

@@ -61,7 +61,14 @@ public struct IDXArray: Sendable {
     ///   - source: a name for error messages.
     /// - Throws: as ``init(contentsOf:)``.
     public init(fileContents raw: Data, source: String = "IDX data") throws {
-        let bytes = Gzip.isCompressed(raw) ? try Gzip.decompress(raw, source: source) : [UInt8](raw)
+        // A compressed file inflates to no more than its IDX header declares (a bomb stops early).
+        let bytes =
+            Gzip.isCompressed(raw)
+            ? try Gzip.decompress(
+                raw, source: source,
+                declaredSize: { prefix in
+                    try Self.header(prefix, source: source, complete: false).map { $0.headerSize + $0.dataSize }
+                }) : [UInt8](raw)
         try self.init(idxBytes: bytes, source: source)
     }
 
@@ -71,7 +78,32 @@ public struct IDXArray: Sendable {
     ///   - source: a name for error messages.
     /// - Throws: as ``init(contentsOf:)``.
     public init(idxBytes bytes: [UInt8], source: String = "IDX data") throws {
+        guard let header = try Self.header(bytes, source: source, complete: true) else {
+            preconditionFailure("a complete header check returns a header or throws")
+        }
+        let (type, shape, headerSize, needed) = header
+        let found = bytes.count - headerSize
+        guard needed == found else {
+            let why =
+                found < needed
+                ? "the file is truncated; download or copy it again"
+                : "the file has extra bytes after the data; it is corrupt"
+            throw IDLError.io("\(source): shape \(shape) needs \(needed) data bytes, found \(found) (\(why))")
+        }
+        self.shape = shape
+        self.elementType = type
+        self.bytes = bytes
+        self.payloadOffset = headerSize
+    }
+
+    /// The header at the start of `bytes`: element type, shape, header size and data size.
+    /// With `complete` false, nil while `bytes` is too short to hold the whole header (a
+    /// decompressor asks as output arrives); otherwise a short header throws.
+    static func header(_ bytes: [UInt8], source: String, complete: Bool) throws -> (
+        type: ElementType, shape: [Int], headerSize: Int, dataSize: Int
+    )? {
         guard bytes.count >= 4 else {
+            guard complete else { return nil }
             throw IDLError.io(
                 "\(source): \(bytes.count) bytes is too short for an IDX file (the magic number alone is 4 bytes); the file is truncated"
             )
@@ -90,6 +122,7 @@ public struct IDXArray: Sendable {
         let rank = Int(bytes[3])
         let headerSize = 4 + 4 * rank
         guard bytes.count >= headerSize else {
+            guard complete else { return nil }
             throw IDLError.io(
                 "\(source): the header declares \(rank) dimensions (\(headerSize) header bytes) but the file has \(bytes.count) bytes; the file is truncated"
             )
@@ -103,23 +136,12 @@ public struct IDXArray: Sendable {
             throw IDLError.io("\(source): shape \(shape) is too large")
         }
         let (needed, overflow) = count.multipliedReportingOverflow(by: type.byteCount)
-        let found = bytes.count - headerSize
-        guard !overflow else {
+        guard !overflow, !needed.addingReportingOverflow(headerSize).overflow else {
             throw IDLError.io(
                 "\(source): shape \(shape) of \(type.byteCount)-byte elements needs more than Int.max bytes; the header is corrupt"
             )
         }
-        guard needed == found else {
-            let why =
-                found < needed
-                ? "the file is truncated; download or copy it again"
-                : "the file has extra bytes after the data; it is corrupt"
-            throw IDLError.io("\(source): shape \(shape) needs \(needed) data bytes, found \(found) (\(why))")
-        }
-        self.shape = shape
-        self.elementType = type
-        self.bytes = bytes
-        self.payloadOffset = headerSize
+        return (type, shape, headerSize, needed)
     }
 
     /// The elements in file order (C order) as `Double`s, decoding big-endian values.

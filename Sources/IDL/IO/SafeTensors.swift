@@ -159,6 +159,11 @@ public struct SafeTensors: Sendable, Equatable {
                 "\(source): the JSON header is malformed: \(SafeTensors.describe(error)); expected {\"name\": {\"dtype\": …, \"shape\": […], \"data_offsets\": [begin, end]}, …}"
             )
         }
+        if let duplicate = JSONKeys.firstDuplicate(in: [UInt8](headerData)) {
+            throw IDLError.io(
+                "\(source): the JSON header names the key '\(duplicate)' twice in one object; a reader could take either value, so the file is refused (write it again with one entry per key)"
+            )
+        }
         let dataSize = file.count - headerEnd
         var parsed: [String: Tensor] = [:]
         var ranges: [(begin: Int, end: Int, name: String)] = []
@@ -326,5 +331,78 @@ struct SafeTensorsHeader: Decodable {
                 entries[key.stringValue] = try container.decode(Entry.self, forKey: key)
             }
         }
+    }
+}
+
+/// Finds keys repeated within one JSON object, which JSON parsers resolve differently (first or
+/// last wins) and Foundation's decoder resolves silently.
+enum JSONKeys {
+    /// The first key that appears twice in the same object of `json` (escapes decoded before
+    /// comparing), or nil. `json` is assumed to be well-formed (decoded successfully before).
+    static func firstDuplicate(in json: [UInt8]) -> String? {
+        // One entry per open object or array: the keys seen (objects) and whether a key comes next.
+        var stack: [(isObject: Bool, keys: Set<String>, expectingKey: Bool)] = []
+        var i = 0
+        while i < json.count {
+            let c = json[i]
+            switch c {
+            case UInt8(ascii: "{"):
+                stack.append((true, [], true))
+            case UInt8(ascii: "["):
+                stack.append((false, [], false))
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                if !stack.isEmpty { stack.removeLast() }
+            case UInt8(ascii: ","):
+                if let top = stack.last, top.isObject { stack[stack.count - 1].expectingKey = true }
+            case UInt8(ascii: "\""):
+                let (text, end) = string(json, from: i + 1)
+                if let top = stack.last, top.isObject, top.expectingKey {
+                    if top.keys.contains(text) { return text }
+                    stack[stack.count - 1].keys.insert(text)
+                    stack[stack.count - 1].expectingKey = false
+                }
+                i = end
+            default:
+                break
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    /// The decoded string whose first byte after the opening quote is at `start`, and the index
+    /// of its closing quote.
+    static func string(_ json: [UInt8], from start: Int) -> (String, Int) {
+        var units: [UInt16] = []
+        var bytes: [UInt8] = []
+        func flush() {
+            units.append(contentsOf: String(decoding: bytes, as: UTF8.self).utf16)
+            bytes.removeAll()
+        }
+        var i = start
+        while i < json.count && json[i] != UInt8(ascii: "\"") {
+            if json[i] == UInt8(ascii: "\\"), i + 1 < json.count {
+                flush()
+                let e = json[i + 1]
+                i += 2
+                switch e {
+                case UInt8(ascii: "u"):
+                    let hex = String(decoding: json[i..<min(i + 4, json.count)], as: UTF8.self)
+                    units.append(UInt16(hex, radix: 16) ?? 0xFFFD)
+                    i += 4
+                case UInt8(ascii: "n"): units.append(10)
+                case UInt8(ascii: "t"): units.append(9)
+                case UInt8(ascii: "r"): units.append(13)
+                case UInt8(ascii: "b"): units.append(8)
+                case UInt8(ascii: "f"): units.append(12)
+                default: units.append(UInt16(e))  // \" \\ \/
+                }
+                continue
+            }
+            bytes.append(json[i])
+            i += 1
+        }
+        flush()
+        return (String(decoding: units, as: UTF16.self), i)
     }
 }

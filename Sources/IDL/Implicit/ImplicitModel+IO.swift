@@ -110,15 +110,45 @@ extension ImplicitModel {
                     "\(source) has no tensor '\(name)'; an implicit model needs A (or L and R), B, C and optionally D, found \(file.names)"
                 )
             }
+            let shape = try file.tensor(name).shape
+            guard shape.count == 2 else {
+                throw IDLError.shapeMismatch(
+                    "\(source): tensor '\(name)' has shape \(shape); every tensor of an implicit model is 2-D (rows, columns)"
+                )
+            }
             return try nonEmpty(file.matrix(name, as: Scalar.self), name, source: source)
+        }
+        // Metadata must parse when present: a value that does not is an error, not a default.
+        func number<N: LosslessStringConvertible>(_ key: String, _: N.Type) throws -> N? {
+            guard let text = meta[key] else { return nil }
+            guard let value = N(text) else {
+                throw IDLError.io("\(source): metadata '\(key)' is '\(text)', not a number; the file is corrupt")
+            }
+            return value
+        }
+        func flag(_ key: String) throws -> Bool? {
+            guard let text = meta[key] else { return nil }
+            guard text == "true" || text == "false" else {
+                throw IDLError.io(
+                    "\(source): metadata '\(key)' is '\(text)', expected true or false; the file is corrupt")
+            }
+            return text == "true"
+        }
+        if let format = meta["format"], format.hasPrefix("idl-implicit-model/") {
+            let version = Int(format.dropFirst("idl-implicit-model/".count))
+            guard version == 1 else {
+                throw IDLError.unsupported(
+                    "\(source): the file's format is '\(format)', but this version of the library reads \(fileFormat); update the library (or save the model again with this one)"
+                )
+            }
         }
         let lowRank = has.contains("L") && has.contains("R")
         let a = lowRank ? nil : try matrix("A")
         let l = lowRank ? try matrix("L") : nil
         let r = lowRank ? try matrix("R") : nil
         let d = has.contains("D") ? try matrix("D") : nil
-        let kappa = options.kappa ?? meta["kappa"].flatMap(Double.init) ?? 0.99
-        let bias = options.bias ?? meta["bias"].map { $0 == "true" } ?? false
+        let kappa = try options.kappa ?? number("kappa", Double.self) ?? 0.99
+        let bias = try options.bias ?? flag("bias") ?? false
         let activation = try options.activation ?? meta["activation"].map { try IDL.activation(named: $0) } ?? ReLU()
         let wp =
             try options.wellPosedness ?? meta["wellposedness"].map { name in
@@ -129,12 +159,34 @@ extension ImplicitModel {
                 }
                 return w
             } ?? .infinityNorm
-        return try ImplicitModel(
+        let model = try ImplicitModel(
             A: a, L: l, R: r, B: try matrix("B"), C: try matrix("C"), D: d,
             bias: bias, kappa: kappa, wellPosedness: wp, activation: activation, solver: solver,
-            maxIterations: meta["mitr"].flatMap(Int.init) ?? 300, tolerance: meta["tol"].flatMap(Double.init) ?? 3e-6,
-            gradMaxIterations: meta["grad_mitr"].flatMap(Int.init) ?? 300,
-            gradTolerance: meta["grad_tol"].flatMap(Double.init) ?? 3e-6)
+            maxIterations: try number("mitr", Int.self) ?? 300, tolerance: try number("tol", Double.self) ?? 3e-6,
+            gradMaxIterations: try number("grad_mitr", Int.self) ?? 300,
+            gradTolerance: try number("grad_tol", Double.self) ?? 3e-6)
+        // What the metadata says about the shapes must be what the tensors are.
+        let recorded: [(key: String, value: Int?, actual: Int)] = [
+            ("hidden_dim", try number("hidden_dim", Int.self), model.hiddenDim),
+            ("input_dim", try number("input_dim", Int.self), model.inputDim),
+            ("output_dim", try number("output_dim", Int.self), model.outputDim),
+            ("rank", try number("rank", Int.self), model.rank ?? 0),
+        ]
+        for (key, value, actual) in recorded where value != nil && value != actual {
+            throw IDLError.io(
+                "\(source): metadata '\(key)' is \(value!) but the tensors give \(actual); the file was edited or is corrupt"
+            )
+        }
+        if meta["rank"] == nil && lowRank && meta["format"] != nil && meta["hidden_dim"] != nil {
+            throw IDLError.io(
+                "\(source): the tensors are low-rank (L, R) but the metadata records no rank; the file is corrupt")
+        }
+        if let noD = try flag("no_D"), noD != (d == nil) {
+            throw IDLError.io(
+                "\(source): metadata 'no_D' is \(noD) but the file \(d == nil ? "has no" : "has a") tensor D; the file was edited or is corrupt"
+            )
+        }
+        return model
     }
 
     /// `m` if it has at least one row and one column: a model needs a hidden unit, an input

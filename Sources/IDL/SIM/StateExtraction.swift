@@ -183,6 +183,11 @@ extension SIMStates {
             guard file.tensors[name] != nil else {
                 throw IDLError.io("\(url.path) has no tensor '\(name)'; SIM states need U, X, Z and Y")
             }
+            let shape = try file.tensor(name).shape
+            guard shape.count == 2 else {
+                throw IDLError.shapeMismatch(
+                    "\(url.path): tensor '\(name)' has shape \(shape); SIM states are 2-D (samples, features)")
+            }
             return try file.matrix(name, as: T.self).transposed
         }
         let activation = try file.metadata["activation"].map { try IDL.activation(named: $0) } ?? ReLU()

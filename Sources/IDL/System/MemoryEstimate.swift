@@ -53,7 +53,8 @@ public struct MemoryEstimate: Sendable, CustomStringConvertible {
     public static func gibibytes(_ bytes: Double) -> String {
         let g = bytes / 1_073_741_824
         guard g.isFinite else { return "∞ GiB" }
-        if g >= 100 { return "\(Int(g.rounded())) GiB" }
+        // formatFixed, not Int(g): a user-given size can make g larger than Int.max.
+        if g >= 100 { return formatFixed(g, decimals: 0) + " GiB" }
         if g >= 1 { return formatFixed(g, decimals: 1) + " GiB" }
         return formatScalar(g, digits: 2) + " GiB"
     }
@@ -78,7 +79,7 @@ public struct MemoryEstimate: Sendable, CustomStringConvertible {
         batchSize m: Int, scalarSize: Int, solverBuffers: Int = 15
     ) -> MemoryEstimate {
         let (pd, qd, nd, md, s) = (
-            Double(p + (bias ? 1 : 0)), Double(q), Double(n), Double(max(m, 1)), Double(scalarSize)
+            Double(p) + (bias ? 1 : 0), Double(q), Double(n), Double(max(m, 1)), Double(scalarSize)
         )
         let a = rank.map { 2 * nd * Double($0) + nd * nd } ?? nd * nd  // low rank still forms the n×n product
         let parameters = (a + nd * pd + qd * nd + qd * pd) * s
