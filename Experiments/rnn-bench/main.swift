@@ -159,7 +159,7 @@ for o in outcomes {
         "\(o.name.padding(toLength: 12, withPad: " ", startingAt: 0))  \(String(o.parameters).padding(toLength: 11, withPad: " ", startingAt: 0))  \((formatFixed(o.secondsPerEpoch.wall, decimals: 3) + " / " + formatFixed(o.secondsPerEpoch.cpu, decimals: 3)).padding(toLength: 28, withPad: " ", startingAt: 0))  \(formatFixed(o.r2, decimals: 3).padding(toLength: 8, withPad: " ", startingAt: 0))  \(formatFixed(o.mape, decimals: 3))"
     )
 }
-say("torchidl reference (same machine): ImplicitRNN 1.26 s/epoch, test R² ≈ 0.42")
+say("torchidl reference (Intel Xeon AVX-512, 2026-11; results/reference): ImplicitRNN 1.26 s/epoch, test R² ≈ 0.42")
 
 // With --output DIR: the table of experiment 5 (spiky series) in DIR/rnn/spiky.{md,csv}.
 if let output = options.string("--output") {
@@ -171,7 +171,7 @@ if let output = options.string("--output") {
             formatFixed(o.r2, decimals: 3), formatFixed(o.mape, decimals: 3),
         ])
     }
-    try table.append(["torchidl ImplicitRNN (reference, same machine)", "—", "1.26", "≈0.42", "—"])
+    try table.append(["torchidl ImplicitRNN (reference: Intel Xeon AVX-512, 2026-11)", "—", "1.26", "≈0.42", "—"])
     let base = URL(fileURLWithPath: output).appendingPathComponent("rnn/spiky")
     try table.write(
         to: base,
