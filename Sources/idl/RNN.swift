@@ -51,15 +51,19 @@ struct RNNCommand: ParsableCommand {
         guard rank >= 0, rank <= implicitHiddenDim else {
             throw ValidationError("--rank must lie in 0...\(implicitHiddenDim) (0: dense A), got \(rank)")
         }
-        guard lr > 0, kappa > 0, kappa < 1, tol > 0, gradTol > 0, mitr >= 1, gradMitr >= 1 else {
-            throw ValidationError("--lr, --tol, --grad-tol must be positive, --kappa in (0, 1), budgets at least 1")
-        }
+        try NumberRule.positive.check("--lr", lr)
+        try NumberRule.openUnitInterval.check("--kappa", kappa)
+        try NumberRule.positive.check("--tol", tol)
+        try NumberRule.positive.check("--grad-tol", gradTol)
+        try NumberRule.check("--mitr", mitr, atLeast: 1)
+        try NumberRule.check("--grad-mitr", gradMitr, atLeast: 1)
         guard lookBack >= 2, testFraction > 0, testFraction < 1 else {
             throw ValidationError("--look-back must be at least 2 and --test-fraction in (0, 1)")
         }
     }
 
     func run() throws {
+        try RunFiles.check(RunFile.input("--series", series) + RunFile.output("--output", output))
         let train: SequenceDataset<Float>
         let test: SequenceDataset<Float>
         if let series {
@@ -118,8 +122,9 @@ struct RNNCommand: ParsableCommand {
         ]
         if let output {
             let url = URL(fileURLWithPath: output)
+            try createParentDirectory(of: output)
             try torchidlStateDict(model).write(to: url)
-            out.say("saved \(url.path) (a torchidl ImplicitRNN state_dict)")
+            out.say("saved \(FilePathBytes.display(url.path)) (a torchidl ImplicitRNN state_dict)")
             figures["model"] = url.path
         }
         try out.emit(figures)

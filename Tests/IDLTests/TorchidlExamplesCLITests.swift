@@ -47,8 +47,9 @@ import Testing
         #expect((json["test_accuracy"] as? Double ?? 0) > 0.9)
         let log = try String(contentsOf: logDir.appendingPathComponent("train.log"), encoding: .utf8)
         let lines = log.split(separator: "\n")
-        #expect(lines[1].hasSuffix("train_accuracy,test_loss") && lines.count == 5)
-        let last = lines[4].split(separator: ",").compactMap { Double($0) }
+        // A run header, the model, the column names, then one line per epoch.
+        #expect(lines.count == 6 && lines[0].hasPrefix("# run ") && lines[2].hasSuffix("train_accuracy,test_loss"))
+        let last = lines[5].split(separator: ",").compactMap { Double($0) }
         #expect(last.count == 9 && last[7] > 0.9 && last[8] >= 0 && last[8].isFinite)
         let missing = try runTool("idl", ["train", "--dataset", "cifar10"])
         #expect(missing.status != 0 && missing.err.contains("--data-dir"))
