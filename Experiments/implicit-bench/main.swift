@@ -95,7 +95,8 @@ if let output = options.string("--output") {
         ])
     }
     try table.append([
-        "torchidl Picard (reference: Intel Xeon AVX-512, 2026-11)", "82.5", "≈15", "300 (cap) late in training", "—", "—",
+        "torchidl Picard (reference: Intel Xeon AVX-512, 2026-11)", "82.5", "≈15", "300 (cap) late in training", "—",
+        "—",
     ])
     let base = URL(fileURLWithPath: output).appendingPathComponent("solvers/picard-vs-anderson")
     try table.write(
