@@ -228,6 +228,31 @@ final class Locked<Value>: @unchecked Sendable {
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("new").path))
     }
 
+    @Test func rnnChecksItsFilesAndNumbersBeforeTraining() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let blocker = dir.appendingPathComponent("a-file")
+        try Data("x".utf8).write(to: blocker)
+        let series = dir.appendingPathComponent("series.npy")
+        try writeNpy(Matrix<Double>(row: (0..<80).map { sin(Double($0) / 5) }), to: series)
+        let seriesBytes = try Data(contentsOf: series)
+        let short = ["rnn", "--epochs", "2", "--look-back", "10"]
+        // An output under a regular file fails before the first epoch, on one line.
+        var r = try runTool("idl", short + ["--output", blocker.appendingPathComponent("m.safetensors").path])
+        #expect(r.status != 0)
+        #expect(!r.out.contains("epoch"), "trained before failing: \(r.out)")
+        #expect(r.err.hasPrefix("Error: --output ") && r.err.contains("checked before any work"), "\(r.err)")
+        #expect(r.err.split(separator: "\n").count == 1, "\(r.err)")
+        // The series may not be the output: refused before any work, the series untouched.
+        r = try runTool("idl", short + ["--series", series.path, "--output", series.path])
+        #expect(r.status != 0)
+        #expect(r.err.contains("--series") && r.err.contains("--output"), "\(r.err)")
+        #expect(try Data(contentsOf: series) == seriesBytes)
+        // Non-finite tolerances are refused by the shared number rule.
+        r = try runTool("idl", short + ["--grad-tol", "inf"])
+        #expect(r.status != 0 && r.err.contains("--grad-tol") && r.err.contains("finite"), "\(r.err)")
+    }
+
     @Test func trainLogIsAppendedWithARunHeader() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
