@@ -70,7 +70,7 @@ struct Predict: ParsableCommand {
         try checkFlagsAgainst(file.metadata)
         let net = try ImplicitModel<Float>.load(
             stateDict: file, source: FilePathBytes.display(model), options: options, solver: solver.solver)
-        let u = try readInput(features: net.inputDim, bias: net.bias)
+        let u = try readInput(features: net.inputDim, suggestBias: !net.bias)
         let (yTensor, xTensor) = try net.forward(Tensor(u), initialState: nil)
         let y = yTensor.value
         let stats = net.log.lastForward
@@ -131,11 +131,12 @@ struct Predict: ParsableCommand {
     }
 
     /// The input as p×m: (m, p) as stored; (m, d₁, …, d_k) flattened when d₁⋯d_k = p (said
-    /// once on standard error); anything else is an error naming the shapes.
-    func readInput(features p: Int, bias: Bool) throws -> Matrix<Float> {
+    /// once on standard error); anything else is an error naming the shapes, and, when
+    /// `suggestBias` (an implicit model without a bias row), suggesting `--bias`.
+    func readInput(features p: Int, suggestBias: Bool) throws -> Matrix<Float> {
         let array = try NpyArray(contentsOf: URL(fileURLWithPath: input))
         let shape = array.shape
-        let hint = bias ? "" : "; if the model was trained with bias=True, pass --bias"
+        let hint = suggestBias ? "; if the model was trained with bias=True, pass --bias" : ""
         let shown = "(" + shape.map(String.init).joined(separator: ", ") + (shape.count == 1 ? ",)" : ")")
         switch shape.count {
         case 2 where shape[1] == p, 1 where p == 1:

@@ -15,7 +15,7 @@ extension Predict {
         guard let activation else { throw CommandError(teacherActivationMissing) }
         let net = try Sequential<Float>(torchStateDict: file, activation: try parseActivation(activation))
         let linears = net.layers.compactMap { $0 as? Linear<Float> }
-        let u = try readInput(features: linears[0].inputDim, bias: false)
+        let u = try readInput(features: linears[0].inputDim, suggestBias: false)
         let y = try net.predict(u)
         try createParentDirectory(of: output)
         try writeNpy(y, to: URL(fileURLWithPath: output))

@@ -31,6 +31,18 @@ import Testing
             ])
         #expect(bad.status != 0 && bad.err.contains("--activation"))
         #expect(!FileManager.default.fileExists(atPath: missing.path))
+        // An input of the wrong width names the widths; --bias means nothing to a PyTorch network.
+        let narrow = dir.appendingPathComponent("narrow.npy")
+        try writeNpy(Matrix<Float>(rows: 2, cols: 3, repeating: 0.5), to: narrow)  // 3 samples of 2 features
+        let wrong = try runTool(
+            "idl",
+            [
+                "predict", "--model", folder.appendingPathComponent("teacher.safetensors").path, "--activation", "relu",
+                "--input", narrow.path, "--output", missing.path,
+            ])
+        #expect(wrong.status != 0 && wrong.err.contains("2 features per sample"), "\(wrong.err)")
+        #expect(!wrong.err.contains("--bias"), "\(wrong.err)")
+        #expect(!FileManager.default.fileExists(atPath: missing.path))
     }
 
     @Test(arguments: TeacherTests.cases) func simFitsTheTeacherAndReportsItsAccuracy(_ name: String) throws {
