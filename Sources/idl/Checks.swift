@@ -127,6 +127,13 @@ enum RunFiles {
             guard !file.path.isEmpty else {
                 throw CommandError("\(file.flag) was given an empty path; name a file")
             }
+            if file.path == "-" {
+                let stream: String
+                if case .input = file.role { stream = "/dev/stdin" } else { stream = "/dev/stdout" }
+                throw CommandError(
+                    "\(file.flag) was given '-', which idl does not read as a standard stream; name a file, or \(stream) for the stream (./- for a file named '-')"
+                )
+            }
             let url = URL(fileURLWithPath: file.path)
             switch file.role {
             case .input:

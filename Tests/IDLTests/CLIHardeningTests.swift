@@ -228,6 +228,23 @@ final class Locked<Value>: @unchecked Sendable {
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("new").path))
     }
 
+    @Test func aDashIsNotTakenForAFileAndFigureFormatsAreCheckedFirst() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (model, input) = try copyFixture(to: dir)
+        for (arguments, stream) in [
+            (["--input", input.path, "--output", "-"], "/dev/stdout"),
+            (["--input", "-", "--output", dir.appendingPathComponent("y.npy").path], "/dev/stdin"),
+        ] {
+            let r = try runTool("idl", ["predict", "--model", model.path] + arguments, in: dir)
+            #expect(r.status != 0 && r.err.contains("'-'") && r.err.contains(stream), "\(arguments): \(r.err)")
+        }
+        #expect(rawNames(dir).count == 2, "a file was written: \(rawNames(dir))")
+        // An unknown figure format is refused before the first experiment starts.
+        let r = try runTool("idl", ["reproduce", "--formats", "gif", "--output", dir.path, "sim-sweep"])
+        #expect(r.status != 0 && r.err.contains("gif") && !r.out.contains("=="), "\(r.out) \(r.err)")
+    }
+
     @Test func rnnChecksItsFilesAndNumbersBeforeTraining() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
