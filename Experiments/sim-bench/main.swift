@@ -4,7 +4,12 @@
 //
 // Usage: swift run -c release sim-bench [λ …] [--solver exact|admm|lstsq] [--admm-iterations N] [--tol T] [--kappa K] [--runs R]
 //        [--block B] [--float]
+//        swift run -c release sim-bench --states FILE.safetensors [--runs R]
 // Prints, per λ, the median of 3 runs of both stages, rows/s, ‖A‖∞, sparsity and gaps.
+// With --states: fits states saved by `idl sim --states-out FILE` with the settings of `idl sim`
+// and `idl bench` (exact solver, λ 35 for A and B, 1 for C and D, λ₂ 2, tolerance 1e-4, zero
+// threshold 1e-8, regenerated states) and times the evaluation of the 10 000 FashionMNIST test
+// images — the SIM part of `idl bench` without training the teacher.
 import Foundation
 import IDL
 
@@ -19,6 +24,7 @@ struct Options {
     var rowsPerBlock: Int? = nil
     var solver = "exact"
     var admmIterations = 1000
+    var statesFile: String? = nil
 }
 
 var options = Options()
@@ -33,6 +39,7 @@ while let a = args.next() {
     case "--block": options.rowsPerBlock = Int(args.next() ?? "")
     case "--solver": options.solver = args.next() ?? options.solver
     case "--admm-iterations": options.admmIterations = Int(args.next() ?? "") ?? options.admmIterations
+    case "--states": options.statesFile = args.next()
     default:
         if let v = Double(a) { parsedLambdas.append(v) } else { print("ignoring argument \(a)") }
     }
@@ -141,7 +148,45 @@ func bench<T: BLASScalar>(_ type: T.Type, options: Options) throws {
     }
 }
 
+/// The SIM part of `idl bench` on saved states: fit and evaluation, CPU and wall seconds.
+func benchSaved(_ path: String, options: Options) throws {
+    let states = try SIMStates<Double>(contentsOf: URL(fileURLWithPath: path))
+    let test = try FashionMNIST.load(.test, scaling: .unit, as: Double.self)
+    let solver = SIMExactSolver(
+        lambdaState: 35, lambdaOutput: 1, lambda2: 2, tolerance: 1e-4, zeroThreshold: 1e-8, regenerateStates: true)
+    print(
+        "sim-bench --states: n = \(states.stateCount), p = \(states.inputCount), m = \(states.sampleCount); \(ThreadPolicy.description)"
+    )
+    var fitCPU: [Double] = []
+    var fitWall: [Double] = []
+    var evalCPU: [Double] = []
+    var evalWall: [Double] = []
+    for _ in 0..<options.runs {
+        var (w0, c0) = (monotonicSeconds(), cpuSeconds())
+        let fit = try solver.fit(states)
+        fitWall.append(monotonicSeconds() - w0)
+        fitCPU.append(cpuSeconds() - c0)
+        let model = try SIMModel(fit)
+        (w0, c0) = (monotonicSeconds(), cpuSeconds())
+        let scores = try model.predict(test.inputs)
+        evalWall.append(monotonicSeconds() - w0)
+        evalCPU.append(cpuSeconds() - c0)
+        let r = fit.report
+        let iters = (r.stage1Rows + r.stage2Rows).map(\.iterations)
+        print(
+            "fit \(formatFixed(fitWall.last!, decimals: 2)) s wall, \(formatFixed(fitCPU.last!, decimals: 2)) s CPU (stage 1 \(formatFixed(r.stage1Seconds, decimals: 2)) s, regeneration \(formatFixed(r.regenerationSeconds, decimals: 2)) s, stage 2 \(formatFixed(r.stage2Seconds, decimals: 2)) s); row-iterations \(iters.reduce(0, +)) (stage 1 \(r.stage1Rows.map(\.iterations).reduce(0, +)), max \(r.stage1Rows.map(\.iterations).max() ?? 0); stage 2 \(r.stage2Rows.map(\.iterations)); regeneration \(r.regenerationIterations) Picard iterations), max gap \(formatScalar(r.maxGap)), unconverged \(r.unconvergedRows); nonzeros \(model.nonzeros); test accuracy \(formatFixed(100 * (try Metrics.accuracy(scores, test.labels)), decimals: 2)) %; evaluation \(formatFixed(evalWall.last!, decimals: 3)) s wall, \(formatFixed(evalCPU.last!, decimals: 3)) s CPU"
+        )
+    }
+    print(
+        "median: fit \(formatFixed(median(fitWall), decimals: 2)) s wall, \(formatFixed(median(fitCPU), decimals: 2)) s CPU; evaluation \(formatFixed(median(evalWall), decimals: 3)) s wall, \(formatFixed(median(evalCPU), decimals: 3)) s CPU"
+    )
+}
+
 do {
+    if let path = options.statesFile {
+        try benchSaved(path, options: options)
+        exit(0)
+    }
     if options.float { try bench(Float.self, options: options) } else { try bench(Double.self, options: options) }
 } catch {
     print("sim-bench failed: \(error)")
