@@ -98,7 +98,7 @@ let package = Package(
 
         // Vector kernels in C (dense × sparse-columns products), compiled for AVX-512, AVX2 and
         // the baseline and chosen at run time from the CPU's feature flags.
-        .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
 
         // The core library.
         .target(

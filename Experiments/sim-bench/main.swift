@@ -25,6 +25,7 @@ struct Options {
     var solver = "exact"
     var admmIterations = 1000
     var statesFile: String? = nil
+    var sparseDensities = false
 }
 
 var options = Options()
@@ -40,6 +41,7 @@ while let a = args.next() {
     case "--solver": options.solver = args.next() ?? options.solver
     case "--admm-iterations": options.admmIterations = Int(args.next() ?? "") ?? options.admmIterations
     case "--states": options.statesFile = args.next()
+    case "--sparse-densities": options.sparseDensities = true
     default:
         if let v = Double(a) { parsedLambdas.append(v) } else { print("ignoring argument \(a)") }
     }
@@ -171,6 +173,15 @@ func benchSaved(_ path: String, options: Options) throws {
         let scores = try model.predict(test.inputs)
         evalWall.append(monotonicSeconds() - w0)
         evalCPU.append(cpuSeconds() - c0)
+        (w0, c0) = (monotonicSeconds(), cpuSeconds())
+        let dense = try model.implicitModel.predict(test.inputs)
+        let denseCPU = cpuSeconds() - c0
+        (w0, c0) = (monotonicSeconds(), cpuSeconds())
+        let (sparse, sparseStats) = try model.predictSparse(test.inputs)
+        let sparseCPU = cpuSeconds() - c0
+        print(
+            "  evaluation paths: dense \(formatFixed(denseCPU, decimals: 3)) s CPU, sparse \(formatFixed(sparseCPU, decimals: 3)) s CPU (\(sparseStats.iterations) Picard iterations, density \(formatFixed(100 * model.density, decimals: 1)) %); largest difference \(formatScalar((dense - sparse).maxAbs))"
+        )
         let r = fit.report
         let iters = (r.stage1Rows + r.stage2Rows).map(\.iterations)
         print(
@@ -182,7 +193,44 @@ func benchSaved(_ path: String, options: Options) throws {
     )
 }
 
+/// Dense and sparse SIM inference (CPU seconds, median of `runs`) of a random SIM-shaped model
+/// (n = 112, p = 784, q = 10) on 10 000 samples, at several shares of nonzero weights.
+func benchSparseDensities(options: Options) throws {
+    print("sim-bench --sparse-densities: sparse kernel \(sparseKernelInstructionSet); \(ThreadPolicy.description)")
+    print("density   dense CPU s   sparse CPU s   dense / sparse")
+    for density in [0.05, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.7, 1.0] {
+        var g = SeededGenerator(seed: 3)
+        func sparse(_ rows: Int, _ cols: Int, scale: Double) -> Matrix<Double> {
+            var m = Matrix<Double>.randomNormal(rows, cols, scale: scale, using: &g)
+            for k in 0..<m.count where g.uniform() >= density { m.storage[k] = 0 }
+            return m
+        }
+        let fit = SIMFit(
+            A: sparse(112, 112, scale: 1).scaledIntoInfinityBall(radius: 0.9), B: sparse(112, 784, scale: 0.05),
+            C: sparse(10, 112, scale: 0.1), D: sparse(10, 784, scale: 0.05), report: SIMReport())
+        let model = try SIMModel(fit)
+        let u = Matrix<Double>.randomUniform(784, 10_000, 0, 1, using: &g)
+        var dense: [Double] = []
+        var sparseTimes: [Double] = []
+        for _ in 0..<options.runs {
+            var c0 = cpuSeconds()
+            _ = try model.implicitModel.predict(u)
+            dense.append(cpuSeconds() - c0)
+            c0 = cpuSeconds()
+            _ = try model.predictSparse(u)
+            sparseTimes.append(cpuSeconds() - c0)
+        }
+        print(
+            "\(formatFixed(density, decimals: 2))      \(formatFixed(median(dense), decimals: 3))         \(formatFixed(median(sparseTimes), decimals: 3))          \(formatFixed(median(dense) / median(sparseTimes), decimals: 2))"
+        )
+    }
+}
+
 do {
+    if options.sparseDensities {
+        try benchSparseDensities(options: options)
+        exit(0)
+    }
     if let path = options.statesFile {
         try benchSaved(path, options: options)
         exit(0)

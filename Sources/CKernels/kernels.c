@@ -5,7 +5,7 @@
 #include <string.h>
 
 // One kernel body: NAME, scalar type S, vector type V of W lanes, NACC accumulators per panel.
-#define IDL_SPARSE_KERNEL(ATTR, NAME, S, V, W, NACC)                                                     \
+#define IDL_SPARSE_KERNEL(ATTR, NAME, S, V, W, NACC, MULADD)                                                     \
     ATTR static void NAME(long rows, const S *m, long ldm, const int32_t *starts, const int32_t *index,     \
                           const S *values, long col0, long col1, S beta, S *y, long ldy) {                \
         long i0 = 0;                                                                                       \
@@ -20,7 +20,7 @@
                     for (int a = 0; a < (NACC); a++) {                                                     \
                         V x;                                                                               \
                         memcpy(&x, p + a * (W), sizeof x);                                                 \
-                        acc[a] += v * x;                                                                   \
+                        acc[a] = MULADD(v, x, acc[a]);                                                                   \
                     }                                                                                      \
                 }                                                                                          \
                 S *q = y + i0 + (c - col0) * ldy;                                                          \
@@ -28,7 +28,7 @@
                     if (beta != 0) {                                                                       \
                         V old;                                                                             \
                         memcpy(&old, q + a * (W), sizeof old);                                             \
-                        acc[a] += beta * old;                                                              \
+                        acc[a] = MULADD((V){0} + beta, old, acc[a]);                                                              \
                     }                                                                                      \
                     memcpy(q + a * (W), &acc[a], sizeof acc[a]);                                           \
                 }                                                                                          \
@@ -41,13 +41,13 @@
                 for (long e = starts[c]; e < starts[c + 1]; e++) {                                         \
                     V x;                                                                                   \
                     memcpy(&x, base + (long)index[e] * ldm, sizeof x);                                     \
-                    acc += ((V){0} + values[e]) * x;                                                       \
+                    acc = MULADD((V){0} + values[e], x, acc);                                                       \
                 }                                                                                          \
                 S *q = y + i0 + (c - col0) * ldy;                                                          \
                 if (beta != 0) {                                                                           \
                     V old;                                                                                 \
                     memcpy(&old, q, sizeof old);                                                           \
-                    acc += beta * old;                                                                     \
+                    acc = MULADD((V){0} + beta, old, acc);                                                                   \
                 }                                                                                          \
                 memcpy(q, &acc, sizeof acc);                                                               \
             }                                                                                              \
@@ -55,28 +55,34 @@
         for (; i0 < rows; i0++) {                                                                          \
             for (long c = col0; c < col1; c++) {                                                           \
                 S acc = 0;                                                                                 \
-                for (long e = starts[c]; e < starts[c + 1]; e++) acc += values[e] * m[i0 + (long)index[e] * ldm]; \
+                for (long e = starts[c]; e < starts[c + 1]; e++) acc = MULADD(values[e], m[i0 + (long)index[e] * ldm], acc); \
                 S *q = y + i0 + (c - col0) * ldy;                                                          \
-                if (beta != 0) acc += beta * *q;                                                           \
+                if (beta != 0) acc = MULADD(beta, *q, acc);                                                          \
                 *q = acc;                                                                                  \
             }                                                                                              \
         }                                                                                                  \
     }
 
+// a·b + c: two roundings on the baseline (no FMA instruction there), one where FMA exists; the
+// file is compiled with -ffp-contract=off, so nothing else is fused and every path of a kernel
+// gives an entry the same bits.
+#define IDL_MULADD_SEPARATE(a, b, c) ((c) + (a) * (b))
+#define IDL_MULADD_FUSED(a, b, c) __builtin_elementwise_fma((a), (b), (c))
+
 typedef double idl_v2d __attribute__((vector_size(16)));
 typedef float idl_v4f __attribute__((vector_size(16)));
-IDL_SPARSE_KERNEL(, base_f64, double, idl_v2d, 2, 8)
-IDL_SPARSE_KERNEL(, base_f32, float, idl_v4f, 4, 8)
+IDL_SPARSE_KERNEL(, base_f64, double, idl_v2d, 2, 8, IDL_MULADD_SEPARATE)
+IDL_SPARSE_KERNEL(, base_f32, float, idl_v4f, 4, 8, IDL_MULADD_SEPARATE)
 
 #if defined(__x86_64__)
 typedef double idl_v4d __attribute__((vector_size(32)));
 typedef float idl_v8f __attribute__((vector_size(32)));
 typedef double idl_v8d __attribute__((vector_size(64)));
 typedef float idl_v16f __attribute__((vector_size(64)));
-IDL_SPARSE_KERNEL(__attribute__((target("avx2,fma"))), avx2_f64, double, idl_v4d, 4, 8)
-IDL_SPARSE_KERNEL(__attribute__((target("avx2,fma"))), avx2_f32, float, idl_v8f, 8, 8)
-IDL_SPARSE_KERNEL(__attribute__((target("avx512f,avx2,fma"))), avx512_f64, double, idl_v8d, 8, 8)
-IDL_SPARSE_KERNEL(__attribute__((target("avx512f,avx2,fma"))), avx512_f32, float, idl_v16f, 16, 8)
+IDL_SPARSE_KERNEL(__attribute__((target("avx2,fma"))), avx2_f64, double, idl_v4d, 4, 8, IDL_MULADD_FUSED)
+IDL_SPARSE_KERNEL(__attribute__((target("avx2,fma"))), avx2_f32, float, idl_v8f, 8, 8, IDL_MULADD_FUSED)
+IDL_SPARSE_KERNEL(__attribute__((target("avx512f,avx2,fma"))), avx512_f64, double, idl_v8d, 8, 8, IDL_MULADD_FUSED)
+IDL_SPARSE_KERNEL(__attribute__((target("avx512f,avx2,fma"))), avx512_f32, float, idl_v16f, 16, 8, IDL_MULADD_FUSED)
 #endif
 
 typedef void (*idl_f64_kernel)(long, const double *, long, const int32_t *, const int32_t *, const double *, long,

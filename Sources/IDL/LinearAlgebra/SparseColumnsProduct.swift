@@ -7,7 +7,7 @@ import CKernels
 /// The nonzero entries of a k-column matrix, column by column (compressed sparse columns):
 /// column c's entries are `starts[c] ..< starts[c + 1]`, with their row indices in `index` and
 /// their values in `values`, in increasing row order.
-struct SparseColumns<T: BLASScalar> {
+struct SparseColumns<T: BLASScalar>: Sendable {
     /// Rows of the matrix (the inner dimension of the product).
     var rows: Int
     /// Column c's entries are starts[c] ..< starts[c + 1]; k + 1 entries.
@@ -31,9 +31,6 @@ struct SparseColumns<T: BLASScalar> {
     /// Number of columns.
     var columnCount: Int { starts.count - 1 }
 
-    /// Number of stored entries.
-    var nonzeroCount: Int { values.count }
-
     /// Empties the matrix (keeping its storage) for columns of `rows` rows.
     mutating func removeAll(rows: Int) {
         self.rows = rows
@@ -50,17 +47,6 @@ struct SparseColumns<T: BLASScalar> {
             values.append(column[i])
         }
         starts.append(Int32(truncatingIfNeeded: values.count))
-    }
-
-    /// The columns of a dense matrix (`transposed`: of its transpose, i.e. its rows).
-    init(_ dense: Matrix<T>, transposed: Bool = false) {
-        let (r, k) = transposed ? (dense.cols, dense.rows) : (dense.rows, dense.cols)
-        self.init(rows: r, capacity: dense.count - dense.zeroCount)
-        var column = [T](repeating: 0, count: r)
-        for c in 0..<k {
-            for i in 0..<r { column[i] = transposed ? dense[c, i] : dense[i, c] }
-            column.withUnsafeBufferPointer { appendColumn($0.baseAddress!) }
-        }
     }
 }
 
