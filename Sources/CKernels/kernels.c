@@ -2,7 +2,7 @@
 // sets: AVX-512, AVX2 with FMA, and the baseline of the target. The choice is made once from
 // the CPU's feature flags, so every call of one process uses the same arithmetic.
 #include "CKernels.h"
-#include <string.h>
+
 
 // One kernel body: NAME, scalar type S, vector type V of W lanes, NACC accumulators per panel.
 #define IDL_SPARSE_KERNEL(ATTR, NAME, S, V, W, NACC, MULADD)                                                     \
@@ -19,7 +19,7 @@
                     V v = (V){0} + values[e];                                                              \
                     for (int a = 0; a < (NACC); a++) {                                                     \
                         V x;                                                                               \
-                        memcpy(&x, p + a * (W), sizeof x);                                                 \
+                        __builtin_memcpy(&x, p + a * (W), sizeof x);                                                 \
                         acc[a] = MULADD(v, x, acc[a]);                                                                   \
                     }                                                                                      \
                 }                                                                                          \
@@ -27,10 +27,10 @@
                 for (int a = 0; a < (NACC); a++) {                                                         \
                     if (beta != 0) {                                                                       \
                         V old;                                                                             \
-                        memcpy(&old, q + a * (W), sizeof old);                                             \
+                        __builtin_memcpy(&old, q + a * (W), sizeof old);                                             \
                         acc[a] = MULADD((V){0} + beta, old, acc[a]);                                                              \
                     }                                                                                      \
-                    memcpy(q + a * (W), &acc[a], sizeof acc[a]);                                           \
+                    __builtin_memcpy(q + a * (W), &acc[a], sizeof acc[a]);                                           \
                 }                                                                                          \
             }                                                                                              \
         }                                                                                                  \
@@ -40,16 +40,16 @@
                 V acc = (V){0};                                                                            \
                 for (long e = starts[c]; e < starts[c + 1]; e++) {                                         \
                     V x;                                                                                   \
-                    memcpy(&x, base + (long)index[e] * ldm, sizeof x);                                     \
+                    __builtin_memcpy(&x, base + (long)index[e] * ldm, sizeof x);                                     \
                     acc = MULADD((V){0} + values[e], x, acc);                                                       \
                 }                                                                                          \
                 S *q = y + i0 + (c - col0) * ldy;                                                          \
                 if (beta != 0) {                                                                           \
                     V old;                                                                                 \
-                    memcpy(&old, q, sizeof old);                                                           \
+                    __builtin_memcpy(&old, q, sizeof old);                                                           \
                     acc = MULADD((V){0} + beta, old, acc);                                                                   \
                 }                                                                                          \
-                memcpy(q, &acc, sizeof acc);                                                               \
+                __builtin_memcpy(q, &acc, sizeof acc);                                                               \
             }                                                                                              \
         }                                                                                                  \
         for (; i0 < rows; i0++) {                                                                          \
@@ -85,11 +85,6 @@ IDL_SPARSE_KERNEL(__attribute__((target("avx512f,avx2,fma"))), avx512_f64, doubl
 IDL_SPARSE_KERNEL(__attribute__((target("avx512f,avx2,fma"))), avx512_f32, float, idl_v16f, 16, 8, IDL_MULADD_FUSED)
 #endif
 
-typedef void (*idl_f64_kernel)(long, const double *, long, const int32_t *, const int32_t *, const double *, long,
-                               long, double, double *, long);
-typedef void (*idl_f32_kernel)(long, const float *, long, const int32_t *, const int32_t *, const float *, long,
-                               long, float, float *, long);
-
 // 0: not chosen yet, 1: baseline, 2: AVX2+FMA, 3: AVX-512. Every thread computes the same value,
 // so the unsynchronised first write is harmless.
 static volatile int idl_level = 0;
@@ -115,26 +110,18 @@ const char *idl_kernel_instruction_set(void) {
     }
 }
 
-void idl_dense_times_sparse_columns_f64(long rows, const double *m, long ldm, const int32_t *starts,
-                                        const int32_t *index, const double *values, long col0, long col1,
-                                        double beta, double *y, long ldy) {
-    idl_f64_kernel k = base_f64;
+// The public entry of one element type: the kernel of the chosen instruction set.
 #if defined(__x86_64__)
-    int level = idl_choose();
-    if (level == 3) k = avx512_f64;
-    else if (level == 2) k = avx2_f64;
+#define IDL_PICK(BASE, AVX2, AVX512) (idl_choose() == 3 ? AVX512 : idl_choose() == 2 ? AVX2 : BASE)
+#else
+#define IDL_PICK(BASE, AVX2, AVX512) BASE
 #endif
-    k(rows, m, ldm, starts, index, values, col0, col1, beta, y, ldy);
-}
+#define IDL_SPARSE_ENTRY(NAME, S, SUFFIX)                                                                     \
+    void NAME(long rows, const S *m, long ldm, const int32_t *starts, const int32_t *index, const S *values,   \
+              long col0, long col1, S beta, S *y, long ldy) {                                                  \
+        IDL_PICK(base_##SUFFIX, avx2_##SUFFIX, avx512_##SUFFIX)(rows, m, ldm, starts, index, values, col0,     \
+                                                                 col1, beta, y, ldy);                          \
+    }
 
-void idl_dense_times_sparse_columns_f32(long rows, const float *m, long ldm, const int32_t *starts,
-                                        const int32_t *index, const float *values, long col0, long col1,
-                                        float beta, float *y, long ldy) {
-    idl_f32_kernel k = base_f32;
-#if defined(__x86_64__)
-    int level = idl_choose();
-    if (level == 3) k = avx512_f32;
-    else if (level == 2) k = avx2_f32;
-#endif
-    k(rows, m, ldm, starts, index, values, col0, col1, beta, y, ldy);
-}
+IDL_SPARSE_ENTRY(idl_dense_times_sparse_columns_f64, double, f64)
+IDL_SPARSE_ENTRY(idl_dense_times_sparse_columns_f32, float, f32)
