@@ -76,7 +76,7 @@ private func files(under folder: URL) -> [String: Data] {
         #expect(manifest.blasThreads == 1 && manifest.command == "test" && manifest.date.hasSuffix("Z"))
         #expect(manifest.sameArithmetic(as: manifest))
         var other = manifest
-        other.cpuVendor = "AuthenticAMD"
+        other.cpuVendor = manifest.cpuVendor == "AuthenticAMD" ? "GenuineIntel" : "AuthenticAMD"
         #expect(!manifest.sameArithmetic(as: other))
     }
 
