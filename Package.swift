@@ -96,11 +96,15 @@ let package = Package(
         // Cairo (libcairo2-dev) draws the figures; its pkg-config file adds the FreeType headers.
         .systemLibrary(name: "CCairo", path: "Sources/CCairo", pkgConfig: "cairo"),
 
+        // Vector kernels in C (dense × sparse-columns products), compiled for AVX-512, AVX2 and
+        // the baseline and chosen at run time from the CPU's feature flags.
+        .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
+
         // The core library.
         .target(
             name: "IDL",
             dependencies: [
-                "CBLAS", "CZlib", "CFloatEnvironment",
+                "CBLAS", "CZlib", "CFloatEnvironment", "CKernels",
                 .product(name: "RealModule", package: "swift-numerics"),
             ],
             path: "Sources/IDL",

@@ -4,7 +4,12 @@
 //
 // Usage: swift run -c release sim-bench [λ …] [--solver exact|admm|lstsq] [--admm-iterations N] [--tol T] [--kappa K] [--runs R]
 //        [--block B] [--float]
+//        swift run -c release sim-bench --states FILE.safetensors [--runs R]
 // Prints, per λ, the median of 3 runs of both stages, rows/s, ‖A‖∞, sparsity and gaps.
+// With --states: fits states saved by `idl sim --states-out FILE` with the settings of `idl sim`
+// and `idl bench` (exact solver, λ 35 for A and B, 1 for C and D, λ₂ 2, tolerance 1e-4, zero
+// threshold 1e-8, regenerated states) and times the evaluation of the 10 000 FashionMNIST test
+// images — the SIM part of `idl bench` without training the teacher.
 import Foundation
 import IDL
 
@@ -19,6 +24,8 @@ struct Options {
     var rowsPerBlock: Int? = nil
     var solver = "exact"
     var admmIterations = 1000
+    var statesFile: String? = nil
+    var sparseDensities = false
 }
 
 var options = Options()
@@ -33,6 +40,8 @@ while let a = args.next() {
     case "--block": options.rowsPerBlock = Int(args.next() ?? "")
     case "--solver": options.solver = args.next() ?? options.solver
     case "--admm-iterations": options.admmIterations = Int(args.next() ?? "") ?? options.admmIterations
+    case "--states": options.statesFile = args.next()
+    case "--sparse-densities": options.sparseDensities = true
     default:
         if let v = Double(a) { parsedLambdas.append(v) } else { print("ignoring argument \(a)") }
     }
@@ -141,7 +150,91 @@ func bench<T: BLASScalar>(_ type: T.Type, options: Options) throws {
     }
 }
 
+/// The SIM part of `idl bench` on saved states: fit and evaluation, CPU and wall seconds.
+func benchSaved(_ path: String, options: Options) throws {
+    let states = try SIMStates<Double>(contentsOf: URL(fileURLWithPath: path))
+    let test = try FashionMNIST.load(.test, scaling: .unit, as: Double.self)
+    let solver = SIMExactSolver(
+        lambdaState: 35, lambdaOutput: 1, lambda2: 2, tolerance: 1e-4, zeroThreshold: 1e-8, regenerateStates: true)
+    print(
+        "sim-bench --states: n = \(states.stateCount), p = \(states.inputCount), m = \(states.sampleCount); \(ThreadPolicy.description)"
+    )
+    var fitCPU: [Double] = []
+    var fitWall: [Double] = []
+    var evalCPU: [Double] = []
+    var evalWall: [Double] = []
+    for _ in 0..<options.runs {
+        var (w0, c0) = (monotonicSeconds(), cpuSeconds())
+        let fit = try solver.fit(states)
+        fitWall.append(monotonicSeconds() - w0)
+        fitCPU.append(cpuSeconds() - c0)
+        let model = try SIMModel(fit)
+        (w0, c0) = (monotonicSeconds(), cpuSeconds())
+        let scores = try model.predict(test.inputs)
+        evalWall.append(monotonicSeconds() - w0)
+        evalCPU.append(cpuSeconds() - c0)
+        (w0, c0) = (monotonicSeconds(), cpuSeconds())
+        let dense = try model.implicitModel.predict(test.inputs)
+        let denseCPU = cpuSeconds() - c0
+        (w0, c0) = (monotonicSeconds(), cpuSeconds())
+        let (sparse, sparseStats) = try model.predictSparse(test.inputs)
+        let sparseCPU = cpuSeconds() - c0
+        print(
+            "  evaluation paths: dense \(formatFixed(denseCPU, decimals: 3)) s CPU, sparse \(formatFixed(sparseCPU, decimals: 3)) s CPU (\(sparseStats.iterations) Picard iterations, density \(formatFixed(100 * model.density, decimals: 1)) %); largest difference \(formatScalar((dense - sparse).maxAbs))"
+        )
+        let r = fit.report
+        let iters = (r.stage1Rows + r.stage2Rows).map(\.iterations)
+        print(
+            "fit \(formatFixed(fitWall.last!, decimals: 2)) s wall, \(formatFixed(fitCPU.last!, decimals: 2)) s CPU (stage 1 \(formatFixed(r.stage1Seconds, decimals: 2)) s, regeneration \(formatFixed(r.regenerationSeconds, decimals: 2)) s, stage 2 \(formatFixed(r.stage2Seconds, decimals: 2)) s); row-iterations \(iters.reduce(0, +)) (stage 1 \(r.stage1Rows.map(\.iterations).reduce(0, +)), max \(r.stage1Rows.map(\.iterations).max() ?? 0); stage 2 \(r.stage2Rows.map(\.iterations)); regeneration \(r.regenerationIterations) Picard iterations), max gap \(formatScalar(r.maxGap)), unconverged \(r.unconvergedRows); nonzeros \(model.nonzeros); test accuracy \(formatFixed(100 * (try Metrics.accuracy(scores, test.labels)), decimals: 2)) %; evaluation \(formatFixed(evalWall.last!, decimals: 3)) s wall, \(formatFixed(evalCPU.last!, decimals: 3)) s CPU"
+        )
+    }
+    print(
+        "median: fit \(formatFixed(median(fitWall), decimals: 2)) s wall, \(formatFixed(median(fitCPU), decimals: 2)) s CPU; evaluation \(formatFixed(median(evalWall), decimals: 3)) s wall, \(formatFixed(median(evalCPU), decimals: 3)) s CPU"
+    )
+}
+
+/// Dense and sparse SIM inference (CPU seconds, median of `runs`) of a random SIM-shaped model
+/// (n = 112, p = 784, q = 10) on 10 000 samples, at several shares of nonzero weights.
+func benchSparseDensities(options: Options) throws {
+    print("sim-bench --sparse-densities: sparse kernel \(sparseKernelInstructionSet); \(ThreadPolicy.description)")
+    print("density   dense CPU s   sparse CPU s   dense / sparse")
+    for density in [0.05, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.7, 1.0] {
+        var g = SeededGenerator(seed: 3)
+        func sparse(_ rows: Int, _ cols: Int, scale: Double) -> Matrix<Double> {
+            var m = Matrix<Double>.randomNormal(rows, cols, scale: scale, using: &g)
+            for k in 0..<m.count where g.uniform() >= density { m.storage[k] = 0 }
+            return m
+        }
+        let fit = SIMFit(
+            A: sparse(112, 112, scale: 1).scaledIntoInfinityBall(radius: 0.9), B: sparse(112, 784, scale: 0.05),
+            C: sparse(10, 112, scale: 0.1), D: sparse(10, 784, scale: 0.05), report: SIMReport())
+        let model = try SIMModel(fit)
+        let u = Matrix<Double>.randomUniform(784, 10_000, 0, 1, using: &g)
+        var dense: [Double] = []
+        var sparseTimes: [Double] = []
+        for _ in 0..<options.runs {
+            var c0 = cpuSeconds()
+            _ = try model.implicitModel.predict(u)
+            dense.append(cpuSeconds() - c0)
+            c0 = cpuSeconds()
+            _ = try model.predictSparse(u)
+            sparseTimes.append(cpuSeconds() - c0)
+        }
+        print(
+            "\(formatFixed(density, decimals: 2))      \(formatFixed(median(dense), decimals: 3))         \(formatFixed(median(sparseTimes), decimals: 3))          \(formatFixed(median(dense) / median(sparseTimes), decimals: 2))"
+        )
+    }
+}
+
 do {
+    if options.sparseDensities {
+        try benchSparseDensities(options: options)
+        exit(0)
+    }
+    if let path = options.statesFile {
+        try benchSaved(path, options: options)
+        exit(0)
+    }
     if options.float { try bench(Float.self, options: options) } else { try bench(Double.self, options: options) }
 } catch {
     print("sim-bench failed: \(error)")

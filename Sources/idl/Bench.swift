@@ -13,7 +13,8 @@ struct Bench: ParsableCommand {
             With --json the last line is a JSON object with the keys cpu, sgemm_gflops_2048, \
             dgemm_gflops_2048, implicit_ms_per_step, step_ms, step_roofline_ms, step_flops, \
             mlp_seconds_per_epoch, sim_fit_seconds, sim_eval_seconds, sparse_speedup_at_20pct, \
-            blas_kernels, blas_threads, blas_threads_policy.
+            blas_kernels, blas_threads, blas_threads_policy, sparse_kernels (the instruction set of the \
+            sparse products: AVX-512, AVX2+FMA or baseline, chosen from the CPU's feature flags).
 
             step_roofline_ms is the GEMM-bound time of one ImplicitModel step: the step's matrix \
             products (from the dimensions and the mean fixed-point iterations) timed alone, back to \
@@ -53,7 +54,9 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         try RunFiles.check(RunFile.directory("--output", output, files: ["performance.md", "performance.csv"]))
-        out.say("CPU: \(cpuDescription); thread policy: \(threadPolicy)")
+        out.say(
+            "CPU: \(cpuDescription); BLAS kernels: \(blasCoreName); sparse kernels: \(sparseKernelInstructionSet); thread policy: \(threadPolicy)"
+        )
         let s = gemmGFlops(Float.self, n: 2048)
         let d = gemmGFlops(Double.self, n: 2048)
         out.say(
@@ -105,6 +108,7 @@ struct Bench: ParsableCommand {
             "implicit_ms_per_step": implicitMs, "step_ms": implicitMs, "step_roofline_ms": rooflineMs,
             "step_flops": stepFlops, "mlp_seconds_per_epoch": mlpSeconds, "sparse_speedup_at_20pct": sparseSpeedup,
             "blas_kernels": blasCoreName, "blas_threads": blasThreads, "blas_threads_policy": threadPolicy,
+            "sparse_kernels": sparseKernelInstructionSet,
         ]
         if !skipSim {
             // The SIM benchmark's setting (see `idl sim --help`): teacher, states of 2 000 images, exact solver.

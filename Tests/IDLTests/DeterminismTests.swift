@@ -76,7 +76,7 @@ private func files(under folder: URL) -> [String: Data] {
         #expect(manifest.blasThreads == 1 && manifest.command == "test" && manifest.date.hasSuffix("Z"))
         #expect(manifest.sameArithmetic(as: manifest))
         var other = manifest
-        other.cpuVendor = "AuthenticAMD"
+        other.cpuVendor = manifest.cpuVendor == "AuthenticAMD" ? "GenuineIntel" : "AuthenticAMD"
         #expect(!manifest.sameArithmetic(as: other))
     }
 
@@ -99,6 +99,36 @@ private func files(under folder: URL) -> [String: Data] {
             for k in 0..<400 { s += a[i, k] * b[k, j] }
             #expect(abs(one[i, j] - s) <= 1e-9 * Swift.max(1, abs(s)))
         }
+    }
+
+    /// SIM inference, dense and sparse, over several blocks of samples, and the exact solver over
+    /// several blocks of rows, give the same bits with 1 or 3 workers.
+    @Test func simFitAndInferenceDoNotDependOnTheWorkerCount() throws {
+        var g = SeededGenerator(seed: 31)
+        let u = Matrix<Double>.randomUniform(30, 90, 0, 1, using: &g)
+        let w1 = Matrix<Double>.randomNormal(12, 30, scale: 0.3, using: &g)
+        let z = matmul(w1, u)
+        let x = z.map { Swift.max($0, 0) }
+        let y = matmul(Matrix<Double>.randomNormal(3, 12, using: &g), x)
+        let states = try SIMStates(inputs: u, states: x, preActivations: z, outputs: y)
+        let solver = SIMExactSolver(lambdaState: 1e-2, lambdaOutput: 1e-2, lambda2: 1e-3, rowsPerBlock: 2)
+        let fresh = Matrix<Double>.randomUniform(30, 700, 0, 1, using: &g)
+        let saved = ThreadPolicy.workers
+        defer { ThreadPolicy.workers = saved }
+        var runs: [(fit: SIMFit<Double>, dense: Matrix<Double>, sparse: Matrix<Double>)] = []
+        for workers in [1, 3] {
+            ThreadPolicy.workers = workers
+            let fit = try solver.fit(states)
+            let model = try SIMModel(fit)
+            runs.append((fit, try model.implicitModel.predict(fresh), try model.predictSparse(fresh).outputs))
+        }
+        #expect(runs[0].fit.A.storage == runs[1].fit.A.storage && runs[0].fit.B.storage == runs[1].fit.B.storage)
+        #expect(runs[0].fit.C.storage == runs[1].fit.C.storage && runs[0].fit.D.storage == runs[1].fit.D.storage)
+        #expect(runs[0].dense.storage == runs[1].dense.storage)
+        #expect(runs[0].sparse.storage == runs[1].sparse.storage)
+        // The two paths agree to rounding, and the fit met its certificate.
+        #expect((runs[0].dense - runs[0].sparse).maxAbs <= 1e-9 * Swift.max(1, runs[0].dense.maxAbs))
+        #expect(runs[0].fit.report.unconvergedRows == 0)
     }
 
     @Test(.enabled(if: CLITests.isReleaseBuild, "runs idl sim; release builds only"))

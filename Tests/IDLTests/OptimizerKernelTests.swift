@@ -60,8 +60,8 @@ import Testing
         }
     }
 
-    /// The panel CSR product equals the dense product to rounding for every batch width around
-    /// the panel sizes (16 and 32), with β = 0 and β = 1, and does not depend on the batch:
+    /// The CSR product equals the dense product to rounding for every batch width around the
+    /// vector kernel's panel sizes, with β = 0 and β = 1, and does not depend on the batch:
     /// a sample's column is the same bits alone or inside a batch.
     @Test func sparseProductMatchesDenseAndIsIndependentOfTheBatch() throws {
         var g = SeededGenerator(seed: 22)
@@ -70,7 +70,8 @@ import Testing
             for k in 0..<a.count where g.uniform() >= 0.2 { a.storage[k] = 0 }
             for j in 0..<a.cols { a[5, j] = 0 }  // an empty row
             let s = SparseMatrix(a)
-            for m in [1, 15, 16, 17, 31, 32, 33, 70] {
+            // Around the kernels' panels: 2, 4, 8, 16 lanes and 8 vectors of them.
+            for m in [1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 70, 130] {
                 let x = Matrix<T>.randomNormal(29, m, using: &g)
                 let start = Matrix<T>.randomNormal(37, m, using: &g)
                 for beta: T in [0, 1] {

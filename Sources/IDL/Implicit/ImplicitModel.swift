@@ -287,7 +287,9 @@ public final class ImplicitModel<Scalar: BLASScalar>: Layer {
     ///   to the forward solver's stopping rule, so the solver's buffers stay in the cache and are
     ///   reused from block to block; the statistics recorded in ``log`` are those of the slowest
     ///   block (most iterations, largest residual, converged only when every block did). The
-    ///   block size is a constant, so the result does not depend on the machine.
+    ///   block size is a constant, so the result does not depend on the machine. The blocks are
+    ///   shared among the workers of ``ThreadPolicy`` in contiguous ranges; a block is computed
+    ///   the same way whichever worker takes it, so the result does not depend on their number.
     public func predict(_ input: Matrix<Scalar>) throws -> Matrix<Scalar> {
         try validate(input, initialState: nil)
         let m = input.cols
@@ -298,54 +300,66 @@ public final class ImplicitModel<Scalar: BLASScalar>: Layer {
         var y = Matrix<Scalar>(rows: q, cols: m)
         guard m > 0 else { return y }
         let width = min(m, Self.inferenceBlockColumns)
-        // Buffers reused by every block: the inputs with the bias row, Z₀ = B U, and the state.
-        var ub = Matrix<Scalar>(rows: pu, cols: width, repeating: 1)
-        var z = Matrix<Scalar>(rows: n, cols: width)
-        var all: SolverStatistics? = nil
-        var start = 0
-        while start < m {
-            let cols = min(width, m - start)
-            if cols != ub.cols {
-                ub = Matrix(rows: pu, cols: cols, repeating: 1)
-                z = Matrix(rows: n, cols: cols)
-            }
-            input.storage.withUnsafeBufferPointer { src in
-                ub.storage.withUnsafeMutableBufferPointer { dst in
-                    for j in 0..<cols {
-                        (dst.baseAddress! + j * pu).update(from: src.baseAddress! + (start + j) * p, count: p)
-                    }
-                }
-            }
-            gemm(b, ub, into: &z)
-            let block = z
-            let (x, stats) = forwardSettings.solver.solve(
-                initial: Matrix<Scalar>(rows: n, cols: cols), tolerance: forwardSettings.tolerance,
-                maxIterations: forwardSettings.maxIterations
-            ) { x, out in
-                equilibriumMap(a, x, block, activation, into: &out)
-            }
-            all = all.map { $0.combined(with: stats) } ?? stats
-            // Ŷ's columns start ..< start + cols: C X + D U, written in place.
-            y.storage.withUnsafeMutableBufferPointer { yp in
-                let out = yp.baseAddress! + start * q
-                c.storage.withUnsafeBufferPointer { cp in
-                    x.storage.withUnsafeBufferPointer { xp in
-                        Scalar.gemm(
-                            .none, .none, m: q, n: cols, k: n, alpha: 1, a: cp.baseAddress!, lda: q,
-                            b: xp.baseAddress!, ldb: n, beta: 0, c: out, ldc: q)
-                    }
-                }
-                if let d {
-                    d.storage.withUnsafeBufferPointer { dp in
-                        ub.storage.withUnsafeBufferPointer { up in
-                            Scalar.gemm(
-                                .none, .none, m: q, n: cols, k: pu, alpha: 1, a: dp.baseAddress!, lda: q,
-                                b: up.baseAddress!, ldb: pu, beta: 1, c: out, ldc: q)
+        let blockCount = (m + width - 1) / width
+        var blockStats = [SolverStatistics?](repeating: nil, count: blockCount)
+        let solver = forwardSettings.solver
+        let (tolerance, budget) = (forwardSettings.tolerance, forwardSettings.maxIterations)
+        let phi = activation
+        y.storage.withUnsafeMutableBufferPointer { yp in
+            blockStats.withUnsafeMutableBufferPointer { sp in
+                let yOut = UncheckedMutablePointer(yp.baseAddress!)
+                let statsOut = UncheckedMutablePointer(sp.baseAddress!)
+                // Blocks are independent: each worker takes a range of them and reuses its buffers
+                // (the inputs with the bias row, Z₀ = B U) from block to block.
+                ThreadPolicy.forEachRange(blockCount) { blocks in
+                    var ub = Matrix<Scalar>(rows: pu, cols: width, repeating: 1)
+                    var z = Matrix<Scalar>(rows: n, cols: width)
+                    for blockIndex in blocks {
+                        let start = blockIndex * width
+                        let cols = min(width, m - start)
+                        if cols != ub.cols {
+                            ub = Matrix(rows: pu, cols: cols, repeating: 1)
+                            z = Matrix(rows: n, cols: cols)
+                        }
+                        input.storage.withUnsafeBufferPointer { src in
+                            ub.storage.withUnsafeMutableBufferPointer { dst in
+                                for j in 0..<cols {
+                                    (dst.baseAddress! + j * pu).update(
+                                        from: src.baseAddress! + (start + j) * p, count: p)
+                                }
+                            }
+                        }
+                        gemm(b, ub, into: &z)
+                        let block = z
+                        let (x, stats) = solver.solve(
+                            initial: Matrix<Scalar>(rows: n, cols: cols), tolerance: tolerance, maxIterations: budget
+                        ) { x, out in
+                            equilibriumMap(a, x, block, phi, into: &out)
+                        }
+                        statsOut.pointer[blockIndex] = stats
+                        // Ŷ's columns start ..< start + cols: C X + D U, written in place.
+                        let out = yOut.pointer + start * q
+                        c.storage.withUnsafeBufferPointer { cp in
+                            x.storage.withUnsafeBufferPointer { xp in
+                                Scalar.gemm(
+                                    .none, .none, m: q, n: cols, k: n, alpha: 1, a: cp.baseAddress!, lda: q,
+                                    b: xp.baseAddress!, ldb: n, beta: 0, c: out, ldc: q)
+                            }
+                        }
+                        if let d {
+                            d.storage.withUnsafeBufferPointer { dp in
+                                ub.storage.withUnsafeBufferPointer { up in
+                                    Scalar.gemm(
+                                        .none, .none, m: q, n: cols, k: pu, alpha: 1, a: dp.baseAddress!, lda: q,
+                                        b: up.baseAddress!, ldb: pu, beta: 1, c: out, ldc: q)
+                                }
+                            }
                         }
                     }
                 }
             }
-            start += cols
+        }
+        let all = blockStats.compactMap { $0 }.reduce(nil) { (acc: SolverStatistics?, s) in acc?.combined(with: s) ?? s
         }
         if let all { log.recordForward(all) }
         return y

@@ -11,6 +11,8 @@ public struct SparseMatrix<T: BLASScalar>: Sendable {
     public let columnIndices: [Int]
     /// Value of each stored entry.
     public let values: [T]
+    /// The rows as the columns of the transpose, in the form of the vector kernel.
+    let rowsAsColumns: SparseColumns<T>
 
     /// The nonzero entries of a dense matrix (entries with |x| ≤ `threshold` are dropped).
     public init(_ dense: Matrix<T>, threshold: T = 0) {
@@ -32,6 +34,15 @@ public struct SparseMatrix<T: BLASScalar>: Sendable {
         rowStarts = starts
         columnIndices = indices
         values = vals
+        precondition(
+            vals.count < Int(Int32.max) && dense.cols < Int(Int32.max),
+            "SparseMatrix: at most 2³¹ − 1 stored entries and columns, got \(vals.count) entries, \(dense.cols) columns"
+        )
+        var columns = SparseColumns<T>(rows: dense.cols, capacity: vals.count)
+        columns.starts = starts.map { Int32(truncatingIfNeeded: $0) }
+        columns.index = indices.map { Int32(truncatingIfNeeded: $0) }
+        columns.values = vals
+        rowsAsColumns = columns
     }
 
     /// Number of stored (nonzero) entries.
@@ -47,97 +58,41 @@ public struct SparseMatrix<T: BLASScalar>: Sendable {
     /// y ← self · x + β·y for a dense x (cols × m), touching only the stored entries:
     /// O(nonzeros · m) work instead of O(rows · cols · m).
     ///
-    /// The samples (columns of x) are taken in panels of 32 (Float) or 16 (Double), copied
-    /// row-interleaved so that each stored entry multiplies one contiguous vector of the panel's
-    /// samples; each output entry is the sum over its row's entries in stored order, whatever
-    /// the panel, so the result does not depend on m or on where a sample sits in the batch.
+    /// Computed as yᵀ = xᵀ·selfᵀ (``multiplyTransposed(_:into:beta:)``) with the two transposes
+    /// made here; each output entry is the sum over its row's entries in stored order, whatever
+    /// m, so a sample's column is the same bits alone or inside a batch.
     public func multiply(_ x: Matrix<T>, into y: inout Matrix<T>, beta: T = 0) {
         precondition(
             x.rows == cols && y.rows == rows && y.cols == x.cols,
             "sparse multiply: \(rows)×\(cols) times \(x.shapeDescription) into \(y.shapeDescription)")
-        if T.self == Float.self {
-            multiplyPanels(SIMD32<Float>.self, x, into: &y, beta: beta)
-        } else if T.self == Double.self {
-            multiplyPanels(SIMD16<Double>.self, x, into: &y, beta: beta)
-        } else {
-            multiplyColumns(x, into: &y, beta: beta)
-        }
+        var yt = beta == 0 ? Matrix<T>(rows: x.cols, cols: rows) : y.transposed
+        multiplyTransposed(x.transposed, into: &yt, beta: beta)
+        y = yt.transposed
     }
 
-    /// The panel kernel of ``multiply(_:into:beta:)`` for an element type with vectors `V`.
-    private func multiplyPanels<V: SIMD>(_: V.Type, _ x: Matrix<T>, into y: inout Matrix<T>, beta: T)
-    where V.Scalar: BinaryFloatingPoint {
-        let w = V.scalarCount
-        let (m, r, c) = (x.cols, rows, cols)
-        guard m > 0, r > 0, c > 0, !values.isEmpty else {
-            multiplyColumns(x, into: &y, beta: beta)
-            return
-        }
-        // Panel buffers: x's rows for w samples (c × w) and the results (r × w), row-interleaved.
-        var xPanel = [V](repeating: V(), count: c)
-        var yPanel = [V](repeating: V(), count: r)
-        values.withUnsafeBufferPointer { vp0 in
-            columnIndices.withUnsafeBufferPointer { ci in
-                rowStarts.withUnsafeBufferPointer { rs in
-                    x.storage.withUnsafeBufferPointer { xs0 in
-                        y.storage.withUnsafeMutableBufferPointer { ys0 in
-                            xPanel.withUnsafeMutableBufferPointer { xp in
-                                yPanel.withUnsafeMutableBufferPointer { yp in
-                                    let vp = UnsafeRawPointer(vp0.baseAddress!).assumingMemoryBound(to: V.Scalar.self)
-                                    let xs = UnsafeRawPointer(xs0.baseAddress!).assumingMemoryBound(to: V.Scalar.self)
-                                    let ys = UnsafeMutableRawPointer(ys0.baseAddress!).assumingMemoryBound(
-                                        to: V.Scalar.self)
-                                    let b = V.Scalar(beta)
-                                    var j = 0
-                                    while j < m {
-                                        let lanes = Swift.min(w, m - j)
-                                        // Gather: xp[k][l] = x[k, j + l].
-                                        for k in 0..<c {
-                                            var v = V()
-                                            for l in 0..<lanes { v[l] = xs[k + (j + l) * c] }
-                                            xp[k] = v
-                                        }
-                                        for i in 0..<r {
-                                            var acc = V()
-                                            for e in rs[i]..<rs[i + 1] {
-                                                acc += V(repeating: vp[e]) * xp[ci[e]]
-                                            }
-                                            yp[i] = acc
-                                        }
-                                        // Scatter: y[i, j + l] = yp[i][l] (+ β·y).
-                                        for l in 0..<lanes {
-                                            let col = ys + (j + l) * r
-                                            if b == 0 {
-                                                for i in 0..<r { col[i] = yp[i][l] }
-                                            } else {
-                                                for i in 0..<r { col[i] = yp[i][l] + b * col[i] }
-                                            }
-                                        }
-                                        j += lanes
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// One sample at a time (element types without a vector kernel).
-    private func multiplyColumns(_ x: Matrix<T>, into y: inout Matrix<T>, beta: T) {
-        let (m, r, c) = (x.cols, rows, cols)
-        x.storage.withUnsafeBufferPointer { xp in
-            y.storage.withUnsafeMutableBufferPointer { yp in
-                for j in 0..<m {
-                    let xc = j * c
-                    let yc = j * r
-                    for i in 0..<r {
-                        var s: T = 0
-                        for k in rowStarts[i]..<rowStarts[i + 1] { s += values[k] * xp[xc + columnIndices[k]] }
-                        yp[yc + i] = beta == 0 ? s : s + beta * yp[yc + i]
-                    }
-                }
+    /// yᵀ ← xᵀ·selfᵀ + β·yᵀ with the samples as rows: xᵀ is m × cols and yᵀ is m × rows (the
+    /// layout in which a sample's values for one feature are contiguous across samples). Work
+    /// O(nonzeros · m); no copy of xᵀ.
+    ///
+    /// Each entry yᵀ[s, i] is one accumulator over row i's stored entries in order, computed by
+    /// the vector kernel of the CPU (AVX-512, AVX2 with FMA, or the baseline; see
+    /// ``sparseKernelInstructionSet``) with samples in register panels: its bits depend on
+    /// sample s and row i only, not on m or on the other samples.
+    ///
+    /// - Parameters:
+    ///   - xt: The transposed input, m × cols.
+    ///   - yt: The transposed output, m × rows, overwritten (β = 0) or accumulated into.
+    ///   - beta: The factor of the old yᵀ.
+    public func multiplyTransposed(_ xt: Matrix<T>, into yt: inout Matrix<T>, beta: T = 0) {
+        precondition(
+            xt.cols == cols && yt.cols == rows && yt.rows == xt.rows,
+            "sparse multiplyTransposed: \(xt.shapeDescription) times (\(rows)×\(cols))ᵀ into \(yt.shapeDescription)")
+        let m = xt.rows
+        if m == 0 || rows == 0 { return }
+        xt.storage.withUnsafeBufferPointer { xp in
+            yt.storage.withUnsafeMutableBufferPointer { yp in
+                denseTimesSparseColumns(
+                    rows: m, xp.baseAddress!, ldm: m, rowsAsColumns, beta: beta, into: yp.baseAddress!, ldy: m)
             }
         }
     }

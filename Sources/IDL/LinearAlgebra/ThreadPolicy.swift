@@ -99,6 +99,20 @@ public enum ThreadPolicy {
         }
     }
 
+    /// Runs `body` on contiguous ranges that cover 0..<count, one range per worker (fewer when
+    /// there are fewer items), so that a task can reuse its buffers from item to item. Only
+    /// for work whose items are computed the same way whichever range holds them (independent
+    /// blocks of samples): then the result does not depend on the number of workers.
+    ///
+    /// - Parameters:
+    ///   - count: The number of items.
+    ///   - body: The task for one range of items; the ranges are disjoint.
+    static func forEachRange(_ count: Int, _ body: (Range<Int>) -> Void) {
+        if count <= 0 { return }
+        let chunks = Swift.min(workers, count)
+        forEachTask(chunks) { c in body((c * count / chunks)..<((c + 1) * count / chunks)) }
+    }
+
     /// The tiles of an m×n×k product: (along columns?, tile size, tile count). One tile when
     /// the product is below ``parallelMultiplyAdds``. Depends on the shape only.
     static func tiles(m: Int, n: Int, k: Int) -> (alongColumns: Bool, size: Int, count: Int) {
@@ -150,6 +164,12 @@ public enum ThreadPolicy {
 struct UncheckedPointer<T>: @unchecked Sendable {
     let pointer: UnsafePointer<T>
     init(_ pointer: UnsafePointer<T>) { self.pointer = pointer }
+}
+
+/// A mutable pointer handed to the workers of ``ThreadPolicy``, which write disjoint parts.
+struct UncheckedMutablePointer<T>: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<T>
+    init(_ pointer: UnsafeMutablePointer<T>) { self.pointer = pointer }
 }
 
 /// The task of ``ThreadPolicy/forEachTask(_:_:)``, which its caller promises may run concurrently.
