@@ -23,8 +23,9 @@
 //
 // --fits replaces the robust family (each fit: κ, then the caps on B, C and D, "-" for none).
 //
-// Quick mode (for the test suite): 2 seeds, teacher of 1 epoch on 5 000 images, states of 300
-// images, 2 000 test images, attacks on 200 of them; writes under results/quick/sim/.
+// Quick mode (for the test suite): 1 seed, the sparse fit and one robust fit, teacher of 1 epoch
+// on 5 000 images, states of 300 images, 2 000 test images, attacks on 200 of them; writes under
+// results/quick/sim/.
 import ExperimentSupport
 import Foundation
 import IDL
@@ -37,7 +38,7 @@ let quick = options.flag("--quick")
 let formats = options.figureFormats().compactMap(FigureFormat.init(rawValue:))
 let outputDirectory = URL(fileURLWithPath: options.string("--output") ?? "results").appendingPathComponent(
     (quick ? "quick/" : "") + "sim")
-let seedCount = options.int("--seeds") ?? (quick ? 2 : 3)
+let seedCount = options.int("--seeds") ?? (quick ? 1 : 3)
 guard seedCount >= 1 else {
     print("sim-robust: --seeds must be at least 1, got \(seedCount)")
     exit(2)
@@ -63,11 +64,18 @@ struct FitSpec {
 }
 
 let sparse = FitSpec(kappa: 0.99, caps: SIMRowCaps(), lambdaState: 35)
-let defaultFamily: [FitSpec] = [
-    FitSpec(kappa: 0.5, caps: SIMRowCaps(b: 1, c: 20, d: 0.5), lambdaState: 35),
-    FitSpec(kappa: 0.5, caps: SIMRowCaps(b: 0.5, c: 20, d: 0.2), lambdaState: 35),
-    FitSpec(kappa: 0.5, caps: SIMRowCaps(b: 0.3, c: 20, d: 0.1), lambdaState: 35),
-]
+// The robust family: D capped (‖D‖∞ ≤ 1: the sparse fit's pixel→logit map D has ‖D‖∞ in the
+// hundreds) with κ from 0.5 down to 0.05, and one fit that also caps B. Quick mode: the κ 0.1 fit.
+let defaultFamily: [FitSpec] =
+    quick
+    ? [FitSpec(kappa: 0.1, caps: SIMRowCaps(d: 1), lambdaState: 35)]
+    : [
+        FitSpec(kappa: 0.5, caps: SIMRowCaps(d: 1), lambdaState: 35),
+        FitSpec(kappa: 0.25, caps: SIMRowCaps(d: 1), lambdaState: 35),
+        FitSpec(kappa: 0.1, caps: SIMRowCaps(d: 1), lambdaState: 35),
+        FitSpec(kappa: 0.05, caps: SIMRowCaps(d: 1), lambdaState: 35),
+        FitSpec(kappa: 0.1, caps: SIMRowCaps(b: 100, d: 1), lambdaState: 35),
+    ]
 
 /// `--fits "κ,b,c,d;…"`.
 func parseFamily(_ text: String) -> [FitSpec] {
@@ -139,13 +147,21 @@ for seed in 0..<seedCount {
         clean: try evaluateAccuracy(teacher, test), fgsm: [], pgd: [], certified: [], lipschitz: teacherLipschitz,
         nonzeros: teacherWeights, norms: nil)
     for eps in epsilons {
-        let fgsm = eps == 0 ? attackSet.inputs : try Attack.fgsm(teacher, inputs: attackSet.inputs, labels: labels, epsilon: eps, range: 0...1)
-        let pgd = eps == 0 ? attackSet.inputs : try Attack.pgd(
-            teacher, inputs: attackSet.inputs, labels: labels, epsilon: eps, stepSize: eps / 4, steps: 10, range: 0...1)
+        let fgsm =
+            eps == 0
+            ? attackSet.inputs
+            : try Attack.fgsm(teacher, inputs: attackSet.inputs, labels: labels, epsilon: eps, range: 0...1)
+        let pgd =
+            eps == 0
+            ? attackSet.inputs
+            : try Attack.pgd(
+                teacher, inputs: attackSet.inputs, labels: labels, epsilon: eps, stepSize: eps / 4, steps: 10,
+                range: 0...1)
         m.fgsm.append(try Metrics.accuracy(teacher.predict(fgsm), labels))
         m.pgd.append(try Metrics.accuracy(teacher.predict(pgd), labels))
         m.certified.append(
-            try certifiedRobustAccuracy(scores: teacherScores, labels: labels, epsilon: eps, lipschitz: teacherLipschitz))
+            try certifiedRobustAccuracy(
+                scores: teacherScores, labels: labels, epsilon: eps, lipschitz: teacherLipschitz))
     }
     results[0].append(m)
     print(
@@ -180,10 +196,17 @@ for seed in 0..<seedCount {
             lipschitz: certificate.outputConstant, nonzeros: model.nonzeros,
             norms: (certificate.normA, certificate.normB, certificate.normC, certificate.normD))
         for eps in epsilons {
-            let fgsm = eps == 0 ? attackInputs : try Attack.fgsm(model.implicitModel, inputs: attackInputs, labels: labels, epsilon: eps, range: 0...1)
-            let pgd = eps == 0 ? attackInputs : try Attack.pgd(
-                model.implicitModel, inputs: attackInputs, labels: labels, epsilon: eps, stepSize: eps / 4, steps: 10,
-                range: 0...1)
+            let fgsm =
+                eps == 0
+                ? attackInputs
+                : try Attack.fgsm(model.implicitModel, inputs: attackInputs, labels: labels, epsilon: eps, range: 0...1)
+            let pgd =
+                eps == 0
+                ? attackInputs
+                : try Attack.pgd(
+                    model.implicitModel, inputs: attackInputs, labels: labels, epsilon: eps, stepSize: eps / 4,
+                    steps: 10,
+                    range: 0...1)
             r.fgsm.append(try Metrics.accuracy(model.predict(fgsm), labels))
             r.pgd.append(try Metrics.accuracy(model.predict(pgd), labels))
             r.certified.append(try certificate.certifiedAccuracy(scores: scores, labels: labels, epsilon: eps))
@@ -226,14 +249,21 @@ extension Measurement {
     var normC: Double? { norms?.c }
     var normD: Double? { norms?.d }
 }
-summary.footnote =
-    "\(seedNote) The norms and the certified constant L (the smaller of ‖C‖∞‖B‖∞/(1 − ‖A‖∞) + ‖D‖∞ and the entrywise bound; for the teacher ‖ |W₄||W₃||W₂||W₁| ‖∞) are means over the seeds. Every cell is bitwise the same for any number of threads on the same CPU and BLAS kernels; on another CPU, rounding moves them slightly (results/README.md, Verifying)."
-try summary.write(
-    to: outputDirectory.appendingPathComponent("robust-models"),
+/// Writes `table` as <name>.md and .csv with the seeds' note, `note` and the verification line.
+func write(_ table: ResultTable, _ name: String, note: String, caption: String) throws {
+    var table = table
+    table.footnote =
+        "\(seedNote) \(note) Every cell is bitwise the same for any number of threads on the same CPU and BLAS kernels; on another CPU, rounding moves them slightly (results/README.md, Verifying)."
+    try table.write(to: outputDirectory.appendingPathComponent(name), caption: caption)
+    print(table.markdown())
+}
+try write(
+    summary, "robust-models",
+    note:
+        "The norms and the certified constant L (the smaller of ‖C‖∞‖B‖∞/(1 − ‖A‖∞) + ‖D‖∞ and the entrywise bound; for the teacher ‖ |W₄||W₃||W₂||W₁| ‖∞) are means over the seeds.",
     caption:
         "Robust SIM on FashionMNIST: teacher 784-64-32-16-10 (ReLU, no bias, \(teacherEpochs) epoch(s)), SIM fitted to the states of \(sampleCount) training images with the exact solver (λ_state 35, λ_output 1, λ₂ 2, ‖A‖∞ ≤ κ, and caps on every row's ℓ1 norm of B, C, D where given), test accuracy on \(test.count) test images, PGD-10 (10 steps of ε/4) on the first \(attackSamples)."
 )
-print(summary.markdown())
 
 var attacks = ResultTable(columns: [
     "model", "ε", "FGSM (%)", "FGSM std", "PGD-10 (%)", "PGD-10 std", "certified (%)", "certified std",
@@ -251,20 +281,20 @@ for (i, (name, _)) in models.enumerated() {
         ])
     }
 }
-attacks.footnote =
-    "\(seedNote) Certified: correctly classified with a margin above 2Lε, L the model's certified ℓ∞ Lipschitz constant (robust-models.md). Every cell is bitwise the same for any number of threads on the same CPU and BLAS kernels; on another CPU, rounding moves them slightly (results/README.md, Verifying)."
-try attacks.write(
-    to: outputDirectory.appendingPathComponent("robust"),
+try write(
+    attacks, "robust",
+    note:
+        "Certified: correctly classified with a margin above 2Lε, L the model's certified ℓ∞ Lipschitz constant (robust-models.md).",
     caption:
         "Accuracy of the teacher, the sparse SIM model and the robust SIM fits on the first \(attackSamples) test images under ℓ∞ attacks of radius ε (pixels in [0, 1], clipped): FGSM, PGD with 10 steps of ε/4, and the share certified robust. Models as in robust-models.md."
 )
-print(attacks.markdown())
 
 // Figures: error bars are drawn as unlabelled vertical (and, on the frontier, horizontal)
 // segments of ± one standard deviation in the series' colour.
 let markers: [MarkerShape] = [.square, .circle, .triangle, .diamond]
 var curves = LinePlot(
-    title: "Accuracy under PGD-10 (FashionMNIST, pixels in [0, 1]; ± 1 std over \(seedCount) seeds)",
+    title:
+        "Accuracy under PGD-10 (FashionMNIST, pixels in [0, 1]; ± 1 std over \(seedCount) seed\(seedCount == 1 ? "" : "s"))",
     xLabel: "ε (ℓ∞ radius)", yLabel: "accuracy (%)")
 for (i, (name, _)) in models.enumerated() {
     let stats = epsilons.indices.map { k in percent(results[i].map { $0.pgd[k] }) }
@@ -293,6 +323,18 @@ for (i, (name, _)) in models.enumerated() {
         try frontier.add(
             x: [pgd.mean - pgd.std, pgd.mean + pgd.std], y: [clean.mean, clean.mean], color: color, markers: false)
     }
+}
+// Room around the points (the defaults put the extreme ones on the frame).
+let frontierPoints = models.indices.map { i in
+    (pgd: percent(results[i].map { $0.pgd[k05] }), clean: percent(results[i].map(\.clean)))
+}
+let xs = frontierPoints.flatMap { [$0.pgd.mean - $0.pgd.std, $0.pgd.mean + $0.pgd.std] }
+let ys = frontierPoints.flatMap { [$0.clean.mean - $0.clean.std, $0.clean.mean + $0.clean.std] }
+if let x0 = xs.min(), let x1 = xs.max(), let y0 = ys.min(), let y1 = ys.max() {
+    let dx = max(1, 0.1 * (x1 - x0))
+    let dy = max(0.3, 0.1 * (y1 - y0))
+    frontier.xRange = (x0 - dx)...(x1 + dx)
+    frontier.yRange = (y0 - dy)...(y1 + dy)
 }
 try frontier.write(to: outputDirectory.appendingPathComponent("robust-frontier"), formats: formats)
 print(

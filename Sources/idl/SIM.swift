@@ -94,7 +94,8 @@ struct SIMCommand: ParsableCommand {
             guard let cap else { continue }
             try NumberRule.positive.check(flag, cap)
             if solver != .exact {
-                throw ValidationError("\(flag) caps rows in the exact solver's row problems; use it with --solver exact")
+                throw ValidationError(
+                    "\(flag) caps rows in the exact solver's row problems; use it with --solver exact")
             }
         }
         if let tolerance { try NumberRule.positive.check("--tolerance", tolerance) }

@@ -121,7 +121,8 @@ struct SIMCapTests {
         let (features, targets, n) = Self.data(seed: 7)
         let inputCap = 0.3
         let constraint: SIMWellPosedness =
-            structure == "ball" ? .infinityNorm(kappa: 0.4) : structure == "triangular" ? .strictlyUpperTriangular : .unconstrained
+            structure == "ball"
+            ? .infinityNorm(kappa: 0.4) : structure == "triangular" ? .strictlyUpperTriangular : .unconstrained
         let stateCap: Double? = structure == "state cap" ? 0.25 : nil
         let stateRadius = structure == "ball" ? 0.4 : (stateCap ?? .infinity)
         let reference = CappedRowReference(

@@ -570,27 +570,17 @@ func solveFISTABlock<T: BLASScalar>(
             out[j] = v > shrink ? v - shrink : (v < -shrink ? v + shrink : 0)
         }
         for j in 0..<fixed { out[j] = 0 }
-        var projected = false
-        if ball && n > fixed {
+        /// Projects out[start..<end] onto the ℓ1 ball of `radius` when it lies outside; returns whether it did.
+        func projectBlock(_ start: Int, _ end: Int, _ radius: T) -> Bool {
             var l1: T = 0
-            for j in fixed..<n { l1 += abs(out[j]) }
-            if l1 > s.radius {
-                projectOntoL1BallInPlace(
-                    UnsafeMutableBufferPointer(start: out + fixed, count: n - fixed),
-                    radius: s.radius, scratch: scratch)
-                projected = true
-            }
+            for j in start..<end { l1 += abs(out[j]) }
+            guard l1 > radius else { return false }
+            projectOntoL1BallInPlace(
+                UnsafeMutableBufferPointer(start: out + start, count: end - start), radius: radius, scratch: scratch)
+            return true
         }
-        var inputProjected = false
-        if inputBall && d > n {
-            var l1: T = 0
-            for j in n..<d { l1 += abs(out[j]) }
-            if l1 > s.inputRadius {
-                projectOntoL1BallInPlace(
-                    UnsafeMutableBufferPointer(start: out + n, count: d - n), radius: s.inputRadius, scratch: scratch)
-                inputProjected = true
-            }
-        }
+        let projected = ball && n > fixed && projectBlock(fixed, n, s.radius)
+        let inputProjected = inputBall && d > n && projectBlock(n, d, s.inputRadius)
         // φ'(t) = 1 + (β/α)·vᵀJv with J the Jacobian of the prox: the identity on the support,
         // minus (1/k)·ssᵀ (s the signs, k the support size) on each block that was projected.
         var vx: T = 0
