@@ -24,6 +24,7 @@ let experiments: [(String, [Target.Dependency])] = [
     ("sim-fashion", ["ExperimentSupport", "IDL"]),
     ("argmax-extrapolation", ["ExperimentSupport", "IDL", "IDLPlot"]),
     ("sim-sweep", ["ExperimentSupport", "IDL", "IDLPlot"]),
+    ("sim-robust", ["ExperimentSupport", "IDL", "IDLPlot"]),
     ("scaling-bench", ["ExperimentSupport", "IDL", "IDLPlot"]),
 ]
 

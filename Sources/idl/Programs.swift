@@ -89,7 +89,8 @@ struct Reproduce: ParsableCommand {
             Runs, in order: implicit-models (implicit models of several sizes and well-posedness rules \
             beside an MLP, robustness under attacks), sim-fashion (SIM solvers against the teacher and \
             magnitude pruning), sim-sweep (accuracy against sparsity over λ, spy plots of A and B, \
-            robustness), sim-sweep-double (the same with the teacher in Double, under sim-double/), argmax-extrapolation (ImplicitRNN vs LSTM outside the training range), rnn \
+            robustness), sim-sweep-double (the same with the teacher in Double, under sim-double/), sim-robust \
+            (SIM fits with capped B, C, D and a smaller κ against FGSM and PGD, 3 seeds), argmax-extrapolation (ImplicitRNN vs LSTM outside the training range), rnn \
             (the spiky series, rnn-bench), solvers (Picard vs Anderson while training, implicit-bench) \
             and performance (the speed table, idl bench). About 6 minutes in full mode on 2 cores.
 
@@ -126,6 +127,7 @@ struct Reproduce: ParsableCommand {
         Experiment(
             name: "sim-sweep-double", program: "sim-sweep", full: ["--double"], quick: ["--quick", "--double"],
             drawsFigures: true),
+        Experiment(name: "sim-robust", program: "sim-robust", quick: ["--quick"], drawsFigures: true),
         Experiment(
             name: "argmax-extrapolation", program: "argmax-extrapolation", quick: ["--quick"], drawsFigures: true),
         Experiment(name: "rnn", program: "rnn-bench", quick: ["--epochs", "5"], hasQuickMode: false),

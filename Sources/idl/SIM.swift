@@ -22,6 +22,10 @@ struct SIMCommand: ParsableCommand {
 
             --preset torchidl starts every solver setting from torchidl's defaults instead of ours.
 
+            --b-cap, --c-cap and --d-cap (exact solver) cap the ℓ1 norm of every row of B, C and D, for \
+            a fit aimed at robustness: the certified ℓ∞ Lipschitz constant ‖C‖∞‖B‖∞/(1 − ‖A‖∞) + ‖D‖∞ \
+            is then at most c·b/(1 − κ) + d (a smaller --kappa helps too).
+
             With --json the last line is a JSON object with the keys teacher_accuracy, test_accuracy, \
             nonzeros, teacher_nonzeros, norm_A_inf, well_posed, fit_seconds, eval_seconds, solver, model.
             """
@@ -38,6 +42,9 @@ struct SIMCommand: ParsableCommand {
     @Option(help: "Elastic-net weight λ₂ (exact and ADMM solvers; tuned 2).") var lambda2: Double?
     @Option(help: "Radius κ of ‖A‖∞ ≤ κ.") var kappa = 0.99
     @Flag(help: "Keep A strictly upper triangular instead of bounding ‖A‖∞.") var triangular = false
+    @Option(help: "Exact solver: cap every row's ℓ1 norm of B (‖B‖∞ ≤ cap), for robustness.") var bCap: Double?
+    @Option(help: "Exact solver: cap every row's ℓ1 norm of C (‖C‖∞ ≤ cap), for robustness.") var cCap: Double?
+    @Option(help: "Exact solver: cap every row's ℓ1 norm of D (‖D‖∞ ≤ cap), for robustness.") var dCap: Double?
     @Option(help: "Relative duality-gap tolerance of the exact solver (tuned 1e-4).") var tolerance: Double?
     @Option(help: "Weights with |w| below this become exact zeros (tuned 1e-8).") var zeroThreshold: Double?
     @Flag(inversion: .prefixedNo, help: "Fit C, D on states regenerated with the fitted A, B (tuned: on).")
@@ -83,6 +90,14 @@ struct SIMCommand: ParsableCommand {
         if let lambdaState { try NumberRule.nonNegative.check("--lambda-state", lambdaState) }
         if let lambdaOutput { try NumberRule.nonNegative.check("--lambda-output", lambdaOutput) }
         if let lambda2 { try NumberRule.nonNegative.check("--lambda2", lambda2) }
+        for (flag, cap) in [("--b-cap", bCap), ("--c-cap", cCap), ("--d-cap", dCap)] {
+            guard let cap else { continue }
+            try NumberRule.positive.check(flag, cap)
+            if solver != .exact {
+                throw ValidationError(
+                    "\(flag) caps rows in the exact solver's row problems; use it with --solver exact")
+            }
+        }
         if let tolerance { try NumberRule.positive.check("--tolerance", tolerance) }
         if let zeroThreshold { try NumberRule.nonNegative.check("--zero-threshold", zeroThreshold) }
         if let rank { try NumberRule.check("--rank", rank, atLeast: 1) }
@@ -168,6 +183,7 @@ struct SIMCommand: ParsableCommand {
             if let tolerance { s.tolerance = tolerance }
             if let zeroThreshold { s.zeroThreshold = zeroThreshold }
             if let regenStates { s.regenerateStates = regenStates }
+            s.caps = SIMRowCaps(b: bCap, c: cCap, d: dCap)
             s.equilibrium = equilibrium
             return s
         }

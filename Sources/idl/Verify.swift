@@ -44,6 +44,9 @@ enum CellTolerance: CustomStringConvertible {
             "‖A‖∞": .exactAtBound(0.99, otherwise: 0.1),
             "mean forward iterations": .relative(0.1), "mean backward iterations": .relative(0.1),
             "certified L∞ Lipschitz": .relative(0.05),
+            // sim-robust: the summary's PGD column, and norms that sit at their cap or near it.
+            "PGD-10 (%) at ε = 0.05": .absolute(2), "‖B‖∞": .relative(0.05), "‖C‖∞": .relative(0.05),
+            "‖D‖∞": .relative(0.05), "κ": .exact, "B cap": .exact, "C cap": .exact, "D cap": .exact,
             "test R²": .absolute(0.02), "test MAPE": .relative(0.1),
             // Labels and counts fixed by the code.
             "model": .exact, "method": .exact, "solver": .exact, "workload": .exact, "note": .exact,
@@ -52,6 +55,8 @@ enum CellTolerance: CustomStringConvertible {
             "this package": .timing, "reference (same machine)": .timing, "reference (machine, date)": .timing,
         ]
         if let t = declared[column] { return t }
+        // Standard deviations over seeds (e.g. "PGD-10 std"): in the points of their accuracy.
+        if column.hasSuffix(" std") || column.contains(" std at ") { return .absolute(2) }
         // Timings by their unit.
         for unit in ["(s)", "ms/step", "s/epoch", "GFLOP/s", "(ms)"] where column.contains(unit) { return .timing }
         return .exact

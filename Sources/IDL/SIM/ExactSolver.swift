@@ -12,15 +12,17 @@ import RealModule
 ///     P(w) = ½‖t − Mᵀw‖² + λ‖w‖₁ + ½λ₂‖w‖²   subject to  ‖a‖₁ ≤ κ
 ///
 /// (stage 1 with `.infinityNorm(κ)`; with `.strictlyUpperTriangular` row i's a has
-/// a_j = 0 for j ≤ i and no ball; stage 2 is unconstrained).
+/// a_j = 0 for j ≤ i and no ball; stage 2 is unconstrained). ``caps`` adds ‖b‖₁ ≤ cap_b in
+/// stage 1 and ‖a‖₁ ≤ cap_c, ‖b‖₁ ≤ cap_d in stage 2 (there a, b stand for c, d).
 ///
 /// **Iteration.** G = M Mᵀ and c = M t are formed once (one gemm for all rows: M·Targetsᵀ).
 /// With L = λ_max(G) + λ₂, w⁺ = prox(y − (G y − c + λ₂ y)/L), where the prox is soft
 /// thresholding by λ/L on every coordinate followed by the projection of the a-block onto the
-/// ℓ1 ball of radius κ (the exact prox of λ‖a‖₁ + indicator(‖a‖₁ ≤ κ)). Momentum is restarted
-/// when (y − w⁺)ᵀ(w⁺ − w) > 0 (O'Donoghue & Candès). Rows are solved in blocks so that the
-/// Gram products are one product per block and iteration (G w is kept alongside w, so G y costs
-/// no extra product). The product touches only the nonzeros of the new iterates (soft
+/// ℓ1 ball of radius κ (the exact prox of λ‖a‖₁ + indicator(‖a‖₁ ≤ κ)), and of the b-block onto
+/// its own ball when it is capped (the prox is separable over the two blocks). Momentum is
+/// restarted when (y − w⁺)ᵀ(w⁺ − w) > 0 (O'Donoghue & Candès). Rows are solved in blocks so that
+/// the Gram products are one product per block and iteration (G w is kept alongside w, so G y
+/// costs no extra product). The product touches only the nonzeros of the new iterates (soft
 /// thresholding makes most coordinates exact zeros — on the SIM benchmark a third of them in
 /// stage 1): G's columns at those coordinates, read where G lies, with no packing of G (a gemm
 /// would copy all of G at every iteration). Each row's G w is its own sum in coordinate order,
@@ -41,13 +43,14 @@ import RealModule
 /// **Certificate.** From the residual r = t − Mᵀw and g = M r, the Fenchel dual of the row
 /// problem, D(ρ) = ρᵀt − ½‖ρ‖² − H*(Mρ) with H(w) = λ‖w‖₁ + ½λ₂‖w‖² + indicator(‖a‖₁ ≤ κ), is
 /// evaluated at ρ = s·r. Without λ₂: H*(s) = κ·max(0, ‖s_a‖∞ − λ) on the ball block (the
-/// dual norm term of the constraint) and the indicator of ‖s_j‖∞ ≤ λ on unconstrained
-/// coordinates, so s ∈ [0, λ/‖g_free‖∞] and the best s on that segment is taken (a 1-D
-/// piecewise quadratic). With λ₂ > 0, s = 1 and H* is finite everywhere (the ball part uses the
-/// maximiser sign(g)·Proj_κ((|g| − λ)₊/λ₂)). The gap P(w) − D(s·r) ≥ 0 bounds P(w) − P*; the row
-/// has converged when gap ≤ tolerance·max(1, |P(w)|). Gaps are screened cheaply in Gram form
-/// and confirmed from the true residual (two gemv with M). Rounding can make the computed gap
-/// slightly negative; such values are reported as 0.
+/// dual norm term of the constraint), cap_b·max(0, ‖s_b‖∞ − λ) on a capped b-block, and the
+/// indicator of ‖s_j‖∞ ≤ λ on unconstrained coordinates, so s ∈ [0, λ/‖g_free‖∞] and the best s
+/// on that segment is taken (a 1-D piecewise quadratic: its breakpoints and the stationary
+/// point of each piece are tried). With λ₂ > 0, s = 1 and H* is finite everywhere (each ball
+/// block uses the maximiser sign(g)·Proj_r((|g| − λ)₊/λ₂), r its radius). The gap
+/// P(w) − D(s·r) ≥ 0 bounds P(w) − P*; the row has converged when gap ≤ tolerance·max(1, |P(w)|).
+/// Gaps are screened cheaply in Gram form and confirmed from the true residual (two gemv with
+/// M). Rounding can make the computed gap slightly negative; such values are reported as 0.
 ///
 /// **Requirements.** λ > 0 or λ₂ > 0 (with λ = λ₂ = 0 the dual has no feasible scaling of the
 /// residual unless it is exactly 0; use ``SIMLeastSquaresSolver``). For `Float`, gaps below about
@@ -87,6 +90,11 @@ public struct SIMExactSolver: SIMSolver {
     /// Whether to take steps in the metric H = αI + βvvᵀ that deflates an outlying top
     /// eigenvalue of G (see the type's documentation). Off: plain FISTA with L = λ_max(G) + λ₂.
     public var deflateTopEigenvalue: Bool
+    /// Per-row ℓ1 caps on B, C and D for fits aimed at robustness (none by default): see
+    /// ``SIMRowCaps``. Stage 1 adds ‖bᵢ‖₁ ≤ `caps.b` to each row problem, stage 2 ‖cᵢ‖₁ ≤ `caps.c`
+    /// and ‖dᵢ‖₁ ≤ `caps.d`; each is one more ℓ1 ball in the prox and one more
+    /// r·max(0, ‖s_block‖∞ − λ) term in the certificate's conjugate.
+    public var caps = SIMRowCaps()
 
     /// A solver with the given hyperparameters (see the properties). The default tolerance,
     /// 1e-6, certifies every row's objective within 1e-6 relative of its optimum.
@@ -125,6 +133,21 @@ public struct SIMExactSolver: SIMSolver {
             constraint: constraint, progress: progress, cache: nil)
     }
 
+    /// One stage with per-row ℓ1 caps beside `constraint`: every row's state block (its first
+    /// `stateCount` coefficients) also in the ℓ1 ball of radius `stateCap`, its input block (the
+    /// rest) in the ball of radius `inputCap` (nil: no cap). See the type's documentation and
+    /// ``SIMRowCaps``.
+    /// - Throws: As ``fitStage(features:targets:stateCount:lambda:constraint:progress:)``, and
+    ///   ``IDLError/invalidArgument(_:)`` for a cap that is not finite and positive.
+    public func fitStage<T: BLASScalar>(
+        features: Matrix<T>, targets: Matrix<T>, stateCount: Int, lambda: Double,
+        constraint: SIMWellPosedness, stateCap: Double?, inputCap: Double?, progress: (@Sendable (Int) -> Void)?
+    ) throws -> SIMStageResult<T> {
+        try fitStage(
+            features: features, targets: targets, stateCount: stateCount, lambda: lambda,
+            constraint: constraint, progress: progress, cache: nil, stateCap: stateCap, inputCap: inputCap)
+    }
+
     /// The two-stage fit of ``SIMSolver/fit(_:progress:)``, computing G and its spectrum once
     /// when stage 2 uses the same features as stage 1 (no state regeneration).
     ///
@@ -141,11 +164,13 @@ public struct SIMExactSolver: SIMSolver {
     @_specialize(where T == Float)
     public func fit<T: BLASScalar>(_ states: SIMStates<T>, progress: SIMProgress? = nil) throws -> SIMFit<T> {
         let cache = SIMGramCache<T>()
+        try caps.validate()
         return try runTwoStageSIM(self, states, progress: progress) { f, t, n, l, c, stage, p in
             var solver = self
             if stage == 2, let lambda2Output { solver.lambda2 = lambda2Output }
             return try solver.fitStage(
-                features: f, targets: t, stateCount: n, lambda: l, constraint: c, progress: p, cache: cache)
+                features: f, targets: t, stateCount: n, lambda: l, constraint: c, progress: p, cache: cache,
+                stateCap: stage == 2 ? caps.c : nil, inputCap: stage == 2 ? caps.d : caps.b)
         }
     }
 
@@ -153,9 +178,11 @@ public struct SIMExactSolver: SIMSolver {
     @_specialize(where T == Float)
     func fitStage<T: BLASScalar>(
         features: Matrix<T>, targets: Matrix<T>, stateCount: Int, lambda: Double,
-        constraint: SIMWellPosedness, progress: (@Sendable (Int) -> Void)?, cache: SIMGramCache<T>?
+        constraint: SIMWellPosedness, progress: (@Sendable (Int) -> Void)?, cache: SIMGramCache<T>?,
+        stateCap: Double? = nil, inputCap: Double? = nil
     ) throws -> SIMStageResult<T> {
         try constraint.validate()
+        try SIMRowCaps(c: stateCap, d: inputCap).validate()
         guard features.cols == targets.cols else {
             throw IDLError.shapeMismatch(
                 "features [X; U] have \(features.cols) samples (columns) but the targets have \(targets.cols)")
@@ -219,7 +246,8 @@ public struct SIMExactSolver: SIMSolver {
         }
         if !(lipschitz > 0) { lipschitz = 1 }
 
-        let (radius, triangular) = constraint.rowConstraint(as: T.self)
+        var (radius, triangular) = constraint.rowConstraint(as: T.self)
+        if let stateCap { radius = Swift.min(radius, T(stateCap)) }
 
         let counter = SIMRowCounter(progress)
         let capacity = rowsPerBlock ?? Swift.min(32, Swift.max(4, (rowCount + 7) / 8))
@@ -228,7 +256,7 @@ public struct SIMExactSolver: SIMSolver {
             d: d, m: m, rowCount: rowCount, n: stateCount, radius: radius, triangular: triangular,
             lambda: T(lambda), lambda2: T(lambda2), lipschitz: lipschitz, tolerance: T(tolerance),
             maxIterations: maxIterations, checkInterval: gapCheckInterval, zeroThreshold: T(zeroThreshold),
-            metricBeta: metricBeta)
+            metricBeta: metricBeta, inputRadius: inputCap.map { T($0) } ?? .infinity)
 
         gram.storage.withUnsafeBufferPointer { gp in
             features.storage.withUnsafeBufferPointer { mp in
@@ -350,6 +378,8 @@ struct FISTASettings<T: BLASScalar>: Sendable {
     let zeroThreshold: T
     /// β of the step metric H = αI + βvvᵀ (α = `lipschitz`); 0 for the plain Euclidean step.
     var metricBeta: T = 0
+    /// Radius of the ℓ1 ball of the input block [n, d) (b or d of a row); ∞ for none.
+    var inputRadius: T = .infinity
 }
 
 /// Pointers shared by all blocks. Each block reads the inputs and writes only its own rows of
@@ -368,8 +398,14 @@ struct FISTAShared<T: BLASScalar>: @unchecked Sendable {
 
 /// Objective and duality gap of one row: see ``SIMExactSolver``.
 ///
+/// The coefficients form two blocks, the state block [fixed, n) (ball of radius `radius` when
+/// finite) and the input block [n, d) (ball of radius `inputRadius` when finite); coordinates
+/// [0, fixed) are fixed at 0. H*(s) is separable over the blocks: a ball block of radius r
+/// contributes r·max(0, ‖s_block‖∞ − λ) (without λ₂), an unconstrained coordinate the indicator
+/// of |s_j| ≤ λ.
+///
 /// - Parameters: `w` the coefficients (d), `g` = M r (d), `r2` = ‖r‖², `fixed` the number of
-///   leading a-coordinates fixed at 0, `scratch` 2·n slots (used only with λ₂ > 0 and a ball).
+///   leading a-coordinates fixed at 0, `scratch` 2·d slots (used only with λ₂ > 0 and a ball).
 @inline(__always)
 @_specialize(where T == Double)
 @_specialize(where T == Float)
@@ -382,6 +418,7 @@ func simRowCertificate<T: BLASScalar>(
     let lambda = s.lambda
     let lambda2 = s.lambda2
     let ball = s.radius.isFinite
+    let inputBall = s.inputRadius.isFinite
     var l1: T = 0
     var sq: T = 0
     var wg: T = 0
@@ -392,42 +429,54 @@ func simRowCertificate<T: BLASScalar>(
         wg += v * g[j]
     }
     let objective = r2 / 2 + lambda * l1 + lambda2 / 2 * sq
-    let freeStart = ball ? n : fixed  // first coordinate with the plain ℓ1 (not ball) term
+    // Coordinates with the plain ℓ1 term (no ball): the state block's unless it has a ball, and
+    // the input block's unless it has one.
+    let freeStart = ball ? n : fixed
+    let freeEnd = inputBall ? n : d
     if lambda2 > 0 {
         var hstar: T = 0
-        for j in freeStart..<d {
+        for j in freeStart..<Swift.max(freeStart, freeEnd) {
             let e = abs(g[j]) - lambda
             if e > 0 { hstar += e * e / (2 * lambda2) }
         }
-        if ball && n > fixed {
-            let k = n - fixed
+        /// sup over the ball of radius r of xᵀg − λ‖x‖₁ − ½λ₂‖x‖² on [start, end): the maximiser is
+        /// sign(g)·Proj_r((|g| − λ)₊/λ₂).
+        func ballConjugate(_ start: Int, _ end: Int, _ radius: T) {
+            guard end > start else { return }
+            let k = end - start
             var sum: T = 0
             for j in 0..<k {
-                let e = Swift.max(abs(g[fixed + j]) - lambda, 0)
+                let e = Swift.max(abs(g[start + j]) - lambda, 0)
                 scratch[j] = e / lambda2
                 sum += scratch[j]
             }
             let target = UnsafeMutableBufferPointer(start: scratch, count: k)
-            if sum > s.radius {
-                projectOntoL1BallInPlace(target, radius: s.radius, scratch: scratch + k)
+            if sum > radius {
+                projectOntoL1BallInPlace(target, radius: radius, scratch: scratch + k)
             }
             for j in 0..<k {
-                let e = Swift.max(abs(g[fixed + j]) - lambda, 0)
+                let e = Swift.max(abs(g[start + j]) - lambda, 0)
                 let a = scratch[j]
                 hstar += e * a - lambda2 / 2 * a * a
             }
         }
+        if ball { ballConjugate(fixed, n, s.radius) }
+        if inputBall { ballConjugate(n, d, s.inputRadius) }
         let gap = Swift.max(0, lambda * l1 + lambda2 / 2 * sq + hstar - wg)
         return (objective, gap)
     }
     var gammaBall: T = 0
     if ball { for j in fixed..<n { gammaBall = Swift.max(gammaBall, abs(g[j])) } }
+    var gammaInput: T = 0
+    if inputBall { for j in n..<d { gammaInput = Swift.max(gammaInput, abs(g[j])) } }
     var gammaFree: T = 0
-    for j in freeStart..<d { gammaFree = Swift.max(gammaFree, abs(g[j])) }
+    for j in freeStart..<Swift.max(freeStart, freeEnd) { gammaFree = Swift.max(gammaFree, abs(g[j])) }
     let sMax: T = gammaFree > 0 ? lambda / gammaFree : T.infinity
     let radius = s.radius
+    let inputRadius = s.inputRadius
     func gapAt(_ sc: T) -> T {
-        let penalty: T = ball ? radius * Swift.max(0, sc * gammaBall - lambda) : 0
+        var penalty: T = ball ? radius * Swift.max(0, sc * gammaBall - lambda) : 0
+        if inputBall { penalty += inputRadius * Swift.max(0, sc * gammaInput - lambda) }
         return (1 - sc) * (1 - sc) * r2 / 2 + Swift.max(0, lambda * l1 - sc * wg + penalty)
     }
     var best = gapAt(0)
@@ -439,9 +488,15 @@ func simRowCertificate<T: BLASScalar>(
     consider(1)
     consider(sMax)
     if ball && gammaBall > 0 { consider(lambda / gammaBall) }
+    if inputBall && gammaInput > 0 { consider(lambda / gammaInput) }
     if r2 > 0 {
+        // The stationary point of each quadratic piece: the balls whose penalty is active there.
         consider(1 + wg / r2)
         if ball { consider(1 + (wg - radius * gammaBall) / r2) }
+        if inputBall {
+            consider(1 + (wg - inputRadius * gammaInput) / r2)
+            if ball { consider(1 + (wg - radius * gammaBall - inputRadius * gammaInput) / r2) }
+        }
     }
     return (objective, best)
 }
@@ -483,6 +538,7 @@ func solveFISTABlock<T: BLASScalar>(
     let step = 1 / s.lipschitz
     let shrink = s.lambda * step
     let ball = s.radius.isFinite
+    let inputBall = s.inputRadius.isFinite
     let n = s.n
     // The deflated metric H = αI + βvvᵀ (α = lipschitz).
     let metric = s.metricBeta > 0
@@ -519,21 +575,25 @@ func solveFISTABlock<T: BLASScalar>(
             out[j] = v > shrink ? v - shrink : (v < -shrink ? v + shrink : 0)
         }
         for j in 0..<fixed { out[j] = 0 }
-        var projected = false
-        if ball && n > fixed {
+        /// Projects out[start..<end] onto the ℓ1 ball of `radius` when it lies outside; returns whether it did.
+        func projectBlock(_ start: Int, _ end: Int, _ radius: T) -> Bool {
             var l1: T = 0
-            for j in fixed..<n { l1 += abs(out[j]) }
-            if l1 > s.radius {
-                projectOntoL1BallInPlace(
-                    UnsafeMutableBufferPointer(start: out + fixed, count: n - fixed),
-                    radius: s.radius, scratch: scratch)
-                projected = true
-            }
+            for j in start..<end { l1 += abs(out[j]) }
+            guard l1 > radius else { return false }
+            projectOntoL1BallInPlace(
+                UnsafeMutableBufferPointer(start: out + start, count: end - start), radius: radius, scratch: scratch)
+            return true
         }
+        let projected = ball && n > fixed && projectBlock(fixed, n, s.radius)
+        let inputProjected = inputBall && d > n && projectBlock(n, d, s.inputRadius)
+        // φ'(t) = 1 + (β/α)·vᵀJv with J the Jacobian of the prox: the identity on the support,
+        // minus (1/k)·ssᵀ (s the signs, k the support size) on each block that was projected.
         var vx: T = 0
         var vJv: T = 0
         var sv: T = 0
         var count = 0
+        var svInput: T = 0
+        var countInput = 0
         for j in 0..<d where out[j] != 0 {
             let vj = vvec[j]
             vx += vj * out[j]
@@ -542,8 +602,13 @@ func solveFISTABlock<T: BLASScalar>(
                 sv += out[j] > 0 ? vj : -vj
                 count += 1
             }
+            if inputProjected && j >= n {
+                svInput += out[j] > 0 ? vj : -vj
+                countInput += 1
+            }
         }
         if count > 0 { vJv -= sv * sv / T(count) }
+        if countInput > 0 { vJv -= svInput * svInput / T(countInput) }
         return (t - (vx - vu), 1 + cMetric * Swift.max(vJv, 0))
     }
 
@@ -677,6 +742,11 @@ func solveFISTABlock<T: BLASScalar>(
                     projectOntoL1BallInPlace(
                         UnsafeMutableBufferPointer(start: wNew + fixed, count: n - fixed),
                         radius: s.radius, scratch: scratch)
+                }
+                if inputBall && d > n {
+                    projectOntoL1BallInPlace(
+                        UnsafeMutableBufferPointer(start: wNew + n, count: d - n), radius: s.inputRadius,
+                        scratch: scratch)
                 }
                 for j in 0..<d { restart += (y[j] - wNew[j]) * (wNew[j] - w[j]) }
             }

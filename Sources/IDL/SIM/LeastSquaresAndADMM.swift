@@ -3,17 +3,19 @@ import RealModule
 // torchidl's least-squares and consensus-ADMM SIM solvers, and the certificate of any candidate.
 
 /// Objective and duality gap of each row of `weights` (rows×d) for the row problem
-/// λ‖w‖₁ + ½λ₂‖w‖² + ½‖t − Mᵀw‖² under `constraint` (see ``SIMExactSolver`` for the dual).
+/// λ‖w‖₁ + ½λ₂‖w‖² + ½‖t − Mᵀw‖² under `constraint` (see ``SIMExactSolver`` for the dual), and,
+/// when `inputCap` is given, ‖w[n..<d]‖₁ ≤ `inputCap` (``SIMRowCaps``).
 ///
 /// Works for any candidate that satisfies the constraint (it is the certificate used to report
 /// ADMM's answers); a candidate that violates it gets gap +∞. Needs λ > 0 or λ₂ > 0 for a
 /// finite gap unless the residual's correlations vanish.
-/// - Throws: ``IDLError/shapeMismatch(_:)`` for inconsistent shapes.
+/// - Throws: ``IDLError/shapeMismatch(_:)`` for inconsistent shapes; ``IDLError/invalidArgument(_:)``
+///   for an input cap that is not finite and positive.
 @_specialize(where T == Double)
 @_specialize(where T == Float)
 public func simRowCertificates<T: BLASScalar>(
     weights: Matrix<T>, features: Matrix<T>, targets: Matrix<T>, stateCount n: Int,
-    lambda: Double, lambda2: Double = 0, constraint: SIMWellPosedness
+    lambda: Double, lambda2: Double = 0, constraint: SIMWellPosedness, inputCap: Double? = nil
 ) throws -> [(objective: Double, gap: Double)] {
     guard weights.rows == targets.rows, weights.cols == features.rows, features.cols == targets.cols,
         n >= 0, n <= features.rows
@@ -22,13 +24,14 @@ public func simRowCertificates<T: BLASScalar>(
             "certificates need weights rows×d, features d×m, targets rows×m and n ≤ d; got weights \(weights.shapeDescription), features \(features.shapeDescription), targets \(targets.shapeDescription), n = \(n)"
         )
     }
+    try SIMRowCaps(d: inputCap).validate()
     let d = features.rows
     let m = features.cols
     let (radius, triangular) = constraint.rowConstraint(as: T.self)
     let settings = FISTASettings<T>(
         d: d, m: m, rowCount: targets.rows, n: n, radius: radius, triangular: triangular,
         lambda: T(lambda), lambda2: T(lambda2), lipschitz: 1, tolerance: 0, maxIterations: 1,
-        checkInterval: 1, zeroThreshold: 0)
+        checkInterval: 1, zeroThreshold: 0, inputRadius: inputCap.map { T($0) } ?? .infinity)
     // Residuals R = T − W M (rows×m) and correlations Gc = M Rᵀ (d×rows).
     var residuals = targets
     gemm(weights, features, into: &residuals, alpha: -1, beta: 1)
@@ -44,6 +47,11 @@ public func simRowCertificates<T: BLASScalar>(
         var l1: T = 0
         for j in 0..<n { l1 += abs(weights[i, j]) }
         if radius.isFinite && l1 > radius * (1 + 64 * T.ulpOfOne) { feasible = false }
+        if let inputCap {
+            var l1Input: T = 0
+            for j in n..<d { l1Input += abs(weights[i, j]) }
+            if l1Input > T(inputCap) * (1 + 64 * T.ulpOfOne) { feasible = false }
+        }
         for j in 0..<fixed where weights[i, j] != 0 { feasible = false }
         let cert = wt.storage.withUnsafeBufferPointer { wp in
             correlations.storage.withUnsafeBufferPointer { gp in

@@ -148,6 +148,39 @@ public enum SIMWellPosedness: Sendable, Equatable {
     }
 }
 
+/// Per-row ℓ1 caps on B, C and D, for SIM fits aimed at robustness (``SIMExactSolver/caps``).
+///
+/// The certified ℓ∞ Lipschitz constant of an implicit model with a 1-Lipschitz φ is
+/// L ≤ ‖C‖∞‖B‖∞/(1 − ‖A‖∞) + ‖D‖∞ (``LipschitzCertificate``), and ‖M‖∞ is the largest ℓ1 norm of
+/// a row of M. Capping every row's ℓ1 norm (‖bᵢ‖₁ ≤ b in stage 1, ‖cᵢ‖₁ ≤ c and ‖dᵢ‖₁ ≤ d in
+/// stage 2) beside ‖A‖∞ ≤ κ keeps each row problem convex and bounds L by c·b/(1 − κ) + d.
+public struct SIMRowCaps: Sendable, Equatable {
+    /// ‖bᵢ‖₁ ≤ b for every row of B (so ‖B‖∞ ≤ b); nil: no cap.
+    public var b: Double?
+    /// ‖cᵢ‖₁ ≤ c for every row of C (so ‖C‖∞ ≤ c); nil: no cap.
+    public var c: Double?
+    /// ‖dᵢ‖₁ ≤ d for every row of D (so ‖D‖∞ ≤ d); nil: no cap.
+    public var d: Double?
+
+    /// Caps with the given radii (nil: no cap).
+    public init(b: Double? = nil, c: Double? = nil, d: Double? = nil) {
+        self.b = b
+        self.c = c
+        self.d = d
+    }
+
+    /// Checks that every cap given is finite and positive.
+    /// - Throws: ``IDLError/invalidArgument(_:)`` otherwise.
+    public func validate() throws {
+        for (name, cap) in [("B", b), ("C", c), ("D", d)] {
+            if let cap, !(cap > 0 && cap.isFinite) {
+                throw IDLError.invalidArgument(
+                    "the row ℓ1 cap on \(name) must be finite and positive, got \(cap); leave it out for no cap")
+            }
+        }
+    }
+}
+
 /// Statistics of one row problem of a SIM stage.
 public struct SIMRowStatistics: Sendable, Equatable {
     /// Iterations the solver spent on the row.
