@@ -24,6 +24,7 @@ let experiments: [(String, [Target.Dependency])] = [
     ("sim-fashion", ["ExperimentSupport", "IDL"]),
     ("argmax-extrapolation", ["ExperimentSupport", "IDL", "IDLPlot"]),
     ("sim-sweep", ["ExperimentSupport", "IDL", "IDLPlot"]),
+    ("sim-baselines", ["ExperimentSupport", "IDL", "IDLPlot"]),
     ("scaling-bench", ["ExperimentSupport", "IDL", "IDLPlot"]),
 ]
 
@@ -123,7 +124,7 @@ let package = Package(
         ),
 
         // Experiments and benchmarks (run with -c release), and the command-line options they share.
-        .target(name: "ExperimentSupport", path: "Experiments/Support"),
+        .target(name: "ExperimentSupport", dependencies: ["IDL"], path: "Experiments/Support", swiftSettings: optimise),
     ]
         + experiments.map { name, dependencies in
             .executableTarget(
