@@ -108,9 +108,10 @@ public func experimentSeeds(_ options: ExperimentOptions, quick: Bool) -> [UInt6
 public struct SeededSIMTeacher<T: BLASScalar> {
     /// The seed.
     public let seed: UInt64
-    /// The rescaled teacher.
+    /// The teacher (rescaled unless κ was nil).
     public let network: Sequential<T>
-    /// The factors ``rescaleForWellPosedness(_:kappa:)`` applied to each Linear layer.
+    /// The factors ``rescaleForWellPosedness(_:kappa:)`` applied to each Linear layer (empty
+    /// when κ was nil).
     public let rescaleFactors: [Double]
     /// Test accuracy of the teacher (in [0, 1]).
     public let accuracy: Double
@@ -132,12 +133,12 @@ public struct SeededSIMTeacher<T: BLASScalar> {
     ///   - trainSubset: train on a random subset of this size (quick runs), or nil for all.
     ///   - epochs: training epochs.
     ///   - sampleCount: images whose states are taken.
-    ///   - kappa: the bound ‖W‖∞ ≤ κ of the rescaling.
+    ///   - kappa: the bound ‖W‖∞ ≤ κ of the rescaling, or nil to keep the trained scales.
     ///   - log: whether to print each epoch.
     /// - Throws: what training, rescaling or state extraction throws.
     public init(
         seed: UInt64, layers: [Int], train: Dataset<T>, test: Dataset<T>, trainSubset: Int? = nil, epochs: Int,
-        sampleCount: Int, kappa: Double, log: Bool = true
+        sampleCount: Int, kappa: Double?, log: Bool = true
     ) throws {
         var g = SeededGenerator(seed: seed)
         let data = try trainSubset.map { try train.randomSubset($0, using: &g) } ?? train
@@ -152,7 +153,7 @@ public struct SeededSIMTeacher<T: BLASScalar> {
                 )
             }
         }
-        rescaleFactors = try rescaleForWellPosedness(network, kappa: kappa)
+        rescaleFactors = try kappa.map { try rescaleForWellPosedness(network, kappa: $0) } ?? []
         accuracy = try evaluateAccuracy(network, test)
         nonzeros = network.parameters.reduce(0) { $0 + $1.value.count - $1.value.zeroCount }
         let subset = try data.randomSubset(sampleCount, using: &g)
