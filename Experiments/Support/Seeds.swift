@@ -85,6 +85,25 @@ public func record(_ rows: inout [SeedRow], _ index: Int, labels: [String], _ va
     for (name, v) in values { rows[index].values.add(name, v) }
 }
 
+/// The sentence a table's footnote says about its seeds: "One seed (0): the std columns are
+/// empty." or "Mean over the seeds 0, 1, 2 (what each draws) and the sample standard deviation
+/// (std, in points)."
+/// - Parameters:
+///   - seeds: the seeds of the run.
+///   - draws: what each seed draws, in parentheses after the seeds, or nil.
+///   - columns: "columns" or "column", as the table has one std column or several.
+///   - sentence: a capitalised sentence with a full stop (true) or a lower-case clause (false).
+/// - Returns: the sentence.
+public func seedNote(_ seeds: [UInt64], draws: String? = nil, columns: String = "columns", sentence: Bool = true)
+    -> String
+{
+    let text =
+        seeds.count == 1
+        ? "one seed (\(seeds[0])): the std \(columns) \(columns == "column" ? "is" : "are") empty"
+        : "mean over the seeds \(seeds.map(String.init).joined(separator: ", "))\(draws.map { " (\($0))" } ?? "") and the sample standard deviation (std, in points)"
+    return sentence ? text.prefix(1).uppercased() + text.dropFirst() + "." : text
+}
+
 /// The seeds of an experiment: 0, 1, …, count − 1 (`--seeds count`, default 3 in full mode and
 /// 1 in quick mode). Seed 0 reproduces the runs of one seed made before seeds were added.
 /// - Parameters:

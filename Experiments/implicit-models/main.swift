@@ -131,10 +131,7 @@ func median(_ values: [Double]) -> Double {
     let v = values.sorted()
     return v.count % 2 == 1 ? v[v.count / 2] : (v[v.count / 2 - 1] + v[v.count / 2]) / 2
 }
-let seedNote =
-    seeds.count == 1
-    ? "one seed (0): the std columns are empty"
-    : "mean over the seeds \(seeds.map(String.init).joined(separator: ", ")) and the sample standard deviation (std, in points)"
+let seedNote = ExperimentSupport.seedNote(seeds, sentence: false)
 
 // Table 1 and its figure.
 var table = ResultTable(columns: [

@@ -123,7 +123,8 @@ for seed in seeds {
         let optimizer = try Adam(linear.parameters, learningRate: 0.01)
         _ = try trainClassifier(
             linear, optimizer: optimizer, train: run.train, epochs: teacherEpochs, batchSize: 128, generator: &g)
-        add("linear classifier 784-10 (D alone, trained)", "—", accuracy: try evaluateAccuracy(linear, test),
+        add(
+            "linear classifier 784-10 (D alone, trained)", "—", accuracy: try evaluateAccuracy(linear, test),
             nonzeros: nonzeros(linear))
     }
 
@@ -135,17 +136,21 @@ for seed in seeds {
             tolerance: 1e-4, zeroThreshold: 1e-8, regenerateStates: true)
         let fit = try solver.fit(states)
         let model = try SIMModel(fit)
-        add("SIM", tag, accuracy: try Metrics.accuracy(model.predict(testInputs), test.labels), nonzeros: model.nonzeros)
+        add(
+            "SIM", tag, accuracy: try Metrics.accuracy(model.predict(testInputs), test.labels), nonzeros: model.nonzeros
+        )
         frontierCounts.append((lambda, model.nonzeros))
         add(
             "SIM's D alone (Ŷ = D U)", tag, accuracy: try Metrics.accuracy(matmul(fit.D, testInputs), test.labels),
             nonzeros: fit.D.count - fit.D.zeroCount)
         let noD = try SIMModel(try solver.fitWithoutD(replacingOutputOf: fit, states: states))
-        add("SIM with D = 0", tag, accuracy: try Metrics.accuracy(noD.predict(testInputs), test.labels),
+        add(
+            "SIM with D = 0", tag, accuracy: try Metrics.accuracy(noD.predict(testInputs), test.labels),
             nonzeros: noD.nonzeros)
         let scaled = try SIMModel(try solver.fit(scaledStates))
         add(
-            "SIM, states scaled per layer", tag, accuracy: try Metrics.accuracy(scaled.predict(testInputs), test.labels),
+            "SIM, states scaled per layer", tag,
+            accuracy: try Metrics.accuracy(scaled.predict(testInputs), test.labels),
             nonzeros: scaled.nonzeros)
     }
 
@@ -174,10 +179,8 @@ for seed in seeds {
 }
 
 // Tables.
-let seedNote =
-    seeds.count == 1
-    ? "One seed (0): the std column is empty."
-    : "Mean over the seeds \(seeds.map(String.init).joined(separator: ", ")) (each trains its own teacher and draws its own state samples) and the sample standard deviation (std, in points)."
+let seedNote = ExperimentSupport.seedNote(
+    seeds, draws: "each trains its own teacher and draws its own state samples", columns: "column")
 var table = ResultTable(columns: [
     "method", "λ_state", "test accuracy (%)", "test accuracy std", "nonzeros", "% of teacher's nonzeros",
 ])
@@ -224,22 +227,23 @@ print(scales.markdown())
 var figure = ScatterPlot(
     title: "SIM and its baselines on FashionMNIST\(seeds.count > 1 ? " (mean ± std, \(seeds.count) seeds)" : "")",
     xLabel: "nonzeros (% of the teacher's weights)", yLabel: "test accuracy (%)")
-let series: [(String, String, MarkerShape, Bool)] = [
-    ("SIM", "SIM (exact, ‖A‖∞ ≤ 0.99)", .circle, true),
-    ("SIM with D = 0", "SIM with D = 0", .triangle, true),
-    ("SIM, states scaled per layer", "SIM, states scaled per layer", .diamond, true),
-    ("SIM's D alone (Ŷ = D U)", "the SIM's D alone", .square, true),
-    ("magnitude pruning + fine-tuning", "teacher pruned + fine-tuned", .square, true),
-    ("magnitude pruning, one shot", "teacher pruned, one shot", .triangle, true),
-    ("linear classifier", "linear classifier (trained)", .diamond, false),
-    ("teacher", "teacher, dense", .square, false),
+// Each series by its method: the SIM variants by their exact names, the others by prefix.
+let series: [(matches: (String) -> Bool, label: String, marker: MarkerShape, connect: Bool)] = [
+    ({ $0 == "SIM" }, "SIM (exact, ‖A‖∞ ≤ 0.99)", .circle, true),
+    ({ $0 == "SIM with D = 0" }, "SIM with D = 0", .triangle, true),
+    ({ $0 == "SIM, states scaled per layer" }, "SIM, states scaled per layer", .diamond, true),
+    ({ $0 == "SIM's D alone (Ŷ = D U)" }, "the SIM's D alone", .square, false),
+    ({ $0.hasPrefix("magnitude pruning + fine-tuning") }, "teacher pruned + fine-tuned", .square, true),
+    ({ $0 == "magnitude pruning, one shot" }, "teacher pruned, one shot", .triangle, true),
+    ({ $0.hasPrefix("linear classifier") }, "linear classifier (trained)", .diamond, false),
+    ({ $0.hasPrefix("teacher") }, "teacher, dense", .square, false),
 ]
-for (k, (prefix, label, marker, connect)) in series.enumerated() {
-    let rs = order.filter { $0.labels[0].hasPrefix(prefix) }
+for (k, s) in series.enumerated() {
+    let rs = order.filter { s.matches($0.labels[0]) }
         .sorted { $0.values.spread("share").mean < $1.values.spread("share").mean }
     try figure.add(
         x: rs.map { $0.values.spread("share").mean }, y: rs.map { 100 * $0.values.spread("accuracy").mean },
-        label: label, color: Color.series(k), connect: connect, marker: marker, dashed: k >= 3,
+        label: s.label, color: Color.series(k), connect: s.connect, marker: s.marker, dashed: k >= 4,
         yErrors: rs.map { $0.values.spread("accuracy").errorBar(scale: 100) })
 }
 try figure.write(to: outputDirectory.appendingPathComponent("baselines"), formats: formats)

@@ -116,7 +116,8 @@ for seed in seeds {
         let unthresholded = try SIMModel(
             try SIMLeastSquaresSolver(wellPosedness: .unconstrained, zeroThreshold: 0).fit(states)
         ).nonzeros
-        let entries = states.stateCount * (states.stateCount + states.inputCount)
+        let entries =
+            states.stateCount * (states.stateCount + states.inputCount)
             + states.outputCount * (states.stateCount + states.inputCount)
         try evaluate(
             "least squares (torchidl's)", SIMLeastSquaresSolver(wellPosedness: .unconstrained),
@@ -160,13 +161,13 @@ var table = ResultTable(columns: [
 ])
 table.timingColumns = ["fit (s)", "eval 10k (s)", "eval 10k sparse (s)"]
 table.footnote =
-    (seeds.count == 1
-        ? "One seed (0): the std column is empty. "
-        : "Mean over the seeds \(seeds.map(String.init).joined(separator: ", ")) (each trains its own teacher and draws its own state samples) and the sample standard deviation (std, in points). ")
-    + "Every cell but the timings is bitwise the same for any number of threads on the same CPU and BLAS kernels (see MANIFEST.json); on another CPU, rounding moves accuracies and nonzero counts slightly (results/README.md, Verifying)."
+    seedNote(seeds, draws: "each trains its own teacher and draws its own state samples", columns: "column")
+    + " Every cell but the timings is bitwise the same for any number of threads on the same CPU and BLAS kernels (see MANIFEST.json); on another CPU, rounding moves accuracies and nonzero counts slightly (results/README.md, Verifying)."
 for r in rows {
     let v = r.values
-    func mean(_ name: String, _ decimals: Int) -> String { v.contains(name) ? v.spread(name).meanCell(decimals: decimals) : "—" }
+    func mean(_ name: String, _ decimals: Int) -> String {
+        v.contains(name) ? v.spread(name).meanCell(decimals: decimals) : "—"
+    }
     try table.append([
         r.labels[0], v.spread("accuracy").meanCell(scale: 100, decimals: 2),
         v.spread("accuracy").standardDeviationCell(scale: 100, decimals: 2), v.spread("nonzeros").meanCell(decimals: 0),

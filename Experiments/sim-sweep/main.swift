@@ -252,10 +252,8 @@ struct Point {
     }
 
     // The tables: mean and standard deviation over the seeds.
-    let seedNote =
-        seeds.count == 1
-        ? "One seed (0): the std columns are empty."
-        : "Mean over the seeds \(seeds.map(String.init).joined(separator: ", ")) (each trains its own teacher and draws its own state samples) and the sample standard deviation (std, in points)."
+    let seedNote = ExperimentSupport.seedNote(
+        seeds, draws: "each trains its own teacher and draws its own state samples")
     var sweep = ResultTable(columns: [
         "method", "λ_state", "test accuracy (%)", "test accuracy std", "nonzeros", "% of teacher's nonzeros", "‖A‖∞",
         "fit (s)",
@@ -286,7 +284,8 @@ struct Point {
     func ys(_ rs: [SeedRow]) -> [Double] { rs.map { 100 * $0.values.spread("accuracy").mean } }
     func es(_ rs: [SeedRow]) -> [Double] { rs.map { $0.values.spread("accuracy").errorBar(scale: 100) } }
     var frontier = ScatterPlot(
-        title: "SIM on FashionMNIST: test accuracy against nonzero weights\(seeds.count > 1 ? " (mean ± std, \(seeds.count) seeds)" : "")",
+        title:
+            "SIM on FashionMNIST: test accuracy against nonzero weights\(seeds.count > 1 ? " (mean ± std, \(seeds.count) seeds)" : "")",
         xLabel: "nonzeros (% of the teacher's weights)", yLabel: "test accuracy (%)")
     let pruned = sweepRows.filter { $0.labels[0].hasPrefix("magnitude pruning") }
     try frontier.add(
@@ -351,8 +350,9 @@ struct Point {
         title: "Accuracy under PGD-10 attacks (FashionMNIST, pixels in [0, 1])", xLabel: "ε (ℓ∞ radius)",
         yLabel: "accuracy (%)\(seeds.count > 1 ? ", mean ± std over \(seeds.count) seeds" : "")")
     let models = robustRows.map { $0.labels[0] }.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
-    var atSmallEpsilon: [(name: String, share: Double, fgsm: Double, fgsmError: Double, pgd: Double, pgdError: Double)] =
-        []
+    var atSmallEpsilon:
+        [(name: String, share: Double, fgsm: Double, fgsmError: Double, pgd: Double, pgdError: Double)] =
+            []
     for name in models {
         let rs = robustRows.filter { $0.labels[0] == name }
         let share = rs[0].values.spread("share").mean
@@ -379,7 +379,9 @@ struct Point {
     try vsSparsity.add(
         x: simAtSmall.map(\.share), y: simAtSmall.map(\.pgd), label: "SIM exact, PGD-10", color: Color.series(1),
         connect: true,
-        pointLabels: simAtSmall.map { "λ = " + ($0.name.split(separator: "=").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "") },
+        pointLabels: simAtSmall.map {
+            "λ = " + ($0.name.split(separator: "=").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "")
+        },
         marker: .triangle, dashed: true, yErrors: simAtSmall.map(\.pgdError))
     try vsSparsity.add(
         x: [teacherPoint.share], y: [teacherPoint.fgsm], label: "teacher, FGSM", color: Color.series(0),

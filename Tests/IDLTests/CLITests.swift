@@ -246,7 +246,8 @@ func lastJSON(_ output: String) throws -> [String: Any] {
         // Each table has its header, separator and rows (every model, every ε, every solver).
         for (table, minimumRows) in [
             ("implicit-models/models", 6), ("implicit-models/robustness", 10), ("sim/solvers", 6),
-            ("sim/sweep", 13), ("sim/robustness", 15), ("sim/baselines", 14), ("sim/state-scales", 3), ("rnn/argmax-extrapolation", 6),
+            ("sim/sweep", 13), ("sim/robustness", 15), ("sim/baselines", 14), ("sim/state-scales", 3),
+            ("rnn/argmax-extrapolation", 6),
             ("rnn/spiky", 3), ("solvers/picard-vs-anderson", 3), ("performance", 4),
         ] {
             let md = try String(contentsOf: base.appendingPathComponent(table + ".md"), encoding: .utf8)
@@ -257,7 +258,8 @@ func lastJSON(_ output: String) throws -> [String: Any] {
         }
         for figure in [
             "implicit-models/accuracy-vs-parameters", "implicit-models/robustness", "sim/frontier", "sim/robustness",
-            "sim/robustness-vs-sparsity", "sim/baselines", "sim/spy-A-35", "sim/pixels-B-35", "sim/spy-A-150", "sim/pixels-B-150",
+            "sim/robustness-vs-sparsity", "sim/baselines", "sim/spy-A-35", "sim/pixels-B-35", "sim/spy-A-150",
+            "sim/pixels-B-150",
             "rnn/argmax-extrapolation",
         ] {
             // Each figure as PNG and as PDF (the default formats).

@@ -64,8 +64,9 @@ struct SIMVariantTests {
             #expect(noD.report.zeros.d == 8)
         }
         // A fit of other states is refused.
-        let other = try SIMStates(
-            inputs: Matrix(rows: 2, cols: 3), states: Matrix(rows: 1, cols: 3), preActivations: Matrix(rows: 1, cols: 3),
+        let other = try SIMStates<Double>(
+            inputs: Matrix(rows: 2, cols: 3), states: Matrix(rows: 1, cols: 3),
+            preActivations: Matrix(rows: 1, cols: 3),
             outputs: Matrix(rows: 1, cols: 3))
         let full = try SIMLeastSquaresSolver(wellPosedness: .unconstrained).fit(s)
         #expect(throws: IDLError.self) {

@@ -47,7 +47,8 @@ extension SIMStates {
     public func scalingBlocks(by factors: [Double], blocks: [Int]) throws -> SIMStates {
         try checkBlocks(blocks)
         guard factors.count == blocks.count else {
-            throw IDLError.shapeMismatch("\(factors.count) factors for \(blocks.count) state blocks; give one per block")
+            throw IDLError.shapeMismatch(
+                "\(factors.count) factors for \(blocks.count) state blocks; give one per block")
         }
         if let bad = factors.first(where: { !($0 > 0 && $0.isFinite) }) {
             throw IDLError.invalidArgument("block scale factors must be positive and finite, got \(bad)")
@@ -118,7 +119,8 @@ extension SIMSolver {
         let d = Matrix<T>(rows: states.outputCount, cols: states.inputCount)
         report.stage2Rows = stage.rows
         report.zeros = (fit.A.zeroCount, fit.B.zeroCount, c.zeroCount, d.count)
-        report.warnings = report.warnings.filter { !$0.hasPrefix("stage 2") } + stage.warnings.map { "stage 2 (C, D = 0): " + $0 }
+        report.warnings =
+            report.warnings.filter { !$0.hasPrefix("stage 2") } + stage.warnings.map { "stage 2 (C, D = 0): " + $0 }
         return SIMFit(A: fit.A, B: fit.B, C: c, D: d, report: report)
     }
 }
