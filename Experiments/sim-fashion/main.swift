@@ -111,8 +111,8 @@ for seed in seeds {
                 wellPosedness: .strictlyUpperTriangular,
                 tolerance: 1e-4, zeroThreshold: 1e-8, regenerateStates: true))
         // Least squares has no sparsity term: its zeros are the entries below the 1e-6 threshold
-        // (the rescaled deeper layers' rows have tiny weights) and the min-norm zeros of features
-        // that are 0 in every sample. The count without the threshold goes into the note.
+        // (and the min-norm zeros of features that are 0 in every sample, if any). The share of
+        // nonzeros without the threshold goes into the note.
         let unthresholded = try SIMModel(
             try SIMLeastSquaresSolver(wellPosedness: .unconstrained, zeroThreshold: 0).fit(states)
         ).nonzeros
