@@ -25,6 +25,7 @@ let experiments: [(String, [Target.Dependency])] = [
     ("argmax-extrapolation", ["ExperimentSupport", "IDL", "IDLPlot"]),
     ("sim-sweep", ["ExperimentSupport", "IDL", "IDLPlot"]),
     ("sim-robust", ["ExperimentSupport", "IDL", "IDLPlot"]),
+    ("sim-baselines", ["ExperimentSupport", "IDL", "IDLPlot"]),
     ("scaling-bench", ["ExperimentSupport", "IDL", "IDLPlot"]),
 ]
 
@@ -128,7 +129,7 @@ let package = Package(
         ),
 
         // Experiments and benchmarks (run with -c release), and the command-line options they share.
-        .target(name: "ExperimentSupport", path: "Experiments/Support"),
+        .target(name: "ExperimentSupport", dependencies: ["IDL"], path: "Experiments/Support", swiftSettings: optimise),
     ]
         + experiments.map { name, dependencies in
             .executableTarget(

@@ -11,6 +11,8 @@ struct XYSeries: Sendable {
     var pointLabels: [String]
     var marker: MarkerShape = .circle
     var dash: [Double] = []
+    /// Half-lengths of vertical error bars (y ± e at each point), or empty for none.
+    var yErrors: [Double] = []
 }
 
 /// The engine shared by line and scatter plots: ranges, ticks, layout, drawing.
@@ -42,10 +44,17 @@ struct XYChart: Sendable {
 
     mutating func add(
         x: [Double], y: [Double], label: String, color: Color?, line: Bool, markers: Bool?,
-        pointLabels: [String], marker: MarkerShape = .circle, dashed: Bool = false
+        pointLabels: [String], marker: MarkerShape = .circle, dashed: Bool = false, yErrors: [Double] = []
     ) throws {
         guard x.count == y.count else {
             throw IDLError.shapeMismatch("series \"\(label)\": \(x.count) x values but \(y.count) y values")
+        }
+        guard yErrors.isEmpty || yErrors.count == y.count else {
+            throw IDLError.shapeMismatch("series \"\(label)\": \(yErrors.count) error bars for \(y.count) points")
+        }
+        if let bad = yErrors.first(where: { !($0 >= 0) }) {
+            throw IDLError.invalidArgument(
+                "series \"\(label)\": error bars must be ≥ 0 (a standard deviation), got \(bad)")
         }
         guard pointLabels.isEmpty || pointLabels.count == x.count else {
             throw IDLError.shapeMismatch("series \"\(label)\": \(pointLabels.count) point labels for \(x.count) points")
@@ -53,7 +62,7 @@ struct XYChart: Sendable {
         series.append(
             XYSeries(
                 x: x, y: y, label: label, color: color, line: line, markers: markers, pointLabels: pointLabels,
-                marker: marker, dash: dashed ? [7, 4] : []))
+                marker: marker, dash: dashed ? [7, 4] : [], yErrors: yErrors))
     }
 
     func markers(_ s: XYSeries) -> Bool {
@@ -178,11 +187,12 @@ struct XYChart: Sendable {
         var ylo = Double.infinity
         var yhi = -Double.infinity
         for s in series {
-            for (x, y) in zip(s.x, s.y) where isShowable(x, y) {
+            for (k, (x, y)) in zip(s.x, s.y).enumerated() where isShowable(x, y) {
+                let e = k < s.yErrors.count && s.yErrors[k].isFinite ? s.yErrors[k] : 0
                 xlo = min(xlo, x)
                 xhi = max(xhi, x)
-                ylo = min(ylo, y)
-                yhi = max(yhi, y)
+                ylo = min(ylo, logY && y - e <= 0 ? y : y - e)
+                yhi = max(yhi, y + e)
             }
         }
         let frame = Frame(title: title, xLabel: xLabel, yLabel: yLabel, grid: grid)
@@ -229,6 +239,19 @@ struct XYChart: Sendable {
         for (k, s) in series.enumerated() {
             let color = s.color ?? Color.series(k)
             let pts = mapped(s, L.area)
+            // Error bars: a vertical segment from y − e to y + e with short caps.
+            for (k, e) in s.yErrors.enumerated() where e > 0 && e.isFinite && pts[k].x.isFinite {
+                let lo = s.y[k] - e
+                guard !logY || lo > 0 else { continue }
+                let top = L.area.point(x: s.x[k], y: s.y[k] + e)
+                let bottom = L.area.point(x: s.x[k], y: lo)
+                let cap = t.markerRadius + 1
+                c.strokePolyline([top, bottom], color: color, width: 1, clip: rect)
+                for end in [top, bottom] {
+                    c.strokePolyline(
+                        [Point(end.x - cap, end.y), Point(end.x + cap, end.y)], color: color, width: 1, clip: rect)
+                }
+            }
             if s.line { c.strokePolyline(pts, color: color, width: t.lineWidth, dash: s.dash, clip: rect) }
             if markers(s) {
                 let r = s.line ? t.markerRadius - 0.5 : t.markerRadius
@@ -413,14 +436,17 @@ public struct LinePlot: Figure, Sendable {
     ///   - markers: draw a marker at each point (default: only for series of at most 30 points).
     ///   - marker: the markers' shape (default a disc).
     ///   - dashed: draw the line dashed (to tell apart series that overlap).
-    /// - Throws: `IDLError.shapeMismatch` if `x` and `y` differ in length.
+    ///   - yErrors: half-lengths of vertical error bars (e.g. a standard deviation over seeds),
+    ///     one per point, or `[]` for none.
+    /// - Throws: `IDLError.shapeMismatch` if `x` and `y` (or `yErrors`, when given) differ in
+    ///   length; `IDLError.invalidArgument` for a negative or NaN error bar.
     public mutating func add<X: BinaryFloatingPoint, Y: BinaryFloatingPoint>(
         x: [X], y: [Y], label: String = "", color: Color? = nil, markers: Bool? = nil,
-        marker: MarkerShape = .circle, dashed: Bool = false
+        marker: MarkerShape = .circle, dashed: Bool = false, yErrors: [Double] = []
     ) throws {
         try chart.add(
             x: x.map { Double($0) }, y: y.map { Double($0) }, label: label, color: color,
-            line: true, markers: markers, pointLabels: [], marker: marker, dashed: dashed)
+            line: true, markers: markers, pointLabels: [], marker: marker, dashed: dashed, yErrors: yErrors)
     }
 
     /// Adds a series with integer x coordinates (e.g. epochs); the parameters are those of the
@@ -545,14 +571,17 @@ public struct ScatterPlot: Figure, Sendable {
     ///   - pointLabels: a small annotation beside each point (empty strings for none), or `[]`.
     ///   - marker: the markers' shape (default a disc).
     ///   - dashed: draw the connecting line dashed.
-    /// - Throws: `IDLError.shapeMismatch` if the arrays differ in length.
+    ///   - yErrors: half-lengths of vertical error bars (e.g. a standard deviation over seeds),
+    ///     one per point, or `[]` for none.
+    /// - Throws: `IDLError.shapeMismatch` if the arrays differ in length;
+    ///   `IDLError.invalidArgument` for a negative or NaN error bar.
     public mutating func add<X: BinaryFloatingPoint, Y: BinaryFloatingPoint>(
         x: [X], y: [Y], label: String = "", color: Color? = nil, connect: Bool = false,
-        pointLabels: [String] = [], marker: MarkerShape = .circle, dashed: Bool = false
+        pointLabels: [String] = [], marker: MarkerShape = .circle, dashed: Bool = false, yErrors: [Double] = []
     ) throws {
         try chart.add(
             x: x.map { Double($0) }, y: y.map { Double($0) }, label: label, color: color,
-            line: connect, markers: true, pointLabels: pointLabels, marker: marker, dashed: dashed)
+            line: connect, markers: true, pointLabels: pointLabels, marker: marker, dashed: dashed, yErrors: yErrors)
     }
 
     /// Number of point sets added.

@@ -48,6 +48,9 @@ enum CellTolerance: CustomStringConvertible {
             "PGD-10 (%) at ε = 0.05": .absolute(2), "‖B‖∞": .relative(0.05), "‖C‖∞": .relative(0.05),
             "‖D‖∞": .relative(0.05), "κ": .exact, "B cap": .exact, "C cap": .exact, "D cap": .exact,
             "test R²": .absolute(0.02), "test MAPE": .relative(0.1),
+            // The teacher's state scales per layer (sim-baselines' state-scales table).
+            "rescaling factor of the states": .relative(0.05), "state RMS": .relative(0.05),
+            "state RMS before rescaling": .relative(0.05), "layer": .exact, "states": .exact,
             // Labels and counts fixed by the code.
             "model": .exact, "method": .exact, "solver": .exact, "workload": .exact, "note": .exact,
             "λ_state": .exact, "ε": .exact, "parameters": .exact, "test range factor": .exact,
@@ -55,7 +58,16 @@ enum CellTolerance: CustomStringConvertible {
             "this package": .timing, "reference (same machine)": .timing, "reference (machine, date)": .timing,
         ]
         if let t = declared[column] { return t }
-        // Standard deviations over seeds (e.g. "PGD-10 std"): in the points of their accuracy.
+        // "<quantity> std", the sample standard deviation over seeds of the column "<quantity> (%)"
+        // (or "<quantity>"): if each of n ≥ 2 values may move by b, their standard deviation moves
+        // by at most b·√(n/(n − 1)) (≤ 1.23 b for n ≥ 3, the seeds of a full run), so 1.25 b.
+        if column.hasSuffix(" std") {
+            let base = String(column.dropLast(4))
+            for name in [base + " (%)", base] {
+                if case .absolute(let b) = declared[name] { return .absolute(1.25 * b) }
+            }
+        }
+        // Other standard deviations over seeds (e.g. "PGD-10 std at ε 0.05"): in points of accuracy.
         if column.hasSuffix(" std") || column.contains(" std at ") { return .absolute(2) }
         // Timings by their unit.
         for unit in ["(s)", "ms/step", "s/epoch", "GFLOP/s", "(ms)"] where column.contains(unit) { return .timing }

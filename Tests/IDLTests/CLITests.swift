@@ -247,6 +247,7 @@ func lastJSON(_ output: String) throws -> [String: Any] {
         for (table, minimumRows) in [
             ("implicit-models/models", 6), ("implicit-models/robustness", 10), ("sim/solvers", 6),
             ("sim/sweep", 13), ("sim/robustness", 15), ("sim/robust", 15), ("sim/robust-models", 3),
+            ("sim/baselines", 14), ("sim/state-scales", 3),
             ("rnn/argmax-extrapolation", 6),
             ("rnn/spiky", 3), ("solvers/picard-vs-anderson", 3), ("performance", 4),
         ] {
@@ -258,8 +259,8 @@ func lastJSON(_ output: String) throws -> [String: Any] {
         }
         for figure in [
             "implicit-models/accuracy-vs-parameters", "implicit-models/robustness", "sim/frontier", "sim/robustness",
-            "sim/robustness-vs-sparsity", "sim/spy-A-35", "sim/pixels-B-35", "sim/spy-A-150", "sim/pixels-B-150",
-            "sim/robust-pgd", "sim/robust-frontier",
+            "sim/robustness-vs-sparsity", "sim/baselines", "sim/spy-A-35", "sim/pixels-B-35", "sim/spy-A-150",
+            "sim/pixels-B-150", "sim/robust-pgd", "sim/robust-frontier",
             "rnn/argmax-extrapolation",
         ] {
             // Each figure as PNG and as PDF (the default formats).

@@ -199,6 +199,11 @@ public struct SIMADMMSolver: SIMSolver {
     public var equilibrium = SIMEquilibriumSettings()
     /// Whether to keep the objective of every iteration (torchidl's `plot_loss`).
     public var recordObjective: Bool
+    /// Which iterate to return: the consensus average W̄ (torchidl's choice, the default) or the
+    /// soft-thresholded ℓ1 block W₂. W̄ averages the dense least-squares block W₁ with W₂ and
+    /// W₃, so it is dense wherever W₁ is; W₂ is exactly sparse (entries below λ/ρ are zero).
+    /// Either way the a-blocks are projected at the end, so the constraint holds.
+    public var returnsSparseIterate = false
 
     /// A consensus-ADMM solver with the given hyperparameters (see the properties).
     public init(
@@ -295,7 +300,8 @@ public struct SIMADMMSolver: SIMSolver {
             let targetRows = targets.rows(start..<end)
             let result = admmBatch(
                 gram: gram, inverse: inverse, linear: linear.columns(start..<end), targets: targetRows,
-                firstRow: start, n: n, lambda: lambda, rho: rhoValue, constraint: constraint)
+                firstRow: start, n: n, lambda: lambda, rho: rhoValue, constraint: constraint,
+                sparse: returnsSparseIterate)
             for i in start..<end {
                 for j in 0..<d { weights[i, j] = result.weights[j, i - start] }
                 iterationsPerRow[i] = result.iterations
@@ -330,11 +336,12 @@ public struct SIMADMMSolver: SIMSolver {
     }
 
     /// Consensus ADMM on one batch of target rows (`linear` = M Tᵀ for them, d × rows); returns
-    /// W̄ (d × rows) with its a-blocks projected, the iterations, whether the residuals met the
-    /// tolerance, and the objective per iteration when ``recordObjective`` is set.
+    /// W̄ (or, with `sparse`, the last soft-thresholded block W₂) (d × rows) with its a-blocks
+    /// projected, the iterations, whether the residuals met the tolerance, and the objective per
+    /// iteration when ``recordObjective`` is set.
     private func admmBatch<T: BLASScalar>(
         gram: Matrix<T>, inverse: Matrix<T>, linear: Matrix<T>, targets: Matrix<T>, firstRow: Int, n: Int,
-        lambda: Double, rho rhoValue: Double, constraint: SIMWellPosedness
+        lambda: Double, rho rhoValue: Double, constraint: SIMWellPosedness, sparse: Bool
     ) -> (weights: Matrix<T>, iterations: Int, converged: Bool, trace: [Double]) {
         let d = gram.rows
         let rowCount = linear.cols
@@ -422,6 +429,10 @@ public struct SIMADMMSolver: SIMSolver {
             if recordObjective { trace.append(objective(avg)) }
             let scale = Swift.max(1, T.sqrt(norm))
             converged = T.sqrt(primal) <= T(tolerance) * scale && rhoT * T.sqrt(dual) <= T(tolerance) * scale * rhoT
+        }
+        if sparse {
+            project(&w2)
+            return (w2, iterations, converged, trace)
         }
         project(&avg)
         return (avg, iterations, converged, trace)
