@@ -91,7 +91,8 @@ struct OpenMPILibrary {
 /// The processes `mpirun` started (MPI_COMM_WORLD), through OpenMPI loaded at run time.
 ///
 /// ``start()`` loads OpenMPI and initialises MPI (thread level *funneled*: only the thread that
-/// started MPI calls it); ``finalize()`` ends it. Without OpenMPI, ``start()`` throws one line
+/// started MPI calls it) and divides the machine's ``ThreadPolicy/workers`` among the ranks
+/// that share it (unless `IDL_THREADS` is set); ``finalize()`` ends it. Without OpenMPI, ``start()`` throws one line
 /// naming the Debian packages to install. The environment variable `IDL_MPI_LIBRARY` names
 /// another OpenMPI library file to load.
 public final class MPICommunicator: Communicator {
@@ -124,6 +125,12 @@ public final class MPICommunicator: Communicator {
         var size: Int32 = 0
         _ = mpi.commRank(mpi.world, &rank)
         _ = mpi.commSize(mpi.world, &size)
+        // The ranks on one machine share its cores (unless IDL_THREADS says otherwise).
+        if getenv("IDL_THREADS") == nil, let text = getenv("OMPI_COMM_WORLD_LOCAL_SIZE"),
+            let local = Int(String(cString: text)), local > 1
+        {
+            ThreadPolicy.workers = Swift.max(1, ThreadPolicy.workers / local)
+        }
         return MPICommunicator(mpi, rank: Int(rank), size: Int(size))
     }
 
