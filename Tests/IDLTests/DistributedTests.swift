@@ -11,7 +11,9 @@ func runDistributed(
     let idl = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("idl")
     let p = Process()
     if let ranks {
-        let mpirun = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        let mpirun = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first {
+            FileManager.default.isExecutableFile(atPath: $0)
+        }
         guard let mpirun else {
             throw IDLError.io("mpirun is missing: install openmpi-bin and libopenmpi-dev (scripts/bootstrap.sh)")
         }
@@ -107,5 +109,69 @@ func runDistributed(
         let lines = r.err.split(separator: "\n")
         #expect(lines.count == 1 && lines[0].contains("openmpi-bin") && lines[0].contains("libopenmpi-dev"), "\(r.err)")
         #expect(!FileManager.default.fileExists(atPath: out.path))
+    }
+
+    /// A tiny MNIST-format set: 120 training and 40 test images of 4×4 pixels, two classes.
+    func writeTinyImages(_ dir: URL) throws {
+        var g = SeededGenerator(seed: 7)
+        for (split, count) in [("train", 120), ("t10k", 40)] {
+            var pixels = [UInt8]()
+            for k in 0..<count {
+                for _ in 0..<16 {
+                    pixels.append(UInt8(k % 2 == 0 ? g.integer(below: 100) : 155 + g.integer(below: 100)))
+                }
+            }
+            try IDXArray.encode(pixels, shape: [count, 4, 4]).write(
+                to: dir.appendingPathComponent("\(split)-images-idx3-ubyte"))
+            try IDXArray.encode((0..<count).map { UInt8($0 % 2) }, shape: [count]).write(
+                to: dir.appendingPathComponent("\(split)-labels-idx1-ubyte"))
+        }
+    }
+
+    /// The loss column of a train.log.
+    func losses(_ log: URL) throws -> [Double] {
+        try String(contentsOf: log, encoding: .utf8).split(separator: "\n")
+            .filter { !$0.hasPrefix("#") && !$0.hasPrefix("epoch") }
+            .map { Double($0.split(separator: ",")[1])! }
+    }
+
+    /// 20 optimizer steps (20 epochs of one batch of 120): two ranks of 60 samples each give the
+    /// one-process losses to 1e-5 relative. The fixed-point tolerance is tight (1e-7) because a
+    /// shard's Picard iteration stops on its own columns' change: at the default 3e-6 the two
+    /// runs drift apart by the solves' tolerance, not by rounding.
+    @Test func twoRankTrainingFollowsTheOneProcessLosses() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try writeTinyImages(dir)
+        let common = [
+            "train", "--dataset", "mnist-format", "--data-dir", dir.path, "--epochs", "20", "--batch-size", "120",
+            "--hidden-dim", "8", "--tol", "1e-7", "--grad-tol", "1e-7", "--quiet",
+        ]
+        let one = try runDistributed(
+            ranks: nil,
+            idl: common + [
+                "--output", dir.appendingPathComponent("one.safetensors").path, "--log-dir",
+                dir.appendingPathComponent("one").path,
+            ])
+        #expect(one.status == 0, "\(one.err)")
+        let two = try runDistributed(ranks: [
+            (
+                2,
+                common + [
+                    "--distributed", "--output", dir.appendingPathComponent("two.safetensors").path, "--log-dir",
+                    dir.appendingPathComponent("two").path,
+                ]
+            )
+        ])
+        #expect(two.status == 0, "\(two.err)")
+        let a = try losses(dir.appendingPathComponent("one/train.log"))
+        let b = try losses(dir.appendingPathComponent("two/train.log"))
+        #expect(a.count == 20 && b.count == 20)
+        #expect(a.last! < 0.9 * a.first!, "the losses must move for the comparison to mean something")
+        for (x, y) in zip(a, b) { #expect(abs(x - y) <= 1e-5 * abs(x), "\(x) vs \(y)") }
+        // Rank 0 alone writes: one run header in the log, the model once.
+        let header = try String(contentsOf: dir.appendingPathComponent("two/train.log"), encoding: .utf8)
+        #expect(header.split(separator: "\n").filter { $0.hasPrefix("# run") }.count == 1)
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("two.safetensors").path))
     }
 }

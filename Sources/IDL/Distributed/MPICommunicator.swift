@@ -14,15 +14,19 @@
 struct OpenMPILibrary {
     typealias Handle = UnsafeMutableRawPointer
     typealias InitThread =
-        @convention(c) (UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, Int32,
-            UnsafeMutablePointer<Int32>?) -> Int32
+        @convention(c) (
+            UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, Int32,
+            UnsafeMutablePointer<Int32>?
+        ) -> Int32
     typealias NoArguments = @convention(c) () -> Int32
     typealias Flag = @convention(c) (UnsafeMutablePointer<Int32>?) -> Int32
     typealias CommInt = @convention(c) (Handle, UnsafeMutablePointer<Int32>?) -> Int32
     typealias Bcast = @convention(c) (UnsafeMutableRawPointer?, Int32, Handle, Int32, Handle) -> Int32
     typealias Gatherv =
-        @convention(c) (UnsafeRawPointer?, Int32, Handle, UnsafeMutableRawPointer?, UnsafePointer<Int32>?,
-            UnsafePointer<Int32>?, Handle, Int32, Handle) -> Int32
+        @convention(c) (
+            UnsafeRawPointer?, Int32, Handle, UnsafeMutableRawPointer?, UnsafePointer<Int32>?,
+            UnsafePointer<Int32>?, Handle, Int32, Handle
+        ) -> Int32
     typealias Allreduce =
         @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?, Int32, Handle, Handle, Handle) -> Int32
     typealias Barrier = @convention(c) (Handle) -> Int32
