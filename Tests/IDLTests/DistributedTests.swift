@@ -9,36 +9,18 @@ func runDistributed(
     ranks: [(count: Int, arguments: [String])]?, idl arguments: [String] = [], environment: [String: String] = [:]
 ) throws -> (status: Int32, out: String, err: String) {
     let idl = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("idl")
-    let p = Process()
-    if let ranks {
-        let mpirun = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first {
-            FileManager.default.isExecutableFile(atPath: $0)
-        }
-        guard let mpirun else {
-            throw IDLError.io("mpirun is missing: install openmpi-bin and libopenmpi-dev (scripts/bootstrap.sh)")
-        }
-        p.executableURL = URL(fileURLWithPath: mpirun)
-        // Several ranks: one app context each, separated by ":" (OpenMPI's MPMD syntax).
-        var args = ["--allow-run-as-root", "--oversubscribe"]
-        for (k, context) in ranks.enumerated() {
-            if k > 0 { args.append(":") }
-            args += ["-np", String(context.count), idl.path] + context.arguments
-        }
-        p.arguments = args
-    } else {
-        p.executableURL = idl
-        p.arguments = arguments
+    guard let ranks else { return try runProcess(idl, arguments, environment: environment) }
+    let mpirun = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    guard let mpirun else {
+        throw IDLError.io("mpirun is missing: install openmpi-bin and libopenmpi-dev (scripts/bootstrap.sh)")
     }
-    p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    let out = Pipe()
-    let err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    // Several ranks: one app context each, separated by ":" (OpenMPI's MPMD syntax).
+    var args = ["--allow-run-as-root", "--oversubscribe"]
+    for (k, context) in ranks.enumerated() {
+        if k > 0 { args.append(":") }
+        args += ["-np", String(context.count), idl.path] + context.arguments
+    }
+    return try runProcess(URL(fileURLWithPath: mpirun), args, environment: environment)
 }
 
 /// Distributed runs under `mpirun` (OpenMPI, loaded by `idl` at run time).
