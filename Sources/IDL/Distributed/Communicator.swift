@@ -35,13 +35,19 @@ public protocol Communicator: AnyObject {
     /// The number of processes.
     var size: Int { get }
     /// Replaces `values` on every rank by `root`'s (the same count on every rank).
+    /// - Throws: ``IDLError/invalidArgument(_:)`` for a root that is not a rank; a failure of the transport
+    ///   (``IDLError``; MPI itself usually ends the job first).
     func broadcast<T: CommunicatorScalar>(_ values: inout [T], root: Int) throws
     /// Rank r sends `values` (`counts[r]` entries); `root` receives their concatenation in rank
     /// order, every other rank an empty array. `counts` is the same on every rank.
+    /// - Throws: ``IDLError/shapeMismatch(_:)`` when `counts` does not fit the ranks or `values`; a failure
+    ///   of the transport (``IDLError``; MPI itself usually ends the job first).
     func gather<T: CommunicatorScalar>(_ values: [T], counts: [Int], root: Int) throws -> [T]
     /// The smallest of the ranks' `value`s, on every rank.
+    /// - Throws: a failure of the transport (``IDLError``; MPI itself usually ends the job first).
     func minimum(_ value: Int64) throws -> Int64
     /// Returns when every rank has called it.
+    /// - Throws: a failure of the transport (``IDLError``; MPI itself usually ends the job first).
     func barrier() throws
 }
 
@@ -54,10 +60,12 @@ public final class SingleProcessCommunicator: Communicator {
     /// The communicator of a run without other processes.
     public init() {}
     /// Leaves `values` as they are.
+    /// - Throws: ``IDLError/invalidArgument(_:)`` for a root other than 0.
     public func broadcast<T: CommunicatorScalar>(_ values: inout [T], root: Int) throws {
         guard root == 0 else { throw IDLError.invalidArgument("broadcast root \(root) of a 1-process run") }
     }
     /// Returns `values`.
+    /// - Throws: ``IDLError/shapeMismatch(_:)`` unless the root is 0 and `counts` is [values.count].
     public func gather<T: CommunicatorScalar>(_ values: [T], counts: [Int], root: Int) throws -> [T] {
         guard root == 0, counts == [values.count] else {
             throw IDLError.shapeMismatch("gather of \(values.count) values with counts \(counts) to root \(root)")
@@ -65,8 +73,10 @@ public final class SingleProcessCommunicator: Communicator {
         return values
     }
     /// Returns `value`.
+    /// - Throws: nothing (one process).
     public func minimum(_ value: Int64) throws -> Int64 { value }
     /// Returns at once.
+    /// - Throws: nothing (one process).
     public func barrier() throws {}
 }
 
@@ -91,6 +101,7 @@ extension Communicator {
     /// Call it around every phase whose failure could leave the other ranks waiting in a
     /// collective operation; a ``RankFailure`` thrown inside `body` (an inner checkpoint, which
     /// every rank passed) is rethrown at once.
+    /// - Throws: ``RankFailure`` on every rank when any rank's `body` threw.
     public func checkpoint<R>(_ body: () throws -> R) throws -> R {
         var outcome: Result<R, any Error>
         do { outcome = .success(try body()) } catch let agreed as RankFailure { throw agreed } catch {
@@ -111,6 +122,7 @@ extension Communicator {
 
     /// Sums `values` over the ranks, the same bits on every rank: rank 0 adds the ranks'
     /// vectors in rank order, ((v₀ + v₁) + v₂) + …, and broadcasts the sum.
+    /// - Throws: a failure of the transport (``IDLError``; MPI itself usually ends the job first).
     public func allReduceSum<T: CommunicatorScalar & AdditiveArithmetic>(_ values: inout [T]) throws {
         if size == 1 { return }
         let count = values.count
@@ -124,6 +136,8 @@ extension Communicator {
     }
 
     /// The concatenation of every rank's `values` (`counts[r]` from rank r), on every rank.
+    /// - Throws: ``IDLError/shapeMismatch(_:)`` when `counts` does not fit; a failure of the transport
+    ///   (``IDLError``; MPI itself usually ends the job first).
     public func allGather<T: CommunicatorScalar & AdditiveArithmetic>(_ values: [T], counts: [Int]) throws -> [T] {
         var all = try gather(values, counts: counts, root: 0)
         if rank != 0 { all = [T](repeating: .zero, count: counts.reduce(0, +)) }

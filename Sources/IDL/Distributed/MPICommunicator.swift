@@ -163,6 +163,8 @@ public final class MPICommunicator: Communicator {
     }
 
     /// MPI_Bcast.
+    /// - Throws: ``IDLError/unsupported(_:)`` for more than 2³¹ − 1 values; ``IDLError/io(_:)`` when MPI
+    ///   returns an error code (its default handler usually ends the job first).
     public func broadcast<T: CommunicatorScalar>(_ values: inout [T], root: Int) throws {
         let type = try mpi.datatype(T.self)
         let n = try count32(values.count)
@@ -173,6 +175,8 @@ public final class MPICommunicator: Communicator {
     }
 
     /// MPI_Gatherv.
+    /// - Throws: ``IDLError/shapeMismatch(_:)`` when `counts` does not fit the ranks or `values`;
+    ///   ``IDLError/io(_:)`` when MPI returns an error code (its default handler usually ends the job first).
     public func gather<T: CommunicatorScalar>(_ values: [T], counts: [Int], root: Int) throws -> [T] {
         guard counts.count == size, counts[rank] == values.count else {
             throw IDLError.shapeMismatch(
@@ -197,6 +201,8 @@ public final class MPICommunicator: Communicator {
     }
 
     /// MPI_Allreduce with MPI_MIN on one 64-bit integer.
+    /// - Throws: ``IDLError/io(_:)`` when MPI returns an error code (its default handler usually ends the job
+    ///   first).
     public func minimum(_ value: Int64) throws -> Int64 {
         let type = try mpi.datatype(Int64.self)
         var send = value
@@ -209,5 +215,7 @@ public final class MPICommunicator: Communicator {
     }
 
     /// MPI_Barrier.
+    /// - Throws: ``IDLError/io(_:)`` when MPI returns an error code (its default handler usually ends the job
+    ///   first).
     public func barrier() throws { try check(mpi.barrier(mpi.world), "MPI_Barrier") }
 }
