@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project needs: OpenBLAS (BLAS + LAPACK), libpng, zlib,
 # Cairo (with fontconfig and FreeType) and the DejaVu fonts for the figures,
-# and the FashionMNIST data set (gzip IDX files under /usr/share/datasets/fashion-mnist).
+# the FashionMNIST data set (gzip IDX files under /usr/share/datasets/fashion-mnist), and OpenMPI
+# (mpirun and libmpi.so.40, loaded by `idl ... --distributed` only).
 set -euo pipefail
-packages=(libopenblas-dev libpng-dev zlib1g-dev libcairo2-dev fonts-dejavu-core pkg-config dataset-fashion-mnist)
+packages=(libopenblas-dev libpng-dev zlib1g-dev libcairo2-dev fonts-dejavu-core pkg-config dataset-fashion-mnist openmpi-bin libopenmpi-dev)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -52,6 +52,9 @@ struct OutputOptions: ParsableArguments {
     @Flag(help: "Print nothing but errors (and the JSON line with --json).")
     var quiet = false
 
+    /// Options that print nothing (the ranks other than 0 of a distributed run).
+    static var silent: OutputOptions { (try? OutputOptions.parse(["--quiet"])) ?? OutputOptions() }
+
     /// Progress style: bars on a terminal, plain lines otherwise, nothing when quiet.
     var progressStyle: ProgressReporter.Style { quiet ? .quiet : .automatic }
 

@@ -72,6 +72,11 @@ struct SIMCommand: ParsableCommand {
     var activation: String?
     @Option(help: "Where to save the fitted model (.safetensors, loadable by `idl predict`).") var output =
         "results/sim-model.safetensors"
+    @Flag(
+        help:
+            "Fit on the processes mpirun started (mpirun -np K idl sim --distributed --states-in FILE; exact solver): each solves a fixed share of the rows, rank 0 writes the model, the same bits as one process."
+    )
+    var distributed = false
     @OptionGroup var out: OutputOptions
 
     /// `--solver`: any other value is refused by the parser with the list of choices.
@@ -190,6 +195,7 @@ struct SIMCommand: ParsableCommand {
     }
 
     func run() throws {
+        if distributed { return try runDistributed() }
         try RunFiles.check(
             RunFile.input("--states-in", statesIn) + RunFile.input("--teacher", teacher)
                 + RunFile.output("--states-out", statesOut) + RunFile.output("--loss-plot", lossPlot)

@@ -56,6 +56,11 @@ struct Train: ParsableCommand {
             "Log train loss, train accuracy, test loss and test accuracy per epoch, as idl.sh's log (one more pass over the training set per epoch)."
     )
     var log = false
+    @Flag(
+        help:
+            "Train on the processes mpirun started (mpirun -np K idl train --distributed …): each takes a fixed shard of every batch, the gradients are summed, rank 0 alone prints and writes."
+    )
+    var distributed = false
     @OptionGroup var out: OutputOptions
 
     func validate() throws {
@@ -94,18 +99,30 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        try RunFiles.check(files)
-        let directory = dataDir.map { URL(fileURLWithPath: $0) } ?? FashionMNIST.defaultDirectory
-        var train: Dataset<Float>
-        let test: Dataset<Float>
-        if dataset == "fashion-mnist" {
-            (train, test) = try FashionMNIST.loadTrainAndTest(from: directory, scaling: .symmetric, as: Float.self)
-        } else if dataset == "cifar10" {
-            train = try CIFAR.load10(.train, from: directory, scaling: .symmetric, as: Float.self)
-            test = try CIFAR.load10(.test, from: directory, scaling: .symmetric, as: Float.self)
-        } else {
-            train = try MNISTFormat.load(.train, from: directory, scaling: .symmetric, as: Float.self)
-            test = try MNISTFormat.load(.test, from: directory, scaling: .symmetric, as: Float.self)
+        guard distributed else { return try train(on: SingleProcessCommunicator()) }
+        try withMPI { try train(on: $0) }
+    }
+
+    /// The run, as one rank of `comm` (alone: a SingleProcessCommunicator, no data parallelism);
+    /// rank 0 alone checks and writes the files and prints.
+    func train(on comm: any Communicator) throws {
+        let leader = comm.rank == 0
+        let out = leader ? self.out : OutputOptions.silent
+        var (train, test) = try comm.checkpoint { () throws -> (Dataset<Float>, Dataset<Float>) in
+            if leader { try RunFiles.check(files) }
+            let directory = dataDir.map { URL(fileURLWithPath: $0) } ?? FashionMNIST.defaultDirectory
+            if dataset == "fashion-mnist" {
+                return try FashionMNIST.loadTrainAndTest(from: directory, scaling: .symmetric, as: Float.self)
+            } else if dataset == "cifar10" {
+                return try (
+                    CIFAR.load10(.train, from: directory, scaling: .symmetric, as: Float.self),
+                    CIFAR.load10(.test, from: directory, scaling: .symmetric, as: Float.self)
+                )
+            }
+            return try (
+                MNISTFormat.load(.train, from: directory, scaling: .symmetric, as: Float.self),
+                MNISTFormat.load(.test, from: directory, scaling: .symmetric, as: Float.self)
+            )
         }
         var g = SeededGenerator(seed: seed)
         if let k = trainSubset {
@@ -134,19 +151,21 @@ struct Train: ParsableCommand {
         out.say(
             "\(dataset): \(train.count) training, \(test.count) test images; batch \(batchSize), Adam \(lr), \(epochs) epochs, \(solver)"
         )
-        try AtomicFile.createDirectories(URL(fileURLWithPath: logDir))
+        if leader { try AtomicFile.createDirectories(URL(fileURLWithPath: logDir)) }
         let logURL = URL(fileURLWithPath: logDir).appendingPathComponent("train.log")
         // Appended, never replaced: a header line per run, then the model and the epochs.
         let started = ISO8601DateFormatter().string(from: Date())
         let command = (["idl"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
-        try AtomicFile.append(
-            Data(
-                "# run \(started) pid \(getpid()): \(command)\n# \(model.summary)\nepoch,loss,test_accuracy,ms_per_step,forward_iterations,backward_iterations,converged_fraction\(log ? ",train_accuracy,test_loss" : "")\n"
-                    .utf8), to: logURL)
+        if leader {
+            try AtomicFile.append(
+                Data(
+                    "# run \(started) pid \(getpid()): \(command)\n# \(model.summary)\nepoch,loss,test_accuracy,ms_per_step,forward_iterations,backward_iterations,converged_fraction\(log ? ",train_accuracy,test_loss" : "")\n"
+                        .utf8), to: logURL)
+        }
         let reports = try trainClassifier(
             model, optimizer: optimizer, train: train, test: test, epochs: epochs,
             batchSize: batchSize, generator: &g, solveLog: model.log,
-            progress: out.progressStyle
+            progress: out.progressStyle, communicator: comm.size > 1 ? comm : nil
         ) { r in
             out.say(
                 "epoch \(r.epoch): loss \(formatFixed(r.loss, decimals: 4)), test accuracy \(formatFixed(100 * r.testAccuracy!, decimals: 2)) %, \(formatFixed(r.msPerStep, decimals: 2)) ms/step, forward \(formatFixed(r.forwardIterations!, decimals: 1)) it, backward \(formatFixed(r.backwardIterations!, decimals: 1)) it, converged \(formatFixed(100 * r.convergedFraction!, decimals: 1)) %"
@@ -160,14 +179,18 @@ struct Train: ParsableCommand {
                 )
                 extra = ",\(trainAccuracy),\(testLoss)"
             }
+            guard leader else { return }
             try AtomicFile.append(
                 Data(
                     "\(r.epoch),\(r.loss),\(r.testAccuracy!),\(r.msPerStep),\(r.forwardIterations!),\(r.backwardIterations!),\(r.convergedFraction!)\(extra)\n"
                         .utf8), to: logURL)
         }
         let outputURL = URL(fileURLWithPath: output)
-        try createParentDirectory(of: output)
-        try model.save(to: outputURL)
+        try comm.checkpoint {
+            guard leader else { return }
+            try createParentDirectory(of: output)
+            try model.save(to: outputURL)
+        }
         out.say(
             "saved \(FilePathBytes.display(outputURL.path)); log \(FilePathBytes.display(logURL.path)); \(model.wellPosednessReport)"
         )

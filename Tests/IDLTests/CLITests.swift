@@ -10,10 +10,18 @@ func runTool(_ name: String, _ arguments: [String], in directory: URL? = nil) th
     guard FileManager.default.isExecutableFile(atPath: binary.path) else {
         throw IDLError.io("\(binary.path) is missing: build the package (swift build / swift test build every product)")
     }
+    return try runProcess(binary, arguments, in: directory)
+}
+
+/// Runs a program with `environment` added to this process's; returns (exit status, stdout, stderr).
+func runProcess(_ executable: URL, _ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:])
+    throws -> (status: Int32, out: String, err: String)
+{
     let p = Process()
-    p.executableURL = binary
+    p.executableURL = executable
     p.arguments = arguments
     if let directory { p.currentDirectoryURL = directory }
+    if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     let out = Pipe()
     let err = Pipe()
     p.standardOutput = out

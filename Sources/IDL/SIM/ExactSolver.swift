@@ -179,7 +179,7 @@ public struct SIMExactSolver: SIMSolver {
     func fitStage<T: BLASScalar>(
         features: Matrix<T>, targets: Matrix<T>, stateCount: Int, lambda: Double,
         constraint: SIMWellPosedness, progress: (@Sendable (Int) -> Void)?, cache: SIMGramCache<T>?,
-        stateCap: Double? = nil, inputCap: Double? = nil
+        stateCap: Double? = nil, inputCap: Double? = nil, share: SIMRowShare = .whole
     ) throws -> SIMStageResult<T> {
         try constraint.validate()
         try SIMRowCaps(c: stateCap, d: inputCap).validate()
@@ -250,8 +250,8 @@ public struct SIMExactSolver: SIMSolver {
         if let stateCap { radius = Swift.min(radius, T(stateCap)) }
 
         let counter = SIMRowCounter(progress)
-        let capacity = rowsPerBlock ?? Swift.min(32, Swift.max(4, (rowCount + 7) / 8))
-        let blockCount = (rowCount + capacity - 1) / capacity
+        let capacity = blockCapacity(rowCount: rowCount)
+        let blocks = share.blocks(of: (rowCount + capacity - 1) / capacity)
         let settings = FISTASettings<T>(
             d: d, m: m, rowCount: rowCount, n: stateCount, radius: radius, triangular: triangular,
             lambda: T(lambda), lambda2: T(lambda2), lipschitz: lipschitz, tolerance: T(tolerance),
@@ -271,8 +271,8 @@ public struct SIMExactSolver: SIMSolver {
                                             linear: cp.baseAddress!, targetNorms: np.baseAddress!,
                                             topVector: vp.baseAddress!,
                                             weights: wp.baseAddress!, stats: sp.baseAddress!, counter: counter)
-                                        ThreadPolicy.forEachTask(blockCount) { b in
-                                            let start = b * capacity
+                                        ThreadPolicy.forEachTask(blocks.count) { b in
+                                            let start = (blocks.lowerBound + b) * capacity
                                             let pool = SIMRowPool(start..<Swift.min(rowCount, start + capacity))
                                             solveFISTABlock(
                                                 capacity: capacity, pool: pool, settings: settings, shared: shared)
@@ -287,6 +287,14 @@ public struct SIMExactSolver: SIMSolver {
         }
 
         return SIMStageResult(weights: weights, rows: stats)
+    }
+}
+
+extension SIMExactSolver {
+    /// The rows of one block for a stage of `rowCount` rows: ``rowsPerBlock``, or by default
+    /// ⌈rows / 8⌉ clamped to 4...32.
+    func blockCapacity(rowCount: Int) -> Int {
+        rowsPerBlock ?? Swift.min(32, Swift.max(4, (rowCount + 7) / 8))
     }
 }
 

@@ -72,6 +72,11 @@ extension EpochReport: CustomStringConvertible {
 ///   - solveLog: an implicit model's log, reset each epoch, whose statistics go into the reports.
 ///   - stepsPerEpoch: stop each epoch after this many steps (quick runs).
 ///   - progress: how to show progress within an epoch (quiet by default).
+///   - communicator: the ranks of a data-parallel run, or nil for one process. Every rank
+///     calls this function with the same arguments (the same seed, so the same batches); rank
+///     0's parameters are broadcast first, each rank runs the model on its fixed shard of every
+///     batch, and the summed gradients make the same optimizer step on every rank (see
+///     `dataParallelLoss` in DataParallel.swift). The reports' solver statistics are the rank's own.
 ///   - onEpoch: called after each epoch with its report (print, log to a file…).
 /// - Returns: One report per epoch.
 /// - Throws: ``IDLError/invalidArgument(_:)`` for epochs or batch size below 1, an empty
@@ -82,7 +87,7 @@ public func trainClassifier<Model: Layer, Opt: Optimizer>(
     _ model: Model, optimizer: Opt, train: Dataset<Model.Scalar>, test: Dataset<Model.Scalar>? = nil,
     epochs: Int, batchSize: Int, generator: inout SeededGenerator,
     solveLog: SolveLog? = nil, stepsPerEpoch: Int? = nil,
-    progress: ProgressReporter.Style = .quiet,
+    progress: ProgressReporter.Style = .quiet, communicator: (any Communicator)? = nil,
     onEpoch: (EpochReport) throws -> Void = { _ in }
 ) throws -> [EpochReport] where Opt.Scalar == Model.Scalar {
     guard epochs >= 1, batchSize >= 1 else {
@@ -98,6 +103,7 @@ public func trainClassifier<Model: Layer, Opt: Optimizer>(
     }
     // The parameters before each step, to undo a step that makes them non-finite.
     let parameters = optimizer.parameters
+    if let communicator { try broadcastParameters(parameters, over: communicator) }
     var saved = parameters.map { $0.value.storage }
     let kappa = (model as? ImplicitModel<Model.Scalar>).map { " (κ = \($0.kappa))" } ?? ""
     func causes() -> String {
@@ -116,14 +122,16 @@ public func trainClassifier<Model: Layer, Opt: Optimizer>(
         for batch in batches {
             if steps >= total { break }
             optimizer.zeroGrad()
-            let loss = try crossEntropyLoss(model(Tensor(batch.inputs)), batch.labels)
-            let value = Double(loss.value[0, 0])
+            let loss = communicator == nil ? try crossEntropyLoss(model(Tensor(batch.inputs)), batch.labels) : nil
+            let value =
+                try loss.map { Double($0.value[0, 0]) }
+                ?? dataParallelLoss(model, batch: batch, parameters: parameters, communicator: communicator!)
             guard value.isFinite else {
                 throw IDLError.nonFinite(
                     "the training loss became \(value) at epoch \(epoch), step \(steps + 1); the model keeps its last finite parameters. \(causes())"
                 )
             }
-            loss.backward()
+            loss?.backward()
             for (k, p) in parameters.enumerated() { copyStorage(p.value.storage, into: &saved[k]) }
             optimizer.step()
             if let bad = parameters.firstIndex(where: { !allFinite($0.value.storage) }) {

@@ -1,0 +1,85 @@
+import ArgumentParser
+import Foundation
+import IDL
+
+// Runs on several processes started by mpirun (OpenMPI, loaded at run time: see MPICommunicator).
+
+/// Runs `body` on the ranks of an MPI run and ends MPI. When a rank fails, the lowest failing
+/// rank's message is thrown there (and printed once, as "Error: rank r: …"); the other ranks
+/// end with exit status 1 and print nothing.
+func withMPI(_ body: (MPICommunicator) throws -> Void) throws {
+    let communicator = try MPICommunicator.start()
+    do {
+        try body(communicator)
+    } catch let failure as RankFailure {
+        communicator.finalize()
+        guard let message = failure.message else { Foundation.exit(1) }
+        throw CommandError("rank \(failure.rank): \(message)")
+    } catch {
+        communicator.finalize()
+        throw error
+    }
+    communicator.finalize()
+}
+
+extension SIMCommand {
+    /// `idl sim --distributed`: every rank reads the states, solves its share of the row blocks
+    /// of both stages (``SIMExactSolver/fit(_:over:progress:)``); rank 0 evaluates the model
+    /// and writes it once every rank has succeeded.
+    func runDistributed() throws {
+        guard solver == .exact else {
+            throw ValidationError("--distributed fits with --solver exact only; drop --solver \(solver.rawValue)")
+        }
+        guard let statesIn else {
+            throw ValidationError(
+                "--distributed fits saved states: give --states-in FILE (collect them once with `idl sim --states-out FILE`)"
+            )
+        }
+        guard let method = makeSolver() as? SIMExactSolver else { throw CommandError("the exact solver was not built") }
+        try withMPI { comm in
+            let leader = comm.rank == 0
+            let (states, test) = try comm.checkpoint { () throws -> (SIMStates<Double>, Dataset<Float>?) in
+                if leader {
+                    try RunFiles.check(RunFile.input("--states-in", statesIn) + RunFile.output("--output", output))
+                }
+                let states = try SIMStates<Double>(contentsOf: URL(fileURLWithPath: statesIn))
+                guard leader else { return (states, nil) }
+                let test = try FashionMNIST.load(.test, scaling: .unit, as: Float.self)
+                guard states.inputCount == test.featureCount, states.outputCount == test.classCount else {
+                    throw CommandError(
+                        "--states-in \(FilePathBytes.display(statesIn)) has \(states.inputCount) inputs and \(states.outputCount) outputs, but the test images have \(test.featureCount) pixels and \(test.classCount) classes; collect the states from a network on these images"
+                    )
+                }
+                out.say(
+                    "loaded states from \(FilePathBytes.display(statesIn)): n = \(states.stateCount), p = \(states.inputCount), m = \(states.sampleCount); \(comm.size) rank\(comm.size == 1 ? "" : "s")"
+                )
+                return (states, test)
+            }
+            let bar = ProgressReporter(
+                "SIM rows (rank 0)", total: states.stateCount + states.outputCount,
+                style: leader ? out.progressStyle : .quiet)
+            let start = monotonicSeconds()
+            let fit = try method.fit(states, over: comm) { done, _ in bar.update(completed: done) }
+            let fitSeconds = monotonicSeconds() - start
+            bar.finish()
+            try comm.checkpoint {
+                guard leader, let test else { return }
+                let model = try SIMModel(fit, states: states, tolerance: atol ?? 1e-6, maxIterations: maxIterations)
+                let scores = try model.predict(test.inputs.converted(to: Double.self))
+                let accuracy = try Metrics.accuracy(scores, test.labels)
+                for w in fit.report.warnings { out.say("warning: \(w)") }
+                out.say(
+                    "\(method.name) on \(comm.size) rank\(comm.size == 1 ? "" : "s"): test accuracy \(formatFixed(100 * accuracy, decimals: 2)) %, fit \(formatFixed(fitSeconds, decimals: 2)) s"
+                )
+                out.say(model.summary)
+                let outputURL = URL(fileURLWithPath: output)
+                try model.implicitModel.save(to: outputURL)
+                out.say("saved \(FilePathBytes.display(outputURL.path))")
+                try out.emit([
+                    "test_accuracy": accuracy, "nonzeros": model.nonzeros, "fit_seconds": fitSeconds,
+                    "solver": method.name, "model": outputURL.path, "ranks": comm.size,
+                ])
+            }
+        }
+    }
+}
