@@ -85,12 +85,13 @@ IDL_SPARSE_KERNEL(__attribute__((target("avx512f,avx2,fma"))), avx512_f64, doubl
 IDL_SPARSE_KERNEL(__attribute__((target("avx512f,avx2,fma"))), avx512_f32, float, idl_v16f, 16, 8, IDL_MULADD_FUSED)
 #endif
 
-// 0: not chosen yet, 1: baseline, 2: AVX2+FMA, 3: AVX-512. Every thread computes the same value,
-// so the unsynchronised first write is harmless.
-static volatile int idl_level = 0;
+// 0: not chosen yet, 1: baseline, 2: AVX2+FMA, 3: AVX-512. Every thread computes the same value;
+// the first choice is published with atomic (relaxed) loads and stores, so threads that race on
+// it read either 0 (and choose again, alike) or the final value, never a torn one.
+static int idl_level = 0;
 
 static int idl_choose(void) {
-    int level = idl_level;
+    int level = __atomic_load_n(&idl_level, __ATOMIC_RELAXED);
     if (level) return level;
     level = 1;
 #if defined(__x86_64__)
@@ -98,7 +99,7 @@ static int idl_choose(void) {
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) level = 2;
     if (level == 2 && __builtin_cpu_supports("avx512f")) level = 3;
 #endif
-    idl_level = level;
+    __atomic_store_n(&idl_level, level, __ATOMIC_RELAXED);
     return level;
 }
 
