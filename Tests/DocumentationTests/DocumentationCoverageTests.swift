@@ -130,11 +130,17 @@ private func extractorCommand() throws -> (URL, [String]) {
     )
 }
 
-/// Every `module.modulemap` of a C target: the package's system libraries (Sources/C*) and the
-/// C shims of checked-out dependencies (<scratch>/checkouts/*/Sources/*/include). The extractor
-/// has to load the modules IDL imports.
+/// Every `module.modulemap` of a C target: the package's system libraries (Sources/C*), the
+/// C shims of checked-out dependencies (<scratch>/checkouts/*/Sources/*/include), and the maps
+/// SwiftPM writes for the package's own C targets (<products>/<Target>.build/module.modulemap,
+/// e.g. CKernels). The extractor has to load the modules IDL imports.
 private func moduleMaps(products: URL) -> [URL] {
     let fm = FileManager.default
+    var generated: [URL] = []
+    for entry in ((try? fm.contentsOfDirectory(atPath: products.path)) ?? []).sorted() where entry.hasSuffix(".build") {
+        let map = products.appendingPathComponent(entry).appendingPathComponent("module.modulemap")
+        if fm.fileExists(atPath: map.path) { generated.append(map) }
+    }
     var roots = [repositoryRoot.appendingPathComponent("Sources")]
     var directory = products
     while directory.path != "/" {
@@ -156,7 +162,7 @@ private func moduleMaps(products: URL) -> [URL] {
             }
         }
     }
-    return maps
+    return maps + generated
 }
 
 /// The `-I` directories `pkg-config --cflags-only-I` names for `packages` (none without pkg-config).

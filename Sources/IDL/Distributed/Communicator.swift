@@ -100,9 +100,12 @@ extension Communicator {
     ///
     /// Call it around every phase whose failure could leave the other ranks waiting in a
     /// collective operation; a ``RankFailure`` thrown inside `body` (an inner checkpoint, which
-    /// every rank passed) is rethrown at once.
-    /// - Throws: ``RankFailure`` on every rank when any rank's `body` threw.
+    /// every rank passed) is rethrown at once. With one rank there is nobody to agree with:
+    /// `body`'s own error is thrown unchanged (a single-process run reports no rank).
+    /// - Throws: ``RankFailure`` on every rank when any rank's `body` threw; with one rank,
+    ///   `body`'s error.
     public func checkpoint<R>(_ body: () throws -> R) throws -> R {
+        if size == 1 { return try body() }
         var outcome: Result<R, any Error>
         do { outcome = .success(try body()) } catch let agreed as RankFailure { throw agreed } catch {
             outcome = .failure(error)
