@@ -160,7 +160,7 @@ public struct SIMLeastSquaresSolver: SIMSolver {
 /// `maxIterationsOutput` for (C, D), as torchidl's `num_epoch_ab`, `num_epoch_cd`; likewise ρ
 /// and `rhoOutput`). torchidl returns W̄, which need not meet ‖a‖₁ ≤ κ; here the final W̄'s
 /// a-blocks are projected, so the constraint holds exactly. Row statistics carry the certified
-/// gap of the returned rows (``simRowCertificates(weights:features:targets:stateCount:lambda:lambda2:constraint:)``).
+/// gap of the returned rows (``simRowCertificates(weights:features:targets:stateCount:lambda:lambda2:constraint:inputCap:)``).
 ///
 /// With `recordObjective`, every iteration's objective ½‖T − W̄ᵀM‖² + λ‖W̄‖₁ (+ ½λ₂‖W̄‖²),
 /// summed over the batches, is kept in ``SIMStageResult/objectiveTrace`` and the fit's
