@@ -2,7 +2,7 @@
 # Runs the test suite under AddressSanitizer, and the concurrent parts (the parallel SIM row
 # solvers, state extraction) under ThreadSanitizer. Each sanitizer builds into its own scratch
 # folder (.build-asan, .build-tsan), so the normal build is left alone. Both build in release
-# mode, as the suite itself does: its experiments and training tests take hours unoptimised.
+# mode, as the suite itself does: its experiments and training tests are many times slower unoptimised.
 #
 #     scripts/sanitize.sh            # both
 #     scripts/sanitize.sh address    # or: thread
