@@ -47,15 +47,12 @@ extension SIMExactSolver {
         let cache = SIMGramCache<T>()
         return try communicator.checkpoint {
             try runTwoStageSIM(self, states, progress: progress) { f, t, n, l, c, stage, p in
-                var solver = self
-                if stage == 2, let lambda2Output { solver.lambda2 = lambda2Output }
                 let local = try communicator.checkpoint {
-                    try solver.fitStage(
-                        features: f, targets: t, stateCount: n, lambda: l, constraint: c, progress: p, cache: cache,
-                        stateCap: stage == 2 ? caps.c : nil, inputCap: stage == 2 ? caps.d : caps.b, share: share)
+                    try fitStage(
+                        stage, features: f, targets: t, stateCount: n, lambda: l, constraint: c, progress: p,
+                        cache: cache, share: share)
                 }
-                return try exchangeRows(
-                    local, capacity: solver.blockCapacity(rowCount: t.rows), communicator: communicator)
+                return try exchangeRows(local, capacity: blockCapacity(rowCount: t.rows), communicator: communicator)
             }
         }
     }

@@ -166,12 +166,25 @@ public struct SIMExactSolver: SIMSolver {
         let cache = SIMGramCache<T>()
         try caps.validate()
         return try runTwoStageSIM(self, states, progress: progress) { f, t, n, l, c, stage, p in
-            var solver = self
-            if stage == 2, let lambda2Output { solver.lambda2 = lambda2Output }
-            return try solver.fitStage(
-                features: f, targets: t, stateCount: n, lambda: l, constraint: c, progress: p, cache: cache,
-                stateCap: stage == 2 ? caps.c : nil, inputCap: stage == 2 ? caps.d : caps.b)
+            try fitStage(
+                stage, features: f, targets: t, stateCount: n, lambda: l, constraint: c, progress: p, cache: cache)
         }
+    }
+
+    /// Stage `stage` of the two-stage fit (1: A, B; 2: C, D) with the settings this solver gives
+    /// that stage: stage 2's own λ₂ (``lambda2Output``) and the stage's row caps (B in stage 1;
+    /// C and D in stage 2). `share` picks the row blocks solved (all of them by default).
+    func fitStage<T: BLASScalar>(
+        _ stage: Int, features: Matrix<T>, targets: Matrix<T>, stateCount: Int, lambda: Double,
+        constraint: SIMWellPosedness, progress: (@Sendable (Int) -> Void)?, cache: SIMGramCache<T>?,
+        share: SIMRowShare = .whole
+    ) throws -> SIMStageResult<T> {
+        var solver = self
+        if stage == 2, let lambda2Output { solver.lambda2 = lambda2Output }
+        return try solver.fitStage(
+            features: features, targets: targets, stateCount: stateCount, lambda: lambda, constraint: constraint,
+            progress: progress, cache: cache, stateCap: stage == 2 ? caps.c : nil,
+            inputCap: stage == 2 ? caps.d : caps.b, share: share)
     }
 
     @_specialize(where T == Double)
