@@ -156,7 +156,7 @@ struct Reproduce: ParsableCommand {
         for name in names where !known.contains(name) {
             throw CommandError("unknown experiment '\(name)'; choose from \(known.joined(separator: ", "))")
         }
-        do { _ = try FigureFormat.list(formats) } catch { throw CommandError("--formats: \(error)") }
+        _ = try figureFormats  // checked before the first experiment starts
         let selected = Self.experiments.filter { names.isEmpty || names.contains($0.name) }
         if verify { return try self.verify(selected) }
         try RunFiles.check(RunFile.directory("--output", output, files: []))

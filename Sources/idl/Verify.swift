@@ -327,11 +327,16 @@ extension Reproduce {
     func arguments(for e: Experiment, into folder: String) throws -> [String] {
         var arguments = (quick ? e.quick : e.full) + ["--output", Self.directory(for: e, quick: quick, in: folder)]
         if e.drawsFigures {
-            do {
-                arguments += ["--formats", try FigureFormat.list(formats).map(\.rawValue).joined(separator: ",")]
-            } catch { throw CommandError("--formats: \(error)") }
+            arguments += ["--formats", try figureFormats.map(\.rawValue).joined(separator: ",")]
         }
         return arguments
+    }
+
+    /// `--formats` read as figure formats; an unknown one is a command error naming the flag.
+    var figureFormats: [FigureFormat] {
+        get throws {
+            do { return try FigureFormat.list(formats) } catch { throw CommandError("--formats: \(error)") }
+        }
     }
 
     /// Runs the experiment and records its manifest in MANIFEST.json.
