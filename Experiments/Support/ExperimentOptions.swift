@@ -153,7 +153,11 @@ public struct ExperimentOptions: Sendable {
         }
     }
 
-    static func exitWithMessage(_ message: String, program: String) -> Never {
+    /// Prints "program: message" on standard error and exits with status 2 (bad input).
+    /// - Parameters:
+    ///   - message: what was expected, what was found, what to do.
+    ///   - program: the program's path or name.
+    public static func exitWithMessage(_ message: String, program: String) -> Never {
         let name = URL(fileURLWithPath: program).lastPathComponent
         FileHandle.standardError.write(Data("\(name): \(message)\n".utf8))
         exit(2)

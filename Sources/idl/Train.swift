@@ -23,7 +23,7 @@ struct Train: ParsableCommand {
 
     @Option(
         help:
-            "Data set: fashion-mnist; mnist or mnist-format (MNIST-format IDX files in --data-dir); cifar10 (the CIFAR-10 binary batches in --data-dir), as torchidl's examples/idl/idl.sh."
+            "Data set: fashion-mnist; mnist or mnist-format (MNIST-format IDX files in --data-dir); cifar10 (the CIFAR-10 binary batches in --data-dir), as torchidl's examples/idl/idl.sh; cifar100 (train.bin and test.bin of CIFAR-100's binary version in --data-dir, fine labels)."
     )
     var dataset = "fashion-mnist"
 
@@ -76,14 +76,14 @@ struct Train: ParsableCommand {
         try NumberRule.positive.check("--tol", tol)
         try NumberRule.positive.check("--grad-tol", gradTol)
         _ = try parseActivation(activation)
-        guard ["fashion-mnist", "mnist", "mnist-format", "cifar10"].contains(dataset) else {
+        guard ["fashion-mnist", "mnist", "mnist-format", "cifar10", "cifar100"].contains(dataset) else {
             throw ValidationError(
-                "unknown --dataset '\(dataset)'; use fashion-mnist, mnist or mnist-format (with --data-dir DIR), or cifar10 (with --data-dir DIR)"
+                "unknown --dataset '\(dataset)'; use fashion-mnist, mnist or mnist-format (with --data-dir DIR), or cifar10 or cifar100 (with --data-dir DIR)"
             )
         }
         if dataset != "fashion-mnist" && dataDir == nil {
             throw ValidationError(
-                "--dataset \(dataset) needs --data-dir DIR (\(dataset == "cifar10" ? "the folder of data_batch_1.bin … test_batch.bin" : "the folder of the four MNIST-format IDX files"); nothing is downloaded)"
+                "--dataset \(dataset) needs --data-dir DIR (\(dataset == "cifar10" ? "the folder of data_batch_1.bin … test_batch.bin" : dataset == "cifar100" ? "the folder of train.bin and test.bin" : "the folder of the four MNIST-format IDX files"); nothing is downloaded)"
             )
         }
     }
@@ -91,9 +91,15 @@ struct Train: ParsableCommand {
     /// The files of the run: data files read, model and log written.
     var files: [RunFile] {
         let data = dataDir ?? FashionMNIST.defaultDirectory.path
-        let names = ["train", "t10k"].flatMap { split in
-            ["images-idx3-ubyte", "labels-idx1-ubyte"].flatMap { ["\(split)-\($0)", "\(split)-\($0).gz"] }
-        }
+        let names: [String] =
+            switch dataset {
+            case "cifar10": (1...5).map { "data_batch_\($0).bin" } + ["test_batch.bin"]
+            case "cifar100": ["train.bin", "test.bin"]
+            default:
+                ["train", "t10k"].flatMap { split in
+                    ["images-idx3-ubyte", "labels-idx1-ubyte"].flatMap { ["\(split)-\($0)", "\(split)-\($0).gz"] }
+                }
+            }
         return names.flatMap { RunFile.input("--data-dir", URL(fileURLWithPath: data).appendingPathComponent($0).path) }
             + RunFile.output("--output", output) + RunFile.directory("--log-dir", logDir, files: ["train.log"])
     }
@@ -117,6 +123,11 @@ struct Train: ParsableCommand {
                 return try (
                     CIFAR.load10(.train, from: directory, scaling: .symmetric, as: Float.self),
                     CIFAR.load10(.test, from: directory, scaling: .symmetric, as: Float.self)
+                )
+            } else if dataset == "cifar100" {
+                return try (
+                    CIFAR.load100(.train, from: directory, scaling: .symmetric, as: Float.self),
+                    CIFAR.load100(.test, from: directory, scaling: .symmetric, as: Float.self)
                 )
             }
             return try (
