@@ -90,29 +90,13 @@ func blockedImplicitOutput<T: BLASScalar>(
                     }
                 }
                 let injection = z
-                let (x, stats) = forward.solver.solve(
-                    initial: Matrix<T>(rows: n, cols: w), tolerance: forward.tolerance,
-                    maxIterations: forward.maxIterations
-                ) { x, out in
+                let (x, stats) = forward.solveFromZero(rows: n, cols: w) { x, out in
                     equilibriumMap(av, x, injection, activation, into: &out)
                 }
-                // Ŷ's columns of the block: C X + D U.
-                let out = yOut.pointer + columns.lowerBound * q
-                cv.storage.withUnsafeBufferPointer { cp in
-                    x.storage.withUnsafeBufferPointer { xp in
-                        T.gemm(
-                            .none, .none, m: q, n: w, k: n, alpha: 1, a: cp.baseAddress!, lda: q,
-                            b: xp.baseAddress!, ldb: n, beta: 0, c: out, ldc: q)
-                    }
-                }
-                if let dv {
-                    dv.storage.withUnsafeBufferPointer { dp in
-                        uv.storage.withUnsafeBufferPointer { up in
-                            T.gemm(
-                                .none, .none, m: q, n: w, k: p, alpha: 1, a: dp.baseAddress!, lda: q,
-                                b: up.baseAddress! + columns.lowerBound * p, ldb: p, beta: 1, c: out, ldc: q)
-                        }
-                    }
+                uv.storage.withUnsafeBufferPointer { up in
+                    writeImplicitOutput(
+                        c: cv, d: dv, state: x, input: up.baseAddress! + columns.lowerBound * p,
+                        into: yOut.pointer + columns.lowerBound * q)
                 }
                 blockOut.pointer[k] = EquilibriumBlock(injection: injection, state: x, statistics: stats)
             }
@@ -151,10 +135,7 @@ func blockedImplicitOutput<T: BLASScalar>(
                             gemm(av, block.state, into: &dphi, alpha: 1, beta: 1)
                             activation.derivative(dphi, into: &dphi)
                             let target = gx
-                            let (v, stats) = backward.solver.solve(
-                                initial: Matrix<T>(rows: n, cols: w), tolerance: backward.tolerance,
-                                maxIterations: backward.maxIterations
-                            ) { v, out in
+                            let (v, stats) = backward.solveFromZero(rows: n, cols: w) { v, out in
                                 adjointMap(av, v, target, dphi, into: &out)
                             }
                             var parts = [Matrix<T>?](repeating: nil, count: 4)
@@ -203,6 +184,26 @@ func blockedImplicitOutput<T: BLASScalar>(
     }
 }
 
+/// Ŷ = C X + D U for the w columns of a state X (n×w), written at `output` (q rows, leading
+/// dimension q); `input` holds U's w columns (p rows, leading dimension p, the columns of D).
+func writeImplicitOutput<T: BLASScalar>(
+    c: Matrix<T>, d: Matrix<T>?, state x: Matrix<T>, input: UnsafePointer<T>, into output: UnsafeMutablePointer<T>
+) {
+    let (q, n, w) = (c.rows, c.cols, x.cols)
+    c.storage.withUnsafeBufferPointer { cp in
+        x.storage.withUnsafeBufferPointer { xp in
+            T.gemm(
+                .none, .none, m: q, n: w, k: n, alpha: 1, a: cp.baseAddress!, lda: q, b: xp.baseAddress!, ldb: n,
+                beta: 0, c: output, ldc: q)
+        }
+    }
+    d?.storage.withUnsafeBufferPointer { dp in
+        T.gemm(
+            .none, .none, m: q, n: w, k: d!.cols, alpha: 1, a: dp.baseAddress!, lda: q, b: input, ldb: d!.cols,
+            beta: 1, c: output, ldc: q)
+    }
+}
+
 /// The statistics of the blocks of one solve, combined (see `SolverStatistics.combined(with:)`).
 private func combinedStatistics(_ blocks: [SolverStatistics]) -> SolverStatistics {
     blocks.dropFirst().reduce(blocks[0]) { $0.combined(with: $1) }
@@ -215,17 +216,22 @@ private func combinedStatistics(_ blocks: [SolverStatistics]) -> SolverStatistic
 private func sumInBlockOrder<T: BLASScalar>(_ lists: [[Matrix<T>]]) -> [Matrix<T>?] {
     let chunk = 1 << 15
     return lists.map { list -> Matrix<T>? in
-        guard var sum = list.first else { return nil }
-        guard list.count > 1 else { return sum }
-        let count = sum.count
+        guard let first = list.first else { return nil }
+        guard list.count > 1 else { return first }
+        let count = first.count
+        var sum = Matrix<T>(uninitializedRows: first.rows, cols: first.cols)
         sum.storage.withUnsafeMutableBufferPointer { sp in
             let out = UncheckedMutablePointer(sp.baseAddress!)
             ThreadPolicy.forEachTask((count + chunk - 1) / chunk) { t in
                 let range = (t * chunk)..<Swift.min(count, (t + 1) * chunk)
+                let target = out.pointer + range.lowerBound
+                first.storage.withUnsafeBufferPointer { fp in
+                    target.update(from: fp.baseAddress! + range.lowerBound, count: range.count)
+                }
                 for part in list.dropFirst() {
                     part.storage.withUnsafeBufferPointer { pp in
-                        let src = pp.baseAddress!
-                        for e in range { out.pointer[e] += src[e] }
+                        // y ← y + 1·x entry by entry: the sum in block order, whatever the ranges.
+                        T.axpy(n: range.count, alpha: 1, x: pp.baseAddress! + range.lowerBound, y: target)
                     }
                 }
             }

@@ -358,22 +358,9 @@ public final class ImplicitModel<Scalar: BLASScalar>: Layer {
                         }
                         statsOut.pointer[blockIndex] = stats
                         // Ŷ's columns start ..< start + cols: C X + D U, written in place.
-                        let out = yOut.pointer + start * q
-                        c.storage.withUnsafeBufferPointer { cp in
-                            x.storage.withUnsafeBufferPointer { xp in
-                                Scalar.gemm(
-                                    .none, .none, m: q, n: cols, k: n, alpha: 1, a: cp.baseAddress!, lda: q,
-                                    b: xp.baseAddress!, ldb: n, beta: 0, c: out, ldc: q)
-                            }
-                        }
-                        if let d {
-                            d.storage.withUnsafeBufferPointer { dp in
-                                ub.storage.withUnsafeBufferPointer { up in
-                                    Scalar.gemm(
-                                        .none, .none, m: q, n: cols, k: pu, alpha: 1, a: dp.baseAddress!, lda: q,
-                                        b: up.baseAddress!, ldb: pu, beta: 1, c: out, ldc: q)
-                                }
-                            }
+                        ub.storage.withUnsafeBufferPointer { up in
+                            writeImplicitOutput(
+                                c: c, d: d, state: x, input: up.baseAddress!, into: yOut.pointer + start * q)
                         }
                     }
                 }
