@@ -103,10 +103,11 @@ struct UserSiLU: Activation {
     /// Finite differences of L = Σ Ŷ∘W with respect to the input and every parameter. With a
     /// straight-through rule the gradient of A is the gradient at the scaled matrix, so A is
     /// perturbed after scaling (the model is rebuilt with the effective A and no constraint).
-    func checkModelGradients(_ model: ImplicitModel<Double>, straightThroughA: Bool) throws {
+    /// `columns` samples: 5 by default (one block); from 64 on the forward pass runs in blocks.
+    func checkModelGradients(_ model: ImplicitModel<Double>, straightThroughA: Bool, columns: Int = 5) throws {
         var g = SeededGenerator(seed: 17)
-        let u = Matrix<Double>.randomNormal(model.inputDim, 5, using: &g)
-        let w = Matrix<Double>.randomNormal(model.outputDim, 5, using: &g)
+        let u = Matrix<Double>.randomNormal(model.inputDim, columns, using: &g)
+        let w = Matrix<Double>.randomNormal(model.outputDim, columns, using: &g)
         let target: ImplicitModel<Double>
         if straightThroughA {
             target = try ImplicitModel(
@@ -149,6 +150,83 @@ struct UserSiLU: Activation {
         if straightThroughA {
             _ = try model(Tensor(u)).backward(seed: w)
             #expect(model.A!.grad!.isApproximatelyEqual(to: target.A!.grad!, tolerance: 1e-10))
+        }
+    }
+
+    /// Batches of 64 samples or more are solved in blocks whose number depends on the batch size only.
+    @Test func batchBlocksDependOnTheBatchSizeOnly() {
+        let saved = ThreadPolicy.workers
+        defer { ThreadPolicy.workers = saved }
+        for workers in [1, 2, 5] {
+            ThreadPolicy.workers = workers
+            #expect(
+                [1, 20, 63, 64, 100, 127, 128, 1000].map { ThreadPolicy.batchBlocks(columns: $0) } == [
+                    1, 1, 1, 2, 2, 2, 4, 4,
+                ])
+        }
+    }
+
+    /// The forward pass in 4 blocks (130 samples: 32, 33, 32, 33 columns) against finite
+    /// differences of the loss computed by `predict`, for every parameter and the input; with
+    /// a bias row, low rank (the factors' scaling differentiated) and the feedthrough D.
+    @Test func finiteDifferencesInBlocks() throws {
+        #expect(ThreadPolicy.batchBlocks(columns: 130) == 4)
+        try checkModelGradients(
+            try smallModel(.strictlyUpperTriangular, activation: Tanh(), bias: true), straightThroughA: false,
+            columns: 130)
+        let lowRank = try smallModel(.infinityNorm, activation: Tanh(), rank: 2, bias: true)
+        lowRank.L!.value = lowRank.L!.value * 30
+        try checkModelGradients(lowRank, straightThroughA: false, columns: 130)
+    }
+
+    /// At a tight tolerance the blocked pass (`callAsFunction`, 2 blocks of 50 samples) gives the
+    /// output and gradients of one solve of the whole batch (`forward(_:initialState:)`) to
+    /// rounding, and its solver statistics are one solve per pass.
+    @Test func blocksMatchTheWholeBatchSolve() throws {
+        var g = SeededGenerator(seed: 5)
+        let u = Matrix<Double>.randomNormal(4, 100, using: &g)
+        let w = Matrix<Double>.randomNormal(3, 100, using: &g)
+        var results = [(y: Matrix<Double>, grads: [Matrix<Double>], input: Matrix<Double>)]()
+        for blocked in [true, false] {
+            let model = try smallModel(.infinityNorm, bias: true, seed: 11)
+            let input = Tensor(u, requiresGrad: true)
+            let y = blocked ? try model(input) : try model.forward(input, initialState: nil).output
+            y.backward(seed: w)
+            #expect(model.log.forwardSolves == 1 && model.log.backwardSolves == 1)
+            #expect(model.log.forwardFailures == 0 && model.log.backwardFailures == 0)
+            results.append((y.value, model.parameters.map { $0.grad! }, input.grad!))
+        }
+        #expect(results[0].grads.count == 4)
+        #expect(results[0].y.isApproximatelyEqual(to: results[1].y, tolerance: 1e-11))
+        #expect(results[0].input.isApproximatelyEqual(to: results[1].input, tolerance: 1e-11))
+        for (a, b) in zip(results[0].grads, results[1].grads) {
+            #expect(a.isApproximatelyEqual(to: b, tolerance: 1e-11), "\((a - b).maxAbs)")
+        }
+    }
+
+    /// A few training steps in blocks (batch 128: 4 blocks) give the same losses and weights,
+    /// bit for bit, on 1, 2 or 3 workers.
+    @Test func blockedTrainingDoesNotDependOnTheWorkerCount() throws {
+        var g = SeededGenerator(seed: 8)
+        let x = Matrix<Float>.randomNormal(12, 512, using: &g)
+        let labels = (0..<512).map { j in x[0, j] + x[1, j] > 0 ? 1 : (x[2, j] > 0.5 ? 2 : 0) }
+        let data = try Dataset(inputs: x, labels: labels, classCount: 3)
+        let saved = ThreadPolicy.workers
+        defer { ThreadPolicy.workers = saved }
+        var runs = [(losses: [Double], weights: [[Float]])]()
+        for workers in [1, 2, 3] {
+            ThreadPolicy.workers = workers
+            var rng = SeededGenerator(seed: 9)
+            let model = try ImplicitModel<Float>(inputDim: 12, outputDim: 3, hiddenDim: 20, bias: true, using: &rng)
+            let opt = try Adam(model.parameters, learningRate: 0.01)
+            let reports = try trainClassifier(
+                model, optimizer: opt, train: data, epochs: 2, batchSize: 128, generator: &rng, solveLog: model.log)
+            runs.append((reports.map(\.loss), model.parameters.map { $0.value.storage }))
+        }
+        #expect(runs[0].losses[1] < runs[0].losses[0])
+        for run in runs.dropFirst() {
+            #expect(run.losses == runs[0].losses)
+            #expect(run.weights == runs[0].weights)
         }
     }
 

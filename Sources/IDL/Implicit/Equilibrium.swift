@@ -92,6 +92,22 @@ public struct FixedPointSettings: Sendable {
     }
 }
 
+extension FixedPointSettings {
+    /// Solves x = f(x) for a rows×cols matrix from x₀ = 0 with these settings.
+    ///
+    /// - Parameters:
+    ///   - rows: Rows of x.
+    ///   - cols: Columns of x.
+    ///   - map: Writes f(x) into its second argument.
+    /// - Returns: The solution and the solve's statistics.
+    func solveFromZero<T: BLASScalar>(rows: Int, cols: Int, map: (_ x: Matrix<T>, _ out: inout Matrix<T>) -> Void)
+        -> (solution: Matrix<T>, statistics: SolverStatistics)
+    {
+        solver.solve(
+            initial: Matrix<T>(rows: rows, cols: cols), tolerance: tolerance, maxIterations: maxIterations, map: map)
+    }
+}
+
 /// The implicit layer: X solving X = φ(A X + Z₀), as a node of the autodiff graph.
 ///
 /// Forward: the fixed point is found by `forward.solver` from `initial` (zeros by default).
@@ -127,10 +143,7 @@ public func equilibrium<T>(
         var dphi = z0
         gemm(aValue, x, into: &dphi, alpha: 1, beta: 1)
         activation.derivative(dphi, into: &dphi)
-        let (v, bstats) = backward.solver.solve(
-            initial: Matrix<T>(rows: g.rows, cols: g.cols), tolerance: backward.tolerance,
-            maxIterations: backward.maxIterations
-        ) { v, out in
+        let (v, bstats) = backward.solveFromZero(rows: g.rows, cols: g.cols) { v, out in
             adjointMap(aValue, v, g, dphi, into: &out)
         }
         log?.recordBackward(bstats)

@@ -196,15 +196,30 @@ public final class ImplicitModel<Scalar: BLASScalar>: Layer {
 
     /// The forward pass on a p×m batch, from a zero initial state.
     ///
+    /// A batch of 64 samples or more is cut into ``ThreadPolicy/batchBlocks(columns:)`` fixed
+    /// blocks of columns, and the blocks are computed on the workers of ``ThreadPolicy``: each
+    /// block's forward and backward fixed points stop on the block's own residual, and the
+    /// blocks' shares of the weight gradients are summed in block order. The blocks depend on
+    /// the batch size only, so the result is the same bits on any number of cores; it differs
+    /// from one solve of the whole batch (``forward(_:initialState:)``) by the solves'
+    /// tolerance and rounding. The solver statistics recorded in ``log`` are one forward (and
+    /// one backward) solve per call, combined over the blocks (the slowest block's iterations).
+    ///
     /// - Parameter input: The batch U, p × m.
     /// - Returns: Ŷ = CX + DU (q × m), with X the equilibrium, on the autodiff graph.
     /// - Throws: ``IDLError/shapeMismatch(_:)`` if the input does not have `inputDim` rows;
     ///   ``IDLError/nonFinite(_:)`` when it has NaN or infinite entries.
     public func callAsFunction(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        try forward(input, initialState: nil).output
+        let blocks = ThreadPolicy.batchBlocks(columns: input.cols)
+        guard blocks > 1 else { return try forward(input, initialState: nil).output }
+        try validate(input.value, initialState: nil)
+        return blockedImplicitOutput(
+            a: stateMatrix(), b: B, c: C, d: D, u: withBiasRow(input), activation: activation,
+            forward: forwardSettings, backward: backwardSettings, blocks: blocks, log: log)
     }
 
-    /// The forward pass, optionally warm-started from a state X₀ (n×m); returns Ŷ and the state X.
+    /// The forward pass on the whole batch as one fixed point, optionally warm-started from a
+    /// state X₀ (n×m); returns Ŷ and the state X.
     /// - Throws: ``IDLError/shapeMismatch(_:)`` for a wrong input dimension or X₀ shape,
     ///   ``IDLError/nonFinite(_:)`` when the input has NaN or infinite entries,
     ///   ``IDLError/invalidArgument(_:)`` for a batch too large for the memory available.
@@ -213,7 +228,7 @@ public final class ImplicitModel<Scalar: BLASScalar>: Layer {
     ) {
         let u0 = input.value
         try validate(u0, initialState: initialState)
-        let u = bias ? vcat([input, Tensor(Matrix<Scalar>.ones(1, u0.cols))]) : input
+        let u = withBiasRow(input)
         let x = equilibrium(
             a: stateMatrix(), injection: matmul(B, u), activation: activation,
             forward: forwardSettings, backward: backwardSettings,
@@ -221,6 +236,11 @@ public final class ImplicitModel<Scalar: BLASScalar>: Layer {
         var y = matmul(C, x)
         if let D { y = y + matmul(D, u) }
         return (y, x)
+    }
+
+    /// U with the constant-one row appended when the model has a bias, else U.
+    private func withBiasRow(_ input: Tensor<Scalar>) -> Tensor<Scalar> {
+        bias ? vcat([input, Tensor(Matrix<Scalar>.ones(1, input.cols))]) : input
     }
 
     /// Checks a batch (and warm start) before a forward pass: its shape, that it is finite, and
@@ -338,22 +358,9 @@ public final class ImplicitModel<Scalar: BLASScalar>: Layer {
                         }
                         statsOut.pointer[blockIndex] = stats
                         // Ŷ's columns start ..< start + cols: C X + D U, written in place.
-                        let out = yOut.pointer + start * q
-                        c.storage.withUnsafeBufferPointer { cp in
-                            x.storage.withUnsafeBufferPointer { xp in
-                                Scalar.gemm(
-                                    .none, .none, m: q, n: cols, k: n, alpha: 1, a: cp.baseAddress!, lda: q,
-                                    b: xp.baseAddress!, ldb: n, beta: 0, c: out, ldc: q)
-                            }
-                        }
-                        if let d {
-                            d.storage.withUnsafeBufferPointer { dp in
-                                ub.storage.withUnsafeBufferPointer { up in
-                                    Scalar.gemm(
-                                        .none, .none, m: q, n: cols, k: pu, alpha: 1, a: dp.baseAddress!, lda: q,
-                                        b: up.baseAddress!, ldb: pu, beta: 1, c: out, ldc: q)
-                                }
-                            }
+                        ub.storage.withUnsafeBufferPointer { up in
+                            writeImplicitOutput(
+                                c: c, d: d, state: x, input: up.baseAddress!, into: yOut.pointer + start * q)
                         }
                     }
                 }

@@ -19,6 +19,11 @@ import Foundation
 ///   sizes synchronising threads costs more than it saves).
 /// - **The SIM exact solver** solves rows in fixed blocks by row index, one block per task
 ///   (see ``SIMExactSolver``).
+/// - **An implicit model's training batch** of 64 samples or more is cut into fixed blocks of
+///   columns, by the batch size only (``batchBlocks(columns:)``); each block's forward and
+///   backward fixed points and weight-gradient shares are one task, and the shares are summed in
+///   block order (see ``ImplicitModel/callAsFunction(_:)``). The optimizer updates large
+///   parameters in fixed chunks of weights (``Adam``).
 ///
 /// ``workers`` is the number of cores by default; the environment variable `IDL_THREADS`
 /// (a positive integer) or an assignment to it changes it — and nothing else. Nested parallel
@@ -42,12 +47,13 @@ public enum ThreadPolicy {
     }
 
     /// One line for benchmark headers and manifests, e.g. "OpenBLAS 1 thread (SkylakeX kernels);
-    /// products ≥ 16.8 M multiply-adds in fixed tiles over 2 workers; SIM rows in fixed blocks".
+    /// products ≥ 16.8 M multiply-adds in fixed tiles over 2 workers; implicit-model batches of
+    /// ≥ 64 samples in fixed blocks of columns; SIM rows in fixed blocks".
     public static var description: String {
         let size = Double(parallelMultiplyAdds) / 1e6
         let rounded = (size * 10).rounded() / 10
         return
-            "OpenBLAS \(blasThreads) thread (\(blasCoreName) kernels); products ≥ \(rounded) M multiply-adds in fixed tiles over \(workers) worker\(workers == 1 ? "" : "s"); SIM rows in fixed blocks"
+            "OpenBLAS \(blasThreads) thread (\(blasCoreName) kernels); products ≥ \(rounded) M multiply-adds in fixed tiles over \(workers) worker\(workers == 1 ? "" : "s"); implicit-model batches of ≥ \(2 * minimumBlockColumns) samples in fixed blocks of columns; SIM rows in fixed blocks"
     }
 
     struct State {

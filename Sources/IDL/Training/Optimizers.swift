@@ -199,10 +199,49 @@ public final class Adam<Scalar: BLASScalar>: Optimizer {
                 grad.storage.withUnsafeBufferPointer { gp in
                     m[k].storage.withUnsafeMutableBufferPointer { mp in
                         v[k].storage.withUnsafeMutableBufferPointer { vp in
-                            Adam.update(pp, gp, mp, vp, coefficients)
+                            Adam.updateInChunks(pp, gp, mp, vp, coefficients)
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// Weights per task of ``updateInChunks(_:_:_:_:_:)``: a parameter of more weights is
+    /// updated in fixed chunks of this size shared among the workers of ``ThreadPolicy``.
+    static var chunkWeights: Int { 1 << 14 }
+
+    /// ``update(_:_:_:_:_:)`` in fixed chunks of ``chunkWeights`` weights, one chunk per task.
+    /// Every weight's update is the same bits whichever chunk holds it (see
+    /// `adamUpdate(_:parameters:gradients:firstMoment:secondMoment:count:_:)`), so the result does
+    /// not depend on the number of workers. Each task flushes subnormals itself (the mode is a
+    /// thread's own).
+    static func updateInChunks(
+        _ p: UnsafeMutableBufferPointer<Scalar>, _ g: UnsafeBufferPointer<Scalar>,
+        _ m: UnsafeMutableBufferPointer<Scalar>, _ v: UnsafeMutableBufferPointer<Scalar>,
+        _ c: AdamCoefficients<Scalar>
+    ) {
+        precondition(g.count == p.count && m.count == p.count && v.count == p.count, "Adam: gradient shape mismatch")
+        let count = p.count
+        let chunks = (count + chunkWeights - 1) / chunkWeights
+        guard chunks > 1, let pb = p.baseAddress, let gb = g.baseAddress, let mb = m.baseAddress,
+            let vb = v.baseAddress
+        else {
+            update(p, g, m, v, c)
+            return
+        }
+        let (pp, gp, mp, vp) = (
+            UncheckedMutablePointer(pb), UncheckedPointer(gb), UncheckedMutablePointer(mb), UncheckedMutablePointer(vb)
+        )
+        ThreadPolicy.forEachTask(chunks) { t in
+            let start = t * chunkWeights
+            let n = Swift.min(chunkWeights, count - start)
+            withSubnormalsFlushedToZero {
+                update(
+                    UnsafeMutableBufferPointer(start: pp.pointer + start, count: n),
+                    UnsafeBufferPointer(start: gp.pointer + start, count: n),
+                    UnsafeMutableBufferPointer(start: mp.pointer + start, count: n),
+                    UnsafeMutableBufferPointer(start: vp.pointer + start, count: n), c)
             }
         }
     }
