@@ -19,9 +19,16 @@
 // and robust-frontier (clean accuracy against PGD-10 accuracy at ε = 0.05), as PNG and PDF.
 //
 //     swift run -c release sim-robust [--quick] [--output results] [--formats png,pdf] [--seeds N]
-//         [--fits "κ,b,c,d;κ,b,c,d;…"]
+//         [--fits "κ,b,c,d[,ε];κ,b,c,d[,ε];…"]
 //
-// --fits replaces the robust family (each fit: κ, then the caps on B, C and D, "-" for none).
+// --fits replaces the robust family (each fit: κ, then the caps on B, C and D, "-" for none, and
+// optionally the radius ε of PGD samples).
+//
+// PGD samples: the fit's 2 000 images are joined by PGD-10 examples of the teacher at radius ε
+// (steps ε/4), each paired with its clean image's states, pre-activations and teacher outputs.
+// The row problems stay convex (twice the samples); the rows learn to map a perturbed image to
+// what the teacher computes on the clean one (stage 2 on states regenerated from the perturbed
+// inputs by the fitted A, B, as at test time).
 //
 // Quick mode (for the test suite): 1 seed, the sparse fit and one robust fit, teacher of 1 epoch
 // on 5 000 images, states of 300 images, 2 000 test images, attacks on 200 of them; writes under
@@ -49,40 +56,56 @@ let attackSamples = quick ? 200 : 1000
 let epsilons = [0.0, 0.01, 0.02, 0.05, 0.1]
 let frontierEpsilon = 0.05
 
-/// One SIM fit of the family: κ and the row caps (nil: none), λ_state.
+/// One SIM fit of the family: κ and the row caps (nil: none), λ_state, and the radius of the
+/// PGD examples added to its samples (nil: none).
 struct FitSpec {
     var kappa: Double
     var caps: SIMRowCaps
     var lambdaState: Double
+    var adversarialEpsilon: Double? = nil
 
     var name: String {
         if caps == SIMRowCaps() && kappa == 0.99 { return "SIM sparse (λ_state \(formatScalar(lambdaState)))" }
         func cap(_ letter: String, _ v: Double?) -> String? { v.map { "\(letter) \(formatScalar($0))" } }
-        let parts = [cap("b", caps.b), cap("c", caps.c), cap("d", caps.d)].compactMap { $0 }
+        let parts =
+            [
+                cap("b", caps.b), cap("c", caps.c), cap("d", caps.d),
+                adversarialEpsilon.map { "PGD samples ε \(formatScalar($0))" },
+            ]
+            .compactMap { $0 }
         return "SIM robust (κ \(formatScalar(kappa))\(parts.isEmpty ? "" : ", " + parts.joined(separator: ", ")))"
     }
 }
 
 let sparse = FitSpec(kappa: 0.99, caps: SIMRowCaps(), lambdaState: 35)
 // The robust family: D capped (‖D‖∞ ≤ 1: the sparse fit's pixel→logit map D has ‖D‖∞ in the
-// hundreds) with κ from 0.5 down to 0.05, and one fit that also caps B. Quick mode: the κ 0.1 fit.
+// hundreds) with κ from 0.5 down to 0.05, one fit that also caps B, and two fits whose samples
+// also hold PGD examples (ε 0.05) of the teacher paired with the clean images' states. Quick
+// mode: the κ 0.1 fit, without and with the PGD samples.
 let defaultFamily: [FitSpec] =
     quick
-    ? [FitSpec(kappa: 0.1, caps: SIMRowCaps(d: 1), lambdaState: 35)]
+    ? [
+        FitSpec(kappa: 0.1, caps: SIMRowCaps(d: 1), lambdaState: 35),
+        FitSpec(kappa: 0.1, caps: SIMRowCaps(d: 1), lambdaState: 35, adversarialEpsilon: 0.05),
+    ]
     : [
         FitSpec(kappa: 0.5, caps: SIMRowCaps(d: 1), lambdaState: 35),
         FitSpec(kappa: 0.25, caps: SIMRowCaps(d: 1), lambdaState: 35),
         FitSpec(kappa: 0.1, caps: SIMRowCaps(d: 1), lambdaState: 35),
         FitSpec(kappa: 0.05, caps: SIMRowCaps(d: 1), lambdaState: 35),
         FitSpec(kappa: 0.1, caps: SIMRowCaps(b: 100, d: 1), lambdaState: 35),
+        FitSpec(kappa: 0.25, caps: SIMRowCaps(d: 1), lambdaState: 35, adversarialEpsilon: 0.05),
+        FitSpec(kappa: 0.1, caps: SIMRowCaps(d: 1), lambdaState: 35, adversarialEpsilon: 0.05),
     ]
 
 /// `--fits "κ,b,c,d;…"`.
 func parseFamily(_ text: String) -> [FitSpec] {
     text.split(separator: ";").map { item in
         let fields = item.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        guard fields.count == 4, let kappa = Double(fields[0]), kappa > 0, kappa < 1 else {
-            print("sim-robust: --fits wants items \"κ,b,c,d\" with κ in (0, 1) and \"-\" for no cap, got \"\(item)\"")
+        guard fields.count == 4 || fields.count == 5, let kappa = Double(fields[0]), kappa > 0, kappa < 1 else {
+            print(
+                "sim-robust: --fits wants items \"κ,b,c,d\" or \"κ,b,c,d,ε\" with κ in (0, 1), \"-\" for no cap and ε the radius of PGD samples, got \"\(item)\""
+            )
             exit(2)
         }
         func cap(_ s: String) -> Double? {
@@ -94,7 +117,8 @@ func parseFamily(_ text: String) -> [FitSpec] {
             return v
         }
         return FitSpec(
-            kappa: kappa, caps: SIMRowCaps(b: cap(fields[1]), c: cap(fields[2]), d: cap(fields[3])), lambdaState: 35)
+            kappa: kappa, caps: SIMRowCaps(b: cap(fields[1]), c: cap(fields[2]), d: cap(fields[3])), lambdaState: 35,
+            adversarialEpsilon: fields.count == 5 ? cap(fields[4]) : nil)
     }
 }
 let family = options.string("--fits").map(parseFamily) ?? defaultFamily
@@ -181,12 +205,30 @@ for seed in 0..<seedCount {
             states = try StateExtraction.states(of: teacher, inputs: subset.inputs).converted(to: Double.self)
             statesKappa = spec.kappa
         }
+        var fitStates = states!
+        if let eps = spec.adversarialEpsilon {
+            // PGD examples of the teacher's own samples, paired with the clean samples' states,
+            // pre-activations and outputs: rows are fitted to map a perturbed image to the
+            // clean image's targets (the rescaling does not change the teacher's function).
+            let perturbed = try Attack.pgd(
+                teacher, inputs: subset.inputs, labels: subset.labels, epsilon: eps, stepSize: eps / 4, steps: 10,
+                range: 0...1
+            ).converted(to: Double.self)
+            func twice(_ a: Matrix<Double>, _ b: Matrix<Double>? = nil) throws -> Matrix<Double> {
+                try Matrix(rows: a.rows, cols: 2 * a.cols, storage: a.storage + (b ?? a).storage)
+            }
+            let clean = states!
+            fitStates = try SIMStates(
+                inputs: try twice(clean.inputs, perturbed), states: try twice(clean.states),
+                preActivations: try twice(clean.preActivations), outputs: try twice(clean.outputs),
+                activation: clean.activation, constantInputRow: clean.constantInputRow)
+        }
         var solver = SIMExactSolver(
             lambdaState: spec.lambdaState, lambdaOutput: 1, lambda2: 2, wellPosedness: .infinityNorm(kappa: spec.kappa),
             tolerance: 1e-4, zeroThreshold: 1e-8, regenerateStates: true)
         solver.caps = spec.caps
         let start = monotonicSeconds()
-        let fit = try solver.fit(states!, progress: nil)
+        let fit = try solver.fit(fitStates, progress: nil)
         let fitSeconds = monotonicSeconds() - start
         let model = try SIMModel(fit)
         let certificate = LipschitzCertificate(model.implicitModel)
