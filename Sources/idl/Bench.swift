@@ -18,7 +18,8 @@ struct Bench: ParsableCommand {
 
             step_roofline_ms is the GEMM-bound time of one ImplicitModel step: the step's matrix \
             products (from the dimensions and the mean fixed-point iterations) timed alone, back to \
-            back; step_ms / step_roofline_ms says how far the step is from it.
+            back, in the step's fixed blocks of batch columns run side by side over the workers as \
+            the step runs them; step_ms / step_roofline_ms says how far the step is from it.
             """
     )
 
@@ -78,13 +79,17 @@ struct Bench: ParsableCommand {
             iterations.backward.append(reports[0].backwardIterations ?? 0)
         }
         let implicitMs = median(implicitTimes)
+        // The step runs its batch in fixed blocks over the workers: its GEMM-bound time is that of
+        // one block's products, the blocks side by side.
+        let blocks = ThreadPolicy.batchBlocks(columns: 64)
         let shapes = ImplicitStepCost.gemms(
-            inputDim: 784, outputDim: 10, hiddenDim: 100, batch: 64,
+            inputDim: 784, outputDim: 10, hiddenDim: 100, batch: 64 / blocks,
             forwardIterations: median(iterations.forward), backwardIterations: median(iterations.backward))
-        let rooflineMs = 1000 * ImplicitStepCost.gemmBoundSeconds(shapes, as: Float.self, repeats: max(3, repeats))
-        let stepFlops = shapes.reduce(0) { $0 + $1.flops }
+        let rooflineMs =
+            1000 * ImplicitStepCost.gemmBoundSeconds(shapes, as: Float.self, repeats: max(3, repeats), blocks: blocks)
+        let stepFlops = Double(blocks) * shapes.reduce(0) { $0 + $1.flops }
         out.say(
-            "ImplicitModel n=100, batch 64, first \(steps) steps: \(formatFixed(implicitMs, decimals: 2)) ms/step; its GEMMs alone (\(formatFixed(stepFlops / 1e6, decimals: 1)) MFLOP at \(formatFixed(stepFlops / rooflineMs / 1e6, decimals: 1)) GFLOP/s): \(formatFixed(rooflineMs, decimals: 3)) ms; step / GEMM-bound = \(formatFixed(implicitMs / rooflineMs, decimals: 2))"
+            "ImplicitModel n=100, batch 64, first \(steps) steps: \(formatFixed(implicitMs, decimals: 2)) ms/step; its GEMMs alone (\(formatFixed(stepFlops / 1e6, decimals: 1)) MFLOP in \(blocks) block\(blocks == 1 ? "" : "s") of columns over \(ThreadPolicy.workers) worker\(ThreadPolicy.workers == 1 ? "" : "s"), \(formatFixed(stepFlops / rooflineMs / 1e6, decimals: 1)) GFLOP/s): \(formatFixed(rooflineMs, decimals: 3)) ms; step / GEMM-bound = \(formatFixed(implicitMs / rooflineMs, decimals: 2))"
         )
 
         let unit = try FashionMNIST.load(.train, scaling: .unit, as: Float.self)

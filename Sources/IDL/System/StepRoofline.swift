@@ -97,27 +97,42 @@ public enum ImplicitStepCost {
     /// force: each distinct product is timed (median of `repeats` runs of a loop long enough to
     /// be measured) and weighted by its count.
     ///
+    /// With `blocks` > 1 the shapes are those of one block of a step whose batch is cut into
+    /// `blocks` blocks of columns (as ``ImplicitModel`` trains, see
+    /// ``ThreadPolicy/batchBlocks(columns:)``): every timed loop then runs once per block, the
+    /// blocks as tasks over the workers, each with its own output, and the wall time counts. The
+    /// result is the GEMM-bound time of the blocked step on this machine's workers.
+    ///
     /// - Parameters:
     ///   - shapes: The products, e.g. from ``gemms(inputDim:outputDim:hiddenDim:batch:bias:hasD:forwardIterations:backwardIterations:)``.
     ///   - type: The element type the workload uses.
     ///   - repeats: Runs per product (the median is used); at least 1.
-    /// - Returns: Σ count × (seconds of one product).
-    public static func gemmBoundSeconds<T: BLASScalar>(_ shapes: [GEMMShape], as type: T.Type, repeats: Int = 5)
-        -> Double
-    {
+    ///   - blocks: Blocks of the batch run side by side (1: the products alone).
+    /// - Returns: Σ count × (seconds of one product, or of `blocks` products side by side).
+    public static func gemmBoundSeconds<T: BLASScalar>(
+        _ shapes: [GEMMShape], as type: T.Type, repeats: Int = 5, blocks: Int = 1
+    ) -> Double {
         var g = SeededGenerator(seed: 7)
         var total = 0.0
+        let blocks = max(1, blocks)
         for s in shapes where s.count > 0 {
             let a = Matrix<T>.randomNormal(s.transposeA ? s.k : s.m, s.transposeA ? s.m : s.k, using: &g)
             let b = Matrix<T>.randomNormal(s.transposeB ? s.n : s.k, s.transposeB ? s.k : s.n, using: &g)
-            var c = Matrix<T>(rows: s.m, cols: s.n)
+            let outputs = (0..<blocks).map { _ in LockedValue(Matrix<T>(rows: s.m, cols: s.n)) }
             // Enough products per timing for ~2 ms of work at 50 GFLOP/s.
             let inner = max(1, Int(1e8 / max(1, 2 * Double(s.m) * Double(s.n) * Double(s.k))))
-            gemm(a, b, into: &c, transposeA: s.transposeA, transposeB: s.transposeB)
+            func run(_ count: Int) {
+                ThreadPolicy.forEachTask(blocks) { k in
+                    outputs[k].withLock { c in
+                        for _ in 0..<count { gemm(a, b, into: &c, transposeA: s.transposeA, transposeB: s.transposeB) }
+                    }
+                }
+            }
+            run(1)
             var times = [Double]()
             for _ in 0..<max(1, repeats) {
                 let start = monotonicSeconds()
-                for _ in 0..<inner { gemm(a, b, into: &c, transposeA: s.transposeA, transposeB: s.transposeB) }
+                run(inner)
                 times.append((monotonicSeconds() - start) / Double(inner))
             }
             times.sort()
