@@ -4,7 +4,7 @@
 //
 // Usage: swift run -c release sim-bench [λ …] [--solver exact|admm|lstsq] [--admm-iterations N] [--tol T] [--kappa K] [--runs R]
 //        [--block B] [--float]
-//        swift run -c release sim-bench --states FILE.safetensors [--runs R]
+//        swift run -c release sim-bench --states FILE.safetensors [--runs R] [--block B]
 // Prints, per λ, the median of 3 runs of both stages, rows/s, ‖A‖∞, sparsity and gaps.
 // With --states: fits states saved by `idl sim --states-out FILE` with the settings of `idl sim`
 // and `idl bench` (exact solver, λ 35 for A and B, 1 for C and D, λ₂ 2, tolerance 1e-4, zero
@@ -155,7 +155,8 @@ func benchSaved(_ path: String, options: Options) throws {
     let states = try SIMStates<Double>(contentsOf: URL(fileURLWithPath: path))
     let test = try FashionMNIST.load(.test, scaling: .unit, as: Double.self)
     let solver = SIMExactSolver(
-        lambdaState: 35, lambdaOutput: 1, lambda2: 2, tolerance: 1e-4, zeroThreshold: 1e-8, regenerateStates: true)
+        lambdaState: 35, lambdaOutput: 1, lambda2: 2, tolerance: 1e-4, zeroThreshold: 1e-8, regenerateStates: true,
+        rowsPerBlock: options.rowsPerBlock)
     print(
         "sim-bench --states: n = \(states.stateCount), p = \(states.inputCount), m = \(states.sampleCount); \(ThreadPolicy.description)"
     )
@@ -184,6 +185,14 @@ func benchSaved(_ path: String, options: Options) throws {
         )
         let r = fit.report
         let iters = (r.stage1Rows + r.stage2Rows).map(\.iterations)
+        // FNV-1a over the bits of A, B, C, D: equal digests, bitwise equal weights.
+        var digest: UInt64 = 0xcbf2_9ce4_8422_2325
+        for m in [fit.A, fit.B, fit.C, fit.D] {
+            for v in m.storage {
+                digest = (digest ^ v.bitPattern) &* 0x100_0000_01b3
+            }
+        }
+        print("weights digest \(String(digest, radix: 16)) (\(ThreadPolicy.workers) workers)")
         print(
             "fit \(formatFixed(fitWall.last!, decimals: 2)) s wall, \(formatFixed(fitCPU.last!, decimals: 2)) s CPU (stage 1 \(formatFixed(r.stage1Seconds, decimals: 2)) s, regeneration \(formatFixed(r.regenerationSeconds, decimals: 2)) s, stage 2 \(formatFixed(r.stage2Seconds, decimals: 2)) s); row-iterations \(iters.reduce(0, +)) (stage 1 \(r.stage1Rows.map(\.iterations).reduce(0, +)), max \(r.stage1Rows.map(\.iterations).max() ?? 0); stage 2 \(r.stage2Rows.map(\.iterations)); regeneration \(r.regenerationIterations) Picard iterations), max gap \(formatScalar(r.maxGap)), unconverged \(r.unconvergedRows); nonzeros \(model.nonzeros); test accuracy \(formatFixed(100 * (try Metrics.accuracy(scores, test.labels)), decimals: 2)) %; evaluation \(formatFixed(evalWall.last!, decimals: 3)) s wall, \(formatFixed(evalCPU.last!, decimals: 3)) s CPU"
         )
