@@ -4,7 +4,7 @@
 //
 // Usage: swift run -c release sim-bench [λ …] [--solver exact|admm|lstsq] [--admm-iterations N] [--tol T] [--kappa K] [--runs R]
 //        [--block B] [--float]
-//        swift run -c release sim-bench --states FILE.safetensors [--runs R] [--block B]
+//        swift run -c release sim-bench --states FILE.safetensors [--runs R] [--block B] [--tol T] [--unscaled]
 // Prints, per λ, the median of 3 runs of both stages, rows/s, ‖A‖∞, sparsity and gaps.
 // With --states: fits states saved by `idl sim --states-out FILE` with the settings of `idl sim`
 // and `idl bench` (exact solver, λ 35 for A and B, 1 for C and D, λ₂ 2, tolerance 1e-4, zero
@@ -26,6 +26,10 @@ struct Options {
     var admmIterations = 1000
     var statesFile: String? = nil
     var sparseDensities = false
+    /// Whether --tol was given (the --states fit uses 1e-4 otherwise).
+    var toleranceGiven = false
+    /// --unscaled: the exact solver's step metric without Jacobi scaling.
+    var unscaled = false
 }
 
 var options = Options()
@@ -33,7 +37,10 @@ var parsedLambdas: [Double] = []
 var args = CommandLine.arguments.dropFirst().makeIterator()
 while let a = args.next() {
     switch a {
-    case "--tol": options.tolerance = Double(args.next() ?? "") ?? options.tolerance
+    case "--tol":
+        options.tolerance = Double(args.next() ?? "") ?? options.tolerance
+        options.toleranceGiven = true
+    case "--unscaled": options.unscaled = true
     case "--kappa": options.kappa = Double(args.next() ?? "") ?? options.kappa
     case "--runs": options.runs = Int(args.next() ?? "") ?? options.runs
     case "--float": options.float = true
@@ -155,8 +162,10 @@ func benchSaved(_ path: String, options: Options) throws {
     let states = try SIMStates<Double>(contentsOf: URL(fileURLWithPath: path))
     let test = try FashionMNIST.load(.test, scaling: .unit, as: Double.self)
     let solver = SIMExactSolver(
-        lambdaState: 35, lambdaOutput: 1, lambda2: 2, tolerance: 1e-4, zeroThreshold: 1e-8, regenerateStates: true,
-        rowsPerBlock: options.rowsPerBlock)
+        lambdaState: 35, lambdaOutput: 1, lambda2: 2, tolerance: options.toleranceGiven ? options.tolerance : 1e-4,
+        maxIterations: options.toleranceGiven ? 200_000 : 20_000, zeroThreshold: 1e-8, regenerateStates: true,
+        rowsPerBlock: options.rowsPerBlock,
+        scaleByGramDiagonal: !options.unscaled)
     print(
         "sim-bench --states: n = \(states.stateCount), p = \(states.inputCount), m = \(states.sampleCount); \(ThreadPolicy.description)"
     )
