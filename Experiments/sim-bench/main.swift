@@ -119,7 +119,7 @@ func bench<T: BLASScalar>(_ type: T.Type, options: Options) throws {
                 lambdaState: lambda, lambdaOutput: lambda,
                 wellPosedness: .infinityNorm(kappa: options.kappa),
                 tolerance: options.tolerance, maxIterations: 50_000, zeroThreshold: 0,
-                rowsPerBlock: options.rowsPerBlock)
+                rowsPerBlock: options.rowsPerBlock, scaleByGramDiagonal: !options.unscaled)
         }
         print(
             "\(solver.name): tolerance \(options.tolerance), ‖A‖∞ ≤ \(options.kappa) requested; median of \(options.runs) runs"
