@@ -6,13 +6,18 @@
 //     DIR/performance/step-scaling.{md,csv,png}   ms/step against n, one curve per batch (log-log)
 //     DIR/performance/sim-scaling.{md,csv,png}    fit seconds against samples (log-log)
 //
-// The torchidl column holds only figures measured with ../shared/bench/torchidl_bench.py on the
-// machine named in the caption; where none was measured it says so.
+// The torchidl columns come from the reference table (--reference FILE, default
+// results/reference/reference.csv): the rows `results/reference/measure.py scaling` wrote on
+// this CPU (their machine begins with this CPU's name), of the latest date that has any. No
+// Python is run from here: the reference is measured once, alone on the machine (torch would
+// share the cores with us otherwise), and the table keeps its machine and date beside it. Where
+// no row of this CPU exists the columns say "not measured on this CPU".
 //
 // Run it alone on a quiet machine (every figure is a wall-clock time; the user CPU time is
 // printed beside it):
 //
-//     swift run -c release scaling-bench --output results            # full grid, ~10 min
+//     python3 results/reference/measure.py scaling                  # torchidl's grid, first
+//     swift run -c release scaling-bench --output results            # full grid
 //     swift run -c release scaling-bench --quick --output /tmp/scale  # small grid, ~1 min
 import ExperimentSupport
 import Foundation
@@ -21,7 +26,8 @@ import IDLPlot
 
 useLineBufferedStandardOutput()
 
-let options = ExperimentOptions.parseOrExit(values: ["--output", "--steps"], flags: ["--quick", "--skip-sim"])
+let options = ExperimentOptions.parseOrExit(
+    values: ["--output", "--steps", "--reference"], flags: ["--quick", "--skip-sim"])
 let quick = options.flag("--quick")
 let hiddenSizes = quick ? [50, 100, 200] : [50, 100, 200, 400, 800, 1600]
 let batchSizes = quick ? [32, 64] : [32, 64, 256]
@@ -35,17 +41,76 @@ func userSeconds() -> Double {
     return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
 }
 
+/// Prints `message` on standard error and exits with status 2.
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("scaling-bench: \(message)\n".utf8))
+    exit(2)
+}
+
+/// torchidl's figures of this CPU from the reference table: workload → value, of the latest
+/// date with any row of this CPU; nil (and a note) when there are none.
+struct TorchidlReference {
+    var values: [String: Double] = [:]
+    var date = ""
+    var machine = ""
+
+    init?(path: String?) {
+        let file = path ?? "results/reference/reference.csv"
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+            if path != nil {
+                fail("cannot read \(file): give the path of a reference.csv written by results/reference/measure.py")
+            }
+            print("no reference table at \(file) (run from the repository): the torchidl columns stay empty")
+            return nil
+        }
+        let rows: [[String]]
+        do { rows = try parseCSV(text) } catch { fail("\(file): \(error)") }
+        guard let header = rows.first, let w = header.firstIndex(of: "workload"),
+            let r = header.firstIndex(of: "reference"), let f = header.firstIndex(of: "figure"),
+            let m = header.firstIndex(of: "machine"), let d = header.firstIndex(of: "date")
+        else {
+            fail(
+                "\(file) lacks the columns workload, reference, figure, machine and date of results/reference/reference.csv"
+            )
+        }
+        let mine = rows.dropFirst().filter {
+            $0.count == header.count && $0[r] == "torchidl" && $0[m].hasPrefix(cpuDescription)
+                && ($0[w].hasPrefix("ImplicitModel n=") || $0[w].hasPrefix("SIM fit, "))
+        }
+        guard let latest = mine.map({ $0[d] }).max() else {
+            print("\(file) has no torchidl scaling rows of \(cpuDescription): the torchidl columns stay empty")
+            return nil
+        }
+        for row in mine where row[d] == latest {
+            if let v = Double(row[f]) { values[row[w]] = v }
+            machine = row[m]
+        }
+        date = latest
+    }
+}
+
+let reference = TorchidlReference(path: options.string("--reference"))
+func torchidl(_ workload: String) -> Double? { reference?.values[workload] }
+let notMeasured = "not measured on this CPU"
+func cell(_ value: Double?, decimals: Int) -> String {
+    value.map { formatFixed($0, decimals: decimals) } ?? notMeasured
+}
+/// The sample count as the reference table writes it ("2 000").
+func samplesLabel(_ m: Int) -> String { m >= 1000 ? "\(m / 1000) \(String(format: "%03d", m % 1000))" : "\(m)" }
+
 print("scaling-bench on \(cpuDescription); OpenBLAS \(blasCoreName) × \(blasThreads) threads; \(steps) steps per point")
+if let reference { print("torchidl: \(reference.values.count) figures of \(reference.machine), \(reference.date)") }
 let train = try FashionMNIST.load(.train, scaling: .symmetric, as: Float.self)
 
 // MARK: ImplicitModel step
 
 var stepTable = ResultTable(columns: [
     "n", "batch", "ms/step", "user CPU ms/step", "GEMM-bound ms/step", "ratio", "MFLOP/step", "fwd it", "bwd it",
-    "torchidl ms/step",
+    "torchidl ms/step", "torchidl ÷ ours",
 ])
 stepTable.timingColumns = ["ms/step", "user CPU ms/step", "GEMM-bound ms/step", "ratio"]
 var curves = [Int: [(n: Int, ms: Double)]]()
+var torchidlCurves = [Int: [(n: Int, ms: Double)]]()
 for batch in batchSizes {
     for n in hiddenSizes {
         var g = SeededGenerator(seed: 0)
@@ -60,17 +125,28 @@ for batch in batchSizes {
             model, optimizer: optimizer, train: train, epochs: 1, batchSize: batch, generator: &g,
             solveLog: model.log, stepsPerEpoch: steps)[0]
         let cpuMs = 1000 * (userSeconds() - cpu0) / Double(report.steps)
-        let shapes = ImplicitStepCost.gemms(
-            inputDim: 784, outputDim: 10, hiddenDim: n, batch: batch,
-            forwardIterations: report.forwardIterations ?? 0, backwardIterations: report.backwardIterations ?? 0)
-        let bound = 1000 * ImplicitStepCost.gemmBoundSeconds(shapes, as: Float.self, repeats: 3)
-        let flops = shapes.reduce(0) { $0 + $1.flops }
+        // The step solves its batch in fixed blocks of columns side by side over the workers; its
+        // GEMM-bound time is that of the (largest) block's products, the blocks run side by side.
+        let blocks = ThreadPolicy.batchBlocks(columns: batch)
+        func shapes(_ columns: Int) -> [GEMMShape] {
+            ImplicitStepCost.gemms(
+                inputDim: 784, outputDim: 10, hiddenDim: n, batch: columns,
+                forwardIterations: report.forwardIterations ?? 0, backwardIterations: report.backwardIterations ?? 0)
+        }
+        let bound =
+            1000
+            * ImplicitStepCost.gemmBoundSeconds(
+                shapes((batch + blocks - 1) / blocks), as: Float.self, repeats: 3, blocks: blocks)
+        let flops = shapes(batch).reduce(0) { $0 + $1.flops }
         curves[batch, default: []].append((n, report.msPerStep))
+        let theirs = torchidl("ImplicitModel n=\(n), batch \(batch) (ms/step)")
+        if let theirs { torchidlCurves[batch, default: []].append((n, theirs)) }
         try stepTable.append([
             String(n), String(batch), formatFixed(report.msPerStep, decimals: 3), formatFixed(cpuMs, decimals: 3),
             formatFixed(bound, decimals: 3), formatFixed(report.msPerStep / bound, decimals: 2),
             formatFixed(flops / 1e6, decimals: 1), formatFixed(report.forwardIterations ?? 0, decimals: 1),
-            formatFixed(report.backwardIterations ?? 0, decimals: 1), "not measured",
+            formatFixed(report.backwardIterations ?? 0, decimals: 1), cell(theirs, decimals: 3),
+            cell(theirs.map { $0 / report.msPerStep }, decimals: 1),
         ])
         print(
             "n \(n), batch \(batch): \(formatFixed(report.msPerStep, decimals: 3)) ms/step (user CPU \(formatFixed(cpuMs, decimals: 3))), GEMM-bound \(formatFixed(bound, decimals: 3)) ms, ratio \(formatFixed(report.msPerStep / bound, decimals: 2)), \(formatFixed(flops / 1e6, decimals: 1)) MFLOP, it \(formatFixed(report.forwardIterations ?? 0, decimals: 1))/\(formatFixed(report.backwardIterations ?? 0, decimals: 1))"
@@ -80,9 +156,14 @@ for batch in batchSizes {
 
 // MARK: SIM fit
 
-var simTable = ResultTable(columns: ["samples", "fit (s)", "user CPU (s)", "nonzeros", "torchidl fit (s)"])
-simTable.timingColumns = ["fit (s)", "user CPU (s)"]
+var simTable = ResultTable(columns: [
+    "samples", "fit (s)", "user CPU (s)", "stage 1 (s)", "stage 2 (s)", "row-iterations", "nonzeros",
+    "torchidl ADMM fit (s)", "torchidl least squares fit (s)",
+])
+simTable.timingColumns = ["fit (s)", "user CPU (s)", "stage 1 (s)", "stage 2 (s)"]
 var simCurve = [(m: Int, s: Double)]()
+var admmCurve = [(m: Int, s: Double)]()
+var lstsqCurve = [(m: Int, s: Double)]()
 if !options.flag("--skip-sim") {
     let unit = try FashionMNIST.load(.train, scaling: .unit, as: Float.self)
     var g = SeededGenerator(seed: 0)
@@ -101,13 +182,21 @@ if !options.flag("--skip-sim") {
             regenerateStates: true)
         let cpu0 = userSeconds()
         let start = monotonicSeconds()
-        let model = try SIMModel(try solver.fit(states))
+        let fit = try solver.fit(states)
         let seconds = monotonicSeconds() - start
         let cpu = userSeconds() - cpu0
+        let model = try SIMModel(fit)
+        let r = fit.report
+        let rowIterations = (r.stage1Rows + r.stage2Rows).map(\.iterations).reduce(0, +)
         simCurve.append((samples, seconds))
+        let admm = torchidl("SIM fit, \(samplesLabel(samples)) samples (admm)")
+        let lstsq = torchidl("SIM fit, \(samplesLabel(samples)) samples (lstsq)")
+        if let admm { admmCurve.append((samples, admm)) }
+        if let lstsq { lstsqCurve.append((samples, lstsq)) }
         try simTable.append([
-            String(samples), formatFixed(seconds, decimals: 2), formatFixed(cpu, decimals: 2), String(model.nonzeros),
-            "not measured",
+            String(samples), formatFixed(seconds, decimals: 2), formatFixed(cpu, decimals: 2),
+            formatFixed(r.stage1Seconds, decimals: 2), formatFixed(r.stage2Seconds, decimals: 2), String(rowIterations),
+            String(model.nonzeros), cell(admm, decimals: 2), cell(lstsq, decimals: 2),
         ])
         print(
             "SIM fit, \(samples) samples: \(formatFixed(seconds, decimals: 2)) s (user CPU \(formatFixed(cpu, decimals: 2)) s), \(model.nonzeros) nonzeros"
@@ -120,8 +209,12 @@ if !options.flag("--skip-sim") {
 if let output {
     let machine =
         "\(cpuDescription), \(ProcessInfo.processInfo.activeProcessorCount) cores, OpenBLAS \(blasCoreName) × \(blasThreads) threads"
+    let torchidlSource =
+        reference.map {
+            "torchidl: results/reference/reference.csv, measured by results/reference/measure.py scaling on \($0.machine), \($0.date)"
+        } ?? "torchidl: \(notMeasured) (run results/reference/measure.py scaling where torchidl is installed)"
     stepTable.footnote =
-        "GEMM-bound: the step's matrix products (from n, the batch and the mean fixed-point iterations) timed alone, back to back (ImplicitStepCost); ratio = ms/step ÷ GEMM-bound. torchidl: not measured on this machine (run ../shared/bench/torchidl_bench.py where PyTorch is installed)."
+        "GEMM-bound: the step's matrix products (from n, the batch and the mean fixed-point iterations) timed alone, back to back (ImplicitStepCost); ratio = ms/step ÷ GEMM-bound. \(torchidlSource); its step time is the mean of 50 steps after 3 untimed ones."
     try stepTable.write(
         to: output.appendingPathComponent("step-scaling"),
         caption:
@@ -133,15 +226,31 @@ if let output {
         let c = curves[batch] ?? []
         try plot.add(x: c.map { Double($0.n) }, y: c.map { $0.ms }, label: "batch \(batch)")
     }
+    for batch in batchSizes {
+        guard let c = torchidlCurves[batch], !c.isEmpty else { continue }
+        try plot.add(
+            x: c.map { Double($0.n) }, y: c.map { $0.ms }, label: "torchidl, batch \(batch)", marker: .square,
+            dashed: true)
+    }
     try plot.write(to: output.appendingPathComponent("step-scaling.png"))
     if !simCurve.isEmpty {
         simTable.footnote =
-            "Exact solver (λ_state 35, λ_output 1, λ₂ 2, tolerance 1e-4), states of a 784-64-32-16-10 teacher in Double. torchidl: not measured on this machine."
+            "Ours: exact solver (λ_state 35, λ_output 1, λ₂ 2, tolerance 1e-4, ‖A‖∞ ≤ 0.99), states of a 784-64-32-16-10 teacher in Double; row-iterations: FISTA iterations summed over the rows of both stages. \(torchidlSource); its ADMM runs 150 + 60 epochs (λ 1, ρ 1), its least squares has no sparsity and no ‖A‖∞ bound."
         try simTable.write(
             to: output.appendingPathComponent("sim-scaling"), caption: "SIM fit time against samples, on \(machine).")
         var sim = LinePlot(title: "SIM fit time", xLabel: "samples", yLabel: "seconds", logY: true)
         sim.logX = true
-        try sim.add(x: simCurve.map { Double($0.m) }, y: simCurve.map { $0.s }, label: "exact solver")
+        try sim.add(x: simCurve.map { Double($0.m) }, y: simCurve.map { $0.s }, label: "exact solver (ours)")
+        if !admmCurve.isEmpty {
+            try sim.add(
+                x: admmCurve.map { Double($0.m) }, y: admmCurve.map { $0.s }, label: "torchidl ADMM", marker: .square,
+                dashed: true)
+        }
+        if !lstsqCurve.isEmpty {
+            try sim.add(
+                x: lstsqCurve.map { Double($0.m) }, y: lstsqCurve.map { $0.s }, label: "torchidl least squares",
+                marker: .triangle, dashed: true)
+        }
         try sim.write(to: output.appendingPathComponent("sim-scaling.png"))
     }
     print("wrote \(output.path)/step-scaling.{md,csv,png} and sim-scaling.{md,csv,png}")

@@ -4,7 +4,7 @@
 //
 // Usage: swift run -c release sim-bench [λ …] [--solver exact|admm|lstsq] [--admm-iterations N] [--tol T] [--kappa K] [--runs R]
 //        [--block B] [--float]
-//        swift run -c release sim-bench --states FILE.safetensors [--runs R]
+//        swift run -c release sim-bench --states FILE.safetensors [--runs R] [--block B] [--tol T] [--unscaled]
 // Prints, per λ, the median of 3 runs of both stages, rows/s, ‖A‖∞, sparsity and gaps.
 // With --states: fits states saved by `idl sim --states-out FILE` with the settings of `idl sim`
 // and `idl bench` (exact solver, λ 35 for A and B, 1 for C and D, λ₂ 2, tolerance 1e-4, zero
@@ -26,6 +26,10 @@ struct Options {
     var admmIterations = 1000
     var statesFile: String? = nil
     var sparseDensities = false
+    /// Whether --tol was given (the --states fit uses 1e-4 otherwise).
+    var toleranceGiven = false
+    /// --unscaled: the exact solver's step metric without Jacobi scaling.
+    var unscaled = false
 }
 
 var options = Options()
@@ -33,7 +37,10 @@ var parsedLambdas: [Double] = []
 var args = CommandLine.arguments.dropFirst().makeIterator()
 while let a = args.next() {
     switch a {
-    case "--tol": options.tolerance = Double(args.next() ?? "") ?? options.tolerance
+    case "--tol":
+        options.tolerance = Double(args.next() ?? "") ?? options.tolerance
+        options.toleranceGiven = true
+    case "--unscaled": options.unscaled = true
     case "--kappa": options.kappa = Double(args.next() ?? "") ?? options.kappa
     case "--runs": options.runs = Int(args.next() ?? "") ?? options.runs
     case "--float": options.float = true
@@ -112,7 +119,7 @@ func bench<T: BLASScalar>(_ type: T.Type, options: Options) throws {
                 lambdaState: lambda, lambdaOutput: lambda,
                 wellPosedness: .infinityNorm(kappa: options.kappa),
                 tolerance: options.tolerance, maxIterations: 50_000, zeroThreshold: 0,
-                rowsPerBlock: options.rowsPerBlock)
+                rowsPerBlock: options.rowsPerBlock, scaleByGramDiagonal: !options.unscaled)
         }
         print(
             "\(solver.name): tolerance \(options.tolerance), ‖A‖∞ ≤ \(options.kappa) requested; median of \(options.runs) runs"
@@ -155,7 +162,10 @@ func benchSaved(_ path: String, options: Options) throws {
     let states = try SIMStates<Double>(contentsOf: URL(fileURLWithPath: path))
     let test = try FashionMNIST.load(.test, scaling: .unit, as: Double.self)
     let solver = SIMExactSolver(
-        lambdaState: 35, lambdaOutput: 1, lambda2: 2, tolerance: 1e-4, zeroThreshold: 1e-8, regenerateStates: true)
+        lambdaState: 35, lambdaOutput: 1, lambda2: 2, tolerance: options.toleranceGiven ? options.tolerance : 1e-4,
+        maxIterations: options.toleranceGiven ? 200_000 : 20_000, zeroThreshold: 1e-8, regenerateStates: true,
+        rowsPerBlock: options.rowsPerBlock,
+        scaleByGramDiagonal: !options.unscaled)
     print(
         "sim-bench --states: n = \(states.stateCount), p = \(states.inputCount), m = \(states.sampleCount); \(ThreadPolicy.description)"
     )
@@ -184,6 +194,14 @@ func benchSaved(_ path: String, options: Options) throws {
         )
         let r = fit.report
         let iters = (r.stage1Rows + r.stage2Rows).map(\.iterations)
+        // FNV-1a over the bits of A, B, C, D: equal digests, bitwise equal weights.
+        var digest: UInt64 = 0xcbf2_9ce4_8422_2325
+        for m in [fit.A, fit.B, fit.C, fit.D] {
+            for v in m.storage {
+                digest = (digest ^ v.bitPattern) &* 0x100_0000_01b3
+            }
+        }
+        print("weights digest \(String(digest, radix: 16)) (\(ThreadPolicy.workers) workers)")
         print(
             "fit \(formatFixed(fitWall.last!, decimals: 2)) s wall, \(formatFixed(fitCPU.last!, decimals: 2)) s CPU (stage 1 \(formatFixed(r.stage1Seconds, decimals: 2)) s, regeneration \(formatFixed(r.regenerationSeconds, decimals: 2)) s, stage 2 \(formatFixed(r.stage2Seconds, decimals: 2)) s); row-iterations \(iters.reduce(0, +)) (stage 1 \(r.stage1Rows.map(\.iterations).reduce(0, +)), max \(r.stage1Rows.map(\.iterations).max() ?? 0); stage 2 \(r.stage2Rows.map(\.iterations)); regeneration \(r.regenerationIterations) Picard iterations), max gap \(formatScalar(r.maxGap)), unconverged \(r.unconvergedRows); nonzeros \(model.nonzeros); test accuracy \(formatFixed(100 * (try Metrics.accuracy(scores, test.labels)), decimals: 2)) %; evaluation \(formatFixed(evalWall.last!, decimals: 3)) s wall, \(formatFixed(evalCPU.last!, decimals: 3)) s CPU"
         )

@@ -239,54 +239,6 @@ struct ResultsComparison {
     }
 }
 
-/// Rows of a CSV file (RFC 4180: quoted cells may hold commas, quotes and newlines).
-func parseCSV(_ text: String) throws -> [[String]] {
-    var rows = [[String]]()
-    var row = [String]()
-    var cell = ""
-    var quoted = false
-    var chars = Array(text).makeIterator()
-    var pending: Character? = nil
-    while let ch = pending ?? chars.next() {
-        pending = nil
-        if quoted {
-            if ch == "\"" {
-                if let next = chars.next() {
-                    if next == "\"" {
-                        cell.append("\"")
-                    } else {
-                        quoted = false
-                        pending = next
-                    }
-                } else {
-                    quoted = false
-                }
-            } else {
-                cell.append(ch)
-            }
-            continue
-        }
-        switch ch {
-        case "\"": quoted = true
-        case ",":
-            row.append(cell)
-            cell = ""
-        case "\n", "\r\n":
-            row.append(cell)
-            rows.append(row)
-            row = []
-            cell = ""
-        default: cell.append(ch)
-        }
-    }
-    if quoted { throw CommandError("a CSV file ends inside a quoted cell") }
-    if !cell.isEmpty || !row.isEmpty {
-        row.append(cell)
-        rows.append(row)
-    }
-    return rows
-}
-
 /// The manifests of a results folder: MANIFEST.json's experiments by name.
 struct ManifestFile: Codable {
     var experiments: [String: RunManifest] = [:]

@@ -78,6 +78,14 @@ private func files(under folder: URL) -> [String: Data] {
         var other = manifest
         other.cpuVendor = manifest.cpuVendor == "AuthenticAMD" ? "GenuineIntel" : "AuthenticAMD"
         #expect(!manifest.sameArithmetic(as: other))
+        // The sparse kernels' instruction set counts too; a manifest without it (older) is judged
+        // by the rest.
+        #expect(manifest.sparseKernels == sparseKernelInstructionSet)
+        var otherKernels = manifest
+        otherKernels.sparseKernels = manifest.sparseKernels == "AVX-512" ? "AVX2+FMA" : "AVX-512"
+        #expect(!manifest.sameArithmetic(as: otherKernels))
+        otherKernels.sparseKernels = nil
+        #expect(manifest.sameArithmetic(as: otherKernels) && otherKernels.sameArithmetic(as: manifest))
     }
 
     /// A product large enough to be split into tiles gives the same bits with 1, 2 or 3 workers.

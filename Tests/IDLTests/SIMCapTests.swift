@@ -130,9 +130,10 @@ struct SIMCapTests {
             inputRadius: inputCap)
         let tol = 1e-11
         var activeInputCaps = 0
-        for deflate in [true, false] {
+        for (deflate, scale) in [(true, true), (true, false), (false, true), (false, false)] {
             let solver = SIMExactSolver(
-                lambda2: lambda2, tolerance: tol, maxIterations: 400_000, deflateTopEigenvalue: deflate)
+                lambda2: lambda2, tolerance: tol, maxIterations: 400_000, deflateTopEigenvalue: deflate,
+                scaleByGramDiagonal: scale)
             let result = try solver.fitStage(
                 features: features, targets: targets, stateCount: n, lambda: lambda, constraint: constraint,
                 stateCap: stateCap, inputCap: inputCap, progress: nil)

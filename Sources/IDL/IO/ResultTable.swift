@@ -64,3 +64,55 @@ public struct ResultTable: Sendable {
         try AtomicFile.write(Data(csv.utf8), to: base.appendingPathExtension("csv"))
     }
 }
+
+/// The rows of a CSV file's text (RFC 4180: quoted cells may hold commas, quotes and newlines),
+/// as read back from ``ResultTable/csv`` and the reference tables.
+/// - Parameter text: The file's contents.
+/// - Returns: One array of cells per row.
+/// - Throws: ``IDLError/io(_:)`` when the text ends inside a quoted cell.
+public func parseCSV(_ text: String) throws -> [[String]] {
+    var rows = [[String]]()
+    var row = [String]()
+    var cell = ""
+    var quoted = false
+    var chars = Array(text).makeIterator()
+    var pending: Character? = nil
+    while let ch = pending ?? chars.next() {
+        pending = nil
+        if quoted {
+            if ch == "\"" {
+                if let next = chars.next() {
+                    if next == "\"" {
+                        cell.append("\"")
+                    } else {
+                        quoted = false
+                        pending = next
+                    }
+                } else {
+                    quoted = false
+                }
+            } else {
+                cell.append(ch)
+            }
+            continue
+        }
+        switch ch {
+        case "\"": quoted = true
+        case ",":
+            row.append(cell)
+            cell = ""
+        case "\n", "\r\n":
+            row.append(cell)
+            rows.append(row)
+            row = []
+            cell = ""
+        default: cell.append(ch)
+        }
+    }
+    if quoted { throw IDLError.io("a CSV file ends inside a quoted cell: close the quote or remove it") }
+    if !cell.isEmpty || !row.isEmpty {
+        row.append(cell)
+        rows.append(row)
+    }
+    return rows
+}

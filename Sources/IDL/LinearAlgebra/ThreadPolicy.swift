@@ -17,8 +17,9 @@ import Foundation
 ///   OpenBLAS call, so which worker computes a tile, and how many workers there are, cannot
 ///   change a bit of the result. Smaller products are one call on the calling thread (on these
 ///   sizes synchronising threads costs more than it saves).
-/// - **The SIM exact solver** solves rows in fixed blocks by row index, one block per task
-///   (see ``SIMExactSolver``).
+/// - **The SIM exact solver** runs one lane per worker; each lane iterates a few rows together
+///   and takes the next row in index order when one finishes. A row's arithmetic depends on the
+///   row alone (see ``SIMExactSolver``), so the lane it lands in changes no bit.
 /// - **An implicit model's training batch** of 64 samples or more is cut into fixed blocks of
 ///   columns, by the batch size only (``batchBlocks(columns:)``); each block's forward and
 ///   backward fixed points and weight-gradient shares are one task, and the shares are summed in
@@ -48,12 +49,12 @@ public enum ThreadPolicy {
 
     /// One line for benchmark headers and manifests, e.g. "OpenBLAS 1 thread (SkylakeX kernels);
     /// products ≥ 16.8 M multiply-adds in fixed tiles over 2 workers; implicit-model batches of
-    /// ≥ 64 samples in fixed blocks of columns; SIM rows in fixed blocks".
+    /// ≥ 64 samples in fixed blocks of columns; SIM rows in one lane per worker".
     public static var description: String {
         let size = Double(parallelMultiplyAdds) / 1e6
         let rounded = (size * 10).rounded() / 10
         return
-            "OpenBLAS \(blasThreads) thread (\(blasCoreName) kernels); products ≥ \(rounded) M multiply-adds in fixed tiles over \(workers) worker\(workers == 1 ? "" : "s"); implicit-model batches of ≥ \(2 * minimumBlockColumns) samples in fixed blocks of columns; SIM rows in fixed blocks"
+            "OpenBLAS \(blasThreads) thread (\(blasCoreName) kernels); products ≥ \(rounded) M multiply-adds in fixed tiles over \(workers) worker\(workers == 1 ? "" : "s"); implicit-model batches of ≥ \(2 * minimumBlockColumns) samples in fixed blocks of columns; SIM rows in one lane per worker"
     }
 
     struct State {

@@ -11,7 +11,8 @@ import Foundation
 ///
 /// `idl reproduce` writes one per experiment into `MANIFEST.json` beside the results, and every
 /// ``ResultTable`` prints ``summary`` under its Markdown table. Two results made with the same
-/// ``cpuModel``, ``cpuVendor``, ``blasConfiguration`` and ``blasKernels`` must agree to the bit
+/// ``cpuModel``, ``cpuVendor``, ``blasConfiguration``, ``blasKernels`` and ``sparseKernels`` must
+/// agree to the bit
 /// (every computation is independent of the thread count, see ``ThreadPolicy``); with
 /// different ones they differ by rounding (see ``sameArithmetic(as:)``).
 public struct RunManifest: Codable, Equatable, Sendable {
@@ -33,6 +34,10 @@ public struct RunManifest: Codable, Equatable, Sendable {
     public var blasConfiguration: String
     /// The OpenBLAS kernels in use, e.g. "SkylakeX".
     public var blasKernels: String
+    /// The instruction set of the library's own sparse kernels (``sparseKernelInstructionSet``:
+    /// "AVX-512", "AVX2+FMA" or "baseline", chosen from the CPU's feature flags, which a virtual
+    /// machine may hide); nil in manifests written before it was recorded.
+    public var sparseKernels: String?
     /// OpenBLAS's thread count (always 1, see ``ThreadPolicy``).
     public var blasThreads: Int
     /// The thread policy in words (``ThreadPolicy/description``).
@@ -53,18 +58,20 @@ public struct RunManifest: Codable, Equatable, Sendable {
         return m
     }
 
-    /// Whether the two runs used the same CPU and the same BLAS kernels, so that their results
-    /// must agree to the bit.
+    /// Whether the two runs used the same CPU, the same BLAS kernels and the same instruction set
+    /// for the sparse kernels, so that their results must agree to the bit. A manifest that does
+    /// not record the sparse kernels (written before they were) is judged by the rest.
     public func sameArithmetic(as other: RunManifest) -> Bool {
         cpuModel == other.cpuModel && cpuVendor == other.cpuVendor && blasConfiguration == other.blasConfiguration
             && blasKernels == other.blasKernels
+            && (sparseKernels == nil || other.sparseKernels == nil || sparseKernels == other.sparseKernels)
     }
 
     /// One line for the foot of a table: date, commit, compiler, CPU, BLAS, threads.
     public var summary: String {
         let shortCommit = String(commit.prefix(10)) + (dirty ? " with uncommitted changes" : "")
         return
-            "Made \(date.prefix(10)) from commit \(shortCommit), Swift \(swiftVersion), \(operatingSystem), \(cpuModel) (\(cpuVendor)), \(blasConfiguration.isEmpty ? blasLibrary : blasConfiguration), \(blasKernels) kernels; \(threadPolicy). Details: MANIFEST.json."
+            "Made \(date.prefix(10)) from commit \(shortCommit), Swift \(swiftVersion), \(operatingSystem), \(cpuModel) (\(cpuVendor)), \(blasConfiguration.isEmpty ? blasLibrary : blasConfiguration), \(blasKernels) kernels\(sparseKernels.map { ", \($0) sparse kernels" } ?? ""); \(threadPolicy). Details: MANIFEST.json."
     }
 
     private static let machine: RunManifest = {
@@ -85,7 +92,8 @@ public struct RunManifest: Codable, Equatable, Sendable {
             cpuModel: field("model name") ?? field("Processor") ?? "unknown",
             cpuVendor: field("vendor_id") ?? field("CPU implementer") ?? "unknown",
             blasLibrary: "OpenBLAS", blasConfiguration: IDL.blasConfiguration, blasKernels: blasCoreName,
-            blasThreads: IDL.blasThreads, threadPolicy: ThreadPolicy.description, date: "", command: "",
+            sparseKernels: sparseKernelInstructionSet, blasThreads: IDL.blasThreads,
+            threadPolicy: ThreadPolicy.description, date: "", command: "",
             wallSeconds: nil)
     }()
 
