@@ -28,7 +28,9 @@ extension SIMCommand {
     /// and writes it once every rank has succeeded.
     func runDistributed() throws {
         guard solver == .exact else {
-            throw ValidationError("--distributed fits with --solver exact only; drop --solver \(solver.rawValue)")
+            throw ValidationError(
+                "--distributed fits the exact solver's problem (by rows, or by consensus ADMM over sample shards with --shard-samples); drop --solver \(solver.rawValue)"
+            )
         }
         guard let statesIn else {
             throw ValidationError(
@@ -36,6 +38,7 @@ extension SIMCommand {
             )
         }
         guard let method = makeSolver() as? SIMExactSolver else { throw CommandError("the exact solver was not built") }
+        if shardSamples { return try runSampleSharded(statesIn: statesIn, problem: method) }
         try withMPI { comm in
             let leader = comm.rank == 0
             let (states, test) = try comm.checkpoint { () throws -> (SIMStates<Double>, Dataset<Float>?) in
@@ -78,6 +81,81 @@ extension SIMCommand {
                 try out.emit([
                     "test_accuracy": accuracy, "nonzeros": model.nonzeros, "fit_seconds": fitSeconds,
                     "solver": method.name, "model": outputURL.path, "ranks": comm.size,
+                    "objective_stage1": fit.report.stage1Rows.reduce(0) { $0 + $1.objective },
+                    "objective_stage2": fit.report.stage2Rows.reduce(0) { $0 + $1.objective },
+                ])
+            }
+        }
+    }
+
+    /// `idl sim --distributed --shard-samples`: rank r reads samples ⌊m·r/K⌋ ..< ⌊m·(r+1)/K⌋ of
+    /// the states file and nothing else, the ranks fit the exact solver's problem by consensus
+    /// ADMM (``SIMShardedADMMSolver``), and rank 0 evaluates the model and writes it once every
+    /// rank has succeeded.
+    func runSampleSharded(statesIn: String, problem: SIMExactSolver) throws {
+        var admm = SIMShardedADMMSolver(problem: problem)
+        if let rho { admm.rho = rho }
+        if let admmIterations { admm.maxIterations = admmIterations }
+        if let admmTolerance { admm.relativeTolerance = admmTolerance }
+        // IDL_INJECT_FAULT=RANK:STAGE makes that rank fail as it starts that stage (tests of fault handling).
+        if let spec = ProcessInfo.processInfo.environment["IDL_INJECT_FAULT"] {
+            let parts = spec.split(separator: ":").compactMap { Int($0) }
+            guard parts.count == 2 else {
+                throw ValidationError("IDL_INJECT_FAULT must be RANK:STAGE (e.g. 1:2), found '\(spec)'")
+            }
+            admm.injectedFault = (parts[0], parts[1])
+        }
+        try withMPI { comm in
+            let leader = comm.rank == 0
+            let (shard, test) = try comm.checkpoint { () throws -> (SIMStates<Double>, Dataset<Float>?) in
+                if leader {
+                    try RunFiles.check(RunFile.input("--states-in", statesIn) + RunFile.output("--output", output))
+                }
+                let url = URL(fileURLWithPath: statesIn)
+                let total = try SIMStates<Double>.sampleCount(inFileAt: url)
+                guard total >= comm.size else {
+                    throw CommandError(
+                        "--states-in \(FilePathBytes.display(statesIn)) holds \(total) samples, fewer than the \(comm.size) ranks of --shard-samples; start fewer ranks"
+                    )
+                }
+                let range = (total * comm.rank / comm.size)..<(total * (comm.rank + 1) / comm.size)
+                let shard = try SIMStates<Double>(contentsOf: url, samples: range)
+                guard leader else { return (shard, nil) }
+                let test = try FashionMNIST.load(.test, scaling: .unit, as: Float.self)
+                guard shard.inputCount == test.featureCount, shard.outputCount == test.classCount else {
+                    throw CommandError(
+                        "--states-in \(FilePathBytes.display(statesIn)) has \(shard.inputCount) inputs and \(shard.outputCount) outputs, but the test images have \(test.featureCount) pixels and \(test.classCount) classes; collect the states from a network on these images"
+                    )
+                }
+                out.say(
+                    "loaded samples \(range.lowerBound)..<\(range.upperBound) of \(total) from \(FilePathBytes.display(statesIn)) on rank 0: n = \(shard.stateCount), p = \(shard.inputCount); \(comm.size) rank\(comm.size == 1 ? "" : "s")"
+                )
+                return (shard, test)
+            }
+            let start = monotonicSeconds()
+            let fit = try admm.fit(shard, over: comm)
+            let fitSeconds = monotonicSeconds() - start
+            try comm.checkpoint {
+                guard leader, let test else { return }
+                let model = try SIMModel(fit, states: shard, tolerance: atol ?? 1e-6, maxIterations: maxIterations)
+                let scores = try model.predict(test.inputs.converted(to: Double.self))
+                let accuracy = try Metrics.accuracy(scores, test.labels)
+                for w in fit.report.warnings { out.say("warning: \(w)") }
+                let iterations = (fit.report.stage1Rows.first?.iterations ?? 0, fit.report.stage2Rows.first?.iterations ?? 0)
+                out.say(
+                    "\(admm.name) on \(comm.size) rank\(comm.size == 1 ? "" : "s"): test accuracy \(formatFixed(100 * accuracy, decimals: 2)) %, fit \(formatFixed(fitSeconds, decimals: 2)) s, \(iterations.0) + \(iterations.1) iterations"
+                )
+                out.say(model.summary)
+                let outputURL = URL(fileURLWithPath: output)
+                try model.implicitModel.save(to: outputURL)
+                out.say("saved \(FilePathBytes.display(outputURL.path))")
+                try out.emit([
+                    "test_accuracy": accuracy, "nonzeros": model.nonzeros, "fit_seconds": fitSeconds,
+                    "solver": admm.name, "model": outputURL.path, "ranks": comm.size,
+                    "objective_stage1": fit.report.stage1Rows.reduce(0) { $0 + $1.objective },
+                    "objective_stage2": fit.report.stage2Rows.reduce(0) { $0 + $1.objective },
+                    "max_gap": fit.report.maxGap, "admm_iterations": [iterations.0, iterations.1],
+                    "well_posed": fit.report.wellPosednessMet && Double(fit.A.infinityNorm) < 1,
                 ])
             }
         }
