@@ -92,7 +92,7 @@ public struct SIMShardedADMMSolver: Sendable {
     /// ρ at the start of each stage; nil: the mean eigenvalue of the shard Gram matrices.
     public var rho: Double?
     /// Relative tolerance ε_rel of the residual test. The default 3e-4 left the objective within
-    /// 1e-4 relative of the exact solver's on FashionMNIST states (784-24-12-10 teacher, 200
+    /// 1e-4 relative of the exact solver's on FashionMNIST states (a random 784-24-12-10 teacher, 200
     /// images, 2 shards); 1e-3 left it 1e-3 above, 1e-4 1e-5 above, at 5× the iterations.
     public var relativeTolerance: Double
     /// Absolute tolerance ε_abs of the residual test (per coefficient).
