@@ -141,7 +141,9 @@ extension SIMCommand {
                 let scores = try model.predict(test.inputs.converted(to: Double.self))
                 let accuracy = try Metrics.accuracy(scores, test.labels)
                 for w in fit.report.warnings { out.say("warning: \(w)") }
-                let iterations = (fit.report.stage1Rows.first?.iterations ?? 0, fit.report.stage2Rows.first?.iterations ?? 0)
+                let iterations = (
+                    fit.report.stage1Rows.first?.iterations ?? 0, fit.report.stage2Rows.first?.iterations ?? 0
+                )
                 out.say(
                     "\(admm.name) on \(comm.size) rank\(comm.size == 1 ? "" : "s"): test accuracy \(formatFixed(100 * accuracy, decimals: 2)) %, fit \(formatFixed(fitSeconds, decimals: 2)) s, \(iterations.0) + \(iterations.1) iterations"
                 )

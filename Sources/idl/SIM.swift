@@ -133,7 +133,9 @@ struct SIMCommand: ParsableCommand {
         if let activation { _ = try parseActivation(activation) }
         if let admmTolerance {
             try NumberRule.positive.check("--admm-tolerance", admmTolerance)
-            if !shardSamples { throw ValidationError("--admm-tolerance is the stopping rule of --shard-samples; add it") }
+            if !shardSamples {
+                throw ValidationError("--admm-tolerance is the stopping rule of --shard-samples; add it")
+            }
         }
         if shardSamples {
             guard distributed else {

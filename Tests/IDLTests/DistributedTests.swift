@@ -205,11 +205,15 @@ func runDistributed(
         let states = try writeStates(dir)
         let out = dir.appendingPathComponent("model.safetensors")
         let r = try runDistributed(
-            ranks: [(2, simArguments(states, out, distributed: true) + ["--shard-samples", "--admm-iterations", "50"])],
+            ranks: [
+                (2, simArguments(states, out, distributed: true) + ["--shard-samples", "--admm-iterations", "50"])
+            ],
             environment: ["IDL_INJECT_FAULT": "1:2"])
         #expect(r.status != 0)
         let lines = (r.out + r.err).split(separator: "\n").filter { $0.contains("Error:") }
-        #expect(lines.count == 1 && lines[0].contains("Error: rank 1: ") && lines[0].contains("injected fault in stage 2"), "\(r.out)\n\(r.err)")
+        #expect(
+            lines.count == 1 && lines[0].contains("Error: rank 1: ") && lines[0].contains("injected fault in stage 2"),
+            "\(r.out)\n\(r.err)")
         #expect(!FileManager.default.fileExists(atPath: out.path))
     }
 
@@ -220,7 +224,10 @@ func runDistributed(
         let out = dir.appendingPathComponent("model.safetensors")
         for (extra, expected) in [
             (["--shard-samples"], "add --distributed"),
-            (["--distributed", "--shard-samples", "--tolerance", "1e-4"], "--tolerance does not apply to --shard-samples"),
+            (
+                ["--distributed", "--shard-samples", "--tolerance", "1e-4"],
+                "--tolerance does not apply to --shard-samples"
+            ),
             (["--admm-tolerance", "1e-4"], "--admm-tolerance is the stopping rule of --shard-samples"),
             (["--distributed", "--shard-samples", "--solver", "admm"], "drop --solver admm"),
         ] {

@@ -299,7 +299,8 @@ public struct SIMShardedADMMSolver: Sendable {
             let primal = norms[0].squareRoot()
             let dualResidual = Double(rho) * (shards * change).squareRoot()
             let primalBound =
-                sqrtKN * absoluteTolerance + relativeTolerance * Swift.max(norms[1].squareRoot(), (shards * zNorm).squareRoot())
+                sqrtKN * absoluteTolerance + relativeTolerance
+                * Swift.max(norms[1].squareRoot(), (shards * zNorm).squareRoot())
             let dualBound = sqrtKN * absoluteTolerance + relativeTolerance * Double(rho) * norms[2].squareRoot()
             if primal <= primalBound && dualResidual <= dualBound {
                 converged = true

@@ -174,7 +174,8 @@ public struct SafeTensors: Sendable, Equatable {
             }
             let headerEnd = 8 + Int(n)
             guard file.count >= headerEnd else {
-                throw IDLError.io("\(source): the header ends after the bytes that could be read; the file is truncated")
+                throw IDLError.io(
+                    "\(source): the header ends after the bytes that could be read; the file is truncated")
             }
             let headerData = file[(file.startIndex + 8)..<(file.startIndex + headerEnd)]
             guard headerData.first(where: { $0 != 0x20 }) == UInt8(ascii: "{") else {
@@ -255,7 +256,9 @@ public struct SafeTensors: Sendable, Equatable {
                 var prefix = lengthField
                 if lengthField.count == 8 {
                     let n = lengthField.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
-                    if n <= UInt64(size - 8) && n <= 100_000_000 { prefix += try handle.read(upToCount: Int(n)) ?? Data() }
+                    if n <= UInt64(size - 8) && n <= 100_000_000 {
+                        prefix += try handle.read(upToCount: Int(n)) ?? Data()
+                    }
                 }
                 try self.init(prefix: prefix, fileSize: size, source: url.path)
             } catch let error as IDLError { throw error } catch {
@@ -264,10 +267,13 @@ public struct SafeTensors: Sendable, Equatable {
         }
 
         /// Rows `range` of tensor `name` of the file at `url` (this layout's file).
-        func rows<T: BLASScalar>(of url: URL, tensor name: String, _ range: Range<Int>, as _: T.Type) throws -> Matrix<T> {
+        func rows<T: BLASScalar>(of url: URL, tensor name: String, _ range: Range<Int>, as _: T.Type) throws -> Matrix<
+            T
+        > {
             guard let entry = entries[name] else {
                 throw IDLError.invalidArgument(
-                    "\(url.path) has no tensor named '\(name)'; it holds: \(entries.keys.sorted().joined(separator: ", "))")
+                    "\(url.path) has no tensor named '\(name)'; it holds: \(entries.keys.sorted().joined(separator: ", "))"
+                )
             }
             guard let first = entry.shape.first, range.lowerBound >= 0, range.upperBound <= first else {
                 throw IDLError.invalidArgument(
@@ -288,9 +294,11 @@ public struct SafeTensors: Sendable, Equatable {
             }
             guard data.count == count else {
                 throw IDLError.io(
-                    "\(url.path): tensor '\(name)' ended after \(data.count) of \(count) bytes; the file was truncated while it was read")
+                    "\(url.path): tensor '\(name)' ended after \(data.count) of \(count) bytes; the file was truncated while it was read"
+                )
             }
-            return try Tensor(dtype: entry.dtype, shape: [range.count] + entry.shape.dropFirst(), data: data).matrix(as: T.self)
+            return try Tensor(dtype: entry.dtype, shape: [range.count] + entry.shape.dropFirst(), data: data).matrix(
+                as: T.self)
         }
     }
 
