@@ -47,12 +47,7 @@ extension SIMCommand {
                 }
                 let states = try SIMStates<Double>(contentsOf: URL(fileURLWithPath: statesIn))
                 guard leader else { return (states, nil) }
-                let test = try FashionMNIST.load(.test, scaling: .unit, as: Float.self)
-                guard states.inputCount == test.featureCount, states.outputCount == test.classCount else {
-                    throw CommandError(
-                        "--states-in \(FilePathBytes.display(statesIn)) has \(states.inputCount) inputs and \(states.outputCount) outputs, but the test images have \(test.featureCount) pixels and \(test.classCount) classes; collect the states from a network on these images"
-                    )
-                }
+                let test = try testImages(matching: states, statesIn: statesIn)
                 out.say(
                     "loaded states from \(FilePathBytes.display(statesIn)): n = \(states.stateCount), p = \(states.inputCount), m = \(states.sampleCount); \(comm.size) rank\(comm.size == 1 ? "" : "s")"
                 )
@@ -121,12 +116,7 @@ extension SIMCommand {
                 let range = (total * comm.rank / comm.size)..<(total * (comm.rank + 1) / comm.size)
                 let shard = try SIMStates<Double>(contentsOf: url, samples: range)
                 guard leader else { return (shard, nil) }
-                let test = try FashionMNIST.load(.test, scaling: .unit, as: Float.self)
-                guard shard.inputCount == test.featureCount, shard.outputCount == test.classCount else {
-                    throw CommandError(
-                        "--states-in \(FilePathBytes.display(statesIn)) has \(shard.inputCount) inputs and \(shard.outputCount) outputs, but the test images have \(test.featureCount) pixels and \(test.classCount) classes; collect the states from a network on these images"
-                    )
-                }
+                let test = try testImages(matching: shard, statesIn: statesIn)
                 out.say(
                     "loaded samples \(range.lowerBound)..<\(range.upperBound) of \(total) from \(FilePathBytes.display(statesIn)) on rank 0: n = \(shard.stateCount), p = \(shard.inputCount); \(comm.size) rank\(comm.size == 1 ? "" : "s")"
                 )
@@ -161,5 +151,17 @@ extension SIMCommand {
                 ])
             }
         }
+    }
+
+    /// The FashionMNIST test images that score a fit of `states` (read from `statesIn`).
+    /// - Throws: ``CommandError`` when the states' inputs or outputs do not match the images.
+    func testImages(matching states: SIMStates<Double>, statesIn: String) throws -> Dataset<Float> {
+        let test = try FashionMNIST.load(.test, scaling: .unit, as: Float.self)
+        guard states.inputCount == test.featureCount, states.outputCount == test.classCount else {
+            throw CommandError(
+                "--states-in \(FilePathBytes.display(statesIn)) has \(states.inputCount) inputs and \(states.outputCount) outputs, but the test images have \(test.featureCount) pixels and \(test.classCount) classes; collect the states from a network on these images"
+            )
+        }
+        return test
     }
 }
