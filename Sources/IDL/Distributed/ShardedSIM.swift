@@ -93,7 +93,8 @@ public struct SIMShardedADMMSolver: Sendable {
     public var rho: Double?
     /// Relative tolerance ε_rel of the residual test. The default 3e-4 left the objective within
     /// 1e-4 relative of the exact solver's on FashionMNIST states (a random 784-24-12-10 teacher, 200
-    /// images, 2 shards); 1e-3 left it 1e-3 above, 1e-4 1e-5 above, at 5× the iterations.
+    /// images, 2 shards, no regeneration); 1e-3 left it 1e-3 above after a fifth of the iterations,
+    /// 1e-4 1e-5 above after 1.8 times as many (results/distributed.md).
     public var relativeTolerance: Double
     /// Absolute tolerance ε_abs of the residual test (per coefficient).
     public var absoluteTolerance: Double
