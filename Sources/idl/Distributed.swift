@@ -62,23 +62,7 @@ extension SIMCommand {
             bar.finish()
             try comm.checkpoint {
                 guard leader, let test else { return }
-                let model = try SIMModel(fit, states: states, tolerance: atol ?? 1e-6, maxIterations: maxIterations)
-                let scores = try model.predict(test.inputs.converted(to: Double.self))
-                let accuracy = try Metrics.accuracy(scores, test.labels)
-                for w in fit.report.warnings { out.say("warning: \(w)") }
-                out.say(
-                    "\(method.name) on \(comm.size) rank\(comm.size == 1 ? "" : "s"): test accuracy \(formatFixed(100 * accuracy, decimals: 2)) %, fit \(formatFixed(fitSeconds, decimals: 2)) s"
-                )
-                out.say(model.summary)
-                let outputURL = URL(fileURLWithPath: output)
-                try model.implicitModel.save(to: outputURL)
-                out.say("saved \(FilePathBytes.display(outputURL.path))")
-                try out.emit([
-                    "test_accuracy": accuracy, "nonzeros": model.nonzeros, "fit_seconds": fitSeconds,
-                    "solver": method.name, "model": outputURL.path, "ranks": comm.size,
-                    "objective_stage1": fit.report.stage1Rows.reduce(0) { $0 + $1.objective },
-                    "objective_stage2": fit.report.stage2Rows.reduce(0) { $0 + $1.objective },
-                ])
+                try finish(fit, of: states, solver: method.name, ranks: comm.size, fitSeconds: fitSeconds, test: test)
             }
         }
     }
@@ -127,30 +111,45 @@ extension SIMCommand {
             let fitSeconds = monotonicSeconds() - start
             try comm.checkpoint {
                 guard leader, let test else { return }
-                let model = try SIMModel(fit, states: shard, tolerance: atol ?? 1e-6, maxIterations: maxIterations)
-                let scores = try model.predict(test.inputs.converted(to: Double.self))
-                let accuracy = try Metrics.accuracy(scores, test.labels)
-                for w in fit.report.warnings { out.say("warning: \(w)") }
-                let iterations = (
-                    fit.report.stage1Rows.first?.iterations ?? 0, fit.report.stage2Rows.first?.iterations ?? 0
-                )
-                out.say(
-                    "\(admm.name) on \(comm.size) rank\(comm.size == 1 ? "" : "s"): test accuracy \(formatFixed(100 * accuracy, decimals: 2)) %, fit \(formatFixed(fitSeconds, decimals: 2)) s, \(iterations.0) + \(iterations.1) iterations"
-                )
-                out.say(model.summary)
-                let outputURL = URL(fileURLWithPath: output)
-                try model.implicitModel.save(to: outputURL)
-                out.say("saved \(FilePathBytes.display(outputURL.path))")
-                try out.emit([
-                    "test_accuracy": accuracy, "nonzeros": model.nonzeros, "fit_seconds": fitSeconds,
-                    "solver": admm.name, "model": outputURL.path, "ranks": comm.size,
-                    "objective_stage1": fit.report.stage1Rows.reduce(0) { $0 + $1.objective },
-                    "objective_stage2": fit.report.stage2Rows.reduce(0) { $0 + $1.objective },
-                    "max_gap": fit.report.maxGap, "admm_iterations": [iterations.0, iterations.1],
-                    "well_posed": fit.report.wellPosednessMet && Double(fit.A.infinityNorm) < 1,
-                ])
+                let iterations = [
+                    fit.report.stage1Rows.first?.iterations ?? 0, fit.report.stage2Rows.first?.iterations ?? 0,
+                ]
+                try finish(
+                    fit, of: shard, solver: admm.name, ranks: comm.size, fitSeconds: fitSeconds, test: test,
+                    detail: ", \(iterations[0]) + \(iterations[1]) iterations",
+                    json: [
+                        "max_gap": fit.report.maxGap, "admm_iterations": iterations,
+                        "well_posed": fit.report.wellPosednessMet && Double(fit.A.infinityNorm) < 1,
+                    ])
             }
         }
+    }
+
+    /// Rank 0's end of a distributed fit: evaluates the model on the test images, prints the
+    /// warnings, the accuracy line (with `detail`) and the model, writes the model to --output
+    /// and emits the JSON object (with `json` added).
+    func finish(
+        _ fit: SIMFit<Double>, of states: SIMStates<Double>, solver: String, ranks: Int, fitSeconds: Double,
+        test: Dataset<Float>, detail: String = "", json: [String: Any] = [:]
+    ) throws {
+        let model = try SIMModel(fit, states: states, tolerance: atol ?? 1e-6, maxIterations: maxIterations)
+        let scores = try model.predict(test.inputs.converted(to: Double.self))
+        let accuracy = try Metrics.accuracy(scores, test.labels)
+        for w in fit.report.warnings { out.say("warning: \(w)") }
+        out.say(
+            "\(solver) on \(ranks) rank\(ranks == 1 ? "" : "s"): test accuracy \(formatFixed(100 * accuracy, decimals: 2)) %, fit \(formatFixed(fitSeconds, decimals: 2)) s\(detail)"
+        )
+        out.say(model.summary)
+        let outputURL = URL(fileURLWithPath: output)
+        try model.implicitModel.save(to: outputURL)
+        out.say("saved \(FilePathBytes.display(outputURL.path))")
+        try out.emit(
+            [
+                "test_accuracy": accuracy, "nonzeros": model.nonzeros, "fit_seconds": fitSeconds, "solver": solver,
+                "model": outputURL.path, "ranks": ranks,
+                "objective_stage1": fit.report.stage1Rows.reduce(0) { $0 + $1.objective },
+                "objective_stage2": fit.report.stage2Rows.reduce(0) { $0 + $1.objective },
+            ].merging(json) { $1 })
     }
 
     /// The FashionMNIST test images that score a fit of `states` (read from `statesIn`).
