@@ -77,6 +77,13 @@ struct SIMCommand: ParsableCommand {
             "Fit on the processes mpirun started (mpirun -np K idl sim --distributed --states-in FILE; exact solver): each solves a fixed share of the rows, rank 0 writes the model, the same bits as one process."
     )
     var distributed = false
+    @Flag(
+        help:
+            "With --distributed: each rank reads only its share of the samples of --states-in, and the ranks fit the exact solver's problem by consensus ADMM over the shards (for states larger than one machine; close to the exact fit, not the same bits). --rho sets ρ at the start of each stage, --admm-iterations the budget per stage."
+    )
+    var shardSamples = false
+    @Option(help: "With --shard-samples: relative tolerance of ADMM's primal and dual residual test (default 3e-4).")
+    var admmTolerance: Double?
     @OptionGroup var out: OutputOptions
 
     /// `--solver`: any other value is refused by the parser with the list of choices.
@@ -124,6 +131,28 @@ struct SIMCommand: ParsableCommand {
             throw ValidationError("--activation names the activation of a --teacher file; give --teacher too")
         }
         if let activation { _ = try parseActivation(activation) }
+        if let admmTolerance {
+            try NumberRule.positive.check("--admm-tolerance", admmTolerance)
+            if !shardSamples {
+                throw ValidationError("--admm-tolerance is the stopping rule of --shard-samples; add it")
+            }
+        }
+        if shardSamples {
+            guard distributed else {
+                throw ValidationError(
+                    "--shard-samples splits the samples among the ranks of a distributed run; add --distributed and start it with mpirun"
+                )
+            }
+            for (flag, given) in [
+                ("--tolerance", tolerance != nil), ("--rho-output", rhoOutput != nil),
+                ("--admm-iterations-output", admmIterationsOutput != nil),
+                ("--batch-feature-size", batchFeatureSize != nil), ("--loss-plot", lossPlot != nil),
+            ] where given {
+                throw ValidationError(
+                    "\(flag) does not apply to --shard-samples (consensus ADMM over sample shards, stopped by --admm-tolerance and --admm-iterations); drop it"
+                )
+            }
+        }
         if lossPlot != nil && solver != .admm {
             throw ValidationError("--loss-plot draws the ADMM objective; use it with --solver admm")
         }

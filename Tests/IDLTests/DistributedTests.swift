@@ -156,4 +156,85 @@ func runDistributed(
         #expect(header.split(separator: "\n").filter { $0.hasPrefix("# run") }.count == 1)
         #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("two.safetensors").path))
     }
+
+    /// Sample-sharded SIM on two ranks (100 samples each) against the exact solver on one rank,
+    /// both without regeneration so that both stages solve the same problems: the objective of
+    /// each stage within 1e-3 relative (and not below the exact solver's certified one), and
+    /// the same objective recomputed here from the saved model on the whole states.
+    @Test func sampleShardedADMMOnTwoRanksComesWithin1e3OfTheExactObjective() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let states = try writeStates(dir)
+        let exactOut = dir.appendingPathComponent("exact.safetensors")
+        let admmOut = dir.appendingPathComponent("admm.safetensors")
+        let exact = try runDistributed(ranks: [
+            (1, simArguments(states, exactOut, distributed: true) + ["--no-regen-states", "--tolerance", "1e-7"])
+        ])
+        #expect(exact.status == 0, "\(exact.err)")
+        let admm = try runDistributed(ranks: [
+            (2, simArguments(states, admmOut, distributed: true) + ["--no-regen-states", "--shard-samples"])
+        ])
+        #expect(admm.status == 0, "\(admm.err)")
+        let e = try lastJSON(exact.out)
+        let a = try lastJSON(admm.out)
+        #expect(a["ranks"] as? Int == 2)
+        for key in ["objective_stage1", "objective_stage2"] {
+            let x = try #require(a[key] as? Double)
+            let y = try #require(e[key] as? Double)
+            // Below the exact objective only by the exact solver's own tolerance: its rows are
+            // certified to 1e-7·max(1, objective) each, 46 rows in all.
+            #expect(x >= y - 46e-7 * max(1, y) && x - y <= 1e-3 * y, "\(key): ADMM \(x), exact \(y)")
+        }
+        let accuracy = (try #require(a["test_accuracy"] as? Double), try #require(e["test_accuracy"] as? Double))
+        #expect(abs(accuracy.0 - accuracy.1) <= 0.005, "test accuracy: ADMM \(accuracy.0), exact \(accuracy.1)")
+        // The saved (Float) weights' objective on the whole states, computed here.
+        let whole = try SIMStates<Double>(contentsOf: states)
+        let model = try ImplicitModel<Float>.load(from: admmOut)
+        let weights = Matrix.hcat([try #require(model.A).value, model.B.value]).converted(to: Double.self)
+        let certificates = try simRowCertificates(
+            weights: weights, features: Matrix.vcat([whole.states, whole.inputs]), targets: whole.preActivations,
+            stateCount: whole.stateCount, lambda: 0.1, lambda2: 2, constraint: .infinityNorm(kappa: 0.99))
+        let recomputed = certificates.map(\.objective).reduce(0, +)
+        let reported = try #require(a["objective_stage1"] as? Double)
+        #expect(abs(recomputed - reported) <= 1e-5 * reported, "recomputed \(recomputed), reported \(reported)")
+    }
+
+    @Test func aRankFailingInTheSecondStageOfASampleShardedFitEndsTheJobOnce() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let states = try writeStates(dir)
+        let out = dir.appendingPathComponent("model.safetensors")
+        let r = try runDistributed(
+            ranks: [
+                (2, simArguments(states, out, distributed: true) + ["--shard-samples", "--admm-iterations", "50"])
+            ],
+            environment: ["IDL_INJECT_FAULT": "1:2"])
+        #expect(r.status != 0)
+        let lines = (r.out + r.err).split(separator: "\n").filter { $0.contains("Error:") }
+        #expect(
+            lines.count == 1 && lines[0].contains("Error: rank 1: ") && lines[0].contains("injected fault in stage 2"),
+            "\(r.out)\n\(r.err)")
+        #expect(!FileManager.default.fileExists(atPath: out.path))
+    }
+
+    @Test func shardSamplesRefusesWhatItDoesNotSupport() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let states = dir.appendingPathComponent("states.safetensors")
+        let out = dir.appendingPathComponent("model.safetensors")
+        for (extra, expected) in [
+            (["--shard-samples"], "add --distributed"),
+            (
+                ["--distributed", "--shard-samples", "--tolerance", "1e-4"],
+                "--tolerance does not apply to --shard-samples"
+            ),
+            (["--admm-tolerance", "1e-4"], "--admm-tolerance is the stopping rule of --shard-samples"),
+            (["--distributed", "--shard-samples", "--solver", "admm"], "drop --solver admm"),
+        ] {
+            let r = try runDistributed(ranks: nil, idl: simArguments(states, out, distributed: false) + extra)
+            #expect(r.status != 0)
+            #expect(r.err.contains(expected), "\(extra): \(r.err)")
+            #expect(!FileManager.default.fileExists(atPath: out.path))
+        }
+    }
 }

@@ -126,86 +126,201 @@ public struct SafeTensors: Sendable, Equatable {
     /// - Throws: as ``init(contentsOf:)``.
     public init(safetensorsData bytes: Data, source: String = "safetensors data") throws {
         let file = Data(bytes)
-        guard file.count >= 8 else {
-            throw IDLError.io(
-                "\(source): \(file.count) bytes is too short for a safetensors file (it starts with an 8-byte header length); the file is truncated or not safetensors"
-            )
-        }
-        let n = file.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
-        let available = UInt64(file.count - 8)
-        guard n <= available else {
-            throw IDLError.io(
-                "\(source): the header length field says \(n) bytes, but only \(available) bytes follow it; the file is truncated or not a safetensors file"
-            )
-        }
-        guard n <= 100_000_000 else {
-            throw IDLError.io(
-                "\(source): the header length \(n) exceeds the 100 MB limit of the format; the file is corrupt")
-        }
-        let headerEnd = 8 + Int(n)
-        let headerData = file[8..<headerEnd]
-        guard headerData.first(where: { $0 != 0x20 }) == UInt8(ascii: "{") else {
-            throw IDLError.io(
-                "\(source): the header must be a JSON object starting with '{'; this is not a safetensors file or it is corrupt"
-            )
-        }
-        let header: SafeTensorsHeader
-        do {
-            header = try JSONDecoder().decode(SafeTensorsHeader.self, from: headerData)
-        } catch let error as IDLError {
-            throw IDLError.io("\(source): \(error)")
-        } catch {
-            throw IDLError.io(
-                "\(source): the JSON header is malformed: \(SafeTensors.describe(error)); expected {\"name\": {\"dtype\": …, \"shape\": […], \"data_offsets\": [begin, end]}, …}"
-            )
-        }
-        if let duplicate = JSONKeys.firstDuplicate(in: [UInt8](headerData)) {
-            throw IDLError.io(
-                "\(source): the JSON header names the key '\(duplicate)' twice in one object; a reader could take either value, so the file is refused (write it again with one entry per key)"
-            )
-        }
-        let dataSize = file.count - headerEnd
+        let layout = try Layout(prefix: file, fileSize: file.count, source: source)
         var parsed: [String: Tensor] = [:]
-        var ranges: [(begin: Int, end: Int, name: String)] = []
-        for (name, info) in header.entries {
-            guard let dtype = TensorDType(safetensorsName: info.dtype) else {
-                throw IDLError.unsupported(
-                    "\(source): tensor '\(name)' has dtype \(info.dtype); supported are F16, BF16, F32, F64, I8–I64, U8–U64 and BOOL. Convert it (tensor.float()) before saving"
-                )
-            }
-            guard let count = BinaryIO.elementCount(info.shape) else {
-                throw IDLError.io(
-                    "\(source): tensor '\(name)' has an invalid shape \(info.shape) (negative or too large)")
-            }
-            guard info.offsets.count == 2 else {
-                throw IDLError.io("\(source): tensor '\(name)' has data_offsets \(info.offsets); expected [begin, end]")
-            }
-            let begin = info.offsets[0]
-            let end = info.offsets[1]
-            guard begin >= 0, begin <= end, end <= dataSize else {
-                throw IDLError.io(
-                    "\(source): tensor '\(name)' claims bytes \(begin)..<\(end) of a data section of \(dataSize) bytes; the file is truncated or its header is corrupt"
-                )
-            }
-            let (needed, overflow) = count.multipliedReportingOverflow(by: dtype.byteCount)
-            guard !overflow, needed == end - begin else {
-                throw IDLError.io(
-                    "\(source): tensor '\(name)' of shape \(info.shape) and dtype \(info.dtype) needs \(overflow ? "too many" : String(needed)) bytes, but its data_offsets span \(end - begin); the header is corrupt"
-                )
-            }
-            ranges.append((begin, end, name))
+        for (name, entry) in layout.entries {
             parsed[name] = try Tensor(
-                dtype: dtype, shape: info.shape,
-                data: file.subdata(in: (headerEnd + begin)..<(headerEnd + end)))
-        }
-        ranges.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
-        for k in ranges.indices.dropFirst() where ranges[k].begin < ranges[k - 1].end {
-            throw IDLError.io(
-                "\(source): tensors '\(ranges[k - 1].name)' (bytes \(ranges[k - 1].begin)..<\(ranges[k - 1].end)) and '\(ranges[k].name)' (bytes \(ranges[k].begin)..<\(ranges[k].end)) overlap; the header is corrupt"
-            )
+                dtype: entry.dtype, shape: entry.shape,
+                data: file.subdata(in: (layout.dataStart + entry.begin)..<(layout.dataStart + entry.end)))
         }
         tensors = parsed
-        metadata = header.metadata
+        metadata = layout.metadata
+    }
+
+    /// Where each tensor of a `.safetensors` file lies, from its header alone (validated as
+    /// ``SafeTensors/init(contentsOf:)`` validates it), so that parts of large tensors can be
+    /// read without loading the file: see ``rows(of:tensor:_:as:)``.
+    struct Layout {
+        /// One tensor: its dtype, shape and bytes begin..<end of the data section.
+        struct Entry {
+            let dtype: TensorDType
+            let shape: [Int]
+            let begin: Int
+            let end: Int
+        }
+        let entries: [String: Entry]
+        let metadata: [String: String]
+        /// The file offset of the data section (8 + the header length).
+        let dataStart: Int
+
+        /// The layout of a file of `fileSize` bytes whose first bytes (at least its 8-byte length
+        /// field and its header, when the file has them) are `prefix`.
+        init(prefix file: Data, fileSize: Int, source: String) throws {
+            guard file.count >= 8 else {
+                throw IDLError.io(
+                    "\(source): \(file.count) bytes is too short for a safetensors file (it starts with an 8-byte header length); the file is truncated or not safetensors"
+                )
+            }
+            let n = file.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+            let available = UInt64(fileSize - 8)
+            guard n <= available else {
+                throw IDLError.io(
+                    "\(source): the header length field says \(n) bytes, but only \(available) bytes follow it; the file is truncated or not a safetensors file"
+                )
+            }
+            guard n <= 100_000_000 else {
+                throw IDLError.io(
+                    "\(source): the header length \(n) exceeds the 100 MB limit of the format; the file is corrupt")
+            }
+            let headerEnd = 8 + Int(n)
+            guard file.count >= headerEnd else {
+                throw IDLError.io(
+                    "\(source): the header ends after the bytes that could be read; the file is truncated")
+            }
+            let headerData = file[(file.startIndex + 8)..<(file.startIndex + headerEnd)]
+            guard headerData.first(where: { $0 != 0x20 }) == UInt8(ascii: "{") else {
+                throw IDLError.io(
+                    "\(source): the header must be a JSON object starting with '{'; this is not a safetensors file or it is corrupt"
+                )
+            }
+            let header: SafeTensorsHeader
+            do {
+                header = try JSONDecoder().decode(SafeTensorsHeader.self, from: headerData)
+            } catch let error as IDLError {
+                throw IDLError.io("\(source): \(error)")
+            } catch {
+                throw IDLError.io(
+                    "\(source): the JSON header is malformed: \(SafeTensors.describe(error)); expected {\"name\": {\"dtype\": …, \"shape\": […], \"data_offsets\": [begin, end]}, …}"
+                )
+            }
+            if let duplicate = JSONKeys.firstDuplicate(in: [UInt8](headerData)) {
+                throw IDLError.io(
+                    "\(source): the JSON header names the key '\(duplicate)' twice in one object; a reader could take either value, so the file is refused (write it again with one entry per key)"
+                )
+            }
+            let dataSize = fileSize - headerEnd
+            var parsed: [String: Entry] = [:]
+            var ranges: [(begin: Int, end: Int, name: String)] = []
+            for (name, info) in header.entries {
+                guard let dtype = TensorDType(safetensorsName: info.dtype) else {
+                    throw IDLError.unsupported(
+                        "\(source): tensor '\(name)' has dtype \(info.dtype); supported are F16, BF16, F32, F64, I8–I64, U8–U64 and BOOL. Convert it (tensor.float()) before saving"
+                    )
+                }
+                guard let count = BinaryIO.elementCount(info.shape) else {
+                    throw IDLError.io(
+                        "\(source): tensor '\(name)' has an invalid shape \(info.shape) (negative or too large)")
+                }
+                guard info.offsets.count == 2 else {
+                    throw IDLError.io(
+                        "\(source): tensor '\(name)' has data_offsets \(info.offsets); expected [begin, end]")
+                }
+                let begin = info.offsets[0]
+                let end = info.offsets[1]
+                guard begin >= 0, begin <= end, end <= dataSize else {
+                    throw IDLError.io(
+                        "\(source): tensor '\(name)' claims bytes \(begin)..<\(end) of a data section of \(dataSize) bytes; the file is truncated or its header is corrupt"
+                    )
+                }
+                let (needed, overflow) = count.multipliedReportingOverflow(by: dtype.byteCount)
+                guard !overflow, needed == end - begin else {
+                    throw IDLError.io(
+                        "\(source): tensor '\(name)' of shape \(info.shape) and dtype \(info.dtype) needs \(overflow ? "too many" : String(needed)) bytes, but its data_offsets span \(end - begin); the header is corrupt"
+                    )
+                }
+                ranges.append((begin, end, name))
+                parsed[name] = Entry(dtype: dtype, shape: info.shape, begin: begin, end: end)
+            }
+            ranges.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
+            for k in ranges.indices.dropFirst() where ranges[k].begin < ranges[k - 1].end {
+                throw IDLError.io(
+                    "\(source): tensors '\(ranges[k - 1].name)' (bytes \(ranges[k - 1].begin)..<\(ranges[k - 1].end)) and '\(ranges[k].name)' (bytes \(ranges[k].begin)..<\(ranges[k].end)) overlap; the header is corrupt"
+                )
+            }
+            entries = parsed
+            metadata = header.metadata
+            dataStart = headerEnd
+        }
+
+        /// The layout of the file at `url`, reading only its header.
+        init(contentsOf url: URL) throws {
+            let handle: FileHandle
+            do { handle = try FileHandle(forReadingFrom: url) } catch {
+                throw IDLError.io("cannot open the safetensors file \(url.path): \(error.localizedDescription)")
+            }
+            defer { try? handle.close() }
+            do {
+                let size = Int(try handle.seekToEnd())
+                try handle.seek(toOffset: 0)
+                let lengthField = try handle.read(upToCount: 8) ?? Data()
+                var prefix = lengthField
+                if lengthField.count == 8 {
+                    let n = lengthField.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+                    if n <= UInt64(size - 8) && n <= 100_000_000 {
+                        prefix += try handle.read(upToCount: Int(n)) ?? Data()
+                    }
+                }
+                try self.init(prefix: prefix, fileSize: size, source: url.path)
+            } catch let error as IDLError { throw error } catch {
+                throw IDLError.io("cannot read the safetensors file \(url.path): \(error.localizedDescription)")
+            }
+        }
+
+        /// Rows `range` of tensor `name` of the file at `url` (this layout's file).
+        func rows<T: BLASScalar>(of url: URL, tensor name: String, _ range: Range<Int>, as _: T.Type) throws -> Matrix<
+            T
+        > {
+            guard let entry = entries[name] else {
+                throw IDLError.invalidArgument(
+                    "\(url.path) has no tensor named '\(name)'; it holds: \(entries.keys.sorted().joined(separator: ", "))"
+                )
+            }
+            guard let first = entry.shape.first, range.lowerBound >= 0, range.upperBound <= first else {
+                throw IDLError.invalidArgument(
+                    "\(url.path): rows \(range) of tensor '\(name)' of shape \(entry.shape) do not exist; it has \(entry.shape.first.map(String.init) ?? "no") rows"
+                )
+            }
+            let rowBytes = first == 0 ? 0 : (entry.end - entry.begin) / first
+            let offset = dataStart + entry.begin + range.lowerBound * rowBytes
+            let count = range.count * rowBytes
+            let data: Data
+            do {
+                let handle = try FileHandle(forReadingFrom: url)
+                defer { try? handle.close() }
+                try handle.seek(toOffset: UInt64(offset))
+                data = count == 0 ? Data() : try handle.read(upToCount: count) ?? Data()
+            } catch {
+                throw IDLError.io("cannot read tensor '\(name)' of \(url.path): \(error.localizedDescription)")
+            }
+            guard data.count == count else {
+                throw IDLError.io(
+                    "\(url.path): tensor '\(name)' ended after \(data.count) of \(count) bytes; the file was truncated while it was read"
+                )
+            }
+            return try Tensor(dtype: entry.dtype, shape: [range.count] + entry.shape.dropFirst(), data: data).matrix(
+                as: T.self)
+        }
+    }
+
+    /// Rows `range` of the named tensor of the file at `url` (its first dimension, e.g. the
+    /// samples of a batch-first tensor), as a matrix the way ``Tensor/matrix(as:)`` shapes it;
+    /// only the header and those rows' bytes are read.
+    /// - Throws: ``IDLError/io(_:)`` for a file that cannot be read or a corrupt header (as
+    ///   ``init(contentsOf:)``); ``IDLError/invalidArgument(_:)`` for a missing tensor, a scalar
+    ///   tensor or rows outside it.
+    public static func rows<T: BLASScalar>(
+        of url: URL, tensor name: String, _ range: Range<Int>, as _: T.Type = T.self
+    ) throws -> Matrix<T> {
+        let layout = try Layout(contentsOf: url)
+        return try layout.rows(of: url, tensor: name, range, as: T.self)
+    }
+
+    /// The shape of each tensor of the file at `url` and its metadata, read from its header alone.
+    /// - Throws: ``IDLError/io(_:)`` for a file that cannot be read or a corrupt header (as
+    ///   ``init(contentsOf:)``).
+    public static func shapes(of url: URL) throws -> (shapes: [String: [Int]], metadata: [String: String]) {
+        let layout = try Layout(contentsOf: url)
+        return (layout.entries.mapValues(\.shape), layout.metadata)
     }
 
     /// The named tensor as a matrix of `T` (see ``Tensor/matrix(as:)``): a PyTorch weight of
