@@ -95,9 +95,9 @@ struct Reproduce: ParsableCommand {
             classifier at the SIM frontier's counts), argmax-extrapolation (ImplicitRNN vs LSTM outside the training range), rnn \
             (the spiky series, rnn-bench), solvers (Picard vs Anderson while training, implicit-bench) \
             and performance (the speed table, idl bench). The SIM and implicit-model experiments repeat \
-            every run for 3 seeds (mean and standard deviation). About 19 minutes in full mode on 2 cores.
+            every run for 3 seeds (mean and standard deviation). About 12 minutes in full mode on 2 cores.
 
-            --quick runs short versions (subsets, fewer epochs; about 2 minutes), written under \
+            --quick runs short versions (subsets, fewer epochs; about 1.5 minutes), written under \
             results/quick/ so that they never replace the committed full results. Figures are written \
             as PNG and PDF; --formats png,pdf,svg adds SVG.
 
