@@ -214,13 +214,11 @@ for seed in 0..<seedCount {
                 teacher, inputs: subset.inputs, labels: subset.labels, epsilon: eps, stepSize: eps / 4, steps: 10,
                 range: 0...1
             ).converted(to: Double.self)
-            func twice(_ a: Matrix<Double>, _ b: Matrix<Double>? = nil) throws -> Matrix<Double> {
-                try Matrix(rows: a.rows, cols: 2 * a.cols, storage: a.storage + (b ?? a).storage)
-            }
             let clean = states!
+            func twice(_ a: Matrix<Double>) -> Matrix<Double> { .hcat([a, a]) }
             fitStates = try SIMStates(
-                inputs: try twice(clean.inputs, perturbed), states: try twice(clean.states),
-                preActivations: try twice(clean.preActivations), outputs: try twice(clean.outputs),
+                inputs: .hcat([clean.inputs, perturbed]), states: twice(clean.states),
+                preActivations: twice(clean.preActivations), outputs: twice(clean.outputs),
                 activation: clean.activation, constantInputRow: clean.constantInputRow)
         }
         var solver = SIMExactSolver(
